@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what keybearer needs to build, test and run its demo on Debian 12.
+# Idempotent and quiet when everything is present; uses sudo when not root.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config
+	libcurl4-openssl-dev libjson-c-dev libinih-dev # the two binaries
+	libcmocka-dev                                  # unit tests
+	python3 openssl curl wget ca-certificates util-linux # integration tests, demo
+	hyperfine                                      # benchmark
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

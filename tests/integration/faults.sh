@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every row of faults.tsv against the test token server: one runner, the cases are data.
+. "$(dirname "$0")/lib.sh"
+
+start_server
+printf '%s' 'not-the-secret' >"$WORK/wrong-secret"
+chmod 600 "$WORK/wrong-secret"
+
+# A token cached for another profile must come through every fault untouched.
+write_profile good ok
+run_kb get --profile good
+expect_rc 0 "seeding get"
+# Lock files come and go per profile; every other file is compared by name, mode and content.
+snapshot() {
+	(cd "$CACHE_DIR" && find . -type f ! -name '*.lock' -printf '%p %m %s\n' | sort &&
+		sha256sum -- *.json) 2>&1
+}
+before=$(snapshot)
+
+row=0
+while IFS= read -r line; do
+	case "$line" in '#'* | '') continue ;; esac
+	[[ "$line" =~ ^([^ ]+)\ +([0-9]+)\ +([^ ]+)\ +(.*)$ ]] || fail "bad row: $line"
+	mode=${BASH_REMATCH[1]} code=${BASH_REMATCH[2]} setup=${BASH_REMATCH[3]}
+	pattern=${BASH_REMATCH[4]}
+	row=$((row + 1))
+	case "$setup" in
+	-) extra=() ;;
+	timeout=*) extra=("timeout = ${setup#timeout=}") ;;
+	secret=wrong) extra=("secret = file:$WORK/wrong-secret") ;;
+	ca=other) extra=("ca_file = $WORK/tls/other-ca.pem") ;;
+	ca=system) extra=("ca_file = /etc/ssl/certs/ca-certificates.crt") ;;
+	*) fail "row $row: unknown setup $setup" ;;
+	esac
+	# The query string keeps each row's cache key apart from the seeded profile's.
+	extra+=("token_url = $BASE/$mode/token?row=$row")
+	[ "$mode" != closed-port ] || extra+=("token_url = https://127.0.0.1:1/closed-port/token")
+	write_profile "fault$row" "$mode" "${extra[@]}"
+	start=$(date +%s)
+	run_kb get --profile "fault$row"
+	elapsed=$(($(date +%s) - start))
+	what="row $row ($mode, $setup)"
+	expect_rc "$code" "$what"
+	expect_eq "$OUT" "" "$what: stdout"
+	expect_match "$ERR" "$pattern" "$what: stderr"
+	expect_eq "$(printf '%s\n' "$ERR" | wc -l)" 1 "$what: stderr lines"
+	expect_no_secret "$ERR" "$what: stderr"
+	expect_eq "$(snapshot)" "$before" "$what: cache directory"
+	[ "$elapsed" -le 10 ] || fail "$what: took ${elapsed}s"
+	echo "ok $row - $mode ($setup) -> $code"
+done <"$TESTS/faults.tsv"
+
+[ "$row" -ge 28 ] || fail "only $row fault rows ran"
+# The seeding get and the wrong-secret row reach /ok/token; a followed redirect would too.
+expect_eq "$(requests ok)" 2 "requests to /ok/token"
+expect_eq "$(requests redirect)" 1 "requests to /redirect/token"
+echo "all $row fault cases passed"

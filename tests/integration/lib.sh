@@ -1,0 +1,145 @@
+# Shared by the integration tests: a private HOME and XDG tree, a test CA, a token server
+# on 127.0.0.1, and assertions that say what differed. Source it; it cleans up on exit.
+set -euo pipefail
+
+: "${KB_STAGE:?KB_STAGE must point at the installed tree (cmake --install --prefix)}"
+: "${KB_SOURCE:?KB_SOURCE must point at the source tree}"
+
+KB="$KB_STAGE/bin/keybearer"
+PY=/usr/bin/python3 # Debian's interpreter; another python3 may come first on PATH
+TESTS="$KB_SOURCE/tests/integration"
+CLIENT_ID="kb-test-client"
+SECRET='s3c+r/e=t&x% y'          # every character form encoding must escape
+SECRET_ENCODED='s3c%2Br%2Fe%3Dt%26x%25+y'
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/keybearer-test.XXXXXX")
+chmod 700 "$WORK"
+SERVER_PIDS=()
+
+cleanup() {
+	local pid
+	for pid in "${SERVER_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${SERVER_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A clean, private environment: nothing from the caller's keybearer setup, proxies or
+# CA variables leaks in (the machine exports CURL_CA_BUNDLE and friends).
+unset $(env | sed -n 's/^\(KEYBEARER_[A-Z_]*\)=.*/\1/p') 2>/dev/null || true
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
+export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/home/.config"
+export XDG_RUNTIME_DIR="$WORK/run" XDG_CACHE_HOME="$WORK/home/.cache"
+mkdir -p "$HOME" "$XDG_CONFIG_HOME/keybearer" "$XDG_RUNTIME_DIR"
+chmod 700 "$HOME" "$XDG_RUNTIME_DIR"
+CONFIG="$XDG_CONFIG_HOME/keybearer/config"
+CACHE_DIR="$XDG_RUNTIME_DIR/keybearer"
+CA="$WORK/tls/ca.pem"
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# start_server [--http]: sets PORT and BASE (https unless --http).
+start_server() {
+	local scheme=https tls_args=() port_file
+	if [ "${1:-}" = "--http" ]; then
+		scheme=http
+	else
+		[ -f "$CA" ] || bash "$TESTS/make-ca.sh" "$WORK/tls"
+		tls_args=(--cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key")
+	fi
+	[ -f "$WORK/secret" ] || { printf '%s' "$SECRET" >"$WORK/secret" && chmod 600 "$WORK/secret"; }
+	port_file=$(mktemp "$WORK/port.XXXXXX")
+	rm -f "$port_file"
+	"$PY" "$TESTS/tokenserver.py" --port-file "$port_file" --client-id "$CLIENT_ID" \
+		--secret-file "$WORK/secret" --slow-seconds 5 --log "$WORK/server.log" \
+		"${tls_args[@]}" &
+	SERVER_PIDS+=($!)
+	for _ in $(seq 100); do
+		[ -s "$port_file" ] && break
+		sleep 0.05
+	done
+	[ -s "$port_file" ] || fail "token server did not start"
+	PORT=$(cat "$port_file")
+	BASE="$scheme://127.0.0.1:$PORT"
+}
+
+# server GET|POST PATH [BODY]: talks to the control endpoints of the last server started.
+server() {
+	local method=$1 path=$2
+	shift 2
+	curl -sS --fail --cacert "$CA" -X "$method" ${1+--data-binary "$1"} "$BASE$path"
+}
+
+requests() { server GET "/_count/$1" | tr -d '\n'; }
+
+# write_profile NAME MODE ["key = value"]...: appends a profile for the test server's MODE;
+# a given key replaces the default of the same name.
+write_profile() {
+	local name=$1 mode=$2 line key
+	shift 2
+	local -A values=(
+		[token_url]="$BASE/$mode/token"
+		[client_id]="$CLIENT_ID"
+		[secret]="file:$WORK/secret"
+		[ca_file]="$CA"
+	)
+	local order=(token_url client_id secret ca_file)
+	for line in "$@"; do
+		key=${line%% =*}
+		[ -n "${values[$key]+set}" ] || order+=("$key")
+		values[$key]=${line#* = }
+	done
+	{
+		printf '[profile %s]\n' "$name"
+		for key in "${order[@]}"; do
+			[ -z "${values[$key]}" ] || printf '%s = %s\n' "$key" "${values[$key]}"
+		done
+		printf '\n'
+	} >>"$CONFIG"
+	chmod 600 "$CONFIG"
+}
+
+# run_kb ARGS...: runs keybearer with stdin from $KB_STDIN (default empty); sets
+# RC, OUT and ERR.
+run_kb() {
+	set +e
+	"$KB" "$@" <"${KB_STDIN:-/dev/null}" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	set -e
+	OUT=$(cat "$WORK/out")
+	ERR=$(cat "$WORK/err")
+}
+
+expect_rc() {
+	[ "$RC" = "$1" ] || fail "${2:-keybearer} exited $RC, expected $1; stderr: $ERR"
+}
+
+expect_eq() {
+	[ "$1" = "$2" ] || fail "${3:-value}: got [$1], expected [$2]"
+}
+
+expect_match() { # TEXT REGEX [WHAT]
+	printf '%s' "$1" | grep -Eq -- "$2" || fail "${3:-text} [$1] does not match /$2/"
+}
+
+expect_no_match() {
+	if printf '%s' "$1" | grep -Fq -- "$2"; then
+		fail "${3:-text} [$1] contains [$2]"
+	fi
+}
+
+# The secret, raw or form-encoded, must never show in anything we print.
+expect_no_secret() {
+	expect_no_match "$1" "$SECRET" "${2:-output}"
+	expect_no_match "$1" "$SECRET_ENCODED" "${2:-output}"
+}
+
+file_mode() { stat -c %a "$1"; }

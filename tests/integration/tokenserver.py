@@ -1,0 +1,754 @@
+#!/usr/bin/python3
+"""OAuth 2.0 token server with fault injection, for keybearer's integration tests.
+
+Usage:
+    tokenserver.py --port-file FILE --client-id ID --secret-file PATH
+                   [--cert server.pem --key server.key]
+                   [--slow-seconds 5] [--log FILE]
+
+Listens on 127.0.0.1 on an ephemeral port and writes that port to FILE once it
+accepts connections.  POST /<mode>/token behaves as selected by <mode> (see
+MODES at the bottom); /_count, /_last and /_reset let a test inspect what the
+client sent; POST /_override/<mode> with another mode's name as the body makes
+<mode> behave like that one (an empty body restores it); GET /api/hello is a
+resource protected by the issued tokens.
+
+Standard library only: it must run with Debian's /usr/bin/python3.
+"""
+
+import argparse
+import base64
+import email.utils
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import re
+import secrets
+import signal
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+
+MAX_BODY = 1024 * 1024
+HUGE_SIZE = 8 * 1024 * 1024
+CHUNK = 64 * 1024
+
+# Errors that merely mean the client went away, which several modes provoke
+# on purpose.  ssl.SSLError is an OSError too, but spelling it out documents
+# that a TLS-level hang-up is expected as well.
+HANGUP_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError,
+                 ssl.SSLError, TimeoutError)
+
+TOKEN_PATH = re.compile(r"^/([^/]+)/token$")
+
+
+class BadRequest(Exception):
+    """The HTTP request itself is unusable (not an OAuth-level error)."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class OAuthError(Exception):
+    """An RFC 6749 section 5.2 error response."""
+
+    def __init__(self, status, error, description=None):
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+def invalid_client(description="Client authentication failed"):
+    return OAuthError(401, "invalid_client", description)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def http_date(ts):
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+class State:
+    """Everything shared between request threads, guarded by one lock."""
+
+    def __init__(self, client_id, secret, slow_seconds, log_path):
+        self.client_id = client_id
+        self.secret = secret
+        self.slow_seconds = slow_seconds
+        self.lock = threading.Lock()
+        self.counts = {}
+        self.last = {}
+        self.overrides = {}  # mode -> the mode whose behaviour it borrows for now
+        self.issued = {}  # token -> (expiry as real time.time(), client_id)
+        self.jti = 0
+        # Tokens only need to be verifiable by this process.
+        self.jwt_key = secrets.token_bytes(32)
+        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+
+    def log(self, line):
+        if self.log_file is None:
+            return
+        with self.lock:
+            self.log_file.write(line.rstrip("\n") + "\n")
+            self.log_file.flush()
+
+    def record(self, mode, entry):
+        with self.lock:
+            self.counts[mode] = self.counts.get(mode, 0) + 1
+            self.last[mode] = entry
+
+    def annotate(self, entry, key, value):
+        # The entry may be serialised by /_last concurrently, hence the lock.
+        with self.lock:
+            entry[key] = value
+
+    def count(self, mode=None):
+        with self.lock:
+            if mode is None:
+                return sum(self.counts.values())
+            return self.counts.get(mode, 0)
+
+    def last_json(self, mode):
+        with self.lock:
+            entry = self.last.get(mode)
+            return None if entry is None else json.dumps(entry)
+
+    def reset(self):
+        with self.lock:
+            self.counts.clear()
+            self.last.clear()
+            self.overrides.clear()
+
+    def set_override(self, mode, behaviour):
+        # Lets a test break an endpoint its client already holds a token from,
+        # without changing the URL (which would change the client's cache key).
+        with self.lock:
+            if behaviour:
+                self.overrides[mode] = behaviour
+            else:
+                self.overrides.pop(mode, None)
+
+    def behaviour(self, mode):
+        with self.lock:
+            return self.overrides.get(mode, mode)
+
+    def next_jti(self):
+        with self.lock:
+            self.jti += 1
+            return str(self.jti)
+
+    def remember(self, token, lifetime, client_id):
+        with self.lock:
+            self.issued[token] = (time.time() + lifetime, client_id)
+
+    def lookup(self, token):
+        with self.lock:
+            found = self.issued.get(token)
+        if found is None or found[0] <= time.time():
+            return None
+        return found[1]
+
+
+class Request:
+    def __init__(self, mode, method, path, headers, body):
+        self.mode = mode
+        self.method = method
+        self.path = path
+        self.headers = headers  # lower-cased name -> value
+        self.body = body        # bytes
+        self.entry = {"method": method, "path": path, "headers": headers,
+                      "body": body.decode("latin-1")}  # what /_last reports
+
+
+# ---------------------------------------------------------------------------
+# Strict OAuth request validation (used by the "success" modes)
+
+def parse_form(req):
+    if req.method != "POST":
+        raise OAuthError(405, "invalid_request", "method")
+    ctype = req.headers.get("content-type", "")
+    if not ctype.lower().startswith("application/x-www-form-urlencoded"):
+        raise OAuthError(400, "invalid_request", "content type")
+    text = req.body.decode("utf-8", errors="replace")
+    parsed = urllib.parse.parse_qs(text, keep_blank_values=True,
+                                   strict_parsing=False)
+    for name, values in parsed.items():
+        if len(values) > 1:
+            raise OAuthError(400, "invalid_request",
+                             "duplicate parameter: " + name)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def basic_credentials(header):
+    """(id, secret) from an Authorization: Basic header, or None if absent."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        raise invalid_client()
+    # RFC 6749 2.3.1: both halves are form-urlencoded before being joined, so
+    # a ':' inside either one arrives as %3A and the first ':' is the split.
+    user, colon, password = raw.decode("utf-8", errors="replace").partition(":")
+    if not colon:
+        raise invalid_client()
+    return urllib.parse.unquote_plus(user), urllib.parse.unquote_plus(password)
+
+
+def same(a, b):
+    # compare_digest only accepts ASCII str, and the secret may not be.
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def authenticate(state, req, params, require=None):
+    """Check client credentials; return the client id or raise OAuthError."""
+    basic = basic_credentials(req.headers.get("authorization", ""))
+    if basic is not None and "client_secret" in params:
+        raise OAuthError(400, "invalid_request",
+                         "multiple client authentication methods")
+    if basic is not None:
+        method = "client_secret_basic"
+        client_id, secret = basic
+        # A client_id parameter alongside Basic is tolerated, but it must not
+        # name a different client.
+        if "client_id" in params and params["client_id"] != client_id:
+            raise OAuthError(400, "invalid_request", "client_id mismatch")
+    elif "client_id" in params and "client_secret" in params:
+        method = "client_secret_post"
+        client_id, secret = params["client_id"], params["client_secret"]
+    else:
+        raise invalid_client()
+
+    state.annotate(req.entry, "auth_method", method)
+    if require is not None and method != require:
+        raise invalid_client("this client must use " + require)
+    # Evaluate both comparisons so timing does not reveal which one failed.
+    id_ok = same(client_id, state.client_id)
+    secret_ok = same(secret, state.secret)
+    if not (id_ok and secret_ok):
+        raise invalid_client()
+    return client_id
+
+
+# ---------------------------------------------------------------------------
+# Mode handlers.  Each takes (handler, request) and sends a complete response.
+
+def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
+               skew=0, opaque=False, token=None, checks=True, require=None,
+               delay=0.0):
+    """Build a handler that issues a token.
+
+    expires_in  value of the expires_in member; None omits it
+    lifetime    real validity in seconds (default: expires_in)
+    skew        offset of the server's simulated clock from the real one
+    opaque      issue a random non-JWT token instead of a JWT
+    token       issue exactly this string (fault modes)
+    checks      validate the request like a strict server
+    require     the only client authentication method accepted
+    """
+    if lifetime is None:
+        lifetime = int(expires_in)
+
+    def handle(h, req):
+        state = h.server.state
+        if delay:
+            time.sleep(delay)
+        params = {}
+        client_id = state.client_id
+        if checks:
+            params = parse_form(req)
+            if params.get("grant_type") != "client_credentials":
+                raise OAuthError(400, "unsupported_grant_type")
+            client_id = authenticate(state, req, params, require)
+
+        iat = int(time.time()) + skew
+        exp = iat + lifetime
+        if token is not None:
+            access_token = token
+        elif opaque:
+            access_token = secrets.token_urlsafe(32)  # 43 characters
+        else:
+            claims = {"iss": h.server.base_url, "sub": client_id,
+                      "client_id": client_id, "iat": iat, "nbf": iat,
+                      "exp": exp, "jti": state.next_jti()}
+            for param, claim in (("scope", "scope"), ("audience", "aud"),
+                                 ("resource", "resource")):
+                if param in params:
+                    claims[claim] = params[param]
+            access_token = make_jwt(state.jwt_key, claims)
+        state.remember(access_token, lifetime, client_id)
+
+        reply = {"access_token": access_token, "token_type": token_type}
+        if expires_in is not None:
+            reply["expires_in"] = expires_in
+        reply[".issued"] = http_date(iat)
+        # Modes without expires_in exist to test the client's other sources
+        # of expiry, so do not hand it this one either.
+        if expires_in is not None:
+            reply[".expires"] = http_date(exp)
+        reply["client_id"] = client_id
+        h.send_json(200, reply, {"Cache-Control": "no-store"})
+
+    return handle
+
+
+def make_jwt(key, claims):
+    header = {"alg": "HS256", "typ": "JWT", "kid": "test"}
+    signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode())
+                     + "."
+                     + b64url(json.dumps(claims, separators=(",", ":")).encode()))
+    signature = hmac.new(key, signing_input.encode("ascii"),
+                         hashlib.sha256).digest()
+    return signing_input + "." + b64url(signature)
+
+
+def mode_slow(h, req):
+    time.sleep(h.server.state.slow_seconds)
+    MODES["ok"](h, req)
+
+
+def fixed(status, ctype, body, headers=None):
+    """Build a handler that always sends the same response."""
+    body = body.encode("utf-8") if isinstance(body, str) else body
+
+    def handle(h, req):
+        h.send_body(status, ctype, body, headers)
+
+    return handle
+
+
+def oauth_error(status, error, description=None):
+    def handle(h, req):
+        raise OAuthError(status, error, description)
+
+    return handle
+
+
+_huge_body = None
+
+
+def huge_body():
+    global _huge_body
+    if _huge_body is None:
+        head = b'{"access_token":"abc","token_type":"Bearer","padding":"'
+        tail = b'"}'
+        _huge_body = head + b"x" * (HUGE_SIZE - len(head) - len(tail)) + tail
+    return _huge_body
+
+
+def write_chunks(h, body):
+    # The client is expected to give up part-way; that is the point.
+    try:
+        for i in range(0, len(body), CHUNK):
+            h.wfile.write(body[i:i + CHUNK])
+    except HANGUP_ERRORS:
+        pass
+    h.close_connection = True
+
+
+def mode_huge(h, req):
+    body = huge_body()
+    h.start_response(200, "application/json", len(body))
+    write_chunks(h, body)
+
+
+def mode_huge_stream(h, req):
+    # HTTP/1.0-style response: the body ends when the connection closes, so
+    # the client cannot learn the size up front.
+    h.protocol_version = "HTTP/1.0"
+    h.start_response(200, "application/json", None)
+    write_chunks(h, huge_body())
+
+
+def mode_redirect(h, req):
+    h.send_body(302, None, b"",
+                {"Location": h.server.base_url + "/ok/token"})
+
+
+def mode_echo(h, req):
+    h.send_body(500, "text/plain", b"bad request: " + req.body)
+
+
+def mode_hang_body(h, req):
+    # Promise 1000 bytes, deliver 20, then stall: only a deadline covering
+    # the whole transfer (not just connect or headers) gets the client out.
+    h.start_response(200, "application/json", 1000)
+    try:
+        h.wfile.write(b'{"access_token":"abc')
+        time.sleep(h.server.state.slow_seconds)
+    except HANGUP_ERRORS:
+        pass
+    h.close_connection = True
+
+
+HTML_500 = ("<html><head><title>500 Internal Server Error</title></head>"
+            "<body><h1>Internal Server Error</h1>"
+            "<p>The server encountered an internal error.</p></body></html>")
+
+HTML_LOGIN = ('<!DOCTYPE html><html><head><title>Sign in</title></head><body>'
+              '<form method="post" action="/login">'
+              '<input name="username"><input name="password" type="password">'
+              '<button type="submit">Sign in</button></form></body></html>')
+
+MODES = {
+    # Success modes: strict request checks, then a token.
+    "ok": token_mode(),
+    "ok-slow": token_mode(delay=0.5),
+    "short": token_mode(expires_in=40),
+    "string-expiry": token_mode(expires_in="3600", lifetime=3600),
+    "jwt-expiry": token_mode(expires_in=None, lifetime=1800),
+    "jwt-skewed": token_mode(expires_in=None, lifetime=1800, skew=3 * 3600),
+    "no-expiry": token_mode(expires_in=None, lifetime=86400, opaque=True),
+    "lowercase-type": token_mode(token_type="bearer"),
+    "require-basic": token_mode(require="client_secret_basic"),
+    "require-post": token_mode(require="client_secret_post"),
+    "zero-expiry": token_mode(expires_in=0),
+
+    # Fault modes.
+    "slow": mode_slow,
+    "html500": fixed(500, "text/html", HTML_500),
+    "unavailable": fixed(503, "text/plain", "Service Unavailable",
+                         {"Retry-After": "120"}),
+    "ratelimit": fixed(429, "text/plain", "Too Many Requests",
+                       {"Retry-After": "30"}),
+    "badjson": fixed(200, "application/json",
+                     '{"access_token": "abc", "token_type": "Bearer", '),
+    "html200": fixed(200, "text/html", HTML_LOGIN),
+    "huge": mode_huge,
+    "huge-stream": mode_huge_stream,
+    "redirect": mode_redirect,
+    "crlf": token_mode(token="abc\r\nX-Injected: 1", checks=False),
+    "space-token": token_mode(token="abc def", checks=False),
+    "long-token": token_mode(token="a" * (17 * 1024), checks=False),
+    "notoken": fixed(200, "application/json",
+                     '{"token_type":"Bearer","expires_in":3600}'),
+    "mac": token_mode(token_type="mac", checks=False),
+    "negative": token_mode(expires_in=-5, checks=False),
+    "float-expiry": token_mode(expires_in=3600.5, lifetime=3600, checks=False),
+    "array": fixed(200, "application/json", "[1,2]"),
+    "empty": fixed(200, "application/json", ""),
+    "invalid-client": oauth_error(401, "invalid_client",
+                                  "Client authentication failed"),
+    "invalid-scope": oauth_error(400, "invalid_scope",
+                                 "scope 'x' is not allowed"),
+    "error-nodesc": oauth_error(400, "invalid_request"),
+    "echo": mode_echo,
+    "hang-body": mode_hang_body,
+}
+
+
+# ---------------------------------------------------------------------------
+# HTTP plumbing
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "keybearer-tokenserver/1"
+    # Keep a stuck client from pinning a thread forever.
+    timeout = 60
+
+    def setup(self):
+        super().setup()
+        self.response_started = False
+
+    # -- response helpers ---------------------------------------------------
+
+    def send_response(self, code, message=None):
+        self.response_started = True
+        super().send_response(code, message)
+
+    def start_response(self, status, ctype, length, headers=None):
+        self.send_response(status)
+        if ctype is not None:
+            self.send_header("Content-Type", ctype)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def send_body(self, status, ctype, body, headers=None):
+        # RFC 9110 forbids Content-Length on 204.
+        length = None if status == 204 else len(body)
+        self.start_response(status, ctype, length, headers)
+        try:
+            self.wfile.write(body)
+        except HANGUP_ERRORS:
+            self.close_connection = True
+
+    def send_text(self, status, text, headers=None):
+        self.send_body(status, "text/plain; charset=utf-8",
+                       text.encode("utf-8"), headers)
+
+    def send_json(self, status, obj, headers=None):
+        self.send_body(status, "application/json; charset=utf-8",
+                       json.dumps(obj).encode("utf-8"), headers)
+
+    def send_oauth_error(self, err):
+        obj = {"error": err.error}
+        if err.description is not None:
+            obj["error_description"] = err.description
+        headers = {"Cache-Control": "no-store"}
+        if err.status == 401 and err.error == "invalid_client":
+            headers["WWW-Authenticate"] = 'Basic realm="test"'
+        if err.status == 405:
+            headers["Allow"] = "POST"
+        self.send_json(err.status, obj, headers)
+
+    # -- request handling ---------------------------------------------------
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self.read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            n = int(length)
+        except ValueError:
+            raise BadRequest(400, "bad Content-Length")
+        if n < 0:
+            raise BadRequest(400, "bad Content-Length")
+        if n > MAX_BODY:
+            raise BadRequest(413, "body too large")
+        body = self.rfile.read(n)
+        if len(body) != n:
+            raise BadRequest(400, "truncated body")
+        return body
+
+    def read_chunked(self):
+        body = b""
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BadRequest(400, "bad chunk size")
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY:
+                raise BadRequest(413, "body too large")
+            body += self.rfile.read(size)
+            self.rfile.readline(1024)
+        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+            pass  # trailer fields
+        return body
+
+    def dispatch(self):
+        try:
+            self.route()
+        except BadRequest as e:
+            self.close_connection = True
+            if not self.response_started:
+                self.send_text(e.status, e.message + "\n")
+        except HANGUP_ERRORS:
+            self.close_connection = True
+        except Exception:
+            self.log_message("handler error: %s",
+                             traceback.format_exc().replace("\n", " | "))
+            self.close_connection = True
+            if not self.response_started:
+                try:
+                    self.send_text(500, "internal server error\n")
+                except OSError:
+                    pass
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = dispatch
+
+    def route(self):
+        state = self.server.state
+        # Read the body even when it is not needed: closing a socket with
+        # unread input makes the kernel send RST, and the client could then
+        # lose the response.
+        body = self.read_body()
+        path = urllib.parse.urlsplit(self.path).path
+        method = self.command
+
+        m = TOKEN_PATH.match(path)
+        if m:
+            mode = m.group(1)
+            handler = MODES.get(state.behaviour(mode))
+            if handler is None:
+                self.send_text(404, "unknown mode: %s\n" % mode)
+                return
+            headers = {}
+            for name, value in self.headers.items():
+                name = name.lower()
+                headers[name] = (headers[name] + ", " + value
+                                 if name in headers else value)
+            req = Request(mode, method, self.path, headers, body)
+            state.record(mode, req.entry)
+            try:
+                handler(self, req)
+            except OAuthError as e:
+                self.send_oauth_error(e)
+            return
+
+        if method == "GET" and path == "/_count":
+            self.send_text(200, "%d\n" % state.count())
+        elif method == "GET" and path.startswith("/_count/"):
+            self.send_text(200, "%d\n" % state.count(path[len("/_count/"):]))
+        elif method == "GET" and path.startswith("/_last/"):
+            entry = state.last_json(path[len("/_last/"):])
+            if entry is None:
+                self.send_text(404, "no request recorded\n")
+            else:
+                self.send_body(200, "application/json; charset=utf-8",
+                               entry.encode("utf-8"))
+        elif method == "POST" and path.startswith("/_override/"):
+            behaviour = body.decode("ascii", "replace").strip()
+            if behaviour and behaviour not in MODES:
+                self.send_text(400, "unknown mode: %s\n" % behaviour)
+                return
+            state.set_override(path[len("/_override/"):], behaviour)
+            self.send_body(204, None, b"")
+        elif method == "POST" and path == "/_reset":
+            state.reset()
+            self.send_body(204, None, b"")
+        elif method == "GET" and path == "/api/hello":
+            self.api_hello()
+        else:
+            self.send_text(404, "not found\n")
+
+    def api_hello(self):
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        client_id = None
+        if scheme.lower() == "bearer" and token.strip():
+            client_id = self.server.state.lookup(token.strip())
+        if client_id is None:
+            self.send_json(401, {"error": "invalid_token"},
+                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        else:
+            self.send_json(200, {"hello": "world", "client_id": client_id})
+
+    # -- logging: to --log only, never stderr ------------------------------
+
+    def log_message(self, fmt, *args):
+        self.server.state.log("%s %s [%s] %s" % (
+            time.strftime("%Y-%m-%dT%H:%M:%S"), self.address_string(),
+            self.server.scheme, fmt % args))
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # socketserver's default backlog of 5 makes the kernel drop SYNs when
+    # dozens of clients connect at once; their retransmits then arrive a
+    # second late and the requests no longer overlap as a test intends.
+    request_queue_size = 128
+
+    def __init__(self, state, tls_context):
+        self.state = state
+        self.tls_context = tls_context
+        self.scheme = "https" if tls_context else "http"
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind would call socket.getfqdn(), which can stall
+        # on DNS; the name is never used here.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+        self.base_url = "%s://127.0.0.1:%d" % (self.scheme, self.server_port)
+
+    def finish_request(self, request, client_address):
+        if self.tls_context is None:
+            return super().finish_request(request, client_address)
+        # Handshake here, in the per-connection thread, rather than on the
+        # listening socket: there it would run in the accept loop and one
+        # silent client would stall every other connection.
+        request.settimeout(Handler.timeout)
+        tls = self.tls_context.wrap_socket(request, server_side=True)
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            # Send close_notify: huge-stream's body ends at connection close,
+            # and by default OpenSSL 3 treats a bare TCP EOF as truncation
+            # ("unexpected eof while reading").  Bounded: the peer may be gone.
+            try:
+                tls.settimeout(2)
+                tls.unwrap()
+            except (OSError, ValueError):
+                pass
+            tls.close()
+
+    def handle_error(self, request, client_address):
+        # Failed handshakes and mid-request hang-ups are routine for a fault
+        # injection server; keep them out of stderr.
+        exc = sys.exc_info()[1]
+        self.state.log("%s connection error from %s: %r" % (
+            time.strftime("%Y-%m-%dT%H:%M:%S"), client_address[0], exc))
+
+
+def read_secret(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    return data.decode("utf-8")
+
+
+def write_port_file(path, port):
+    # Write then rename, so a polling test never reads a partial number.
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--client-id", required=True)
+    ap.add_argument("--secret-file", required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--slow-seconds", type=float, default=5.0)
+    ap.add_argument("--log")
+    args = ap.parse_args()
+    if bool(args.cert) != bool(args.key):
+        ap.error("--cert and --key must be given together")
+
+    tls_context = None
+    if args.cert:
+        tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_context.load_cert_chain(args.cert, args.key)
+
+    state = State(args.client_id, read_secret(args.secret_file),
+                  args.slow_seconds, args.log)
+    server = Server(state, tls_context)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever() to return, so it cannot be
+        # called from the main thread that is running it.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    write_port_file(args.port_file, server.server_port)
+    state.log("%s listening on %s" % (time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                      server.base_url))
+    try:
+        # A short poll interval makes SIGTERM take effect promptly, which
+        # keeps test teardown fast.
+        server.serve_forever(poll_interval=0.05)
+    finally:
+        server.server_close()
+        state.log("%s stopped" % time.strftime("%Y-%m-%dT%H:%M:%S"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
