@@ -151,6 +151,8 @@ parse_options(int argc, char **argv, const char *allowed, struct options *opts,
 			return usage_error(err, command, "unknown option", argv[optind - 1]);
 		if (opt == ':')
 			return usage_error(err, command, "missing value for", argv[optind - 1]);
+		if (opt == 'h')
+			return 1;
 		for (i = 0; table[i].name != NULL; i++) {
 			if (table[i].val == opt)
 				name = table[i].name;
@@ -177,8 +179,6 @@ parse_options(int argc, char **argv, const char *allowed, struct options *opts,
 		case 's':
 			opts->token_stdin = 1;
 			break;
-		case 'h':
-			return 1;
 		}
 	}
 	if (optind < argc && strcmp(command, "inspect") == 0 && strcmp(argv[optind], "-") == 0 &&
@@ -402,7 +402,7 @@ print_profile_status(const struct profile *p, int selected, time_t now)
 
 	describe_secret(p, secret, sizeof(secret));
 	describe_token(p, now, token, sizeof(token));
-	printf("profile %s%s%s\n", p->name, p->in_file ? "" : " (built in or from environment)",
+	printf("profile %s%s%s\n", p->name, p->in_file ? "" : strcmp(p->name, "aspose") == 0 ? " (built in)" : " (from the environment)",
 	       selected ? " [default]" : "");
 	printf("  token_url     %s\n", p->token_url ? p->token_url : "(not set)");
 	printf("  client_id     %s\n", p->client_id ? p->client_id : "(not set)");
