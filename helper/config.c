@@ -66,6 +66,7 @@ struct parse_state {
 	const char *path;
 	const char *pos; /* next unread byte of the text */
 	int lineno;
+	int section_line; /* where the current [section] header stands */
 	int overlong_line;
 	struct error *err;
 	/* keys already given per profile index, so a repeated key is an error, not a surprise */
@@ -355,11 +356,13 @@ valid_profile_name(const char *name)
 
 /* Finds or creates the profile a "[profile NAME]" section names; NULL with err set. */
 static struct profile *
-section_profile(struct parse_state *st, const char *section, const char *where)
+section_profile(struct parse_state *st, const char *section)
 {
 	struct profile *p;
 	const char *name;
+	char where[WHERE_MAX];
 
+	snprintf(where, sizeof(where), "%s:%d", st->path, st->section_line);
 	if (strncmp(section, "profile", 7) != 0 || (section[7] != ' ' && section[7] != '\t')) {
 		error_set(st->err, KB_EXIT_CONFIG,
 			  "%s: unknown section [%s] — sections are written [profile NAME]", where,
@@ -419,7 +422,7 @@ ini_on_key(void *user, const char *section, const char *name, const char *value)
 			  name);
 		return 0;
 	}
-	p = section_profile(st, section, where);
+	p = section_profile(st, section);
 	if (p == NULL)
 		return 0;
 	rule = key_rule_find(name);
@@ -462,6 +465,8 @@ text_reader(char *str, int num, void *stream)
 		if (st->overlong_line == 0)
 			st->overlong_line = st->lineno;
 	}
+	if (st->pos[strspn(st->pos, " \t")] == '[')
+		st->section_line = st->lineno;
 	memcpy(str, st->pos, take);
 	str[take] = '\n';
 	str[take + 1] = '\0';

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Profiles from the file, the built-in preset, and the environment alone; config errors.
+. "$(dirname "$0")/lib.sh"
+
+start_server
+
+echo "# CI style: no config file at all, only the environment"
+(
+	export KEYBEARER_TOKEN_URL="$BASE/ok/token" KEYBEARER_CLIENT_ID="$CLIENT_ID"
+	export KEYBEARER_CLIENT_SECRET="$SECRET" KEYBEARER_CA_FILE="$CA" KEYBEARER_SCOPE="ci:read"
+	run_kb get
+	expect_rc 0 "env-only get"
+	expect_match "$OUT" "^Authorization: Bearer " "env-only output"
+	expect_eq "$(server GET /_last/ok | jq -r .body)" \
+		"grant_type=client_credentials&scope=ci%3Aread&client_id=$CLIENT_ID&client_secret=$SECRET_ENCODED" "env-only request"
+	run_kb status
+	expect_match "$OUT" "profile env \(from the environment\) \[default\]" "env profile in status"
+	expect_match "$OUT" "secret        KEYBEARER_CLIENT_SECRET \(set\)" "env secret in status"
+	expect_no_secret "$OUT" "status"
+)
+[ ! -e "$CONFIG" ] || fail "a config file appeared"
+
+echo "# the built-in aspose profile, with a file section overriding only what it names"
+(
+	export KEYBEARER_CLIENT_ID="$CLIENT_ID" KEYBEARER_CLIENT_SECRET="$SECRET"
+	run_kb status --profile aspose
+	expect_match "$OUT" "token_url     https://api.aspose.cloud/connect/token" "aspose token_url"
+	expect_match "$OUT" "urls          https://api.aspose.cloud/" "aspose urls"
+	printf '[profile aspose]\ntoken_url = %s/ok/token?aspose\nca_file = %s\n' "$BASE" "$CA" >"$CONFIG"
+	chmod 600 "$CONFIG"
+	run_kb get
+	expect_rc 0 "get with the aspose profile overridden"
+	run_kb status
+	expect_match "$OUT" "profile aspose \[default\]" "aspose selected"
+	expect_match "$OUT" "urls          https://api.aspose.cloud/" "urls kept from the preset"
+	rm -f "$CONFIG"
+)
+
+echo "# selection: --profile, KEYBEARER_PROFILE, the only file profile, else an error"
+write_profile one ok "token_url = $BASE/ok/token?one"
+run_kb get
+expect_rc 0 "the only profile"
+write_profile two ok "token_url = $BASE/ok/token?two"
+run_kb get
+expect_rc 78 "two profiles, none chosen"
+expect_eq "$ERR" "keybearer: several profiles are configured (one, two) — choose one with --profile NAME or KEYBEARER_PROFILE" "ambiguity message"
+KEYBEARER_PROFILE=two run_kb get
+expect_rc 0 "KEYBEARER_PROFILE"
+expect_eq "$(server GET /_last/ok | jq -r .path)" "/ok/token?two" "KEYBEARER_PROFILE picked two"
+KEYBEARER_PROFILE=two run_kb get --profile one --min-ttl 3601
+expect_eq "$(server GET /_last/ok | jq -r .path)" "/ok/token?one" "--profile beats KEYBEARER_PROFILE"
+run_kb get --profile three
+expect_rc 78 "unknown profile"
+expect_match "$ERR" "^keybearer: no profile named \"three\" — known profiles: (aspose, one, two|one, two, aspose); add \[profile three\] to $CONFIG$" "unknown profile message"
+
+echo "# plain http only to loopback"
+start_server --http
+write_profile plain ok "ca_file = "
+run_kb get --profile plain
+expect_rc 0 "http://127.0.0.1 token endpoint"
+printf '[profile far]\ntoken_url = http://example.com/token\nclient_id = x\n' >>"$CONFIG"
+run_kb get --profile far
+expect_rc 78 "http to a remote host"
+expect_match "$ERR" "^keybearer: $CONFIG:[0-9]+: token_url uses plain http to example.com: secrets and tokens would travel unencrypted — use https://" "http message"
+
+echo "# config errors name the file and line; each exits 78 with empty stdout"
+bad_config() { # LINE_NUMBER PATTERN CONTENT
+	printf '%s' "$3" >"$CONFIG"
+	chmod 600 "$CONFIG"
+	run_kb get --profile p
+	expect_rc 78 "config [$3]"
+	expect_eq "$OUT" "" "stdout for config [$3]"
+	expect_match "$ERR" "^keybearer: $CONFIG:$1: $2" "message for config [$3]"
+}
+bad_config 2 'unknown key "colour" in \[profile p\] — see the configuration reference' $'[profile p]\ncolour = blue\n'
+bad_config 1 '"token_url" is outside any section — put it under \[profile NAME\]' $'token_url = https://x/\n'
+bad_config 1 'unknown section \[default\] — sections are written \[profile NAME\]' $'[default]\nclient_id = x\n'
+bad_config 3 'malformed line — write "key = value" lines' $'[profile p]\nclient_id = x\nthis is not a setting\n'
+bad_config 3 'client_id is given twice for profile p' $'[profile p]\nclient_id = x\nclient_id = y\n'
+bad_config 2 'unknown auth_method "client_secret_jwt" — use client_secret_post or client_secret_basic' $'[profile p]\nauth_method = client_secret_jwt\n'
+bad_config 2 'timeout must be a whole number of seconds from 1 to 600, not "0"' $'[profile p]\ntimeout = 0\n'
+bad_config 2 'refresh_margin must be a whole number of seconds' $'[profile p]\nrefresh_margin = soon\n'
+bad_config 2 'unknown secret source "hunter2" — use env:VARIABLE or file:/path' $'[profile p]\nsecret = hunter2\n'
+bad_config 2 'ca_file "ca.pem" is not an absolute path' $'[profile p]\nca_file = ca.pem\n'
+bad_config 2 'token_url is not a usable URL' $'[profile p]\ntoken_url = https://user:pw@example.com/token\n'
+bad_config 2 "line is longer than 198 characters" "[profile p]"$'\n'"scope = $(printf 'x%.0s' $(seq 250))"$'\n'
+bad_config 1 'bad profile name "a b"' $'[profile a b]\nclient_id = x\n'
+
+echo "# missing pieces say what to do"
+printf '[profile p]\ntoken_url = %s/ok/token\n' "$BASE" >"$CONFIG"
+run_kb get --profile p
+expect_rc 78 "no client_id"
+expect_eq "$ERR" "keybearer: profile p has no client_id — set client_id in [profile p] in $CONFIG or KEYBEARER_CLIENT_ID" "no client_id message"
+printf '[profile p]\ntoken_url = %s/ok/token?nosecret\nclient_id = x\n' "$BASE" >"$CONFIG"
+run_kb get --profile p
+expect_rc 78 "no secret"
+expect_eq "$ERR" "keybearer: no client secret for profile p — set KEYBEARER_CLIENT_SECRET, or secret = env:NAME or secret = file:PATH in [profile p]" "no secret message"
+printf '[profile p]\ntoken_url = %s/ok/token?env\nclient_id = %s\nsecret = env:MY_SECRET\nca_file = %s\n' "$BASE" "$CLIENT_ID" "$CA" >"$CONFIG"
+run_kb get --profile p
+expect_rc 78 "secret variable unset"
+expect_match "$ERR" "environment variable MY_SECRET is not set — export it" "unset variable message"
+MY_SECRET="$SECRET" run_kb get --profile p
+expect_rc 0 "secret = env:MY_SECRET"
+
+echo "# a secret file others can read is refused; a config file others can write is refused"
+write_profile filesecret ok "token_url = $BASE/ok/token?filesecret"
+chmod 644 "$WORK/secret"
+run_kb get --profile filesecret
+expect_rc 78 "group-readable secret file"
+expect_eq "$ERR" "keybearer: secret file $WORK/secret is accessible to group or others (mode 0644) — run chmod 0600 $WORK/secret" "secret mode message"
+chmod 600 "$WORK/secret"
+run_kb get --profile filesecret
+expect_rc 0 "secret file after chmod"
+ln -s "$WORK/secret" "$WORK/secret-link"
+write_profile linked ok "token_url = $BASE/ok/token?linked" "secret = file:$WORK/secret-link"
+run_kb get --profile linked
+expect_rc 0 "secret file through a symlink (mounted secrets)"
+chmod 666 "$CONFIG"
+run_kb get --profile filesecret
+expect_rc 78 "world-writable config"
+expect_match "$ERR" "config file $CONFIG is accessible to group or others \(mode 0666\) — run chmod 0644" "config mode message"
+chmod 600 "$CONFIG"
+KEYBEARER_CONFIG="$WORK/nope" run_kb get
+expect_rc 78 "KEYBEARER_CONFIG pointing nowhere"
+expect_eq "$ERR" "keybearer: config file $WORK/nope (from KEYBEARER_CONFIG) does not exist — create it or unset KEYBEARER_CONFIG" "missing config message"
+echo "config: all passed"
