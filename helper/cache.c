@@ -339,13 +339,14 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 	};
 	long long deadline = monotonic_ms() + (long long)timeout_seconds * 1000;
 	long pause_ms = 2;
+	struct stat st;
 	int fd;
 
 	fd = openat(c->dirfd, c->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return error_set(err, KB_EXIT_IO, "cannot open the lock file %s/%s: %s — check "
 				 "the cache directory", c->dir, c->lock_name, strerror(errno));
-	if (safefile_check(fd, c->lock_name, &lock_rules, err) != 0)
+	if (safefile_check(fd, c->lock_name, &lock_rules, &st, err) != 0)
 		goto fail;
 	/* Polling with LOCK_NB keeps the wait bounded without signals or threads. */
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -8,31 +8,30 @@
 #include <unistd.h>
 
 int
-safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct error *err)
+safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct stat *st,
+	       struct error *err)
 {
-	struct stat st;
-
-	if (fstat(fd, &st) != 0)
+	if (fstat(fd, st) != 0)
 		return error_set(err, rules->code, "cannot examine %s %s: %s — check the file",
 				 rules->what, path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return error_set(err, rules->code, "%s %s is not a regular file — replace it",
 				 rules->what, path);
-	if (st.st_uid != geteuid() && !(rules->allow_root_owner && st.st_uid == 0))
+	if (st->st_uid != geteuid() && !(rules->allow_root_owner && st->st_uid == 0))
 		return error_set(err, rules->code,
 				 "%s %s belongs to uid %u, not to you (uid %u) — remove it or "
 				 "take ownership",
-				 rules->what, path, (unsigned)st.st_uid, (unsigned)geteuid());
-	if ((st.st_mode & rules->forbidden) != 0)
+				 rules->what, path, (unsigned)st->st_uid, (unsigned)geteuid());
+	if ((st->st_mode & rules->forbidden) != 0)
 		return error_set(err, rules->code,
 				 "%s %s is accessible to group or others (mode %04o) — run chmod "
 				 "%04o %s",
-				 rules->what, path, (unsigned)(st.st_mode & 07777),
-				 (unsigned)(st.st_mode & 07777 & ~rules->forbidden), path);
-	if ((size_t)st.st_size > rules->max_size)
+				 rules->what, path, (unsigned)(st->st_mode & 07777),
+				 (unsigned)(st->st_mode & 07777 & ~rules->forbidden), path);
+	if ((size_t)st->st_size > rules->max_size)
 		return error_set(err, rules->code,
 				 "%s %s is too large (%lld bytes, at most %zu) — check the file",
-				 rules->what, path, (long long)st.st_size, rules->max_size);
+				 rules->what, path, (long long)st->st_size, rules->max_size);
 	return 0;
 }
 
@@ -56,7 +55,7 @@ safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, c
 		return error_set(err, rules->code, "cannot open %s %s: %s — check the path and "
 				 "its permissions", rules->what, path, strerror(errno));
 	}
-	if (safefile_check(fd, path, rules, err) != 0 || fstat(fd, &st) != 0)
+	if (safefile_check(fd, path, rules, &st, err) != 0)
 		goto out;
 	/* One byte beyond the size seen by fstat tells a file that grew meanwhile. */
 	cap = (size_t)st.st_size + 1;

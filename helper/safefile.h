@@ -3,6 +3,7 @@
 #define KEYBEARER_SAFEFILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -22,8 +23,9 @@ struct safefile_rules {
 int safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, char **out,
 		  size_t *out_len, struct error *err);
 
-/* Checks an open descriptor against the rules; -1 with err set when refused. */
-int safefile_check(int fd, const char *path, const struct safefile_rules *rules,
+/* Checks an open descriptor against the rules, leaving its status in st; -1 with err set
+ * when refused. */
+int safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct stat *st,
 		   struct error *err);
 
 /* Wipes len bytes, then frees. */
