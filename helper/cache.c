@@ -113,12 +113,15 @@ cache_open(struct cache *c, const struct profile *p, int create, struct error *e
 				 "XDG_CACHE_HOME nor HOME is set — set one of them");
 	if (create) {
 		if (parent[0] != '\0' && mkdir(parent, 0700) != 0 && errno != EEXIST)
-			return error_set(err, KB_EXIT_IO, "cannot create %s: %s — create it or "
-					 "set XDG_RUNTIME_DIR", parent, strerror(errno));
+			return error_set(err, KB_EXIT_IO,
+					 "cannot create %s: %s — create it or "
+					 "set XDG_RUNTIME_DIR",
+					 parent, strerror(errno));
 		if (mkdir(c->dir, 0700) != 0 && errno != EEXIST)
-			return error_set(err, KB_EXIT_IO, "cannot create the cache directory %s: "
-					 "%s — check its parent's permissions", c->dir,
-					 strerror(errno));
+			return error_set(err, KB_EXIT_IO,
+					 "cannot create the cache directory %s: "
+					 "%s — check its parent's permissions",
+					 c->dir, strerror(errno));
 	}
 	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->dirfd < 0) {
@@ -129,8 +132,10 @@ cache_open(struct cache *c, const struct profile *p, int create, struct error *e
 					 "cache directory %s is a symbolic link or not a directory "
 					 "— remove it; keybearer recreates it",
 					 c->dir);
-		return error_set(err, KB_EXIT_IO, "cannot open the cache directory %s: %s — "
-				 "check its permissions", c->dir, strerror(errno));
+		return error_set(err, KB_EXIT_IO,
+				 "cannot open the cache directory %s: %s — "
+				 "check its permissions",
+				 c->dir, strerror(errno));
 	}
 	if (fstat(c->dirfd, &st) != 0 || st.st_uid != geteuid()) {
 		error_set(err, KB_EXIT_IO,
@@ -272,28 +277,35 @@ cache_write(const struct cache *c, const struct cache_record *rec, struct error 
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	random_hex(suffix, 8);
 	snprintf(tmp_name, sizeof(tmp_name), ".%s.%s.tmp", c->file_name, suffix);
-	fd = openat(c->dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	fd = openat(c->dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		error_set(err, KB_EXIT_IO, "cannot create a file in %s: %s — check the "
-			  "directory's permissions and free space", c->dir, strerror(errno));
+		error_set(err, KB_EXIT_IO,
+			  "cannot create a file in %s: %s — check the "
+			  "directory's permissions and free space",
+			  c->dir, strerror(errno));
 		goto out;
 	}
 	if (output_write_all(fd, text, strlen(text), err) != 0 || fsync(fd) != 0) {
-		error_set(err, KB_EXIT_IO, "cannot write the token cache in %s: %s — check free "
-			  "space", c->dir, strerror(errno));
+		error_set(err, KB_EXIT_IO,
+			  "cannot write the token cache in %s: %s — check free "
+			  "space",
+			  c->dir, strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		error_set(err, KB_EXIT_IO, "cannot write the token cache in %s: %s — check free "
-			  "space", c->dir, strerror(errno));
+		error_set(err, KB_EXIT_IO,
+			  "cannot write the token cache in %s: %s — check free "
+			  "space",
+			  c->dir, strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (renameat(c->dirfd, tmp_name, c->dirfd, c->file_name) != 0) {
-		error_set(err, KB_EXIT_IO, "cannot replace the token cache in %s: %s — check the "
-			  "directory's permissions", c->dir, strerror(errno));
+		error_set(err, KB_EXIT_IO,
+			  "cannot replace the token cache in %s: %s — check the "
+			  "directory's permissions",
+			  c->dir, strerror(errno));
 		goto out;
 	}
 	fsync(c->dirfd); /* the rename survives a crash; a failure here loses nothing */
@@ -311,8 +323,10 @@ int
 cache_remove(const struct cache *c, struct error *err)
 {
 	if (unlinkat(c->dirfd, c->file_name, 0) != 0 && errno != ENOENT)
-		return error_set(err, KB_EXIT_IO, "cannot remove the cached token %s/%s: %s — "
-				 "remove it by hand", c->dir, c->file_name, strerror(errno));
+		return error_set(err, KB_EXIT_IO,
+				 "cannot remove the cached token %s/%s: %s — "
+				 "remove it by hand",
+				 c->dir, c->file_name, strerror(errno));
 	return 0;
 }
 
@@ -326,8 +340,7 @@ monotonic_ms(void)
 }
 
 int
-cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
-	   struct error *err)
+cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds, struct error *err)
 {
 	static const struct safefile_rules lock_rules = {
 		.what = "lock file",
@@ -344,22 +357,27 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 
 	fd = openat(c->dirfd, c->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return error_set(err, KB_EXIT_IO, "cannot open the lock file %s/%s: %s — check "
-				 "the cache directory", c->dir, c->lock_name, strerror(errno));
+		return error_set(err, KB_EXIT_IO,
+				 "cannot open the lock file %s/%s: %s — check "
+				 "the cache directory",
+				 c->dir, c->lock_name, strerror(errno));
 	if (safefile_check(fd, c->lock_name, &lock_rules, &st, err) != 0)
 		goto fail;
 	/* Polling with LOCK_NB keeps the wait bounded without signals or threads. */
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		struct timespec pause;
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			error_set(err, KB_EXIT_IO, "cannot lock %s/%s: %s — check the cache "
-				  "directory", c->dir, c->lock_name, strerror(errno));
+			error_set(err, KB_EXIT_IO,
+				  "cannot lock %s/%s: %s — check the cache "
+				  "directory",
+				  c->dir, c->lock_name, strerror(errno));
 			goto fail;
 		}
 		if (monotonic_ms() >= deadline) {
 			error_set(err, KB_EXIT_TRANSIENT,
 				  "another keybearer has been refreshing profile %s for more than "
-				  "%d s — try again; if it persists, look for a stuck keybearer-fetch",
+				  "%d s — try again; if it persists, look for a stuck "
+				  "keybearer-fetch",
 				  profile_name, timeout_seconds);
 			goto fail;
 		}

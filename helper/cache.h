@@ -9,7 +9,7 @@
 #include "config.h"
 #include "error.h"
 
-#define CACHE_FORMAT "keybearer-cache/1"
+#define CACHE_FORMAT	 "keybearer-cache/1"
 #define CACHE_RECORD_MAX (64 * 1024)
 /* A token with less left than this is not handed out even as a fallback: it could die
  * on its way to the server. */
@@ -25,9 +25,9 @@ struct cache_record {
 struct cache {
 	int dirfd;
 	char dir[4096];
-	char key[65];        /* hex SHA-256 of the profile's identity */
-	char file_name[48];  /* <first 32 hex digits>.json */
-	char lock_name[48];  /* <first 32 hex digits>.lock */
+	char key[65];	    /* hex SHA-256 of the profile's identity */
+	char file_name[48]; /* <first 32 hex digits>.json */
+	char lock_name[48]; /* <first 32 hex digits>.lock */
 };
 
 /* The hex key of token_url, client_id, scope, audience and resource (never the secret). */

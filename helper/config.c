@@ -12,9 +12,9 @@
 #include "safefile.h"
 #include "url.h"
 
-#define CONFIG_FILE_MAX (256 * 1024)
+#define CONFIG_FILE_MAX	 (256 * 1024)
 #define PROFILE_NAME_MAX 64
-#define WHERE_MAX 4200
+#define WHERE_MAX	 4200
 
 enum key_type {
 	KEY_STRING,
@@ -34,17 +34,17 @@ struct key_rule {
 };
 
 static const struct key_rule key_rules[] = {
-	{"token_url", KEY_ENDPOINT, offsetof(struct profile, token_url), 0, 0},
-	{"client_id", KEY_STRING, offsetof(struct profile, client_id), 0, 0},
-	{"scope", KEY_STRING, offsetof(struct profile, scope), 0, 0},
-	{"audience", KEY_STRING, offsetof(struct profile, audience), 0, 0},
-	{"resource", KEY_STRING, offsetof(struct profile, resource), 0, 0},
-	{"auth_method", KEY_AUTH_METHOD, offsetof(struct profile, auth_method), 0, 0},
-	{"urls", KEY_URL_LIST, 0, 0, 0},
-	{"secret", KEY_SECRET, 0, 0, 0},
-	{"ca_file", KEY_PATH, offsetof(struct profile, ca_file), 0, 0},
-	{"timeout", KEY_SECONDS, offsetof(struct profile, timeout), 1, 600},
-	{"refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800},
+	{ "token_url", KEY_ENDPOINT, offsetof(struct profile, token_url), 0, 0 },
+	{ "client_id", KEY_STRING, offsetof(struct profile, client_id), 0, 0 },
+	{ "scope", KEY_STRING, offsetof(struct profile, scope), 0, 0 },
+	{ "audience", KEY_STRING, offsetof(struct profile, audience), 0, 0 },
+	{ "resource", KEY_STRING, offsetof(struct profile, resource), 0, 0 },
+	{ "auth_method", KEY_AUTH_METHOD, offsetof(struct profile, auth_method), 0, 0 },
+	{ "urls", KEY_URL_LIST, 0, 0, 0 },
+	{ "secret", KEY_SECRET, 0, 0, 0 },
+	{ "ca_file", KEY_PATH, offsetof(struct profile, ca_file), 0, 0 },
+	{ "timeout", KEY_SECONDS, offsetof(struct profile, timeout), 1, 600 },
+	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
 };
 
 /* The environment beats the file, so CI can describe or adjust a profile without one. */
@@ -52,14 +52,14 @@ static const struct {
 	const char *variable;
 	const char *key;
 } env_overrides[] = {
-	{"KEYBEARER_TOKEN_URL", "token_url"},
-	{"KEYBEARER_CLIENT_ID", "client_id"},
-	{"KEYBEARER_SCOPE", "scope"},
-	{"KEYBEARER_CA_FILE", "ca_file"},
+	{ "KEYBEARER_TOKEN_URL", "token_url" },
+	{ "KEYBEARER_CLIENT_ID", "client_id" },
+	{ "KEYBEARER_SCOPE", "scope" },
+	{ "KEYBEARER_CA_FILE", "ca_file" },
 };
 
 #define ENV_PROFILE_NAME "env"
-#define KEY_COUNT (sizeof(key_rules) / sizeof(key_rules[0]))
+#define KEY_COUNT	 (sizeof(key_rules) / sizeof(key_rules[0]))
 
 struct parse_state {
 	struct config *cfg;
@@ -171,8 +171,7 @@ replace_string(char **field, const char *value, struct error *err)
 /* "~/x" means $HOME/x; anything else must be absolute, since the working directory of a
  * credential helper is whatever its host tool's happens to be. */
 static int
-set_path(char **field, const char *value, const char *where, const char *key,
-	 struct error *err)
+set_path(char **field, const char *value, const char *where, const char *key, struct error *err)
 {
 	const char *home = getenv("HOME");
 	char *path;
@@ -188,9 +187,10 @@ set_path(char **field, const char *value, const char *where, const char *key,
 		if (path == NULL)
 			return out_of_memory(err);
 	} else {
-		return error_set(err, KB_EXIT_CONFIG,
-				 "%s: %s \"%s\" is not an absolute path — write /full/path or ~/path",
-				 where, key, value);
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"%s: %s \"%s\" is not an absolute path — write /full/path or ~/path", where,
+			key, value);
 	}
 	free(*field);
 	*field = path;
@@ -250,8 +250,8 @@ set_secret_source(struct profile *p, const char *value, const char *where, struc
 		return set_path(&p->secret_arg, value + 5, where, "secret file", err);
 	}
 	return error_set(err, KB_EXIT_CONFIG,
-			 "%s: unknown secret source \"%s\" — use env:VARIABLE or file:/path",
-			 where, value);
+			 "%s: unknown secret source \"%s\" — use env:VARIABLE or file:/path", where,
+			 value);
 bad_env:
 	return error_set(err, KB_EXIT_CONFIG,
 			 "%s: \"%s\" does not name an environment variable — use env:NAME with "
@@ -295,8 +295,10 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 					 rule->name);
 	}
 	if (*value == '\0' && rule->type != KEY_STRING)
-		return error_set(err, KB_EXIT_CONFIG, "%s: %s is empty — give a value or remove "
-				 "the line", where, rule->name);
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s: %s is empty — give a value or remove "
+				 "the line",
+				 where, rule->name);
 	switch (rule->type) {
 	case KEY_STRING:
 		return replace_string((char **)(base + rule->offset), value, err);
@@ -496,7 +498,11 @@ int
 config_load_text(struct config *cfg, const char *path, const char *text, struct error *err)
 {
 	struct parse_state st = {
-		.cfg = cfg, .path = path, .pos = text, .lineno = 0, .err = err,
+		.cfg = cfg,
+		.path = path,
+		.pos = text,
+		.lineno = 0,
+		.err = err,
 	};
 	int rc = 0, line;
 
@@ -679,8 +685,7 @@ config_select(const struct config *cfg, const char *flag_name, struct error *err
 			error_set(err, KB_EXIT_CONFIG,
 				  "no profile named \"%.64s\" — known profiles: %s; add [profile "
 				  "%.64s] to %s",
-				  name, names, name,
-				  cfg->path ? cfg->path : "the config file");
+				  name, names, name, cfg->path ? cfg->path : "the config file");
 		}
 		return p;
 	}

@@ -6,10 +6,10 @@
 
 #include "error.h"
 
-#define CONFIG_DEFAULT_TIMEOUT 30         /* total deadline of a token request, seconds */
-#define CONFIG_CONNECT_TIMEOUT 10         /* connect deadline, never above the total */
+#define CONFIG_DEFAULT_TIMEOUT	      30  /* total deadline of a token request, seconds */
+#define CONFIG_CONNECT_TIMEOUT	      10  /* connect deadline, never above the total */
 #define CONFIG_DEFAULT_REFRESH_MARGIN 300 /* refresh when less than this remains */
-#define CONFIG_MAX_URLS 16
+#define CONFIG_MAX_URLS		      16
 
 enum auth_method {
 	AUTH_CLIENT_SECRET_POST,

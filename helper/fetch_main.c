@@ -37,7 +37,7 @@ struct mint_job {
 static void
 forbid_core_dumps(void)
 {
-	struct rlimit none = {0, 0};
+	struct rlimit none = { 0, 0 };
 
 	setrlimit(RLIMIT_CORE, &none);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -47,11 +47,11 @@ forbid_core_dumps(void)
 static int
 mint(const struct profile *p, struct cache_record *rec, struct error *err)
 {
-	struct secret secret = {0};
-	struct token_request req = {0};
-	struct http_response resp = {0};
+	struct secret secret = { 0 };
+	struct token_request req = { 0 };
+	struct http_response resp = { 0 };
 	struct token_reply reply;
-	struct token_result result = {0};
+	struct token_result result = { 0 };
 	int rc = -1;
 
 	if (secret_resolve(p, &secret, err) != 0 ||
@@ -94,15 +94,15 @@ static int
 refresh_locked(const struct profile *p, const struct cache *c, const struct mint_job *job,
 	       struct error *err)
 {
-	struct cache_record cached = {0}, fresh = {0};
+	struct cache_record cached = { 0 }, fresh = { 0 };
 	int have_cached, rc = -1;
 	long long left;
 
 	have_cached = cache_read(c, &cached, err);
 	if (have_cached < 0)
 		goto out;
-	if (have_cached == 0 && cache_is_fresh(&cached, time(NULL), p->refresh_margin,
-					       job->min_ttl)) {
+	if (have_cached == 0 &&
+	    cache_is_fresh(&cached, time(NULL), p->refresh_margin, job->min_ttl)) {
 		rc = emit(c, &cached, err);
 		goto out;
 	}
@@ -146,7 +146,7 @@ run_mint(const struct mint_job *job, struct error *err)
 {
 	struct config cfg;
 	const struct profile *p;
-	struct cache c = {.dirfd = -1};
+	struct cache c = { .dirfd = -1 };
 	int lock_fd = -1, rc = -1;
 
 	if (config_load(&cfg, err) != 0)
@@ -181,9 +181,9 @@ static int
 parse_args(int argc, char **argv, struct mint_job *job, struct error *err)
 {
 	static const struct option options[] = {
-		{"profile", required_argument, NULL, 'p'},
-		{"min-ttl", required_argument, NULL, 't'},
-		{NULL, 0, NULL, 0},
+		{ "profile", required_argument, NULL, 'p' },
+		{ "min-ttl", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	long value;
@@ -216,8 +216,8 @@ parse_args(int argc, char **argv, struct mint_job *job, struct error *err)
 int
 main(int argc, char **argv)
 {
-	struct mint_job job = {NULL, -1};
-	struct error err = {0};
+	struct mint_job job = { NULL, -1 };
+	struct error err = { 0 };
 
 	umask(077);
 	forbid_core_dumps();

@@ -88,8 +88,7 @@ static struct curl_slist *
 request_headers(const struct token_request *req)
 {
 	static const char *const fixed[] = {
-		"Accept: application/json",
-		"Content-Type: application/x-www-form-urlencoded",
+		"Accept: application/json", "Content-Type: application/x-www-form-urlencoded",
 		"Expect:", /* no 100-continue round trip */
 	};
 	struct curl_slist *list = NULL, *next;
@@ -129,20 +128,21 @@ http_post_token(const struct profile *p, const struct token_request *req,
 		struct http_response *resp, struct error *err)
 {
 	char detail[CURL_ERROR_SIZE] = "";
-	struct body_buffer body = {0};
+	struct body_buffer body = { 0 };
 	struct curl_slist *headers = NULL;
 	struct url endpoint;
 	CURL *curl = NULL;
 	CURLcode code;
-	int connect_timeout = p->timeout < CONFIG_CONNECT_TIMEOUT ? p->timeout
-								   : CONFIG_CONNECT_TIMEOUT;
+	int connect_timeout =
+		p->timeout < CONFIG_CONNECT_TIMEOUT ? p->timeout : CONFIG_CONNECT_TIMEOUT;
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
 	if (url_parse(p->token_url, &endpoint) != 0)
 		return url_check_endpoint(p->token_url, "token_url", err);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return error_set(err, KB_EXIT_INTERNAL, "libcurl failed to start — reinstall "
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "libcurl failed to start — reinstall "
 				 "libcurl");
 	body.data = malloc(HTTP_REPLY_MAX + 1);
 	curl = curl_easy_init();

@@ -45,40 +45,40 @@ static int cmd_status(int argc, char **argv, struct error *err);
 static int cmd_inspect(int argc, char **argv, struct error *err);
 
 static const struct command commands[] = {
-	{"get", cmd_get, "print a valid token (from the cache, or freshly minted)",
-	 "usage: keybearer get [--profile P] [--format F] [--min-ttl SECONDS]\n"
-	 "\n"
-	 "Prints a token with enough life left, minting a new one only when the cached one\n"
-	 "is missing or due for refresh.\n"
-	 "\n"
-	 "  -p, --profile P    the profile to use (default: KEYBEARER_PROFILE, the env\n"
-	 "                     profile, the only profile in the config, or aspose)\n"
-	 "  -f, --format F     header (default): Authorization: Bearer <token>\n"
-	 "                     token:  the token alone\n"
-	 "                     curl:   a line for curl -K\n"
-	 "                     wget:   a line for wget --config\n"
-	 "                     json:   {access_token, token_type, expires_at, expires_in}\n"
-	 "      --min-ttl S    the token must stay valid at least S more seconds\n"},
-	{"invalidate", cmd_invalidate, "drop the cached token",
-	 "usage: keybearer invalidate [--profile P] [--token-stdin]\n"
-	 "\n"
-	 "Drops the profile's cached token, so the next get mints a new one.\n"
-	 "\n"
-	 "  -p, --profile P    the profile\n"
-	 "      --token-stdin  drop it only if it is the token on stdin (the one a server\n"
-	 "                     just refused), so a token already replaced by another\n"
-	 "                     process survives\n"},
-	{"status", cmd_status, "show profiles, secret sources and token lifetimes",
-	 "usage: keybearer status [--profile P]\n"
-	 "\n"
-	 "Shows each profile (or one), where its secret would come from, and the state of\n"
-	 "its cached token. Never prints a token or a secret.\n"},
-	{"inspect", cmd_inspect, "decode the cached (or stdin) JWT",
-	 "usage: keybearer inspect [--profile P | -]\n"
-	 "\n"
-	 "Prints the header and claims of the profile's cached token, or of the token on\n"
-	 "stdin with -, as JSON with its expiry in human terms. The token is decoded, not\n"
-	 "verified; its signature is never printed.\n"},
+	{ "get", cmd_get, "print a valid token (from the cache, or freshly minted)",
+	  "usage: keybearer get [--profile P] [--format F] [--min-ttl SECONDS]\n"
+	  "\n"
+	  "Prints a token with enough life left, minting a new one only when the cached one\n"
+	  "is missing or due for refresh.\n"
+	  "\n"
+	  "  -p, --profile P    the profile to use (default: KEYBEARER_PROFILE, the env\n"
+	  "                     profile, the only profile in the config, or aspose)\n"
+	  "  -f, --format F     header (default): Authorization: Bearer <token>\n"
+	  "                     token:  the token alone\n"
+	  "                     curl:   a line for curl -K\n"
+	  "                     wget:   a line for wget --config\n"
+	  "                     json:   {access_token, token_type, expires_at, expires_in}\n"
+	  "      --min-ttl S    the token must stay valid at least S more seconds\n" },
+	{ "invalidate", cmd_invalidate, "drop the cached token",
+	  "usage: keybearer invalidate [--profile P] [--token-stdin]\n"
+	  "\n"
+	  "Drops the profile's cached token, so the next get mints a new one.\n"
+	  "\n"
+	  "  -p, --profile P    the profile\n"
+	  "      --token-stdin  drop it only if it is the token on stdin (the one a server\n"
+	  "                     just refused), so a token already replaced by another\n"
+	  "                     process survives\n" },
+	{ "status", cmd_status, "show profiles, secret sources and token lifetimes",
+	  "usage: keybearer status [--profile P]\n"
+	  "\n"
+	  "Shows each profile (or one), where its secret would come from, and the state of\n"
+	  "its cached token. Never prints a token or a secret.\n" },
+	{ "inspect", cmd_inspect, "decode the cached (or stdin) JWT",
+	  "usage: keybearer inspect [--profile P | -]\n"
+	  "\n"
+	  "Prints the header and claims of the profile's cached token, or of the token on\n"
+	  "stdin with -, as JSON with its expiry in human terms. The token is decoded, not\n"
+	  "verified; its signature is never printed.\n" },
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -125,16 +125,15 @@ parse_seconds(const char *text, int *out)
 
 /* Parses the options every command shares; allowed lists the long options it takes. */
 static int
-parse_options(int argc, char **argv, const char *allowed, struct options *opts,
-	      struct error *err)
+parse_options(int argc, char **argv, const char *allowed, struct options *opts, struct error *err)
 {
 	static const struct option table[] = {
-		{"profile", required_argument, NULL, 'p'},
-		{"format", required_argument, NULL, 'f'},
-		{"min-ttl", required_argument, NULL, 't'},
-		{"token-stdin", no_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "profile", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "min-ttl", required_argument, NULL, 't' },
+		{ "token-stdin", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *command = argv[0];
 	int opt, index;
@@ -210,7 +209,7 @@ cmd_get(int argc, char **argv, struct error *err)
 	struct options opts;
 	struct config cfg;
 	const struct profile *p;
-	struct cache_record rec = {0};
+	struct cache_record rec = { 0 };
 	char *text = NULL;
 	int rc;
 
@@ -245,7 +244,8 @@ read_stdin_token(char **out, struct error *err)
 	while (len < cap && (n = read(STDIN_FILENO, buf + len, cap - len)) != 0) {
 		if (n < 0) {
 			free(buf);
-			return error_set(err, KB_EXIT_NOINPUT, "cannot read the token from stdin — "
+			return error_set(err, KB_EXIT_NOINPUT,
+					 "cannot read the token from stdin — "
 					 "pipe the token in");
 		}
 		len += (size_t)n;
@@ -294,8 +294,8 @@ cmd_invalidate(int argc, char **argv, struct error *err)
 	struct options opts;
 	struct config cfg;
 	const struct profile *p;
-	struct cache c = {.dirfd = -1};
-	struct cache_record rec = {0};
+	struct cache c = { .dirfd = -1 };
+	struct cache_record rec = { 0 };
 	char *refused = NULL;
 	int lock_fd = -1, rc, found;
 
@@ -339,8 +339,8 @@ out:
 static void
 describe_secret(const struct profile *p, char *out, size_t size)
 {
-	const char *variable = p->secret_kind == SECRET_ENV ? p->secret_arg
-							    : "KEYBEARER_CLIENT_SECRET";
+	const char *variable =
+		p->secret_kind == SECRET_ENV ? p->secret_arg : "KEYBEARER_CLIENT_SECRET";
 	const char *value;
 	struct stat st;
 
@@ -362,7 +362,7 @@ describe_secret(const struct profile *p, char *out, size_t size)
 static void
 describe_token(const struct profile *p, time_t now, char *out, size_t size)
 {
-	struct error err = {0};
+	struct error err = { 0 };
 	struct cache_record rec;
 	struct cache c;
 	char left[48], until[32];
@@ -402,7 +402,10 @@ print_profile_status(const struct profile *p, int selected, time_t now)
 
 	describe_secret(p, secret, sizeof(secret));
 	describe_token(p, now, token, sizeof(token));
-	printf("profile %s%s%s\n", p->name, p->in_file ? "" : strcmp(p->name, "aspose") == 0 ? " (built in)" : " (from the environment)",
+	printf("profile %s%s%s\n", p->name,
+	       p->in_file			? ""
+	       : strcmp(p->name, "aspose") == 0 ? " (built in)"
+						: " (from the environment)",
 	       selected ? " [default]" : "");
 	printf("  token_url     %s\n", p->token_url ? p->token_url : "(not set)");
 	printf("  client_id     %s\n", p->client_id ? p->client_id : "(not set)");
@@ -426,7 +429,7 @@ cmd_status(int argc, char **argv, struct error *err)
 {
 	struct options opts;
 	struct config cfg;
-	struct error ignored = {0};
+	struct error ignored = { 0 };
 	const struct profile *chosen, *fallback;
 	time_t now = time(NULL);
 	size_t i;
@@ -494,9 +497,9 @@ print_inspection(const char *token, const struct cache_record *cached, struct er
 	}
 	text = NULL;
 	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(report, JSON_C_TO_STRING_PRETTY |
-								    JSON_C_TO_STRING_SPACED |
-								    JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		     json_object_to_json_string_ext(
+			     report, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					     JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 		text = NULL;
 	rc = text != NULL ? output_write_all(STDOUT_FILENO, text, strlen(text), err)
 			  : error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
@@ -512,7 +515,7 @@ cmd_inspect(int argc, char **argv, struct error *err)
 	struct config cfg;
 	const struct profile *p;
 	struct cache c;
-	struct cache_record rec = {0};
+	struct cache_record rec = { 0 };
 	char *token = NULL;
 	int rc;
 
@@ -561,7 +564,7 @@ int
 main(int argc, char **argv)
 {
 	const struct command *cmd;
-	struct error err = {0};
+	struct error err = { 0 };
 	int rc;
 
 	umask(077);

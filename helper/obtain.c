@@ -78,7 +78,7 @@ run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_
 	  struct error *err)
 {
 	char path[4096], min_ttl_text[24];
-	char *argv[] = {path, "mint", "--profile", p->name, NULL, NULL, NULL};
+	char *argv[] = { path, "mint", "--profile", p->name, NULL, NULL, NULL };
 	posix_spawn_file_actions_t actions;
 	int pipe_fds[2], status, spawn_rc;
 	pid_t pid;
@@ -91,8 +91,10 @@ run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_
 		argv[5] = min_ttl_text;
 	}
 	if (pipe2(pipe_fds, O_CLOEXEC) != 0)
-		return error_set(err, KB_EXIT_INTERNAL, "cannot create a pipe: %s — check the "
-				 "process limits", strerror(errno));
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "cannot create a pipe: %s — check the "
+				 "process limits",
+				 strerror(errno));
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
@@ -101,8 +103,10 @@ run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_
 	close(pipe_fds[1]);
 	if (spawn_rc != 0) {
 		close(pipe_fds[0]);
-		return error_set(err, KB_EXIT_INTERNAL, "cannot run %s: %s — reinstall keybearer "
-				 "or fix KEYBEARER_FETCH", path, strerror(spawn_rc));
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "cannot run %s: %s — reinstall keybearer "
+				 "or fix KEYBEARER_FETCH",
+				 path, strerror(spawn_rc));
 	}
 	*answer_len = read_all(pipe_fds[0], answer, cap);
 	close(pipe_fds[0]);
@@ -152,7 +156,8 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	rc = run_fetch(p, min_ttl, answer, CACHE_RECORD_MAX, &answer_len, err);
 	if (rc == 0) {
-		if (answer_len <= 0 || cache_record_parse(answer, (size_t)answer_len, c.key, rec) != 0)
+		if (answer_len <= 0 ||
+		    cache_record_parse(answer, (size_t)answer_len, c.key, rec) != 0)
 			rc = error_set(err, KB_EXIT_INTERNAL,
 				       "keybearer-fetch answered something unreadable — check that "
 				       "keybearer and keybearer-fetch come from the same version");

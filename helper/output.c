@@ -13,8 +13,8 @@ static const struct {
 	const char *name;
 	enum output_format format;
 } format_names[] = {
-	{"header", OUTPUT_HEADER}, {"token", OUTPUT_TOKEN}, {"curl", OUTPUT_CURL},
-	{"wget", OUTPUT_WGET},     {"json", OUTPUT_JSON},
+	{ "header", OUTPUT_HEADER }, { "token", OUTPUT_TOKEN }, { "curl", OUTPUT_CURL },
+	{ "wget", OUTPUT_WGET },     { "json", OUTPUT_JSON },
 };
 
 int
@@ -64,9 +64,8 @@ render_json(const char *token, long long expires_at, time_t now)
 	json_object_object_add(obj, "expires_at", json_object_new_int64(expires_at));
 	json_object_object_add(obj, "expires_in", json_object_new_int64(left > 0 ? left : 0));
 	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE)) <
-	    0)
+		     json_object_to_json_string_ext(
+			     obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 		text = NULL;
 	json_object_put(obj);
 	return text;
@@ -141,7 +140,7 @@ output_duration(long long seconds, char *out, size_t size)
 	static const struct {
 		long long seconds;
 		const char *unit;
-	} units[] = {{86400, "d"}, {3600, "h"}, {60, "min"}, {1, "s"}};
+	} units[] = { { 86400, "d" }, { 3600, "h" }, { 60, "min" }, { 1, "s" } };
 	size_t i;
 
 	if (seconds < 0)

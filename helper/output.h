@@ -20,8 +20,7 @@ int output_format_parse(const char *name, enum output_format *out);
 
 /* The text for the format, NUL-terminated, malloc'ed; NULL when the token is not a
  * b64token (a config line or header must never be split) or memory ran out. */
-char *output_render(enum output_format format, const char *token, long long expires_at,
-		    time_t now);
+char *output_render(enum output_format format, const char *token, long long expires_at, time_t now);
 
 /* Quotes a value for a curl config file: double quotes, with \ and " escaped. */
 char *output_curl_quote(const char *value);

@@ -50,10 +50,14 @@ safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, c
 		if (errno == ENOENT)
 			return 1;
 		if (errno == ELOOP)
-			return error_set(err, rules->code, "%s %s is a symbolic link — replace it "
-					 "with a regular file", rules->what, path);
-		return error_set(err, rules->code, "cannot open %s %s: %s — check the path and "
-				 "its permissions", rules->what, path, strerror(errno));
+			return error_set(err, rules->code,
+					 "%s %s is a symbolic link — replace it "
+					 "with a regular file",
+					 rules->what, path);
+		return error_set(err, rules->code,
+				 "cannot open %s %s: %s — check the path and "
+				 "its permissions",
+				 rules->what, path, strerror(errno));
 	}
 	if (safefile_check(fd, path, rules, &st, err) != 0)
 		goto out;

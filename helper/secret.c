@@ -105,9 +105,9 @@ static const struct {
 	enum secret_kind kind;
 	secret_resolver resolve;
 } resolvers[] = {
-	{SECRET_DEFAULT, resolve_default},
-	{SECRET_ENV, resolve_env},
-	{SECRET_FILE, resolve_file},
+	{ SECRET_DEFAULT, resolve_default },
+	{ SECRET_ENV, resolve_env },
+	{ SECRET_FILE, resolve_file },
 };
 
 int

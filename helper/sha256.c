@@ -31,20 +31,20 @@ sha256_compress(struct sha256 *ctx, const unsigned char *block)
 		w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
 		       (uint32_t)block[4 * i + 2] << 8 | (uint32_t)block[4 * i + 3];
 	for (i = 16; i < 64; i++) {
-		uint32_t s0 = rotate_right(w[i - 15], 7) ^ rotate_right(w[i - 15], 18) ^
-			      (w[i - 15] >> 3);
-		uint32_t s1 = rotate_right(w[i - 2], 17) ^ rotate_right(w[i - 2], 19) ^
-			      (w[i - 2] >> 10);
+		uint32_t s0 =
+			rotate_right(w[i - 15], 7) ^ rotate_right(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 =
+			rotate_right(w[i - 2], 17) ^ rotate_right(w[i - 2], 19) ^ (w[i - 2] >> 10);
 		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
 	}
 	memcpy(s, ctx->state, sizeof(s));
 	for (i = 0; i < 64; i++) {
-		uint32_t sum1 = rotate_right(s[4], 6) ^ rotate_right(s[4], 11) ^
-				rotate_right(s[4], 25);
+		uint32_t sum1 =
+			rotate_right(s[4], 6) ^ rotate_right(s[4], 11) ^ rotate_right(s[4], 25);
 		uint32_t choose = (s[4] & s[5]) ^ (~s[4] & s[6]);
 		uint32_t t1 = s[7] + sum1 + choose + round_constants[i] + w[i];
-		uint32_t sum0 = rotate_right(s[0], 2) ^ rotate_right(s[0], 13) ^
-				rotate_right(s[0], 22);
+		uint32_t sum0 =
+			rotate_right(s[0], 2) ^ rotate_right(s[0], 13) ^ rotate_right(s[0], 22);
 		uint32_t majority = (s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]);
 		uint32_t t2 = sum0 + majority;
 		memmove(s + 1, s, 7 * sizeof(s[0]));
@@ -58,8 +58,8 @@ sha256_compress(struct sha256 *ctx, const unsigned char *block)
 void
 sha256_init(struct sha256 *ctx)
 {
-	static const uint32_t initial[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-					    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	static const uint32_t initial[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+					     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
 	memcpy(ctx->state, initial, sizeof(initial));
 	ctx->length = 0;
 	ctx->used = 0;

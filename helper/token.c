@@ -11,7 +11,7 @@
 #include "strictjson.h"
 
 #define EXCERPT_MAX 120
-#define REDACTED "[redacted]"
+#define REDACTED    "[redacted]"
 
 static int
 is_unreserved(unsigned char c)
@@ -169,7 +169,8 @@ token_request_build(const struct profile *p, const char *secret, struct token_re
 		return 0;
 oom:
 	token_request_free(req);
-	return error_set(err, KB_EXIT_INTERNAL, "out of memory building the token request — "
+	return error_set(err, KB_EXIT_INTERNAL,
+			 "out of memory building the token request — "
 			 "free some memory and retry");
 }
 
@@ -263,14 +264,14 @@ rejection_advice(const char *code)
 		const char *code;
 		const char *advice;
 	} table[] = {
-		{"invalid_client", "check client_id and secret (was the secret rotated?)"},
-		{"unauthorized_client", "this client may not use the client_credentials grant: "
-					"check its registration at the provider"},
-		{"invalid_grant", "check client_id and secret (was the secret rotated?)"},
-		{"invalid_scope", "check scope, audience and resource in the profile"},
-		{"unsupported_grant_type", "the endpoint does not offer client_credentials: check "
-					   "token_url"},
-		{"invalid_request", "check token_url, auth_method, scope, audience and resource"},
+		{ "invalid_client", "check client_id and secret (was the secret rotated?)" },
+		{ "unauthorized_client", "this client may not use the client_credentials grant: "
+					 "check its registration at the provider" },
+		{ "invalid_grant", "check client_id and secret (was the secret rotated?)" },
+		{ "invalid_scope", "check scope, audience and resource in the profile" },
+		{ "unsupported_grant_type", "the endpoint does not offer client_credentials: check "
+					    "token_url" },
+		{ "invalid_request", "check token_url, auth_method, scope, audience and resource" },
 	};
 	size_t i;
 
@@ -320,8 +321,10 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 		token_excerpt(reply->retry_after, strlen(reply->retry_after), NULL, value,
 			      sizeof(value));
 		snprintf(retry, sizeof(retry), ", retry after %s%s", value,
-			 isdigit((unsigned char)value[0]) && strspn(value, "0123456789") ==
-			 strlen(value) ? " s" : "");
+			 isdigit((unsigned char)value[0]) &&
+					 strspn(value, "0123456789") == strlen(value)
+				 ? " s"
+				 : "");
 	}
 	if (reply->status >= 300 && reply->status < 400)
 		return error_set(err, KB_EXIT_PROTOCOL,
@@ -330,9 +333,9 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 				 "URL",
 				 reply->status, reply->location ? reply->location : "nowhere");
 	if (reply->status == 429)
-		return error_set(err, KB_EXIT_TRANSIENT,
-				 "token endpoint is rate limiting (HTTP 429%s) — wait and try again",
-				 retry);
+		return error_set(
+			err, KB_EXIT_TRANSIENT,
+			"token endpoint is rate limiting (HTTP 429%s) — wait and try again", retry);
 	if (reply->status >= 500)
 		return error_set(err, KB_EXIT_TRANSIENT,
 				 "token endpoint failed (HTTP %ld%s): \"%s\" — try again later",
@@ -343,8 +346,8 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 				 "client_id and secret (was the secret rotated?)",
 				 reply->status, excerpt);
 	return error_set(err, KB_EXIT_PROTOCOL,
-			 "token endpoint answered HTTP %ld: \"%s\" — check token_url", reply->status,
-			 excerpt);
+			 "token endpoint answered HTTP %ld: \"%s\" — check token_url",
+			 reply->status, excerpt);
 }
 
 static int

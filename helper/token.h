@@ -9,13 +9,13 @@
 #include "config.h"
 #include "error.h"
 
-#define TOKEN_MAX_LENGTH (16 * 1024)
-#define TOKEN_DEFAULT_LIFETIME 86400 /* Aspose's default, used when nothing says otherwise */
-#define TOKEN_MAX_EXPIRES_IN 315360000LL /* ten years: anything longer is a broken reply */
+#define TOKEN_MAX_LENGTH       (16 * 1024)
+#define TOKEN_DEFAULT_LIFETIME 86400	   /* Aspose's default, used when nothing says otherwise */
+#define TOKEN_MAX_EXPIRES_IN   315360000LL /* ten years: anything longer is a broken reply */
 
 /* Both strings hold the secret: token_request_free wipes them. */
 struct token_request {
-	char *body;          /* application/x-www-form-urlencoded */
+	char *body;	     /* application/x-www-form-urlencoded */
 	char *authorization; /* "Authorization: Basic ..." header line, or NULL */
 };
 
@@ -24,7 +24,7 @@ struct token_reply {
 	long status;
 	const char *content_type; /* may be NULL */
 	const char *retry_after;  /* may be NULL */
-	const char *location;     /* may be NULL */
+	const char *location;	  /* may be NULL */
 	const char *body;
 	size_t body_len;
 };

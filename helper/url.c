@@ -129,10 +129,11 @@ url_check_endpoint(const char *text, const char *what, struct error *err)
 	struct url url;
 
 	if (url_parse(text, &url) != 0)
-		return error_set(err, KB_EXIT_CONFIG,
-				 "%s is not a usable URL: \"%.200s\" — give an absolute https:// URL "
-				 "without user name, password or fragment",
-				 what, text);
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"%s is not a usable URL: \"%.200s\" — give an absolute https:// URL "
+			"without user name, password or fragment",
+			what, text);
 	if (strcmp(url.scheme, "http") == 0 && !url_host_is_loopback(url.host))
 		return error_set(err, KB_EXIT_CONFIG,
 				 "%s uses plain http to %s: secrets and tokens would travel "
@@ -153,12 +154,12 @@ url_origin(const char *text, char *out, size_t size)
 	is_default_port = (strcmp(url.scheme, "https") == 0 && url.port == 443) ||
 			  (strcmp(url.scheme, "http") == 0 && url.port == 80);
 	if (strchr(url.host, ':') != NULL)
-		n = is_default_port ? snprintf(out, size, "%s://[%s]/", url.scheme, url.host)
-				    : snprintf(out, size, "%s://[%s]:%d/", url.scheme, url.host,
-					       url.port);
+		n = is_default_port
+			    ? snprintf(out, size, "%s://[%s]/", url.scheme, url.host)
+			    : snprintf(out, size, "%s://[%s]:%d/", url.scheme, url.host, url.port);
 	else
-		n = is_default_port ? snprintf(out, size, "%s://%s/", url.scheme, url.host)
-				    : snprintf(out, size, "%s://%s:%d/", url.scheme, url.host,
-					       url.port);
+		n = is_default_port
+			    ? snprintf(out, size, "%s://%s/", url.scheme, url.host)
+			    : snprintf(out, size, "%s://%s:%d/", url.scheme, url.host, url.port);
 	return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }

@@ -9,10 +9,10 @@
 #define URL_HOST_MAX 256
 
 struct url {
-	char scheme[8];            /* "https" or "http", lower case */
-	char host[URL_HOST_MAX];   /* lower case; IPv6 without brackets */
-	int port;                  /* explicit or the scheme's default */
-	const char *path;          /* points into the parsed string: "/..." or "" */
+	char scheme[8];		 /* "https" or "http", lower case */
+	char host[URL_HOST_MAX]; /* lower case; IPv6 without brackets */
+	int port;		 /* explicit or the scheme's default */
+	const char *path;	 /* points into the parsed string: "/..." or "" */
 };
 
 /* Parses an absolute http(s) URL without user info or fragment; -1 on anything else. */
