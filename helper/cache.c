@@ -245,6 +245,21 @@ cache_read(const struct cache *c, struct cache_record *rec, struct error *err)
 	return rc;
 }
 
+int
+cache_lookup(const struct profile *p, struct cache_record *rec, struct error *err)
+{
+	struct cache c;
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	rc = cache_open(&c, p, 0, err);
+	if (rc != 0)
+		return rc;
+	rc = cache_read(&c, rec, err);
+	cache_close(&c);
+	return rc;
+}
+
 static void
 random_hex(char *out, size_t bytes)
 {

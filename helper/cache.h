@@ -42,6 +42,10 @@ void cache_close(struct cache *c);
  * the file is unsafe (err set). */
 int cache_read(const struct cache *c, struct cache_record *rec, struct error *err);
 
+/* cache_open without creating, cache_read, cache_close: the read-only look of the hot path.
+ * 0 with rec filled, 1 for a miss (no directory either), -1 with err set. */
+int cache_lookup(const struct profile *p, struct cache_record *rec, struct error *err);
+
 /* Temp file, fsync, rename: a reader sees the old record or the new one, never half. */
 int cache_write(const struct cache *c, const struct cache_record *rec, struct error *err);
 

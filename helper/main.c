@@ -364,16 +364,11 @@ describe_token(const struct profile *p, time_t now, char *out, size_t size)
 {
 	struct error err = { 0 };
 	struct cache_record rec;
-	struct cache c;
 	char left[48], until[32];
 	long long remaining;
 	int rc;
 
-	rc = cache_open(&c, p, 0, &err);
-	if (rc == 0) {
-		rc = cache_read(&c, &rec, &err);
-		cache_close(&c);
-	}
+	rc = cache_lookup(p, &rec, &err);
 	if (rc < 0) {
 		snprintf(out, size, "cache unusable: %s", err.message);
 		return;
@@ -514,7 +509,6 @@ cmd_inspect(int argc, char **argv, struct error *err)
 	struct options opts;
 	struct config cfg;
 	const struct profile *p;
-	struct cache c;
 	struct cache_record rec = { 0 };
 	char *token = NULL;
 	int rc;
@@ -531,11 +525,7 @@ cmd_inspect(int argc, char **argv, struct error *err)
 	}
 	if (load_profile(opts.profile, &cfg, &p, err) != 0)
 		return -1;
-	rc = cache_open(&c, p, 0, err);
-	if (rc == 0) {
-		rc = cache_read(&c, &rec, err);
-		cache_close(&c);
-	}
+	rc = cache_lookup(p, &rec, err);
 	if (rc == 1)
 		rc = error_set(err, KB_EXIT_NOINPUT,
 			       "no cached token for profile %s — run keybearer get --profile %s "

@@ -131,33 +131,26 @@ int
 obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	     struct cache_record *rec, struct error *err)
 {
-	struct cache c;
-	char *answer;
+	char key[65], *answer;
 	ssize_t answer_len = 0;
 	int rc;
 
-	memset(rec, 0, sizeof(*rec));
 	if (config_check_mintable(cfg, p, err) != 0)
 		return -1;
-	rc = cache_open(&c, p, 0, err);
+	rc = cache_lookup(p, rec, err);
 	if (rc < 0)
 		return -1;
-	if (rc == 0) {
-		rc = cache_read(&c, rec, err);
-		cache_close(&c);
-		if (rc < 0)
-			return -1;
-		if (rc == 0 && cache_is_fresh(rec, time(NULL), p->refresh_margin, min_ttl))
-			return 0;
-		cache_record_free(rec);
-	}
+	if (rc == 0 && cache_is_fresh(rec, time(NULL), p->refresh_margin, min_ttl))
+		return 0;
+	cache_record_free(rec);
 	answer = malloc(CACHE_RECORD_MAX);
 	if (answer == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	rc = run_fetch(p, min_ttl, answer, CACHE_RECORD_MAX, &answer_len, err);
 	if (rc == 0) {
+		cache_profile_key(p, key);
 		if (answer_len <= 0 ||
-		    cache_record_parse(answer, (size_t)answer_len, c.key, rec) != 0)
+		    cache_record_parse(answer, (size_t)answer_len, key, rec) != 0)
 			rc = error_set(err, KB_EXIT_INTERNAL,
 				       "keybearer-fetch answered something unreadable — check that "
 				       "keybearer and keybearer-fetch come from the same version");
