@@ -12,8 +12,10 @@
 #include "safefile.h"
 #include "url.h"
 
-#define CONFIG_FILE_MAX	 (256 * 1024)
-#define PROFILE_NAME_MAX 64
+#define CONFIG_FILE_MAX (256 * 1024)
+/* inih keeps at most 49 characters of a section header: "profile " and 40 more. */
+#define SECTION_MAX	 49
+#define PROFILE_NAME_MAX 40
 #define WHERE_MAX	 4200
 
 enum key_type {
@@ -66,8 +68,7 @@ struct parse_state {
 	const char *path;
 	const char *pos; /* next unread byte of the text */
 	int lineno;
-	int section_line; /* where the current [section] header stands */
-	int overlong_line;
+	int error_line; /* the line of the error in err; lines are read in order */
 	struct error *err;
 	/* keys already given per profile index, so a repeated key is an error, not a surprise */
 	unsigned *seen;
@@ -356,30 +357,43 @@ valid_profile_name(const char *name)
 	return 1;
 }
 
-/* Finds or creates the profile a "[profile NAME]" section names; NULL with err set. */
+/* The error of a "[...]" header line, or 0 when it is "[profile NAME]" with a good name. */
+static int
+check_section_header(struct parse_state *st, const char *line, size_t len)
+{
+	const char *close = memchr(line, ']', len), *name;
+	char where[WHERE_MAX], header[SECTION_MAX + 16];
+	size_t header_len;
+
+	if (close == NULL)
+		return 0; /* inih reports the malformed line */
+	header_len = (size_t)(close - line - 1);
+	snprintf(header, sizeof(header), "%.*s%s",
+		 (int)(header_len > SECTION_MAX ? SECTION_MAX : header_len), line + 1,
+		 header_len > SECTION_MAX ? "..." : "");
+	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
+	if (strncmp(header, "profile", 7) != 0 || (header[7] != ' ' && header[7] != '\t'))
+		return error_set(st->err, KB_EXIT_CONFIG,
+				 "%s: unknown section [%s] — sections are written [profile NAME]",
+				 where, header);
+	for (name = header + 7; *name == ' ' || *name == '\t'; name++)
+		;
+	if (header_len > SECTION_MAX || !valid_profile_name(name))
+		return error_set(st->err, KB_EXIT_CONFIG,
+				 "%s: bad profile name \"%s\" — use up to %d letters, digits, '.', "
+				 "'_' or '-'",
+				 where, name, PROFILE_NAME_MAX);
+	return 0;
+}
+
+/* The profile of a section check_section_header has accepted: found, or created. */
 static struct profile *
 section_profile(struct parse_state *st, const char *section)
 {
+	const char *name = section + 7;
 	struct profile *p;
-	const char *name;
-	char where[WHERE_MAX];
 
-	snprintf(where, sizeof(where), "%s:%d", st->path, st->section_line);
-	if (strncmp(section, "profile", 7) != 0 || (section[7] != ' ' && section[7] != '\t')) {
-		error_set(st->err, KB_EXIT_CONFIG,
-			  "%s: unknown section [%s] — sections are written [profile NAME]", where,
-			  section);
-		return NULL;
-	}
-	for (name = section + 7; *name == ' ' || *name == '\t'; name++)
-		;
-	if (!valid_profile_name(name)) {
-		error_set(st->err, KB_EXIT_CONFIG,
-			  "%s: bad profile name \"%s\" — use up to %d letters, digits, '.', '_' "
-			  "or '-'",
-			  where, name, PROFILE_NAME_MAX);
-		return NULL;
-	}
+	name += strspn(name, " \t");
 	p = (struct profile *)config_find(st->cfg, name);
 	if (p == NULL)
 		p = profile_add(st->cfg, name, st->err);
@@ -404,19 +418,15 @@ ensure_seen_capacity(struct parse_state *st)
 	return 0;
 }
 
-/* inih calls this for every key; returning 0 marks the line as an error. */
 static int
-ini_on_key(void *user, const char *section, const char *name, const char *value)
+parse_key(struct parse_state *st, const char *section, const char *name, const char *value)
 {
-	struct parse_state *st = user;
 	char where[WHERE_MAX];
 	const struct key_rule *rule;
 	struct profile *p;
 	size_t index;
 	unsigned bit;
 
-	if (st->err->code != KB_EXIT_OK)
-		return 1; /* the first error is the one reported */
 	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 	if (*section == '\0') {
 		error_set(st->err, KB_EXIT_CONFIG,
@@ -450,6 +460,21 @@ ini_on_key(void *user, const char *section, const char *name, const char *value)
 	return profile_set(p, rule, value, where, st->err) == 0;
 }
 
+/* inih calls this for every key; returning 0 marks the line as an error. */
+static int
+ini_on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+	int ok;
+
+	if (st->err->code != KB_EXIT_OK)
+		return 1; /* lines come in order: the error we hold is the earliest */
+	ok = parse_key(st, section, name, value);
+	if (!ok)
+		st->error_line = st->lineno;
+	return ok;
+}
+
 /* fgets over the in-memory text, counting lines, so errors can name them. */
 static char *
 text_reader(char *str, int num, void *stream)
@@ -462,13 +487,20 @@ text_reader(char *str, int num, void *stream)
 	line_len = strcspn(st->pos, "\n");
 	st->lineno++;
 	take = line_len;
-	if (take > (size_t)num - 2) {
-		take = (size_t)num - 2;
-		if (st->overlong_line == 0)
-			st->overlong_line = st->lineno;
+	if (st->err->code == KB_EXIT_OK) {
+		const char *start = st->pos + strspn(st->pos, " \t");
+		/* A cut line would be read as a shorter value, or a second line: refuse it. */
+		if (take > (size_t)num - 2)
+			error_set(st->err, KB_EXIT_CONFIG,
+				  "%s:%d: line is longer than %d characters — shorten it", st->path,
+				  st->lineno, num - 2);
+		else if (*start == '[')
+			check_section_header(st, start, line_len - (size_t)(start - st->pos));
+		if (st->err->code != KB_EXIT_OK)
+			st->error_line = st->lineno;
 	}
-	if (st->pos[strspn(st->pos, " \t")] == '[')
-		st->section_line = st->lineno;
+	if (take > (size_t)num - 2)
+		take = (size_t)num - 2;
 	memcpy(str, st->pos, take);
 	str[take] = '\n';
 	str[take + 1] = '\0';
@@ -509,17 +541,16 @@ config_load_text(struct config *cfg, const char *path, const char *text, struct 
 	if (cfg->count == 0 && add_builtin_profiles(cfg, err) != 0)
 		return -1;
 	line = ini_parse_stream(text_reader, &st, ini_on_key, &st);
-	if (err->code != KB_EXIT_OK) {
-		rc = -1;
-	} else if (st.overlong_line != 0) {
-		rc = error_set(err, KB_EXIT_CONFIG,
-			       "%s:%d: line is longer than %d characters — shorten it", path,
-			       st.overlong_line, INI_MAX_LINE - 2);
-	} else if (line > 0) {
+	/* inih returns the first line it took as an error, ours included: an earlier one is a
+	 * line it could not parse at all. */
+	if (line > 0 && (err->code == KB_EXIT_OK || line < st.error_line)) {
+		memset(err, 0, sizeof(*err));
 		rc = error_set(err, KB_EXIT_CONFIG,
 			       "%s:%d: malformed line — write \"key = value\" lines under a "
 			       "[profile NAME] section",
 			       path, line);
+	} else if (err->code != KB_EXIT_OK) {
+		rc = -1;
 	} else if (line < 0) {
 		rc = out_of_memory(err);
 	}

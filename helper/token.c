@@ -239,11 +239,12 @@ token_excerpt(const char *text, size_t len, const char *secret, char *out, size_
 		}
 		if (emit != NULL) {
 			size_t emit_len = emit == text + i ? 1 : strlen(emit);
-			if (pending_space && n > 0)
+			size_t space = pending_space && n > 0;
+			if (n + space + emit_len + 4 > max)
+				break;
+			if (space)
 				out[n++] = ' ';
 			pending_space = 0;
-			if (n + emit_len + 4 > max)
-				break;
 			memcpy(out + n, emit, emit_len);
 			n += emit_len;
 		}
@@ -326,12 +327,17 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 				 ? " s"
 				 : "");
 	}
-	if (reply->status >= 300 && reply->status < 400)
+	if (reply->status >= 300 && reply->status < 400) {
+		char location[EXCERPT_MAX + 1] = "nowhere";
+		if (reply->location != NULL)
+			token_excerpt(reply->location, strlen(reply->location), secret, location,
+				      sizeof(location));
 		return error_set(err, KB_EXIT_PROTOCOL,
-				 "token endpoint redirected the request (HTTP %ld to %.200s) — "
+				 "token endpoint redirected the request (HTTP %ld to %s) — "
 				 "keybearer does not follow redirects: set token_url to the final "
 				 "URL",
-				 reply->status, reply->location ? reply->location : "nowhere");
+				 reply->status, location);
+	}
 	if (reply->status == 429)
 		return error_set(
 			err, KB_EXIT_TRANSIENT,

@@ -1,0 +1,428 @@
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "safefile.h"
+#include "sha256.h"
+#include "strictjson.h"
+#include "token.h"
+
+static const struct safefile_rules cache_file_rules = {
+	.what = "cache file",
+	.refuse_symlink = 1,
+	.allow_root_owner = 0,
+	.forbidden = 077,
+	.max_size = 1024 * 1024,
+	.code = KB_EXIT_IO,
+};
+
+static void
+hash_field(struct sha256 *ctx, const char *value)
+{
+	char prefix[24];
+	size_t len = value != NULL ? strlen(value) : 0;
+
+	/* Length-prefixed, so ("ab","c") and ("a","bc") never hash alike. */
+	snprintf(prefix, sizeof(prefix), "%zu:", len);
+	sha256_update(ctx, prefix, strlen(prefix));
+	if (len > 0)
+		sha256_update(ctx, value, len);
+	sha256_update(ctx, ",", 1);
+}
+
+void
+cache_profile_key(const struct profile *p, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char digest[SHA256_DIGEST_SIZE];
+	struct sha256 ctx;
+	size_t i;
+
+	sha256_init(&ctx);
+	hash_field(&ctx, CACHE_FORMAT);
+	hash_field(&ctx, p->token_url);
+	hash_field(&ctx, p->client_id);
+	hash_field(&ctx, p->scope);
+	hash_field(&ctx, p->audience);
+	hash_field(&ctx, p->resource);
+	sha256_final(&ctx, digest);
+	for (i = 0; i < SHA256_DIGEST_SIZE; i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int
+is_directory(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* $XDG_RUNTIME_DIR/keybearer: private tmpfs that vanishes at logout, the best home for a
+ * token; otherwise the cache home. The second path is a parent to create first, or "". */
+static int
+cache_dir_path(char *dir, size_t size, char *parent, size_t parent_size)
+{
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	const char *cache_home = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	parent[0] = '\0';
+	if (runtime != NULL && runtime[0] == '/' && is_directory(runtime)) {
+		n = snprintf(dir, size, "%s/keybearer", runtime);
+	} else if (cache_home != NULL && cache_home[0] == '/') {
+		snprintf(parent, parent_size, "%s", cache_home);
+		n = snprintf(dir, size, "%s/keybearer", cache_home);
+	} else if (home != NULL && home[0] == '/') {
+		snprintf(parent, parent_size, "%s/.cache", home);
+		n = snprintf(dir, size, "%s/.cache/keybearer", home);
+	} else {
+		return -1;
+	}
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int
+cache_open(struct cache *c, const struct profile *p, int create, struct error *err)
+{
+	char parent[4096];
+	struct stat st;
+
+	memset(c, 0, sizeof(*c));
+	c->dirfd = -1;
+	cache_profile_key(p, c->key);
+	snprintf(c->file_name, sizeof(c->file_name), "%.32s.json", c->key);
+	snprintf(c->lock_name, sizeof(c->lock_name), "%.32s.lock", c->key);
+	if (cache_dir_path(c->dir, sizeof(c->dir), parent, sizeof(parent)) != 0)
+		return error_set(err, KB_EXIT_IO,
+				 "no place for the token cache: neither XDG_RUNTIME_DIR, "
+				 "XDG_CACHE_HOME nor HOME is set — set one of them");
+	if (create) {
+		if (parent[0] != '\0' && mkdir(parent, 0700) != 0 && errno != EEXIST)
+			return error_set(err, KB_EXIT_IO,
+					 "cannot create %s: %s — create it or "
+					 "set XDG_RUNTIME_DIR",
+					 parent, strerror(errno));
+		if (mkdir(c->dir, 0700) != 0 && errno != EEXIST)
+			return error_set(err, KB_EXIT_IO,
+					 "cannot create the cache directory %s: "
+					 "%s — check its parent's permissions",
+					 c->dir, strerror(errno));
+	}
+	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->dirfd < 0) {
+		if (errno == ENOENT && !create)
+			return 1;
+		if (errno == ELOOP || errno == ENOTDIR)
+			return error_set(err, KB_EXIT_IO,
+					 "cache directory %s is a symbolic link or not a directory "
+					 "— remove it; keybearer recreates it",
+					 c->dir);
+		return error_set(err, KB_EXIT_IO,
+				 "cannot open the cache directory %s: %s — "
+				 "check its permissions",
+				 c->dir, strerror(errno));
+	}
+	if (fstat(c->dirfd, &st) != 0 || st.st_uid != geteuid()) {
+		error_set(err, KB_EXIT_IO,
+			  "cache directory %s does not belong to you — remove it; keybearer "
+			  "recreates it",
+			  c->dir);
+		goto refuse;
+	}
+	if ((st.st_mode & 077) != 0) {
+		error_set(err, KB_EXIT_IO,
+			  "cache directory %s is accessible to group or others (mode %04o) — run "
+			  "chmod 700 %s",
+			  c->dir, (unsigned)(st.st_mode & 07777), c->dir);
+		goto refuse;
+	}
+	return 0;
+refuse:
+	cache_close(c);
+	return -1;
+}
+
+void
+cache_close(struct cache *c)
+{
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	c->dirfd = -1;
+}
+
+static int
+get_int64(struct json_object *obj, const char *name, long long *out)
+{
+	struct json_object *member;
+
+	if (!json_object_object_get_ex(obj, name, &member) ||
+	    !json_object_is_type(member, json_type_int))
+		return -1;
+	*out = (long long)json_object_get_int64(member);
+	return 0;
+}
+
+int
+cache_record_parse(const char *text, size_t len, const char *key, struct cache_record *rec)
+{
+	struct json_object *obj = strictjson_parse(text, len);
+	const char *format, *record_key, *token;
+	int rc = -1;
+
+	memset(rec, 0, sizeof(*rec));
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		goto out;
+	format = strictjson_get_string(obj, "format");
+	record_key = strictjson_get_string(obj, "key");
+	token = strictjson_get_string(obj, "access_token");
+	if (format == NULL || strcmp(format, CACHE_FORMAT) != 0 || record_key == NULL ||
+	    strcmp(record_key, key) != 0 || token == NULL || strlen(token) > TOKEN_MAX_LENGTH ||
+	    !token_is_b64token(token, strlen(token)) ||
+	    get_int64(obj, "obtained_at", &rec->obtained_at) != 0 ||
+	    get_int64(obj, "expires_at", &rec->expires_at) != 0)
+		goto out;
+	rec->access_token = strdup(token);
+	rc = rec->access_token != NULL ? 0 : -1;
+out:
+	json_object_put(obj);
+	return rc;
+}
+
+char *
+cache_record_format(const char *key, const struct cache_record *rec)
+{
+	struct json_object *obj = json_object_new_object();
+	char *text;
+
+	if (obj == NULL)
+		return NULL;
+	json_object_object_add(obj, "format", json_object_new_string(CACHE_FORMAT));
+	json_object_object_add(obj, "key", json_object_new_string(key));
+	json_object_object_add(obj, "access_token", json_object_new_string(rec->access_token));
+	json_object_object_add(obj, "obtained_at", json_object_new_int64(rec->obtained_at));
+	json_object_object_add(obj, "expires_at", json_object_new_int64(rec->expires_at));
+	text = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+	return text;
+}
+
+void
+cache_record_free(struct cache_record *rec)
+{
+	free(rec->access_token);
+	rec->access_token = NULL;
+}
+
+int
+cache_read(const struct cache *c, struct cache_record *rec, struct error *err)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	rc = safefile_read(c->dirfd, c->file_name, &cache_file_rules, &text, &len, err);
+	if (rc != 0)
+		return rc;
+	rc = cache_record_parse(text, len, c->key, rec) == 0 ? 0 : 1;
+	free(text);
+	return rc;
+}
+
+int
+cache_lookup(const struct profile *p, struct cache_record *rec, struct error *err)
+{
+	struct cache c;
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	rc = cache_open(&c, p, 0, err);
+	if (rc != 0)
+		return rc;
+	rc = cache_read(&c, rec, err);
+	cache_close(&c);
+	return rc;
+}
+
+static void
+random_hex(char *out, size_t bytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[16];
+	size_t i;
+
+	if (bytes > sizeof(raw))
+		bytes = sizeof(raw);
+	if (getrandom(raw, bytes, GRND_NONBLOCK) != (ssize_t)bytes) {
+		unsigned long mix = (unsigned long)getpid() ^ (unsigned long)time(NULL) << 16;
+		for (i = 0; i < bytes; i++)
+			raw[i] = (unsigned char)(mix >> (8 * (i % sizeof(mix))));
+	}
+	for (i = 0; i < bytes; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * bytes] = '\0';
+}
+
+int
+cache_write(const struct cache *c, const struct cache_record *rec, struct error *err)
+{
+	char tmp_name[96], suffix[33];
+	char *text = cache_record_format(c->key, rec);
+	int fd = -1, rc = -1;
+
+	if (text == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	random_hex(suffix, 8);
+	snprintf(tmp_name, sizeof(tmp_name), ".%s.%s.tmp", c->file_name, suffix);
+	fd = openat(c->dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		error_set(err, KB_EXIT_IO,
+			  "cannot create a file in %s: %s — check the "
+			  "directory's permissions and free space",
+			  c->dir, strerror(errno));
+		goto out;
+	}
+	if (output_write_all(fd, text, strlen(text), err) != 0 || fsync(fd) != 0) {
+		error_set(err, KB_EXIT_IO,
+			  "cannot write the token cache in %s: %s — check free "
+			  "space",
+			  c->dir, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		error_set(err, KB_EXIT_IO,
+			  "cannot write the token cache in %s: %s — check free "
+			  "space",
+			  c->dir, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (renameat(c->dirfd, tmp_name, c->dirfd, c->file_name) != 0) {
+		error_set(err, KB_EXIT_IO,
+			  "cannot replace the token cache in %s: %s — check the "
+			  "directory's permissions",
+			  c->dir, strerror(errno));
+		goto out;
+	}
+	fsync(c->dirfd); /* the rename survives a crash; a failure here loses nothing */
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		unlinkat(c->dirfd, tmp_name, 0);
+	free(text);
+	return rc;
+}
+
+int
+cache_remove(const struct cache *c, struct error *err)
+{
+	if (unlinkat(c->dirfd, c->file_name, 0) != 0 && errno != ENOENT)
+		return error_set(err, KB_EXIT_IO,
+				 "cannot remove the cached token %s/%s: %s — "
+				 "remove it by hand",
+				 c->dir, c->file_name, strerror(errno));
+	return 0;
+}
+
+static long long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds, struct error *err)
+{
+	static const struct safefile_rules lock_rules = {
+		.what = "lock file",
+		.refuse_symlink = 1,
+		.allow_root_owner = 0,
+		.forbidden = 077,
+		.max_size = 4096,
+		.code = KB_EXIT_IO,
+	};
+	long long deadline = monotonic_ms() + (long long)timeout_seconds * 1000;
+	long pause_ms = 2;
+	struct stat st;
+	int fd;
+
+	fd = openat(c->dirfd, c->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_set(err, KB_EXIT_IO,
+				 "cannot open the lock file %s/%s: %s — check "
+				 "the cache directory",
+				 c->dir, c->lock_name, strerror(errno));
+	if (safefile_check(fd, c->lock_name, &lock_rules, &st, err) != 0)
+		goto fail;
+	/* Polling with LOCK_NB keeps the wait bounded without signals or threads. */
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		struct timespec pause;
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			error_set(err, KB_EXIT_IO,
+				  "cannot lock %s/%s: %s — check the cache "
+				  "directory",
+				  c->dir, c->lock_name, strerror(errno));
+			goto fail;
+		}
+		if (monotonic_ms() >= deadline + 1000) {
+			error_set(err, KB_EXIT_TRANSIENT,
+				  "another keybearer has been refreshing profile %s for more than "
+				  "%d s — try again; if it persists, look for a stuck "
+				  "keybearer-fetch",
+				  profile_name, timeout_seconds);
+			goto fail;
+		}
+		pause.tv_sec = 0;
+		pause.tv_nsec = pause_ms * 1000000L;
+		nanosleep(&pause, NULL);
+		if (pause_ms < 50)
+			pause_ms *= 2;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int
+cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_ttl)
+{
+	long long left = rec->expires_at - (long long)now;
+	long long lifetime = rec->expires_at - rec->obtained_at;
+	long long needed;
+
+	if (min_ttl >= 0) {
+		needed = min_ttl;
+	} else {
+		needed = margin;
+		if (needed > lifetime / 2)
+			needed = lifetime / 2;
+	}
+	if (needed < 1)
+		needed = 1;
+	return left >= needed;
+}

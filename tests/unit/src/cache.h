@@ -1,0 +1,73 @@
+/* The token cache: one private file per profile, replaced atomically, guarded by a lock
+ * file so that only one process at a time asks the token endpoint. */
+#ifndef KEYBEARER_CACHE_H
+#define KEYBEARER_CACHE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "error.h"
+
+#define CACHE_FORMAT	 "keybearer-cache/1"
+#define CACHE_RECORD_MAX (64 * 1024)
+/* A token with less left than this is not handed out even as a fallback: it could die
+ * on its way to the server. */
+#define CACHE_USABLE_MIN_SECONDS 10
+
+struct cache_record {
+	char *access_token;
+	long long obtained_at;
+	long long expires_at;
+};
+
+/* One profile's place in the cache directory. */
+struct cache {
+	int dirfd;
+	char dir[4096];
+	char key[65];	    /* hex SHA-256 of the profile's identity */
+	char file_name[48]; /* <first 32 hex digits>.json */
+	char lock_name[48]; /* <first 32 hex digits>.lock */
+};
+
+/* The hex key of token_url, client_id, scope, audience and resource (never the secret). */
+void cache_profile_key(const struct profile *p, char out[65]);
+
+/* Opens (with create: makes) the cache directory and checks it is a private directory of
+ * ours. Returns 0, 1 when it does not exist and create is 0, -1 with err set. */
+int cache_open(struct cache *c, const struct profile *p, int create, struct error *err);
+void cache_close(struct cache *c);
+
+/* 0 with rec filled, 1 for a miss (absent, corrupt, foreign, another profile's), -1 when
+ * the file is unsafe (err set). */
+int cache_read(const struct cache *c, struct cache_record *rec, struct error *err);
+
+/* cache_open without creating, cache_read, cache_close: the read-only look of the hot path.
+ * 0 with rec filled, 1 for a miss (no directory either), -1 with err set. */
+int cache_lookup(const struct profile *p, struct cache_record *rec, struct error *err);
+
+/* Temp file, fsync, rename: a reader sees the old record or the new one, never half. */
+int cache_write(const struct cache *c, const struct cache_record *rec, struct error *err);
+
+/* Removes the cached token; absent is fine. */
+int cache_remove(const struct cache *c, struct error *err);
+
+/* Takes the profile's lock, waiting at most timeout_seconds; returns the lock fd (closing
+ * it releases the lock) or -1 with err set. */
+int cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
+	       struct error *err);
+
+/* The record as the JSON text stored in the cache file (and handed from keybearer-fetch to
+ * keybearer); caller frees. */
+char *cache_record_format(const char *key, const struct cache_record *rec);
+
+/* Parses such a text; 0, or -1 when it is not a record for key. */
+int cache_record_parse(const char *text, size_t len, const char *key, struct cache_record *rec);
+
+void cache_record_free(struct cache_record *rec);
+
+/* Whether the record can be handed out as is: more than min_ttl seconds left when
+ * min_ttl >= 0, else more than margin, capped at half the token's lifetime. */
+int cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_ttl);
+
+#endif

@@ -1,0 +1,728 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "safefile.h"
+#include "url.h"
+
+#define CONFIG_FILE_MAX	 (256 * 1024)
+#define PROFILE_NAME_MAX 64
+#define WHERE_MAX	 4200
+
+enum key_type {
+	KEY_STRING,
+	KEY_ENDPOINT,
+	KEY_PATH,
+	KEY_AUTH_METHOD,
+	KEY_URL_LIST,
+	KEY_SECRET,
+	KEY_SECONDS,
+};
+
+struct key_rule {
+	const char *name;
+	enum key_type type;
+	size_t offset; /* of the field in struct profile */
+	int min, max;  /* for KEY_SECONDS */
+};
+
+static const struct key_rule key_rules[] = {
+	{ "token_url", KEY_ENDPOINT, offsetof(struct profile, token_url), 0, 0 },
+	{ "client_id", KEY_STRING, offsetof(struct profile, client_id), 0, 0 },
+	{ "scope", KEY_STRING, offsetof(struct profile, scope), 0, 0 },
+	{ "audience", KEY_STRING, offsetof(struct profile, audience), 0, 0 },
+	{ "resource", KEY_STRING, offsetof(struct profile, resource), 0, 0 },
+	{ "auth_method", KEY_AUTH_METHOD, offsetof(struct profile, auth_method), 0, 0 },
+	{ "urls", KEY_URL_LIST, 0, 0, 0 },
+	{ "secret", KEY_SECRET, 0, 0, 0 },
+	{ "ca_file", KEY_PATH, offsetof(struct profile, ca_file), 0, 0 },
+	{ "timeout", KEY_SECONDS, offsetof(struct profile, timeout), 1, 600 },
+	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
+};
+
+/* The environment beats the file, so CI can describe or adjust a profile without one. */
+static const struct {
+	const char *variable;
+	const char *key;
+} env_overrides[] = {
+	{ "KEYBEARER_TOKEN_URL", "token_url" },
+	{ "KEYBEARER_CLIENT_ID", "client_id" },
+	{ "KEYBEARER_SCOPE", "scope" },
+	{ "KEYBEARER_CA_FILE", "ca_file" },
+};
+
+#define ENV_PROFILE_NAME "env"
+#define KEY_COUNT	 (sizeof(key_rules) / sizeof(key_rules[0]))
+
+struct parse_state {
+	struct config *cfg;
+	const char *path;
+	const char *pos; /* next unread byte of the text */
+	int lineno;
+	int section_line; /* where the current [section] header stands */
+	int overlong_line;
+	struct error *err;
+	/* keys already given per profile index, so a repeated key is an error, not a surprise */
+	unsigned *seen;
+	size_t seen_cap;
+};
+
+const char *
+config_auth_method_name(enum auth_method method)
+{
+	return method == AUTH_CLIENT_SECRET_BASIC ? "client_secret_basic" : "client_secret_post";
+}
+
+static int
+out_of_memory(struct error *err)
+{
+	return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory and retry");
+}
+
+static void
+profile_free(struct profile *p)
+{
+	size_t i;
+
+	free(p->name);
+	free(p->token_url);
+	free(p->client_id);
+	free(p->scope);
+	free(p->audience);
+	free(p->resource);
+	for (i = 0; i < p->url_count; i++)
+		free(p->urls[i]);
+	free(p->secret_arg);
+	free(p->ca_file);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->count; i++)
+		profile_free(&cfg->profiles[i]);
+	free(cfg->profiles);
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct profile *
+config_find(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->count; i++) {
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	}
+	return NULL;
+}
+
+static struct profile *
+profile_add(struct config *cfg, const char *name, struct error *err)
+{
+	struct profile *grown, *p;
+
+	grown = realloc(cfg->profiles, (cfg->count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		out_of_memory(err);
+		return NULL;
+	}
+	cfg->profiles = grown;
+	p = &cfg->profiles[cfg->count];
+	memset(p, 0, sizeof(*p));
+	p->name = strdup(name);
+	if (p->name == NULL) {
+		out_of_memory(err);
+		return NULL;
+	}
+	p->auth_method = AUTH_CLIENT_SECRET_POST;
+	p->timeout = CONFIG_DEFAULT_TIMEOUT;
+	p->refresh_margin = CONFIG_DEFAULT_REFRESH_MARGIN;
+	cfg->count++;
+	return p;
+}
+
+static int
+replace_string(char **field, const char *value, struct error *err)
+{
+	char *copy = NULL;
+
+	if (*value != '\0') {
+		copy = strdup(value);
+		if (copy == NULL)
+			return out_of_memory(err);
+	}
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* "~/x" means $HOME/x; anything else must be absolute, since the working directory of a
+ * credential helper is whatever its host tool's happens to be. */
+static int
+set_path(char **field, const char *value, const char *where, const char *key, struct error *err)
+{
+	const char *home = getenv("HOME");
+	char *path;
+
+	if (strncmp(value, "~/", 2) == 0 && home != NULL && *home == '/') {
+		size_t len = strlen(home) + strlen(value);
+		path = malloc(len);
+		if (path == NULL)
+			return out_of_memory(err);
+		snprintf(path, len, "%s%s", home, value + 1);
+	} else if (*value == '/') {
+		path = strdup(value);
+		if (path == NULL)
+			return out_of_memory(err);
+	} else {
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"%s: %s \"%s\" is not an absolute path — write /full/path or ~/path", where,
+			key, value);
+	}
+	free(*field);
+	*field = path;
+	return 0;
+}
+
+static int
+set_url_list(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	char *copy, *token, *saveptr = NULL;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < p->url_count; i++)
+		free(p->urls[i]);
+	p->url_count = 0;
+	copy = strdup(value);
+	if (copy == NULL)
+		return out_of_memory(err);
+	for (token = strtok_r(copy, " ,", &saveptr); token != NULL && rc == 0;
+	     token = strtok_r(NULL, " ,", &saveptr)) {
+		char what[WHERE_MAX];
+		snprintf(what, sizeof(what), "%s: urls entry", where);
+		if (url_check_endpoint(token, what, err) != 0) {
+			rc = -1;
+		} else if (p->url_count == CONFIG_MAX_URLS) {
+			rc = error_set(err, KB_EXIT_CONFIG,
+				       "%s: urls lists more than %d prefixes — shorten the list",
+				       where, CONFIG_MAX_URLS);
+		} else if ((p->urls[p->url_count] = strdup(token)) == NULL) {
+			rc = out_of_memory(err);
+		} else {
+			p->url_count++;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+static int
+set_secret_source(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	if (strncmp(value, "env:", 4) == 0) {
+		const char *name = value + 4;
+		size_t i;
+		if (*name == '\0' || isdigit((unsigned char)*name))
+			goto bad_env;
+		for (i = 0; name[i] != '\0'; i++) {
+			if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+				goto bad_env;
+		}
+		p->secret_kind = SECRET_ENV;
+		return replace_string(&p->secret_arg, name, err);
+	}
+	if (strncmp(value, "file:", 5) == 0) {
+		p->secret_kind = SECRET_FILE;
+		return set_path(&p->secret_arg, value + 5, where, "secret file", err);
+	}
+	return error_set(err, KB_EXIT_CONFIG,
+			 "%s: unknown secret source \"%s\" — use env:VARIABLE or file:/path", where,
+			 value);
+bad_env:
+	return error_set(err, KB_EXIT_CONFIG,
+			 "%s: \"%s\" does not name an environment variable — use env:NAME with "
+			 "letters, digits and _",
+			 where, value);
+}
+
+static int
+set_seconds(int *field, const char *value, const struct key_rule *rule, const char *where,
+	    struct error *err)
+{
+	char *end;
+	long n;
+
+	if (!isdigit((unsigned char)*value))
+		goto bad;
+	n = strtol(value, &end, 10);
+	if (*end != '\0' || n < rule->min || n > rule->max)
+		goto bad;
+	*field = (int)n;
+	return 0;
+bad:
+	return error_set(err, KB_EXIT_CONFIG,
+			 "%s: %s must be a whole number of seconds from %d to %d, not \"%s\" — "
+			 "fix the value",
+			 where, rule->name, rule->min, rule->max, value);
+}
+
+static int
+profile_set(struct profile *p, const struct key_rule *rule, const char *value, const char *where,
+	    struct error *err)
+{
+	char *base = (char *)p;
+	const char *v;
+	char what[WHERE_MAX];
+
+	for (v = value; *v != '\0'; v++) {
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return error_set(err, KB_EXIT_CONFIG,
+					 "%s: %s contains a control character — remove it", where,
+					 rule->name);
+	}
+	if (*value == '\0' && rule->type != KEY_STRING)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s: %s is empty — give a value or remove "
+				 "the line",
+				 where, rule->name);
+	switch (rule->type) {
+	case KEY_STRING:
+		return replace_string((char **)(base + rule->offset), value, err);
+	case KEY_ENDPOINT:
+		snprintf(what, sizeof(what), "%s: %s", where, rule->name);
+		if (url_check_endpoint(value, what, err) != 0)
+			return -1;
+		return replace_string((char **)(base + rule->offset), value, err);
+	case KEY_PATH:
+		return set_path((char **)(base + rule->offset), value, where, rule->name, err);
+	case KEY_AUTH_METHOD:
+		if (strcmp(value, "client_secret_post") == 0)
+			p->auth_method = AUTH_CLIENT_SECRET_POST;
+		else if (strcmp(value, "client_secret_basic") == 0)
+			p->auth_method = AUTH_CLIENT_SECRET_BASIC;
+		else
+			return error_set(err, KB_EXIT_CONFIG,
+					 "%s: unknown auth_method \"%s\" — use client_secret_post "
+					 "or client_secret_basic",
+					 where, value);
+		return 0;
+	case KEY_URL_LIST:
+		return set_url_list(p, value, where, err);
+	case KEY_SECRET:
+		return set_secret_source(p, value, where, err);
+	case KEY_SECONDS:
+		return set_seconds((int *)(base + rule->offset), value, rule, where, err);
+	}
+	return 0;
+}
+
+static const struct key_rule *
+key_rule_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < KEY_COUNT; i++) {
+		if (strcmp(key_rules[i].name, name) == 0)
+			return &key_rules[i];
+	}
+	return NULL;
+}
+
+static int
+valid_profile_name(const char *name)
+{
+	size_t i;
+
+	if (*name == '\0' || strlen(name) > PROFILE_NAME_MAX)
+		return 0;
+	for (i = 0; name[i] != '\0'; i++) {
+		if (!isalnum((unsigned char)name[i]) && strchr("._-", name[i]) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* Finds or creates the profile a "[profile NAME]" section names; NULL with err set. */
+static struct profile *
+section_profile(struct parse_state *st, const char *section)
+{
+	struct profile *p;
+	const char *name;
+	char where[WHERE_MAX];
+
+	snprintf(where, sizeof(where), "%s:%d", st->path, st->section_line);
+	if (strncmp(section, "profile", 7) != 0 || (section[7] != ' ' && section[7] != '\t')) {
+		error_set(st->err, KB_EXIT_CONFIG,
+			  "%s: unknown section [%s] — sections are written [profile NAME]", where,
+			  section);
+		return NULL;
+	}
+	for (name = section + 7; *name == ' ' || *name == '\t'; name++)
+		;
+	if (!valid_profile_name(name)) {
+		error_set(st->err, KB_EXIT_CONFIG,
+			  "%s: bad profile name \"%s\" — use up to %d letters, digits, '.', '_' "
+			  "or '-'",
+			  where, name, PROFILE_NAME_MAX);
+		return NULL;
+	}
+	p = (struct profile *)config_find(st->cfg, name);
+	if (p == NULL)
+		p = profile_add(st->cfg, name, st->err);
+	if (p != NULL)
+		p->in_file = 1;
+	return p;
+}
+
+static int
+ensure_seen_capacity(struct parse_state *st)
+{
+	unsigned *grown;
+
+	if (st->seen_cap >= st->cfg->count)
+		return 0;
+	grown = realloc(st->seen, st->cfg->count * sizeof(*grown));
+	if (grown == NULL)
+		return out_of_memory(st->err);
+	memset(grown + st->seen_cap, 0, (st->cfg->count - st->seen_cap) * sizeof(*grown));
+	st->seen = grown;
+	st->seen_cap = st->cfg->count;
+	return 0;
+}
+
+/* inih calls this for every key; returning 0 marks the line as an error. */
+static int
+ini_on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+	char where[WHERE_MAX];
+	const struct key_rule *rule;
+	struct profile *p;
+	size_t index;
+	unsigned bit;
+
+	if (st->err->code != KB_EXIT_OK)
+		return 1; /* the first error is the one reported */
+	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
+	if (*section == '\0') {
+		error_set(st->err, KB_EXIT_CONFIG,
+			  "%s: \"%s\" is outside any section — put it under [profile NAME]", where,
+			  name);
+		return 0;
+	}
+	p = section_profile(st, section);
+	if (p == NULL)
+		return 0;
+	rule = key_rule_find(name);
+	if (rule == NULL) {
+		error_set(st->err, KB_EXIT_CONFIG,
+			  "%s: unknown key \"%s\" in [%s] — see the configuration reference in "
+			  "the README",
+			  where, name, section);
+		return 0;
+	}
+	if (ensure_seen_capacity(st) != 0)
+		return 0;
+	index = (size_t)(p - st->cfg->profiles);
+	bit = 1u << (unsigned)(rule - key_rules);
+	if (st->seen[index] & bit) {
+		error_set(st->err, KB_EXIT_CONFIG,
+			  "%s: %s is given twice for profile %s (an indented line continues the "
+			  "previous value) — keep one",
+			  where, name, p->name);
+		return 0;
+	}
+	st->seen[index] |= bit;
+	return profile_set(p, rule, value, where, st->err) == 0;
+}
+
+/* fgets over the in-memory text, counting lines, so errors can name them. */
+static char *
+text_reader(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	size_t line_len, take;
+
+	if (*st->pos == '\0')
+		return NULL;
+	line_len = strcspn(st->pos, "\n");
+	st->lineno++;
+	take = line_len;
+	if (take > (size_t)num - 2) {
+		take = (size_t)num - 2;
+		if (st->overlong_line == 0)
+			st->overlong_line = st->lineno;
+	}
+	if (st->pos[strspn(st->pos, " \t")] == '[')
+		st->section_line = st->lineno;
+	memcpy(str, st->pos, take);
+	str[take] = '\n';
+	str[take + 1] = '\0';
+	st->pos += line_len + (st->pos[line_len] == '\n');
+	return str;
+}
+
+static int
+add_builtin_profiles(struct config *cfg, struct error *err)
+{
+	struct profile *aspose;
+
+	if (config_find(cfg, "aspose") != NULL)
+		return 0;
+	aspose = profile_add(cfg, "aspose", err);
+	if (aspose == NULL)
+		return -1;
+	aspose->token_url = strdup("https://api.aspose.cloud/connect/token");
+	aspose->urls[0] = strdup("https://api.aspose.cloud/");
+	if (aspose->token_url == NULL || aspose->urls[0] == NULL)
+		return out_of_memory(err);
+	aspose->url_count = 1;
+	return 0;
+}
+
+int
+config_load_text(struct config *cfg, const char *path, const char *text, struct error *err)
+{
+	struct parse_state st = {
+		.cfg = cfg,
+		.path = path,
+		.pos = text,
+		.lineno = 0,
+		.err = err,
+	};
+	int rc = 0, line;
+
+	if (cfg->count == 0 && add_builtin_profiles(cfg, err) != 0)
+		return -1;
+	line = ini_parse_stream(text_reader, &st, ini_on_key, &st);
+	if (err->code != KB_EXIT_OK) {
+		rc = -1;
+	} else if (st.overlong_line != 0) {
+		rc = error_set(err, KB_EXIT_CONFIG,
+			       "%s:%d: line is longer than %d characters — shorten it", path,
+			       st.overlong_line, INI_MAX_LINE - 2);
+	} else if (line > 0) {
+		rc = error_set(err, KB_EXIT_CONFIG,
+			       "%s:%d: malformed line — write \"key = value\" lines under a "
+			       "[profile NAME] section",
+			       path, line);
+	} else if (line < 0) {
+		rc = out_of_memory(err);
+	}
+	free(st.seen);
+	return rc;
+}
+
+static int
+apply_environment(struct config *cfg, struct error *err)
+{
+	const char *token_url = getenv("KEYBEARER_TOKEN_URL");
+	size_t i, j;
+
+	if (token_url != NULL && *token_url != '\0' && config_find(cfg, ENV_PROFILE_NAME) == NULL &&
+	    profile_add(cfg, ENV_PROFILE_NAME, err) == NULL)
+		return -1;
+	for (i = 0; i < sizeof(env_overrides) / sizeof(env_overrides[0]); i++) {
+		const char *value = getenv(env_overrides[i].variable);
+		const struct key_rule *rule = key_rule_find(env_overrides[i].key);
+		if (value == NULL || *value == '\0')
+			continue;
+		for (j = 0; j < cfg->count; j++) {
+			if (profile_set(&cfg->profiles[j], rule, value, env_overrides[i].variable,
+					err) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* A profile without urls may send its token only to its token endpoint's origin. */
+static int
+apply_default_urls(struct config *cfg, struct error *err)
+{
+	char origin[URL_HOST_MAX + 32];
+	size_t i;
+
+	for (i = 0; i < cfg->count; i++) {
+		struct profile *p = &cfg->profiles[i];
+		if (p->url_count > 0 || p->token_url == NULL ||
+		    url_origin(p->token_url, origin, sizeof(origin)) != 0)
+			continue;
+		p->urls[0] = strdup(origin);
+		if (p->urls[0] == NULL)
+			return out_of_memory(err);
+		p->url_count = 1;
+	}
+	return 0;
+}
+
+static char *
+default_config_path(void)
+{
+	const char *explicit_path = getenv("KEYBEARER_CONFIG");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char buf[4096];
+	int n;
+
+	if (explicit_path != NULL && *explicit_path != '\0')
+		return strdup(explicit_path);
+	if (xdg != NULL && *xdg == '/')
+		n = snprintf(buf, sizeof(buf), "%s/keybearer/config", xdg);
+	else if (home != NULL && *home == '/')
+		n = snprintf(buf, sizeof(buf), "%s/.config/keybearer/config", home);
+	else
+		return NULL;
+	return (n < 0 || (size_t)n >= sizeof(buf)) ? NULL : strdup(buf);
+}
+
+int
+config_load(struct config *cfg, struct error *err)
+{
+	/* A writable config could redirect the secret to another endpoint: refuse one that
+	 * others can change. Symbolic links are fine: dotfile managers use them. */
+	static const struct safefile_rules rules = {
+		.what = "config file",
+		.refuse_symlink = 0,
+		.allow_root_owner = 1,
+		.forbidden = 022,
+		.max_size = CONFIG_FILE_MAX,
+		.code = KB_EXIT_CONFIG,
+	};
+	const char *explicit_path = getenv("KEYBEARER_CONFIG");
+	char *path, *text = NULL;
+	size_t len;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (add_builtin_profiles(cfg, err) != 0)
+		goto fail;
+	path = default_config_path();
+	if (path != NULL) {
+		rc = safefile_read(AT_FDCWD, path, &rules, &text, &len, err);
+		if (rc < 0) {
+			free(path);
+			goto fail;
+		}
+		if (rc == 1 && explicit_path != NULL && *explicit_path != '\0') {
+			error_set(err, KB_EXIT_CONFIG,
+				  "config file %s (from KEYBEARER_CONFIG) does not exist — create "
+				  "it or unset KEYBEARER_CONFIG",
+				  path);
+			free(path);
+			goto fail;
+		}
+		if (rc == 0) {
+			cfg->path = path;
+			if (memchr(text, '\0', len) != NULL) {
+				error_set(err, KB_EXIT_CONFIG,
+					  "config file %s contains a NUL byte — save it as text",
+					  path);
+				goto fail;
+			}
+			if (config_load_text(cfg, path, text, err) != 0)
+				goto fail;
+		} else {
+			free(path);
+		}
+	}
+	if (apply_environment(cfg, err) != 0 || apply_default_urls(cfg, err) != 0)
+		goto fail;
+	free(text);
+	return 0;
+fail:
+	free(text);
+	config_free(cfg);
+	return -1;
+}
+
+static void
+append_profile_names(const struct config *cfg, char *out, size_t size, int only_file)
+{
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < cfg->count; i++) {
+		int n;
+		if (only_file && !cfg->profiles[i].in_file)
+			continue;
+		n = snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+			     cfg->profiles[i].name);
+		if (n < 0 || (size_t)n >= size - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+const struct profile *
+config_select(const struct config *cfg, const char *flag_name, struct error *err)
+{
+	const char *name = flag_name;
+	const struct profile *only = NULL;
+	char names[512];
+	size_t i, in_file = 0;
+
+	if (name == NULL || *name == '\0')
+		name = getenv("KEYBEARER_PROFILE");
+	if (name != NULL && *name != '\0') {
+		const struct profile *p = config_find(cfg, name);
+		if (p == NULL) {
+			append_profile_names(cfg, names, sizeof(names), 0);
+			error_set(err, KB_EXIT_CONFIG,
+				  "no profile named \"%.64s\" — known profiles: %s; add [profile "
+				  "%.64s] to %s",
+				  name, names, name, cfg->path ? cfg->path : "the config file");
+		}
+		return p;
+	}
+	if (config_find(cfg, ENV_PROFILE_NAME) != NULL && getenv("KEYBEARER_TOKEN_URL") != NULL)
+		return config_find(cfg, ENV_PROFILE_NAME);
+	for (i = 0; i < cfg->count; i++) {
+		if (cfg->profiles[i].in_file) {
+			in_file++;
+			only = &cfg->profiles[i];
+		}
+	}
+	if (in_file == 1)
+		return only;
+	if (in_file == 0)
+		return config_find(cfg, "aspose");
+	append_profile_names(cfg, names, sizeof(names), 1);
+	error_set(err, KB_EXIT_CONFIG,
+		  "several profiles are configured (%s) — choose one with --profile NAME or "
+		  "KEYBEARER_PROFILE",
+		  names);
+	return NULL;
+}
+
+int
+config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err)
+{
+	const char *file = cfg->path ? cfg->path : "the config file";
+
+	if (p->token_url == NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s has no token_url — set token_url in [profile %s] in "
+				 "%s or KEYBEARER_TOKEN_URL",
+				 p->name, p->name, file);
+	if (p->client_id == NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s has no client_id — set client_id in [profile %s] in "
+				 "%s or KEYBEARER_CLIENT_ID",
+				 p->name, p->name, file);
+	return 0;
+}

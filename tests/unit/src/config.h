@@ -1,0 +1,71 @@
+/* Profiles: the built-in presets, the INI file, then the environment's overrides. */
+#ifndef KEYBEARER_CONFIG_H
+#define KEYBEARER_CONFIG_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define CONFIG_DEFAULT_TIMEOUT	      30  /* total deadline of a token request, seconds */
+#define CONFIG_CONNECT_TIMEOUT	      10  /* connect deadline, never above the total */
+#define CONFIG_DEFAULT_REFRESH_MARGIN 300 /* refresh when less than this remains */
+#define CONFIG_MAX_URLS		      16
+
+enum auth_method {
+	AUTH_CLIENT_SECRET_POST,
+	AUTH_CLIENT_SECRET_BASIC,
+};
+
+/* Where the client secret comes from. SECRET_DEFAULT means: KEYBEARER_CLIENT_SECRET. */
+enum secret_kind {
+	SECRET_DEFAULT,
+	SECRET_ENV,
+	SECRET_FILE,
+};
+
+struct profile {
+	char *name;
+	char *token_url;
+	char *client_id;
+	char *scope;
+	char *audience;
+	char *resource;
+	enum auth_method auth_method;
+	char *urls[CONFIG_MAX_URLS]; /* prefixes this profile's token may be sent to */
+	size_t url_count;
+	enum secret_kind secret_kind;
+	char *secret_arg; /* variable name or file path */
+	char *ca_file;
+	int timeout;
+	int refresh_margin;
+	int in_file; /* a section of the config file defines it */
+};
+
+struct config {
+	char *path; /* the file that was read, NULL when none exists */
+	struct profile *profiles;
+	size_t count;
+};
+
+/* Reads $KEYBEARER_CONFIG, else $XDG_CONFIG_HOME/keybearer/config, else
+ * ~/.config/keybearer/config (a missing default file is fine), and applies the environment. */
+int config_load(struct config *cfg, struct error *err);
+
+/* Parses INI text as if it came from path; for tests and for config_load. */
+int config_load_text(struct config *cfg, const char *path, const char *text, struct error *err);
+
+/* The profile to use: the flag, else $KEYBEARER_PROFILE, else the environment-defined one,
+ * else the only profile in the file, else the built-in aspose profile. */
+const struct profile *config_select(const struct config *cfg, const char *flag_name,
+				    struct error *err);
+
+const struct profile *config_find(const struct config *cfg, const char *name);
+
+/* A profile can mint only with a token_url and a client_id. */
+int config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err);
+
+const char *config_auth_method_name(enum auth_method method);
+
+void config_free(struct config *cfg);
+
+#endif

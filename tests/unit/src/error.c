@@ -1,0 +1,38 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int
+error_set(struct error *err, enum exit_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err->code != KB_EXIT_OK)
+		return -1;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+error_print(const struct error *err)
+{
+	if (err->message[0] != '\0')
+		fprintf(stderr, "keybearer: %s\n", err->message);
+	return err->code;
+}
+
+void
+error_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("keybearer: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

@@ -1,0 +1,231 @@
+/* keybearer-fetch: the heavy half. keybearer runs it only when its cache cannot answer.
+ * It takes the profile's lock, looks at the cache again, resolves the secret, asks the
+ * token endpoint, validates, caches, and writes the cache record to stdout for its parent.
+ *
+ *   keybearer-fetch mint --profile NAME [--min-ttl SECONDS]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "config.h"
+#include "error.h"
+#include "http.h"
+#include "output.h"
+#include "secret.h"
+#include "token.h"
+
+#ifndef KEYBEARER_VERSION
+#define KEYBEARER_VERSION "0"
+#endif
+
+/* Seconds beyond the token request's own deadline that we wait for another process's. */
+#define LOCK_GRACE_SECONDS 5
+
+struct mint_job {
+	const char *profile_name;
+	int min_ttl; /* -1: the profile's refresh margin decides */
+};
+
+static void
+forbid_core_dumps(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &none);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* One request to the token endpoint; fills rec on success. */
+static int
+mint(const struct profile *p, struct cache_record *rec, struct error *err)
+{
+	struct secret secret = { 0 };
+	struct token_request req = { 0 };
+	struct http_response resp = { 0 };
+	struct token_reply reply;
+	struct token_result result = { 0 };
+	int rc = -1;
+
+	if (secret_resolve(p, &secret, err) != 0 ||
+	    token_request_build(p, secret.value, &req, err) != 0)
+		goto out;
+	if (http_post_token(p, &req, &resp, err) != 0)
+		goto out;
+	http_response_view(&resp, &reply);
+	if (token_reply_parse(&reply, secret.value, time(NULL), &result, err) != 0)
+		goto out;
+	rec->access_token = result.access_token;
+	rec->obtained_at = result.obtained_at;
+	rec->expires_at = result.expires_at;
+	result.access_token = NULL;
+	rc = 0;
+out:
+	token_result_free(&result);
+	http_response_free(&resp);
+	token_request_free(&req);
+	secret_free(&secret);
+	return rc;
+}
+
+static int
+emit(const struct cache *c, const struct cache_record *rec, struct error *err)
+{
+	char *text = cache_record_format(c->key, rec);
+	int rc;
+
+	if (text == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	rc = output_write_all(STDOUT_FILENO, text, strlen(text), err);
+	free(text);
+	return rc;
+}
+
+/* A fresh cached token, else a new one; a transient failure falls back to a cached token
+ * that is still alive. */
+static int
+refresh_locked(const struct profile *p, const struct cache *c, const struct mint_job *job,
+	       struct error *err)
+{
+	struct cache_record cached = { 0 }, fresh = { 0 };
+	int have_cached, rc = -1;
+	long long left;
+
+	have_cached = cache_read(c, &cached, err);
+	if (have_cached < 0)
+		goto out;
+	if (have_cached == 0 &&
+	    cache_is_fresh(&cached, time(NULL), p->refresh_margin, job->min_ttl)) {
+		rc = emit(c, &cached, err);
+		goto out;
+	}
+	if (mint(p, &fresh, err) != 0) {
+		left = have_cached == 0 ? cached.expires_at - (long long)time(NULL) : 0;
+		if (err->code == KB_EXIT_TRANSIENT && left >= CACHE_USABLE_MIN_SECONDS) {
+			error_warn("%s", err->message);
+			error_warn("using the cached token of profile %s, valid for %lld more s",
+				   p->name, left);
+			memset(err, 0, sizeof(*err));
+			rc = emit(c, &cached, err);
+		}
+		goto out;
+	}
+	left = fresh.expires_at - (long long)time(NULL);
+	if (left < CACHE_USABLE_MIN_SECONDS) {
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "token endpoint issued a token that expires in %lld s — keybearer does "
+			  "not hand out dead tokens; report this to the provider",
+			  left);
+		goto out;
+	}
+	if (job->min_ttl >= 0 && left < job->min_ttl)
+		error_warn("the new token of profile %s lives %lld s, less than the %d s asked "
+			   "for",
+			   p->name, left, job->min_ttl);
+	if (cache_write(c, &fresh, err) != 0) {
+		/* The token is good; only later calls lose. Say so and hand it out. */
+		error_warn("%s", err->message);
+		memset(err, 0, sizeof(*err));
+	}
+	rc = emit(c, &fresh, err);
+out:
+	cache_record_free(&cached);
+	cache_record_free(&fresh);
+	return rc;
+}
+
+static int
+run_mint(const struct mint_job *job, struct error *err)
+{
+	struct config cfg;
+	const struct profile *p;
+	struct cache c = { .dirfd = -1 };
+	int lock_fd = -1, rc = -1;
+
+	if (config_load(&cfg, err) != 0)
+		return -1;
+	p = config_select(&cfg, job->profile_name, err);
+	if (p == NULL || config_check_mintable(&cfg, p, err) != 0)
+		goto out;
+	if (cache_open(&c, p, 1, err) != 0)
+		goto out;
+	lock_fd = cache_lock(&c, p->name, p->timeout + LOCK_GRACE_SECONDS, err);
+	if (lock_fd < 0)
+		goto out;
+	rc = refresh_locked(p, &c, job, err);
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	cache_close(&c);
+	config_free(&cfg);
+	return rc;
+}
+
+static int
+usage_error(struct error *err, const char *what)
+{
+	return error_set(err, KB_EXIT_USAGE,
+			 "%s — keybearer-fetch is run by keybearer: mint --profile NAME "
+			 "[--min-ttl SECONDS]",
+			 what);
+}
+
+static int
+parse_args(int argc, char **argv, struct mint_job *job, struct error *err)
+{
+	static const struct option options[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "min-ttl", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long value;
+	int opt;
+
+	if (argc < 2 || strcmp(argv[1], "mint") != 0)
+		return usage_error(err, "unknown or missing command");
+	opterr = 0;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "p:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			job->profile_name = optarg;
+			break;
+		case 't':
+			value = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || value < 0 || value > 604800)
+				return usage_error(err, "bad --min-ttl");
+			job->min_ttl = (int)value;
+			break;
+		default:
+			return usage_error(err, "unknown option");
+		}
+	}
+	if (optind != argc || job->profile_name == NULL)
+		return usage_error(err, "missing --profile or extra arguments");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct mint_job job = { NULL, -1 };
+	struct error err = { 0 };
+
+	umask(077);
+	forbid_core_dumps();
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("keybearer-fetch %s\n", KEYBEARER_VERSION);
+		return 0;
+	}
+	if (parse_args(argc, argv, &job, &err) != 0 || run_mint(&job, &err) != 0)
+		return error_print(&err);
+	return 0;
+}

@@ -1,0 +1,218 @@
+#include "http.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "url.h"
+
+#ifndef KEYBEARER_VERSION
+#define KEYBEARER_VERSION "0"
+#endif
+
+struct body_buffer {
+	char *data;
+	size_t len;
+	int overflowed;
+};
+
+static size_t
+collect_body(char *chunk, size_t size, size_t count, void *user)
+{
+	struct body_buffer *buf = user;
+	size_t n = size * count;
+
+	if (buf->len + n > HTTP_REPLY_MAX) {
+		buf->overflowed = 1;
+		return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
+	}
+	memcpy(buf->data + buf->len, chunk, n);
+	buf->len += n;
+	return n;
+}
+
+static char *
+header_copy(CURL *curl, const char *name)
+{
+	struct curl_header *h;
+
+	if (curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return NULL;
+	return strdup(h->value);
+}
+
+static int
+transport_error(CURLcode code, const char *detail, const struct profile *p,
+		const struct body_buffer *body, struct error *err)
+{
+	const char *why = detail[0] != '\0' ? detail : curl_easy_strerror(code);
+
+	switch (code) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return error_set(err, KB_EXIT_TRANSIENT,
+				 "token endpoint %s did not answer in time: %s — try again later, "
+				 "or raise timeout (now %d s) in the profile",
+				 p->token_url, why, p->timeout);
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return error_set(err, KB_EXIT_CONFIG,
+				 "TLS certificate of token endpoint %s could not be verified: %s — "
+				 "if it uses a private CA, set ca_file in the profile",
+				 p->token_url, why);
+	case CURLE_FILESIZE_EXCEEDED:
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint %s sent a reply larger than %d bytes — check "
+				 "token_url",
+				 p->token_url, HTTP_REPLY_MAX);
+	case CURLE_WRITE_ERROR:
+		if (body->overflowed)
+			return transport_error(CURLE_FILESIZE_EXCEEDED, "", p, body, err);
+		break;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return error_set(err, KB_EXIT_CONFIG, "token_url %s cannot be used: %s — fix it",
+				 p->token_url, why);
+	default:
+		break;
+	}
+	return error_set(err, KB_EXIT_TRANSIENT,
+			 "cannot reach token endpoint %s: %s — check the network, proxy settings "
+			 "and token_url",
+			 p->token_url, why);
+}
+
+static struct curl_slist *
+request_headers(const struct token_request *req)
+{
+	static const char *const fixed[] = {
+		"Accept: application/json", "Content-Type: application/x-www-form-urlencoded",
+		"Expect:", /* no 100-continue round trip */
+	};
+	struct curl_slist *list = NULL, *next;
+	size_t i;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		next = curl_slist_append(list, fixed[i]);
+		if (next == NULL)
+			goto fail;
+		list = next;
+	}
+	if (req->authorization != NULL) {
+		next = curl_slist_append(list, req->authorization);
+		if (next == NULL)
+			goto fail;
+		list = next;
+	}
+	return list;
+fail:
+	curl_slist_free_all(list);
+	return NULL;
+}
+
+/* Wipes the copy of the Basic header curl_slist_append made, then frees the list. */
+static void
+request_headers_free(struct curl_slist *list)
+{
+	struct curl_slist *item;
+
+	for (item = list; item != NULL; item = item->next)
+		explicit_bzero(item->data, strlen(item->data));
+	curl_slist_free_all(list);
+}
+
+int
+http_post_token(const struct profile *p, const struct token_request *req,
+		struct http_response *resp, struct error *err)
+{
+	char detail[CURL_ERROR_SIZE] = "";
+	struct body_buffer body = { 0 };
+	struct curl_slist *headers = NULL;
+	struct url endpoint;
+	CURL *curl = NULL;
+	CURLcode code;
+	int connect_timeout =
+		p->timeout < CONFIG_CONNECT_TIMEOUT ? p->timeout : CONFIG_CONNECT_TIMEOUT;
+	int rc = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	if (url_parse(p->token_url, &endpoint) != 0)
+		return url_check_endpoint(p->token_url, "token_url", err);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "libcurl failed to start — reinstall "
+				 "libcurl");
+	body.data = malloc(HTTP_REPLY_MAX + 1);
+	curl = curl_easy_init();
+	headers = request_headers(req);
+	if (body.data == NULL || curl == NULL || headers == NULL) {
+		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+		goto out;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, p->token_url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, endpoint.scheme);
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "keybearer/" KEYBEARER_VERSION);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)connect_timeout);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)p->timeout);
+	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_REPLY_MAX);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (p->ca_file != NULL) {
+		/* The profile's CA replaces the system store, whatever the environment says. */
+		curl_easy_setopt(curl, CURLOPT_CAINFO, p->ca_file);
+		curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+	}
+	if (url_host_is_loopback(endpoint.host))
+		curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	code = curl_easy_perform(curl);
+	if (code != CURLE_OK) {
+		transport_error(code, detail, p, &body, err);
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->content_type = header_copy(curl, "Content-Type");
+	resp->retry_after = header_copy(curl, "Retry-After");
+	resp->location = header_copy(curl, "Location");
+	body.data[body.len] = '\0';
+	resp->body = body.data;
+	resp->body_len = body.len;
+	body.data = NULL;
+	rc = 0;
+out:
+	free(body.data);
+	request_headers_free(headers);
+	curl_easy_cleanup(curl);
+	return rc;
+}
+
+void
+http_response_view(const struct http_response *resp, struct token_reply *reply)
+{
+	reply->status = resp->status;
+	reply->content_type = resp->content_type;
+	reply->retry_after = resp->retry_after;
+	reply->location = resp->location;
+	reply->body = resp->body;
+	reply->body_len = resp->body_len;
+}
+
+void
+http_response_free(struct http_response *resp)
+{
+	free(resp->body);
+	free(resp->content_type);
+	free(resp->retry_after);
+	free(resp->location);
+	memset(resp, 0, sizeof(*resp));
+}

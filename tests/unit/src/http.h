@@ -1,0 +1,33 @@
+/* The one HTTP exchange keybearer makes: POST the token request, bounded in time and size. */
+#ifndef KEYBEARER_HTTP_H
+#define KEYBEARER_HTTP_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "error.h"
+#include "token.h"
+
+#define HTTP_REPLY_MAX (1024 * 1024)
+
+struct http_response {
+	long status;
+	char *body;
+	size_t body_len;
+	char *content_type;
+	char *retry_after;
+	char *location;
+};
+
+/* Sends req to the profile's token_url: https with verification (plain http only to
+ * loopback), no redirects, proxies as libcurl reads them from the environment (never for
+ * loopback). Transport failures set err; any HTTP answer is returned for token.c. */
+int http_post_token(const struct profile *p, const struct token_request *req,
+		    struct http_response *resp, struct error *err);
+
+/* resp as token.c reads it. */
+void http_response_view(const struct http_response *resp, struct token_reply *reply);
+
+void http_response_free(struct http_response *resp);
+
+#endif

@@ -1,0 +1,22 @@
+/* Reading a JWT access token as its holder: we decode, never verify. The signature is for
+ * the resource server; we only want to know when the token expires and show what it says. */
+#ifndef KEYBEARER_JWT_H
+#define KEYBEARER_JWT_H
+
+#include <json-c/json.h>
+#include <time.h>
+
+/* Decodes header and claims of a compact JWS (three base64url parts). The caller puts both
+ * objects. Returns 0, or -1 when the token is not a JWT. */
+int jwt_decode(const char *token, struct json_object **header, struct json_object **claims);
+
+/* Expiry in local time: exp shifted by how far the issuer's clock (iat) is from now, so a
+ * skewed server clock does not shorten or lengthen the token's life here. Without iat, exp
+ * as is. Returns 0, or -1 when the token is not a JWT or has no usable exp. */
+int jwt_local_expiry(const char *token, time_t now, long long *expires_at);
+
+/* Decodes unpadded or padded base64url; returns the length, or -1. out needs
+ * len * 3 / 4 + 1 bytes; the result is NUL-terminated. */
+long jwt_base64url_decode(const char *in, size_t len, unsigned char *out);
+
+#endif

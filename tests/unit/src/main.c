@@ -1,0 +1,590 @@
+/* keybearer: the hot path. Reads the config and the token cache and prints; runs
+ * keybearer-fetch only when the cache cannot answer. Links libc, json-c and inih only. */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "config.h"
+#include "error.h"
+#include "jwt.h"
+#include "obtain.h"
+#include "output.h"
+#include "token.h"
+
+#ifndef KEYBEARER_VERSION
+#define KEYBEARER_VERSION "0"
+#endif
+
+#define LOCK_GRACE_SECONDS 5
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv, struct error *err);
+	const char *summary;
+	const char *help;
+};
+
+struct options {
+	const char *profile;
+	enum output_format format;
+	int min_ttl;
+	int token_stdin;
+	int from_stdin; /* inspect - */
+};
+
+static int cmd_get(int argc, char **argv, struct error *err);
+static int cmd_invalidate(int argc, char **argv, struct error *err);
+static int cmd_status(int argc, char **argv, struct error *err);
+static int cmd_inspect(int argc, char **argv, struct error *err);
+
+static const struct command commands[] = {
+	{ "get", cmd_get, "print a valid token (from the cache, or freshly minted)",
+	  "usage: keybearer get [--profile P] [--format F] [--min-ttl SECONDS]\n"
+	  "\n"
+	  "Prints a token with enough life left, minting a new one only when the cached one\n"
+	  "is missing or due for refresh.\n"
+	  "\n"
+	  "  -p, --profile P    the profile to use (default: KEYBEARER_PROFILE, the env\n"
+	  "                     profile, the only profile in the config, or aspose)\n"
+	  "  -f, --format F     header (default): Authorization: Bearer <token>\n"
+	  "                     token:  the token alone\n"
+	  "                     curl:   a line for curl -K\n"
+	  "                     wget:   a line for wget --config\n"
+	  "                     json:   {access_token, token_type, expires_at, expires_in}\n"
+	  "      --min-ttl S    the token must stay valid at least S more seconds\n" },
+	{ "invalidate", cmd_invalidate, "drop the cached token",
+	  "usage: keybearer invalidate [--profile P] [--token-stdin]\n"
+	  "\n"
+	  "Drops the profile's cached token, so the next get mints a new one.\n"
+	  "\n"
+	  "  -p, --profile P    the profile\n"
+	  "      --token-stdin  drop it only if it is the token on stdin (the one a server\n"
+	  "                     just refused), so a token already replaced by another\n"
+	  "                     process survives\n" },
+	{ "status", cmd_status, "show profiles, secret sources and token lifetimes",
+	  "usage: keybearer status [--profile P]\n"
+	  "\n"
+	  "Shows each profile (or one), where its secret would come from, and the state of\n"
+	  "its cached token. Never prints a token or a secret.\n" },
+	{ "inspect", cmd_inspect, "decode the cached (or stdin) JWT",
+	  "usage: keybearer inspect [--profile P | -]\n"
+	  "\n"
+	  "Prints the header and claims of the profile's cached token, or of the token on\n"
+	  "stdin with -, as JSON with its expiry in human terms. The token is decoded, not\n"
+	  "verified; its signature is never printed.\n" },
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static const char exit_codes_help[] =
+	"exit codes: 0 ok, 64 usage, 65 bad input, 66 nothing to inspect, 70 internal error,\n"
+	"  74 local file problem, 75 endpoint unreachable or failing (try again later),\n"
+	"  76 invalid reply from the endpoint, 77 credentials rejected,\n"
+	"  78 configuration or secret missing\n";
+
+static void
+print_usage(FILE *out)
+{
+	size_t i;
+
+	fputs("usage: keybearer <command> [options]\n\ncommands:\n", out);
+	for (i = 0; i < COMMAND_COUNT; i++)
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nkeybearer <command> --help describes a command.\n\n", out);
+	fputs(exit_codes_help, out);
+}
+
+static int
+usage_error(struct error *err, const char *command, const char *problem, const char *arg)
+{
+	return error_set(err, KB_EXIT_USAGE, "%s %s: %s%s%s — see keybearer %s --help", command,
+			 "arguments", problem, arg ? " " : "", arg ? arg : "", command);
+}
+
+static int
+parse_seconds(const char *text, int *out)
+{
+	char *end;
+	long value;
+
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	value = strtol(text, &end, 10);
+	if (*end != '\0' || value < 0 || value > 604800)
+		return -1;
+	*out = (int)value;
+	return 0;
+}
+
+/* Parses the options every command shares; allowed lists the long options it takes. */
+static int
+parse_options(int argc, char **argv, const char *allowed, struct options *opts, struct error *err)
+{
+	static const struct option table[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "min-ttl", required_argument, NULL, 't' },
+		{ "token-stdin", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *command = argv[0];
+	int opt, index;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->format = OUTPUT_HEADER;
+	opts->min_ttl = -1;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":p:f:h", table, &index)) != -1) {
+		const char *name = NULL;
+		size_t i;
+		if (opt == '?')
+			return usage_error(err, command, "unknown option", argv[optind - 1]);
+		if (opt == ':')
+			return usage_error(err, command, "missing value for", argv[optind - 1]);
+		if (opt == 'h')
+			return 1;
+		for (i = 0; table[i].name != NULL; i++) {
+			if (table[i].val == opt)
+				name = table[i].name;
+		}
+		if (name == NULL || strstr(allowed, name) == NULL)
+			return usage_error(err, command, "unknown option", argv[optind - 1]);
+		switch (opt) {
+		case 'p':
+			opts->profile = optarg;
+			break;
+		case 'f':
+			if (output_format_parse(optarg, &opts->format) != 0)
+				return usage_error(err, command,
+						   "--format takes header, token, curl, wget or "
+						   "json, not",
+						   optarg);
+			break;
+		case 't':
+			if (parse_seconds(optarg, &opts->min_ttl) != 0)
+				return usage_error(err, command,
+						   "--min-ttl takes seconds from 0 to 604800, not",
+						   optarg);
+			break;
+		case 's':
+			opts->token_stdin = 1;
+			break;
+		}
+	}
+	if (optind < argc && strcmp(command, "inspect") == 0 && strcmp(argv[optind], "-") == 0 &&
+	    optind + 1 == argc && opts->profile == NULL) {
+		opts->from_stdin = 1;
+		return 0;
+	}
+	if (optind < argc)
+		return usage_error(err, command, "unexpected argument", argv[optind]);
+	return 0;
+}
+
+static int
+load_profile(const char *name, struct config *cfg, const struct profile **p, struct error *err)
+{
+	if (config_load(cfg, err) != 0)
+		return -1;
+	*p = config_select(cfg, name, err);
+	if (*p == NULL) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_get(int argc, char **argv, struct error *err)
+{
+	struct options opts;
+	struct config cfg;
+	const struct profile *p;
+	struct cache_record rec = { 0 };
+	char *text = NULL;
+	int rc;
+
+	rc = parse_options(argc, argv, "profile format min-ttl", &opts, err);
+	if (rc != 0)
+		return rc;
+	if (load_profile(opts.profile, &cfg, &p, err) != 0)
+		return -1;
+	rc = obtain_token(&cfg, p, opts.min_ttl, &rec, err);
+	if (rc == 0) {
+		text = output_render(opts.format, rec.access_token, rec.expires_at, time(NULL));
+		rc = text != NULL ? output_write_all(STDOUT_FILENO, text, strlen(text), err)
+				  : error_set(err, KB_EXIT_INTERNAL,
+					      "cannot format the token — report this bug");
+	}
+	free(text);
+	cache_record_free(&rec);
+	config_free(&cfg);
+	return rc;
+}
+
+/* One token from stdin; also accepts the "Authorization: Bearer <token>" line get prints. */
+static int
+read_stdin_token(char **out, struct error *err)
+{
+	size_t cap = TOKEN_MAX_LENGTH + 64, len = 0;
+	char *buf = malloc(cap + 1), *start, *end;
+	ssize_t n;
+
+	if (buf == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	while (len < cap && (n = read(STDIN_FILENO, buf + len, cap - len)) != 0) {
+		if (n < 0) {
+			free(buf);
+			return error_set(err, KB_EXIT_NOINPUT,
+					 "cannot read the token from stdin — "
+					 "pipe the token in");
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	start = buf + strspn(buf, " \t\r\n");
+	if (strncasecmp(start, "Authorization:", 14) == 0)
+		start += 14 + strspn(start + 14, " \t");
+	if (strncasecmp(start, "Bearer ", 7) == 0)
+		start += 7 + strspn(start + 7, " \t");
+	end = start + strlen(start);
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	if (start == end) {
+		free(buf);
+		return error_set(err, KB_EXIT_NOINPUT, "no token on stdin — pipe the token in");
+	}
+	if (len == cap || !token_is_b64token(start, (size_t)(end - start))) {
+		free(buf);
+		return error_set(err, KB_EXIT_DATA,
+				 "stdin does not hold a Bearer token — pipe in the token, or the "
+				 "line keybearer get printed");
+	}
+	memmove(buf, start, (size_t)(end - start) + 1);
+	*out = buf;
+	return 0;
+}
+
+static int
+same_token(const char *a, const char *b)
+{
+	size_t len = strlen(a), i;
+	unsigned char diff = 0;
+
+	if (len != strlen(b))
+		return 0;
+	for (i = 0; i < len; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static int
+cmd_invalidate(int argc, char **argv, struct error *err)
+{
+	struct options opts;
+	struct config cfg;
+	const struct profile *p;
+	struct cache c = { .dirfd = -1 };
+	struct cache_record rec = { 0 };
+	char *refused = NULL;
+	int lock_fd = -1, rc, found;
+
+	rc = parse_options(argc, argv, "profile token-stdin", &opts, err);
+	if (rc != 0)
+		return rc;
+	if (opts.token_stdin && read_stdin_token(&refused, err) != 0)
+		return -1;
+	if (load_profile(opts.profile, &cfg, &p, err) != 0) {
+		free(refused);
+		return -1;
+	}
+	rc = cache_open(&c, p, 0, err);
+	if (rc != 0) {
+		rc = rc == 1 ? 0 : -1; /* no cache directory: nothing to drop */
+		goto out;
+	}
+	/* Under the lock, a refresh cannot slip in between our comparison and the unlink. */
+	lock_fd = cache_lock(&c, p->name, p->timeout + LOCK_GRACE_SECONDS, err);
+	if (lock_fd < 0) {
+		rc = -1;
+		goto out;
+	}
+	found = cache_read(&c, &rec, err);
+	if (found < 0)
+		rc = -1;
+	else if (found == 0 && (refused == NULL || same_token(rec.access_token, refused)))
+		rc = cache_remove(&c, err);
+	else
+		rc = 0;
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	cache_record_free(&rec);
+	cache_close(&c);
+	config_free(&cfg);
+	free(refused);
+	return rc;
+}
+
+static void
+describe_secret(const struct profile *p, char *out, size_t size)
+{
+	const char *variable =
+		p->secret_kind == SECRET_ENV ? p->secret_arg : "KEYBEARER_CLIENT_SECRET";
+	const char *value;
+	struct stat st;
+
+	if (p->secret_kind == SECRET_FILE) {
+		if (stat(p->secret_arg, &st) != 0)
+			snprintf(out, size, "file:%s (missing)", p->secret_arg);
+		else if ((st.st_mode & 077) != 0)
+			snprintf(out, size, "file:%s (refused: mode %04o, must be 600)",
+				 p->secret_arg, (unsigned)(st.st_mode & 07777));
+		else
+			snprintf(out, size, "file:%s (present)", p->secret_arg);
+		return;
+	}
+	value = getenv(variable);
+	snprintf(out, size, "%s%s (%s)", p->secret_kind == SECRET_ENV ? "env:" : "", variable,
+		 value != NULL && *value != '\0' ? "set" : "not set");
+}
+
+static void
+describe_token(const struct profile *p, time_t now, char *out, size_t size)
+{
+	struct error err = { 0 };
+	struct cache_record rec;
+	char left[48], until[32];
+	long long remaining;
+	int rc;
+
+	rc = cache_lookup(p, &rec, &err);
+	if (rc < 0) {
+		snprintf(out, size, "cache unusable: %s", err.message);
+		return;
+	}
+	if (rc == 1) {
+		snprintf(out, size, "none cached");
+		return;
+	}
+	remaining = rec.expires_at - (long long)now;
+	output_duration(remaining, left, sizeof(left));
+	output_rfc3339(rec.expires_at, until, sizeof(until));
+	if (remaining <= 0)
+		snprintf(out, size, "expired %s ago (%s)", left, until);
+	else if (cache_is_fresh(&rec, now, p->refresh_margin, -1))
+		snprintf(out, size, "valid for %s (until %s)", left, until);
+	else
+		snprintf(out, size, "refresh due, valid for %s (until %s)", left, until);
+	cache_record_free(&rec);
+}
+
+static void
+print_profile_status(const struct profile *p, int selected, time_t now)
+{
+	char secret[4300], token[1200];
+	size_t i;
+
+	describe_secret(p, secret, sizeof(secret));
+	describe_token(p, now, token, sizeof(token));
+	printf("profile %s%s%s\n", p->name,
+	       p->in_file			? ""
+	       : strcmp(p->name, "aspose") == 0 ? " (built in)"
+						: " (from the environment)",
+	       selected ? " [default]" : "");
+	printf("  token_url     %s\n", p->token_url ? p->token_url : "(not set)");
+	printf("  client_id     %s\n", p->client_id ? p->client_id : "(not set)");
+	if (p->scope)
+		printf("  scope         %s\n", p->scope);
+	if (p->audience)
+		printf("  audience      %s\n", p->audience);
+	if (p->resource)
+		printf("  resource      %s\n", p->resource);
+	printf("  auth_method   %s\n", config_auth_method_name(p->auth_method));
+	printf("  urls         ");
+	for (i = 0; i < p->url_count; i++)
+		printf(" %s", p->urls[i]);
+	printf("%s\n", p->url_count ? "" : " (none)");
+	printf("  secret        %s\n", secret);
+	printf("  token         %s\n", token);
+}
+
+static int
+cmd_status(int argc, char **argv, struct error *err)
+{
+	struct options opts;
+	struct config cfg;
+	struct error ignored = { 0 };
+	const struct profile *chosen, *fallback;
+	time_t now = time(NULL);
+	size_t i;
+	int rc;
+
+	rc = parse_options(argc, argv, "profile", &opts, err);
+	if (rc != 0)
+		return rc;
+	if (config_load(&cfg, err) != 0)
+		return -1;
+	printf("config file     %s\n", cfg.path ? cfg.path : "(none)");
+	if (opts.profile != NULL) {
+		chosen = config_select(&cfg, opts.profile, err);
+		if (chosen != NULL)
+			print_profile_status(chosen, 1, now);
+		rc = chosen != NULL ? 0 : -1;
+	} else {
+		fallback = config_select(&cfg, NULL, &ignored);
+		for (i = 0; i < cfg.count; i++)
+			print_profile_status(&cfg.profiles[i], &cfg.profiles[i] == fallback, now);
+	}
+	config_free(&cfg);
+	fflush(stdout);
+	return rc;
+}
+
+static int
+print_inspection(const char *token, const struct cache_record *cached, struct error *err)
+{
+	struct json_object *header, *claims, *report, *member;
+	char when[32], span[48], *text;
+	long long expires_at, left;
+	time_t now = time(NULL);
+	int rc;
+
+	if (jwt_decode(token, &header, &claims) != 0)
+		return error_set(err, KB_EXIT_DATA,
+				 "the token is not a JWT (it is opaque: only its issuer can read "
+				 "it) — nothing to inspect");
+	report = json_object_new_object();
+	json_object_object_add(report, "header", header);
+	json_object_object_add(report, "claims", claims);
+	if (cached != NULL)
+		expires_at = cached->expires_at;
+	else if (json_object_object_get_ex(claims, "exp", &member))
+		expires_at = (long long)json_object_get_int64(member);
+	else
+		expires_at = 0;
+	if (expires_at > 0) {
+		left = expires_at - (long long)now;
+		output_rfc3339(expires_at, when, sizeof(when));
+		output_duration(left, span, sizeof(span));
+		json_object_object_add(report, "expires_at", json_object_new_string(when));
+		if (left > 0) {
+			char phrase[64];
+			snprintf(phrase, sizeof(phrase), "in %s", span);
+			json_object_object_add(report, "expires", json_object_new_string(phrase));
+		} else {
+			char phrase[64];
+			snprintf(phrase, sizeof(phrase), "expired %s ago", span);
+			json_object_object_add(report, "expires", json_object_new_string(phrase));
+		}
+	} else {
+		json_object_object_add(report, "expires", json_object_new_string("never (no exp)"));
+	}
+	text = NULL;
+	if (asprintf(&text, "%s\n",
+		     json_object_to_json_string_ext(
+			     report, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					     JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		text = NULL;
+	rc = text != NULL ? output_write_all(STDOUT_FILENO, text, strlen(text), err)
+			  : error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	free(text);
+	json_object_put(report);
+	return rc;
+}
+
+static int
+cmd_inspect(int argc, char **argv, struct error *err)
+{
+	struct options opts;
+	struct config cfg;
+	const struct profile *p;
+	struct cache_record rec = { 0 };
+	char *token = NULL;
+	int rc;
+
+	rc = parse_options(argc, argv, "profile", &opts, err);
+	if (rc != 0)
+		return rc;
+	if (opts.from_stdin) {
+		if (read_stdin_token(&token, err) != 0)
+			return -1;
+		rc = print_inspection(token, NULL, err);
+		free(token);
+		return rc;
+	}
+	if (load_profile(opts.profile, &cfg, &p, err) != 0)
+		return -1;
+	rc = cache_lookup(p, &rec, err);
+	if (rc == 1)
+		rc = error_set(err, KB_EXIT_NOINPUT,
+			       "no cached token for profile %s — run keybearer get --profile %s "
+			       "first",
+			       p->name, p->name);
+	if (rc == 0)
+		rc = print_inspection(rec.access_token, &rec, err);
+	cache_record_free(&rec);
+	config_free(&cfg);
+	return rc;
+}
+
+static const struct command *
+command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < COMMAND_COUNT; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *cmd;
+	struct error err = { 0 };
+	int rc;
+
+	umask(077);
+	if (argc < 2) {
+		print_usage(stderr);
+		return KB_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("keybearer %s\n", KEYBEARER_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		cmd = argc > 2 ? command_find(argv[2]) : NULL;
+		if (cmd != NULL)
+			fputs(cmd->help, stdout);
+		else
+			print_usage(stdout);
+		return 0;
+	}
+	cmd = command_find(argv[1]);
+	if (cmd == NULL) {
+		error_set(&err, KB_EXIT_USAGE, "unknown command \"%.64s\" — run keybearer --help",
+			  argv[1]);
+		return error_print(&err);
+	}
+	rc = cmd->run(argc - 1, argv + 1, &err);
+	if (rc == 1) {
+		fputs(cmd->help, stdout);
+		return 0;
+	}
+	return rc == 0 ? 0 : error_print(&err);
+}

@@ -1,0 +1,160 @@
+#include "obtain.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#ifndef KEYBEARER_FETCH_RELATIVE
+#define KEYBEARER_FETCH_RELATIVE "../libexec/keybearer/keybearer-fetch"
+#endif
+#ifndef KEYBEARER_FETCH_INSTALLED
+#define KEYBEARER_FETCH_INSTALLED "/usr/local/libexec/keybearer/keybearer-fetch"
+#endif
+
+int
+obtain_fetch_path(char *out, size_t size, struct error *err)
+{
+	const char *from_env = getenv("KEYBEARER_FETCH");
+	char self[4096], *slash;
+	ssize_t n;
+
+	if (from_env != NULL && *from_env != '\0') {
+		snprintf(out, size, "%s", from_env);
+		return 0;
+	}
+	/* Relative to our own binary, so a relocated prefix (or a test's staging tree)
+	 * runs its own keybearer-fetch, not another installation's. */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(out, size, "%s/%s", self, KEYBEARER_FETCH_RELATIVE);
+			if (access(out, X_OK) == 0)
+				return 0;
+			snprintf(out, size, "%s/keybearer-fetch", self);
+			if (access(out, X_OK) == 0)
+				return 0;
+		}
+	}
+	snprintf(out, size, "%s", KEYBEARER_FETCH_INSTALLED);
+	if (access(out, X_OK) == 0)
+		return 0;
+	return error_set(err, KB_EXIT_INTERNAL,
+			 "keybearer-fetch is not installed next to keybearer (looked for %s) — "
+			 "reinstall keybearer or set KEYBEARER_FETCH",
+			 KEYBEARER_FETCH_INSTALLED);
+}
+
+/* Reads the child's whole answer; it is small and the child bounds its own time. */
+static ssize_t
+read_all(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0 || (len += (size_t)n) == cap)
+			break;
+	}
+	return (ssize_t)len;
+}
+
+static int
+run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_t *answer_len,
+	  struct error *err)
+{
+	char path[4096], min_ttl_text[24];
+	char *argv[] = { path, "mint", "--profile", p->name, NULL, NULL, NULL };
+	posix_spawn_file_actions_t actions;
+	int pipe_fds[2], status, spawn_rc;
+	pid_t pid;
+
+	if (obtain_fetch_path(path, sizeof(path), err) != 0)
+		return -1;
+	if (min_ttl >= 0) {
+		snprintf(min_ttl_text, sizeof(min_ttl_text), "%d", min_ttl);
+		argv[4] = "--min-ttl";
+		argv[5] = min_ttl_text;
+	}
+	if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "cannot create a pipe: %s — check the "
+				 "process limits",
+				 strerror(errno));
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+	spawn_rc = posix_spawn(&pid, path, &actions, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&actions);
+	close(pipe_fds[1]);
+	if (spawn_rc != 0) {
+		close(pipe_fds[0]);
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "cannot run %s: %s — reinstall keybearer "
+				 "or fix KEYBEARER_FETCH",
+				 path, strerror(spawn_rc));
+	}
+	*answer_len = read_all(pipe_fds[0], answer, cap);
+	close(pipe_fds[0]);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return error_set(err, KB_EXIT_INTERNAL, "lost track of %s: %s — retry",
+					 path, strerror(errno));
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status)) {
+		/* keybearer-fetch has said what went wrong on our shared stderr. */
+		err->code = (enum exit_code)WEXITSTATUS(status);
+		err->message[0] = '\0';
+		return -1;
+	}
+	return error_set(err, KB_EXIT_INTERNAL, "%s died of signal %d — report this bug", path,
+			 WTERMSIG(status));
+}
+
+int
+obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
+	     struct cache_record *rec, struct error *err)
+{
+	char key[65], *answer;
+	ssize_t answer_len = 0;
+	int rc;
+
+	if (config_check_mintable(cfg, p, err) != 0)
+		return -1;
+	rc = cache_lookup(p, rec, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && cache_is_fresh(rec, time(NULL), p->refresh_margin, min_ttl))
+		return 0;
+	cache_record_free(rec);
+	answer = malloc(CACHE_RECORD_MAX);
+	if (answer == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	rc = run_fetch(p, min_ttl, answer, CACHE_RECORD_MAX, &answer_len, err);
+	if (rc == 0) {
+		cache_profile_key(p, key);
+		if (answer_len <= 0 ||
+		    cache_record_parse(answer, (size_t)answer_len, key, rec) != 0)
+			rc = error_set(err, KB_EXIT_INTERNAL,
+				       "keybearer-fetch answered something unreadable — check that "
+				       "keybearer and keybearer-fetch come from the same version");
+	}
+	free(answer);
+	return rc;
+}

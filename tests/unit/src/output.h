@@ -1,0 +1,37 @@
+/* The shapes a token leaves in: each written whole with one write, or not at all. */
+#ifndef KEYBEARER_OUTPUT_H
+#define KEYBEARER_OUTPUT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "error.h"
+
+enum output_format {
+	OUTPUT_HEADER, /* Authorization: Bearer <token> */
+	OUTPUT_TOKEN,  /* <token> */
+	OUTPUT_CURL,   /* header = "Authorization: Bearer <token>"  (curl -K) */
+	OUTPUT_WGET,   /* header = Authorization: Bearer <token>    (wget --config) */
+	OUTPUT_JSON,   /* {"access_token","token_type","expires_at","expires_in"} */
+};
+
+/* -1 for an unknown name. */
+int output_format_parse(const char *name, enum output_format *out);
+
+/* The text for the format, NUL-terminated, malloc'ed; NULL when the token is not a
+ * b64token (a config line or header must never be split) or memory ran out. */
+char *output_render(enum output_format format, const char *token, long long expires_at, time_t now);
+
+/* Quotes a value for a curl config file: double quotes, with \ and " escaped. */
+char *output_curl_quote(const char *value);
+
+/* "2026-11-28T12:00:00Z": RFC 3339 in UTC without fractions (Bazel rejects them). */
+void output_rfc3339(long long when, char *out, size_t size);
+
+/* "1 h 5 min", "59 min 3 s", "42 s", "2 d 3 h": the two largest units of |seconds|. */
+void output_duration(long long seconds, char *out, size_t size);
+
+/* Writes all of text to fd, retrying short writes; -1 with err set on failure. */
+int output_write_all(int fd, const char *text, size_t len, struct error *err);
+
+#endif

@@ -1,0 +1,34 @@
+/* Reading a file we are about to trust: owner, mode and type checked on the open descriptor. */
+#ifndef KEYBEARER_SAFEFILE_H
+#define KEYBEARER_SAFEFILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct safefile_rules {
+	const char *what;     /* "config file", "secret file", "cache file": for messages */
+	int refuse_symlink;   /* open with O_NOFOLLOW */
+	int allow_root_owner; /* files root installed for us are fine (config, secrets) */
+	mode_t forbidden;     /* mode bits that make the file unsafe, e.g. 077 or 022 */
+	size_t max_size;
+	enum exit_code code; /* exit code for a refused file */
+};
+
+/* Reads path (relative to dirfd, or AT_FDCWD) into a NUL-terminated buffer the caller frees
+ * (with safefile_free_secret when it held a secret). Returns 0, 1 when the file does not
+ * exist (err untouched), or -1 with err set. */
+int safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, char **out,
+		  size_t *out_len, struct error *err);
+
+/* Checks an open descriptor against the rules, leaving its status in st; -1 with err set
+ * when refused. */
+int safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct stat *st,
+		   struct error *err);
+
+/* Wipes len bytes, then frees. */
+void safefile_free_secret(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,472 @@
+#include "token.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jwt.h"
+#include "strictjson.h"
+
+#define EXCERPT_MAX 120
+#define REDACTED    "[redacted]"
+
+static int
+is_unreserved(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+char *
+token_form_encode(const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(value), i, n = 0;
+	char *out = malloc(len * 3 + 1);
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if (is_unreserved(c)) {
+			out[n++] = (char)c;
+		} else if (c == ' ') {
+			out[n++] = '+';
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static char *
+base64_encode(const unsigned char *in, size_t len)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((len + 2) / 3 * 4 + 1);
+	size_t i, n = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < len; i += 3) {
+		unsigned long chunk = (unsigned long)in[i] << 16;
+		if (i + 1 < len)
+			chunk |= (unsigned long)in[i + 1] << 8;
+		if (i + 2 < len)
+			chunk |= in[i + 2];
+		out[n++] = alphabet[(chunk >> 18) & 63];
+		out[n++] = alphabet[(chunk >> 12) & 63];
+		out[n++] = i + 1 < len ? alphabet[(chunk >> 6) & 63] : '=';
+		out[n++] = i + 2 < len ? alphabet[chunk & 63] : '=';
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static void
+free_wiped(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Appends "&name=encoded(value)" (no '&' first) to the body being built. */
+static int
+append_param(char **body, size_t *used, size_t *cap, const char *name, const char *value)
+{
+	char *encoded = token_form_encode(value);
+	size_t need;
+
+	if (encoded == NULL)
+		return -1;
+	need = *used + strlen(name) + strlen(encoded) + 3;
+	if (need > *cap) {
+		/* Grow by copying, so no stale copy of the secret is left in freed memory. */
+		size_t new_cap = need * 2;
+		char *grown = malloc(new_cap);
+		if (grown == NULL) {
+			free_wiped(encoded);
+			return -1;
+		}
+		memcpy(grown, *body, *used + 1);
+		explicit_bzero(*body, *cap);
+		free(*body);
+		*body = grown;
+		*cap = new_cap;
+	}
+	*used += (size_t)snprintf(*body + *used, *cap - *used, "%s%s=%s", *used ? "&" : "", name,
+				  encoded);
+	free_wiped(encoded);
+	return 0;
+}
+
+static int
+build_basic_header(const char *client_id, const char *secret, char **out)
+{
+	char *id = token_form_encode(client_id), *pw = token_form_encode(secret);
+	char *joined = NULL, *encoded = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (id == NULL || pw == NULL)
+		goto out;
+	len = strlen(id) + strlen(pw) + 2;
+	joined = malloc(len);
+	if (joined == NULL)
+		goto out;
+	snprintf(joined, len, "%s:%s", id, pw);
+	encoded = base64_encode((unsigned char *)joined, strlen(joined));
+	if (encoded == NULL)
+		goto out;
+	len = strlen(encoded) + sizeof("Authorization: Basic ");
+	*out = malloc(len);
+	if (*out == NULL)
+		goto out;
+	snprintf(*out, len, "Authorization: Basic %s", encoded);
+	rc = 0;
+out:
+	free_wiped(id);
+	free_wiped(pw);
+	free_wiped(joined);
+	free_wiped(encoded);
+	return rc;
+}
+
+int
+token_request_build(const struct profile *p, const char *secret, struct token_request *req,
+		    struct error *err)
+{
+	size_t used = 0, cap = 256;
+	int rc = 0;
+
+	memset(req, 0, sizeof(*req));
+	req->body = malloc(cap);
+	if (req->body == NULL)
+		goto oom;
+	req->body[0] = '\0';
+	rc |= append_param(&req->body, &used, &cap, "grant_type", "client_credentials");
+	if (p->scope != NULL)
+		rc |= append_param(&req->body, &used, &cap, "scope", p->scope);
+	if (p->audience != NULL)
+		rc |= append_param(&req->body, &used, &cap, "audience", p->audience);
+	if (p->resource != NULL)
+		rc |= append_param(&req->body, &used, &cap, "resource", p->resource);
+	if (p->auth_method == AUTH_CLIENT_SECRET_POST) {
+		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
+		rc |= append_param(&req->body, &used, &cap, "client_secret", secret);
+	} else {
+		rc |= build_basic_header(p->client_id, secret, &req->authorization);
+	}
+	if (rc == 0)
+		return 0;
+oom:
+	token_request_free(req);
+	return error_set(err, KB_EXIT_INTERNAL,
+			 "out of memory building the token request — "
+			 "free some memory and retry");
+}
+
+void
+token_request_free(struct token_request *req)
+{
+	free_wiped(req->body);
+	free_wiped(req->authorization);
+	req->body = req->authorization = NULL;
+}
+
+void
+token_result_free(struct token_result *result)
+{
+	free_wiped(result->access_token);
+	result->access_token = NULL;
+}
+
+int
+token_is_b64token(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (isalnum((unsigned char)s[i]) || strchr("-._~+/", s[i]) != NULL) &&
+	       s[i] != '\0')
+		i++;
+	if (i == 0)
+		return 0;
+	while (i < len && s[i] == '=')
+		i++;
+	return i == len;
+}
+
+void
+token_excerpt(const char *text, size_t len, const char *secret, char *out, size_t max)
+{
+	char *encoded = secret != NULL && *secret != '\0' ? token_form_encode(secret) : NULL;
+	size_t secret_len = secret != NULL ? strlen(secret) : 0;
+	size_t encoded_len = encoded != NULL ? strlen(encoded) : 0;
+	size_t i = 0, n = 0;
+	int in_tag = 0, pending_space = 0;
+
+	if (max > EXCERPT_MAX + 1)
+		max = EXCERPT_MAX + 1;
+	while (i < len && n + 4 < max) {
+		unsigned char c = (unsigned char)text[i];
+		const char *emit = NULL;
+		size_t skip = 1;
+		if (in_tag) {
+			in_tag = c != '>';
+			pending_space = 1;
+		} else if (secret_len > 0 && len - i >= secret_len &&
+			   memcmp(text + i, secret, secret_len) == 0) {
+			emit = REDACTED;
+			skip = secret_len;
+		} else if (encoded_len > 0 && len - i >= encoded_len &&
+			   memcmp(text + i, encoded, encoded_len) == 0) {
+			emit = REDACTED;
+			skip = encoded_len;
+		} else if (c == '<') {
+			in_tag = 1;
+		} else if (isspace(c)) {
+			pending_space = 1;
+		} else {
+			emit = (c >= 0x21 && c < 0x7f) ? (const char *)&text[i] : "?";
+		}
+		if (emit != NULL) {
+			size_t emit_len = emit == text + i ? 1 : strlen(emit);
+			if (pending_space && n > 0)
+				out[n++] = ' ';
+			pending_space = 0;
+			if (n + emit_len + 4 > max)
+				break;
+			memcpy(out + n, emit, emit_len);
+			n += emit_len;
+		}
+		i += skip;
+	}
+	if (i < len && n + 4 <= max) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	free_wiped(encoded);
+}
+
+static const char *
+rejection_advice(const char *code)
+{
+	static const struct {
+		const char *code;
+		const char *advice;
+	} table[] = {
+		{ "invalid_client", "check client_id and secret (was the secret rotated?)" },
+		{ "unauthorized_client", "this client may not use the client_credentials grant: "
+					 "check its registration at the provider" },
+		{ "invalid_grant", "check client_id and secret (was the secret rotated?)" },
+		{ "invalid_scope", "check scope, audience and resource in the profile" },
+		{ "unsupported_grant_type", "the endpoint does not offer client_credentials: check "
+					    "token_url" },
+		{ "invalid_request", "check token_url, auth_method, scope, audience and resource" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (strcmp(code, table[i].code) == 0)
+			return table[i].advice;
+	}
+	return "check the profile against the provider's documentation";
+}
+
+/* An RFC 6749 section 5.2 error object; 0 when the reply was one (err set), -1 when not. */
+static int
+oauth_error_reply(const struct token_reply *reply, const char *secret, struct error *err)
+{
+	struct json_object *obj = strictjson_parse(reply->body, reply->body_len);
+	const char *code, *description;
+	char safe_code[64], safe_description[EXCERPT_MAX + 1];
+
+	if (obj == NULL)
+		return -1;
+	code = json_object_is_type(obj, json_type_object) ? strictjson_get_string(obj, "error")
+							  : NULL;
+	if (code == NULL) {
+		json_object_put(obj);
+		return -1;
+	}
+	description = strictjson_get_string(obj, "error_description");
+	token_excerpt(code, strlen(code), secret, safe_code, sizeof(safe_code));
+	if (description != NULL)
+		token_excerpt(description, strlen(description), secret, safe_description,
+			      sizeof(safe_description));
+	error_set(err, KB_EXIT_REJECTED, "token endpoint refused the request: %s%s%s — %s",
+		  safe_code, description ? ": " : "", description ? safe_description : "",
+		  rejection_advice(code));
+	json_object_put(obj);
+	return 0;
+}
+
+static int
+http_failure(const struct token_reply *reply, const char *secret, struct error *err)
+{
+	char excerpt[EXCERPT_MAX + 1], retry[64] = "";
+
+	token_excerpt(reply->body, reply->body_len, secret, excerpt, sizeof(excerpt));
+	if (reply->retry_after != NULL && *reply->retry_after != '\0') {
+		char value[40];
+		token_excerpt(reply->retry_after, strlen(reply->retry_after), NULL, value,
+			      sizeof(value));
+		snprintf(retry, sizeof(retry), ", retry after %s%s", value,
+			 isdigit((unsigned char)value[0]) &&
+					 strspn(value, "0123456789") == strlen(value)
+				 ? " s"
+				 : "");
+	}
+	if (reply->status >= 300 && reply->status < 400)
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint redirected the request (HTTP %ld to %.200s) — "
+				 "keybearer does not follow redirects: set token_url to the final "
+				 "URL",
+				 reply->status, reply->location ? reply->location : "nowhere");
+	if (reply->status == 429)
+		return error_set(
+			err, KB_EXIT_TRANSIENT,
+			"token endpoint is rate limiting (HTTP 429%s) — wait and try again", retry);
+	if (reply->status >= 500)
+		return error_set(err, KB_EXIT_TRANSIENT,
+				 "token endpoint failed (HTTP %ld%s): \"%s\" — try again later",
+				 reply->status, retry, excerpt);
+	if (reply->status == 401 || reply->status == 403)
+		return error_set(err, KB_EXIT_REJECTED,
+				 "token endpoint refused the request (HTTP %ld): \"%s\" — check "
+				 "client_id and secret (was the secret rotated?)",
+				 reply->status, excerpt);
+	return error_set(err, KB_EXIT_PROTOCOL,
+			 "token endpoint answered HTTP %ld: \"%s\" — check token_url",
+			 reply->status, excerpt);
+}
+
+static int
+parse_expires_in(struct json_object *obj, long long *out, struct error *err)
+{
+	struct json_object *member;
+	const char *text;
+	char *end;
+
+	if (!json_object_object_get_ex(obj, "expires_in", &member) ||
+	    json_object_is_type(member, json_type_null))
+		return 1;
+	if (json_object_is_type(member, json_type_int)) {
+		*out = (long long)json_object_get_int64(member);
+	} else if (json_object_is_type(member, json_type_string)) {
+		text = json_object_get_string(member);
+		if (!isdigit((unsigned char)text[0]) || strlen(text) > 12)
+			goto bad;
+		*out = strtoll(text, &end, 10);
+		if (*end != '\0')
+			goto bad;
+	} else {
+		goto bad;
+	}
+	if (*out < 0 || *out > TOKEN_MAX_EXPIRES_IN)
+		goto bad;
+	return 0;
+bad:
+	return error_set(err, KB_EXIT_PROTOCOL,
+			 "token endpoint sent an unusable expires_in (%.40s) — it must be a "
+			 "non-negative whole number of seconds; report this to the provider",
+			 json_object_to_json_string_ext(member, JSON_C_TO_STRING_PLAIN));
+}
+
+static int
+parse_success(const struct token_reply *reply, const char *secret, time_t received_at,
+	      struct token_result *out, struct error *err)
+{
+	struct json_object *obj = strictjson_parse(reply->body, reply->body_len), *member;
+	char excerpt[EXCERPT_MAX + 1];
+	const char *token, *type;
+	long long expires_in = 0;
+	size_t token_len;
+	int rc = -1, has_expires_in;
+
+	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
+		token_excerpt(reply->body, reply->body_len, secret, excerpt, sizeof(excerpt));
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "token endpoint's reply is not a JSON object (HTTP 200, %.60s): \"%s\" — "
+			  "check token_url",
+			  reply->content_type ? reply->content_type : "no content type", excerpt);
+		goto out;
+	}
+	if (!json_object_object_get_ex(obj, "access_token", &member) ||
+	    !json_object_is_type(member, json_type_string)) {
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "token endpoint's reply has no access_token — check token_url; this is "
+			  "not an OAuth 2.0 token reply");
+		goto out;
+	}
+	token = json_object_get_string(member);
+	token_len = (size_t)json_object_get_string_len(member);
+	if (token_len > TOKEN_MAX_LENGTH) {
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "token endpoint sent an access_token of %zu bytes, more than %d — "
+			  "report this to the provider",
+			  token_len, TOKEN_MAX_LENGTH);
+		goto out;
+	}
+	if (!token_is_b64token(token, token_len)) {
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "token endpoint sent an access_token with characters a Bearer token "
+			  "cannot have (RFC 6750) — report this to the provider; it was not used");
+		goto out;
+	}
+	type = strictjson_get_string(obj, "token_type");
+	if (type == NULL || strcasecmp(type, "Bearer") != 0) {
+		char safe_type[40];
+		if (type != NULL)
+			token_excerpt(type, strlen(type), secret, safe_type, sizeof(safe_type));
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "token endpoint sent token_type %s%s%s, not Bearer — keybearer hands out "
+			  "only Bearer tokens; check token_url",
+			  type ? "\"" : "", type ? safe_type : "(none)", type ? "\"" : "");
+		goto out;
+	}
+	has_expires_in = parse_expires_in(obj, &expires_in, err);
+	if (has_expires_in < 0)
+		goto out;
+	out->obtained_at = received_at;
+	if (has_expires_in == 0) {
+		out->expires_at = (long long)received_at + expires_in;
+		out->expiry_source = EXPIRY_FROM_EXPIRES_IN;
+	} else if (jwt_local_expiry(token, received_at, &out->expires_at) == 0) {
+		out->expiry_source = EXPIRY_FROM_JWT;
+	} else {
+		out->expires_at = (long long)received_at + TOKEN_DEFAULT_LIFETIME;
+		out->expiry_source = EXPIRY_DEFAULT;
+	}
+	out->access_token = strdup(token);
+	if (out->access_token == NULL) {
+		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory and retry");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(obj);
+	return rc;
+}
+
+int
+token_reply_parse(const struct token_reply *reply, const char *secret, time_t received_at,
+		  struct token_result *out, struct error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (reply->status == 200)
+		return parse_success(reply, secret, received_at, out, err);
+	if (reply->status >= 400 && reply->status < 500 && reply->status != 429 &&
+	    oauth_error_reply(reply, secret, err) == 0)
+		return -1;
+	return http_failure(reply, secret, err);
+}

@@ -1,0 +1,67 @@
+/* RFC 6749 section 4.4: the client_credentials request we send and the reply we accept.
+ * Pure functions over memory, so every rule here is unit-tested without a network. */
+#ifndef KEYBEARER_TOKEN_H
+#define KEYBEARER_TOKEN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "error.h"
+
+#define TOKEN_MAX_LENGTH       (16 * 1024)
+#define TOKEN_DEFAULT_LIFETIME 86400	   /* Aspose's default, used when nothing says otherwise */
+#define TOKEN_MAX_EXPIRES_IN   315360000LL /* ten years: anything longer is a broken reply */
+
+/* Both strings hold the secret: token_request_free wipes them. */
+struct token_request {
+	char *body;	     /* application/x-www-form-urlencoded */
+	char *authorization; /* "Authorization: Basic ..." header line, or NULL */
+};
+
+/* What came back over HTTP, as the transport saw it. */
+struct token_reply {
+	long status;
+	const char *content_type; /* may be NULL */
+	const char *retry_after;  /* may be NULL */
+	const char *location;	  /* may be NULL */
+	const char *body;
+	size_t body_len;
+};
+
+enum token_expiry_source {
+	EXPIRY_FROM_EXPIRES_IN,
+	EXPIRY_FROM_JWT,
+	EXPIRY_DEFAULT,
+};
+
+struct token_result {
+	char *access_token;
+	long long obtained_at;
+	long long expires_at;
+	enum token_expiry_source expiry_source;
+};
+
+/* application/x-www-form-urlencoded (RFC 6749 appendix B): ALPHA DIGIT - . _ ~ as they are,
+ * space as '+', every other byte as %XX. Returns a new string or NULL. */
+char *token_form_encode(const char *value);
+
+int token_request_build(const struct profile *p, const char *secret, struct token_request *req,
+			struct error *err);
+void token_request_free(struct token_request *req);
+
+/* Accepts only an HTTP 200 JSON object with a b64token access_token of at most 16 KiB and
+ * token_type Bearer; everything else becomes an error of the right class. The secret (may
+ * be NULL) is blanked out of any excerpt of the reply quoted in a message. */
+int token_reply_parse(const struct token_reply *reply, const char *secret, time_t received_at,
+		      struct token_result *out, struct error *err);
+void token_result_free(struct token_result *result);
+
+/* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". */
+int token_is_b64token(const char *s, size_t len);
+
+/* A printable one-line excerpt of an untrusted text: tags dropped, whitespace collapsed,
+ * bytes outside printable ASCII as '?', the secret blanked, at most max characters. */
+void token_excerpt(const char *text, size_t len, const char *secret, char *out, size_t max);
+
+#endif

@@ -1,0 +1,165 @@
+#include "url.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+parse_port(const char *start, size_t len, int *port)
+{
+	int value = 0;
+	size_t i;
+
+	if (len == 0 || len > 5)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)start[i]))
+			return -1;
+		value = value * 10 + (start[i] - '0');
+	}
+	if (value < 1 || value > 65535)
+		return -1;
+	*port = value;
+	return 0;
+}
+
+static int
+copy_host(struct url *out, const char *start, size_t len, int bracketed)
+{
+	size_t i;
+
+	if (len == 0 || len >= sizeof(out->host))
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)start[i];
+		int ok = bracketed ? (isxdigit(c) || c == ':' || c == '.')
+				   : (isalnum(c) || c == '.' || c == '-' || c == '_');
+		if (!ok)
+			return -1;
+		out->host[i] = (char)tolower(c);
+	}
+	out->host[len] = '\0';
+	return 0;
+}
+
+int
+url_parse(const char *text, struct url *out)
+{
+	const char *p, *authority, *end, *host_end;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (p = text; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f)
+			return -1;
+	}
+	if (strncasecmp(text, "https://", 8) == 0) {
+		strcpy(out->scheme, "https");
+		out->port = 443;
+		authority = text + 8;
+	} else if (strncasecmp(text, "http://", 7) == 0) {
+		strcpy(out->scheme, "http");
+		out->port = 80;
+		authority = text + 7;
+	} else {
+		return -1;
+	}
+	end = authority + strcspn(authority, "/?#");
+	if (memchr(authority, '@', (size_t)(end - authority)) != NULL || strchr(end, '#') != NULL)
+		return -1;
+	if (*authority == '[') {
+		host_end = memchr(authority, ']', (size_t)(end - authority));
+		if (host_end == NULL ||
+		    copy_host(out, authority + 1, (size_t)(host_end - authority - 1), 1) != 0)
+			return -1;
+		host_end++;
+	} else {
+		host_end = memchr(authority, ':', (size_t)(end - authority));
+		if (host_end == NULL)
+			host_end = end;
+		if (copy_host(out, authority, (size_t)(host_end - authority), 0) != 0)
+			return -1;
+	}
+	if (host_end < end) {
+		if (*host_end != ':' ||
+		    parse_port(host_end + 1, (size_t)(end - host_end - 1), &out->port) != 0)
+			return -1;
+	}
+	for (i = 0; out->host[i] != '\0'; i++) {
+		if (out->host[i] == '.' && out->host[i + 1] == '.')
+			return -1;
+	}
+	out->path = end;
+	return 0;
+}
+
+static int
+is_dotted_quad_127(const char *host)
+{
+	int octets = 0;
+	const char *p = host;
+
+	while (octets < 4) {
+		char *stop;
+		long value;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		value = strtol(p, &stop, 10);
+		if (value < 0 || value > 255 || stop - p > 3 || (octets == 0 && value != 127))
+			return 0;
+		octets++;
+		p = stop;
+		if (octets < 4 && *p++ != '.')
+			return 0;
+	}
+	return *p == '\0';
+}
+
+int
+url_host_is_loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	       strcmp(host, "0:0:0:0:0:0:0:1") == 0 || is_dotted_quad_127(host);
+}
+
+int
+url_check_endpoint(const char *text, const char *what, struct error *err)
+{
+	struct url url;
+
+	if (url_parse(text, &url) != 0)
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"%s is not a usable URL: \"%.200s\" — give an absolute https:// URL "
+			"without user name, password or fragment",
+			what, text);
+	if (strcmp(url.scheme, "http") == 0 && !url_host_is_loopback(url.host))
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s uses plain http to %s: secrets and tokens would travel "
+				 "unencrypted — use https:// (plain http is allowed only to "
+				 "127.0.0.1, ::1 and localhost)",
+				 what, url.host);
+	return 0;
+}
+
+int
+url_origin(const char *text, char *out, size_t size)
+{
+	struct url url;
+	int is_default_port, n;
+
+	if (url_parse(text, &url) != 0)
+		return -1;
+	is_default_port = (strcmp(url.scheme, "https") == 0 && url.port == 443) ||
+			  (strcmp(url.scheme, "http") == 0 && url.port == 80);
+	if (strchr(url.host, ':') != NULL)
+		n = is_default_port
+			    ? snprintf(out, size, "%s://[%s]/", url.scheme, url.host)
+			    : snprintf(out, size, "%s://[%s]:%d/", url.scheme, url.host, url.port);
+	else
+		n = is_default_port
+			    ? snprintf(out, size, "%s://%s/", url.scheme, url.host)
+			    : snprintf(out, size, "%s://%s:%d/", url.scheme, url.host, url.port);
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}

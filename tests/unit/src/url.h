@@ -1,0 +1,31 @@
+/* Just enough URL parsing to decide where a secret or a token may be sent. */
+#ifndef KEYBEARER_URL_H
+#define KEYBEARER_URL_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define URL_HOST_MAX 256
+
+struct url {
+	char scheme[8];		 /* "https" or "http", lower case */
+	char host[URL_HOST_MAX]; /* lower case; IPv6 without brackets */
+	int port;		 /* explicit or the scheme's default */
+	const char *path;	 /* points into the parsed string: "/..." or "" */
+};
+
+/* Parses an absolute http(s) URL without user info or fragment; -1 on anything else. */
+int url_parse(const char *text, struct url *out);
+
+/* localhost, 127.0.0.0/8 or ::1. */
+int url_host_is_loopback(const char *host);
+
+/* Accepts a URL a secret or token may travel to: https anywhere, plain http only to
+ * loopback. what names the setting in messages ("token_url in /path:3"). */
+int url_check_endpoint(const char *text, const char *what, struct error *err);
+
+/* "scheme://host[:port]/" of a valid URL, in out; -1 when it does not fit or parse. */
+int url_origin(const char *text, char *out, size_t size);
+
+#endif

@@ -1,0 +1,867 @@
+/* The cache holds live bearer tokens on disk: its key decides which profile gets which
+ * token, its files must stay private, and its lock keeps a burst of processes from
+ * stampeding the token endpoint. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "token.h"
+
+#define TOKEN "abc.DEF-_~+/="
+
+/* Table runners check every row and report each mismatch before failing, so one run
+ * shows all broken rows instead of only the first. */
+static int
+mismatch_int(const char *row, const char *what, long long got, long long want)
+{
+	if (got == want)
+		return 0;
+	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
+	return 1;
+}
+
+static struct profile
+sample_profile(void)
+{
+	struct profile p = { 0 };
+
+	p.name = "work";
+	p.token_url = "https://login.example.com/token";
+	p.client_id = "work-client";
+	p.scope = "read write";
+	p.audience = "https://api.example.com";
+	p.resource = "urn:x";
+	return p;
+}
+
+static int
+is_lower_hex(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (strchr("0123456789abcdef", s[i]) == NULL || s[i] == '\0')
+			return 0;
+	}
+	return s[len] == '\0';
+}
+
+/* The key names cache files on disk: changing it strands every cached token, so its
+ * exact value is pinned (SHA-256 of length-prefixed fields, computed independently). */
+static void
+test_cache_profile_key_known_value(void **state)
+{
+	struct profile p = sample_profile();
+	char key[65];
+
+	(void)state;
+	cache_profile_key(&p, key);
+	assert_true(is_lower_hex(key, 64));
+	assert_string_equal(key,
+			    "bcf10b72f2621b454e88e404bf3241d272893947dd5f2221ef91e3accfbdad21");
+
+	memset(&p, 0, sizeof(p));
+	p.token_url = "https://api.aspose.cloud/connect/token";
+	p.client_id = "my-client";
+	cache_profile_key(&p, key);
+	assert_string_equal(key,
+			    "47240dff35596c2b0805ae7ac37d19b1c80b3b8934cdc32e809d2d7f02960c19");
+}
+
+static void
+test_cache_profile_key_is_stable(void **state)
+{
+	struct profile p = sample_profile();
+	char first[65], second[65];
+
+	(void)state;
+	cache_profile_key(&p, first);
+	cache_profile_key(&p, second);
+	assert_string_equal(first, second);
+}
+
+/* Any field that changes what the token endpoint hands out must change the key, or one
+ * profile would be served another's token. */
+static void
+test_cache_profile_key_differs_per_field(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} fields[] = {
+		{ "token_url", offsetof(struct profile, token_url) },
+		{ "client_id", offsetof(struct profile, client_id) },
+		{ "scope", offsetof(struct profile, scope) },
+		{ "audience", offsetof(struct profile, audience) },
+		{ "resource", offsetof(struct profile, resource) },
+	};
+	struct profile base = sample_profile();
+	char base_key[65];
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	cache_profile_key(&base, base_key);
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		struct profile p = base;
+		char **field = (char **)((char *)&p + fields[i].offset);
+		char key[65];
+
+		*field = "changed";
+		cache_profile_key(&p, key);
+		if (strcmp(key, base_key) == 0) {
+			print_error("changing %s leaves the key unchanged\n", fields[i].name);
+			failures++;
+		}
+		*field = NULL;
+		cache_profile_key(&p, key);
+		if (strcmp(key, base_key) == 0) {
+			print_error("dropping %s leaves the key unchanged\n", fields[i].name);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* The secret, its source and the transport settings do not change which token the
+ * endpoint hands out: rotating the secret must not orphan the cache. */
+static void
+test_cache_profile_key_ignores_other_fields(void **state)
+{
+	struct profile base = sample_profile(), p = sample_profile();
+	char base_key[65], key[65];
+
+	(void)state;
+	cache_profile_key(&base, base_key);
+	p.name = "other-name";
+	p.secret_kind = SECRET_FILE;
+	p.secret_arg = "/run/secrets/x";
+	p.ca_file = "/etc/ca.pem";
+	p.timeout = 5;
+	p.refresh_margin = 1;
+	p.auth_method = AUTH_CLIENT_SECRET_BASIC;
+	cache_profile_key(&p, key);
+	assert_string_equal(key, base_key);
+}
+
+static void
+test_cache_profile_key_field_boundaries(void **state)
+{
+	struct profile a = { 0 }, b = { 0 };
+	char key_a[65], key_b[65];
+
+	(void)state;
+	a.token_url = "ab";
+	a.client_id = "c";
+	b.token_url = "a";
+	b.client_id = "bc";
+	cache_profile_key(&a, key_a);
+	cache_profile_key(&b, key_b);
+	assert_string_not_equal(key_a, key_b);
+
+	/* The same text moved into the neighbouring field. */
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.scope = "x";
+	b.audience = "x";
+	cache_profile_key(&a, key_a);
+	cache_profile_key(&b, key_b);
+	assert_string_not_equal(key_a, key_b);
+}
+
+#define KEY "bcf10b72f2621b454e88e404bf3241d272893947dd5f2221ef91e3accfbdad21"
+
+static void
+test_cache_record_format_exact(void **state)
+{
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 };
+	char *text = cache_record_format(KEY, &rec);
+
+	(void)state;
+	assert_string_equal(text, "{\"format\":\"keybearer-cache/1\",\"key\":\"" KEY
+				  "\",\"access_token\":\"" TOKEN
+				  "\",\"obtained_at\":1700000000,\"expires_at\":1700003600}");
+	free(text);
+}
+
+static void
+test_cache_record_round_trip(void **state)
+{
+	struct cache_record rec = { TOKEN, 1700000000, 4102444799LL }, back;
+	char *text = cache_record_format(KEY, &rec);
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(cache_record_parse(text, strlen(text), KEY, &back), 0);
+	assert_string_equal(back.access_token, TOKEN);
+	assert_int_equal(back.obtained_at, 1700000000);
+	assert_int_equal(back.expires_at, 4102444799LL);
+	cache_record_free(&back);
+	assert_null(back.access_token);
+	free(text);
+}
+
+#define RECORD(format, key, token, obtained, expires)                                              \
+	"{\"format\":" format ",\"key\":" key ",\"access_token\":" token                           \
+	",\"obtained_at\":" obtained ",\"expires_at\":" expires "}"
+#define GOOD_FORMAT "\"keybearer-cache/1\""
+#define GOOD_KEY    "\"" KEY "\""
+#define GOOD_TOKEN  "\"" TOKEN "\""
+
+struct parse_case {
+	const char *name;
+	const char *text;
+	int rc;
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "valid", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2"), 0 },
+	{ "valid with whitespace", " " RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2") "\n",
+	  0 },
+	{ "another profile's key",
+	  RECORD(GOOD_FORMAT,
+		 "\"0000000000000000000000000000000000000000000000000000000000000000\"", GOOD_TOKEN,
+		 "1", "2"),
+	  -1 },
+	{ "key prefix only",
+	  RECORD(GOOD_FORMAT, "\"bcf10b72f2621b454e88e404bf3241d2\"", GOOD_TOKEN, "1", "2"), -1 },
+	{ "other format", RECORD("\"keybearer-cache/2\"", GOOD_KEY, GOOD_TOKEN, "1", "2"), -1 },
+	{ "format not a string", RECORD("1", GOOD_KEY, GOOD_TOKEN, "1", "2"), -1 },
+	{ "token with space", RECORD(GOOD_FORMAT, GOOD_KEY, "\"a b\"", "1", "2"), -1 },
+	{ "token with CR LF", RECORD(GOOD_FORMAT, GOOD_KEY, "\"ab\\r\\n\"", "1", "2"), -1 },
+	{ "token empty", RECORD(GOOD_FORMAT, GOOD_KEY, "\"\"", "1", "2"), -1 },
+	{ "token a number", RECORD(GOOD_FORMAT, GOOD_KEY, "5", "1", "2"), -1 },
+	{ "obtained_at string", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "\"1\"", "2"), -1 },
+	{ "expires_at fractional", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2.5"), -1 },
+	{ "expires_at null", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "null"), -1 },
+	{ "missing format",
+	  "{\"key\":" GOOD_KEY ",\"access_token\":" GOOD_TOKEN
+	  ",\"obtained_at\":1,\"expires_at\":2}",
+	  -1 },
+	{ "missing key",
+	  "{\"format\":" GOOD_FORMAT ",\"access_token\":" GOOD_TOKEN
+	  ",\"obtained_at\":1,\"expires_at\":2}",
+	  -1 },
+	{ "missing access_token",
+	  "{\"format\":" GOOD_FORMAT ",\"key\":" GOOD_KEY ",\"obtained_at\":1,\"expires_at\":2}",
+	  -1 },
+	{ "missing obtained_at",
+	  "{\"format\":" GOOD_FORMAT ",\"key\":" GOOD_KEY ",\"access_token\":" GOOD_TOKEN
+	  ",\"expires_at\":2}",
+	  -1 },
+	{ "missing expires_at",
+	  "{\"format\":" GOOD_FORMAT ",\"key\":" GOOD_KEY ",\"access_token\":" GOOD_TOKEN
+	  ",\"obtained_at\":1}",
+	  -1 },
+	{ "array", "[" RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2") "]", -1 },
+	{ "trailing garbage", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2") "x", -1 },
+	{ "truncated", "{\"format\":" GOOD_FORMAT ",\"key\":" GOOD_KEY, -1 },
+	{ "empty", "", -1 },
+};
+
+static void
+test_cache_record_parse_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *c = &parse_cases[i];
+		struct cache_record rec;
+		int rc = cache_record_parse(c->text, strlen(c->text), KEY, &rec);
+
+		failures += mismatch_int(c->name, "rc", rc, c->rc);
+		if (rc != 0)
+			failures += mismatch_int(c->name, "token NULL on failure",
+						 rec.access_token == NULL, 1);
+		cache_record_free(&rec);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* A cache file is read back as untrusted text: the token limit holds there too. */
+static void
+test_cache_record_parse_token_length_limit(void **state)
+{
+	static const struct {
+		size_t length;
+		int rc;
+	} lengths[] = {
+		{ TOKEN_MAX_LENGTH, 0 },
+		{ TOKEN_MAX_LENGTH + 1, -1 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		struct cache_record rec = { 0 }, back;
+		char *text;
+
+		rec.access_token = malloc(lengths[i].length + 1);
+		assert_non_null(rec.access_token);
+		memset(rec.access_token, 'a', lengths[i].length);
+		rec.access_token[lengths[i].length] = '\0';
+		rec.obtained_at = 1;
+		rec.expires_at = 2;
+		text = cache_record_format(KEY, &rec);
+		assert_non_null(text);
+		assert_int_equal(cache_record_parse(text, strlen(text), KEY, &back), lengths[i].rc);
+		cache_record_free(&back);
+		cache_record_free(&rec);
+		free(text);
+	}
+}
+
+#define T0 1000000LL
+
+struct fresh_case {
+	const char *name;
+	long long obtained_at, expires_at, now;
+	int margin, min_ttl;
+	int fresh;
+};
+
+static const struct fresh_case fresh_cases[] = {
+	{ "new token", T0, T0 + 3600, T0, 300, -1, 1 },
+	/* Refreshed when less than the margin remains: exactly the margin is still fine. */
+	{ "margin left", T0, T0 + 3600, T0 + 3300, 300, -1, 1 },
+	{ "margin minus 1 left", T0, T0 + 3600, T0 + 3301, 300, -1, 0 },
+	/* A 400 s token with a 300 s margin would be stale after 100 s: cap at half its life. */
+	{ "short life, above half", T0, T0 + 400, T0 + 200, 300, -1, 1 },
+	{ "short life, below half", T0, T0 + 400, T0 + 201, 300, -1, 0 },
+	{ "one-second life", T0, T0 + 1, T0, 300, -1, 1 },
+	{ "margin 0, 1 s left", T0, T0 + 3600, T0 + 3599, 0, -1, 1 },
+	{ "margin 0, 0 left", T0, T0 + 3600, T0 + 3600, 0, -1, 0 },
+	{ "expired", T0, T0 + 3600, T0 + 3700, 0, -1, 0 },
+	{ "expired at obtain", T0, T0, T0, 300, -1, 0 },
+	/* --min-ttl replaces the margin, in both directions. */
+	{ "min_ttl below margin", T0, T0 + 3600, T0 + 3550, 300, 10, 1 },
+	{ "min_ttl above margin", T0, T0 + 3600, T0 + 1000, 300, 3000, 0 },
+	{ "min_ttl exactly left", T0, T0 + 3600, T0 + 600, 300, 3000, 1 },
+	{ "min_ttl beyond half life", T0, T0 + 400, T0 + 300, 300, 100, 1 },
+	{ "min_ttl 0, 1 s left", T0, T0 + 3600, T0 + 3599, 300, 0, 1 },
+	{ "min_ttl 0, 0 left", T0, T0 + 3600, T0 + 3600, 300, 0, 0 },
+	{ "min_ttl 0, expired", T0, T0 + 3600, T0 + 4000, 300, 0, 0 },
+};
+
+static void
+test_cache_is_fresh_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(fresh_cases) / sizeof(fresh_cases[0]); i++) {
+		const struct fresh_case *c = &fresh_cases[i];
+		struct cache_record rec = { TOKEN, c->obtained_at, c->expires_at };
+
+		failures += mismatch_int(
+			c->name, "fresh",
+			cache_is_fresh(&rec, (time_t)c->now, c->margin, c->min_ttl) != 0, c->fresh);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* The file system tests run in a private temporary XDG_RUNTIME_DIR. */
+static const char *const cache_variables[] = { "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "HOME" };
+static char *saved_variables[3];
+
+struct sandbox {
+	char root[256];
+	struct profile profile;
+	struct cache cache;
+};
+
+static int
+save_environment(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		const char *value = getenv(cache_variables[i]);
+		saved_variables[i] = value != NULL ? strdup(value) : NULL;
+	}
+	return 0;
+}
+
+static int
+restore_environment(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		if (saved_variables[i] != NULL)
+			setenv(cache_variables[i], saved_variables[i], 1);
+		else
+			unsetenv(cache_variables[i]);
+		free(saved_variables[i]);
+		saved_variables[i] = NULL;
+	}
+	return 0;
+}
+
+static int
+sandbox_setup(void **state)
+{
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	const char *tmp = getenv("TMPDIR");
+
+	if (sb == NULL)
+		return -1;
+	snprintf(sb->root, sizeof(sb->root), "%s/keybearer-cache-test.XXXXXX",
+		 tmp != NULL && *tmp == '/' ? tmp : "/tmp");
+	if (mkdtemp(sb->root) == NULL) {
+		free(sb);
+		return -1;
+	}
+	setenv("XDG_RUNTIME_DIR", sb->root, 1);
+	unsetenv("XDG_CACHE_HOME");
+	sb->profile = sample_profile();
+	sb->cache.dirfd = -1;
+	*state = sb;
+	return 0;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+sandbox_teardown(void **state)
+{
+	struct sandbox *sb = *state;
+	size_t i;
+
+	cache_close(&sb->cache);
+	nftw(sb->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(sb);
+	for (i = 0; i < 3; i++) {
+		if (saved_variables[i] != NULL)
+			setenv(cache_variables[i], saved_variables[i], 1);
+		else
+			unsetenv(cache_variables[i]);
+	}
+	return 0;
+}
+
+static void
+sandbox_path(const struct sandbox *sb, const char *name, char *out, size_t size)
+{
+	assert_true((size_t)snprintf(out, size, "%s/keybearer/%s", sb->root, name) < size);
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	/* fchmod, because open's mode is filtered through the umask. */
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* The names in the cache directory, comma-separated and sorted. */
+static void
+list_dir(const char *dir, char *out, size_t size)
+{
+	struct dirent **entries;
+	int n, i;
+	size_t used = 0;
+
+	out[0] = '\0';
+	n = scandir(dir, &entries, NULL, alphasort);
+	assert_true(n >= 0);
+	for (i = 0; i < n; i++) {
+		if (strcmp(entries[i]->d_name, ".") != 0 && strcmp(entries[i]->d_name, "..") != 0)
+			used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "," : "",
+						 entries[i]->d_name);
+		free(entries[i]);
+	}
+	free(entries);
+	assert_true(used < size);
+}
+
+static void
+test_cache_open_creates_private_dir(void **state)
+{
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	char expected_dir[300], expected_file[48];
+	struct stat st;
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	assert_int_equal(err.code, KB_EXIT_OK);
+	snprintf(expected_dir, sizeof(expected_dir), "%s/keybearer", sb->root);
+	assert_string_equal(sb->cache.dir, expected_dir);
+	assert_string_equal(sb->cache.key, KEY);
+	snprintf(expected_file, sizeof(expected_file), "%.32s.json", KEY);
+	assert_string_equal(sb->cache.file_name, expected_file);
+	snprintf(expected_file, sizeof(expected_file), "%.32s.lock", KEY);
+	assert_string_equal(sb->cache.lock_name, expected_file);
+	assert_true(sb->cache.dirfd >= 0);
+
+	assert_int_equal(stat(expected_dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+static void
+test_cache_open_without_create_reports_absence(void **state)
+{
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	char dir[300];
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 0, &err), 1);
+	assert_int_equal(err.code, KB_EXIT_OK);
+	snprintf(dir, sizeof(dir), "%s/keybearer", sb->root);
+	assert_int_equal(access(dir, F_OK), -1);
+}
+
+/* Without XDG_RUNTIME_DIR the cache goes under XDG_CACHE_HOME, made private if new. */
+static void
+test_cache_open_falls_back_to_cache_home(void **state)
+{
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	char cache_home[300], dir[320];
+	struct stat st;
+
+	unsetenv("XDG_RUNTIME_DIR");
+	snprintf(cache_home, sizeof(cache_home), "%s/cache-home", sb->root);
+	setenv("XDG_CACHE_HOME", cache_home, 1);
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	snprintf(dir, sizeof(dir), "%s/keybearer", cache_home);
+	assert_string_equal(sb->cache.dir, dir);
+	assert_int_equal(stat(cache_home, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+static void
+test_cache_open_refuses_group_readable_dir(void **state)
+{
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	char dir[300];
+
+	snprintf(dir, sizeof(dir), "%s/keybearer", sb->root);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_IO);
+	assert_non_null(strstr(err.message, "is accessible to group or others (mode 0755)"));
+	assert_non_null(strstr(err.message, "chmod 700"));
+	assert_int_equal(sb->cache.dirfd, -1);
+}
+
+static void
+test_cache_open_refuses_symlinked_dir(void **state)
+{
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	char dir[300], elsewhere[300];
+
+	snprintf(dir, sizeof(dir), "%s/keybearer", sb->root);
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", sb->root);
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	assert_int_equal(symlink(elsewhere, dir), 0);
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_IO);
+	assert_non_null(strstr(err.message, "is a symbolic link or not a directory"));
+}
+
+static void
+test_cache_write_read_round_trip(void **state)
+{
+	struct sandbox *sb = *state;
+	struct cache_record first = { TOKEN, 1700000000, 1700003600 };
+	struct cache_record second = { "second-token", 1700000100, 1700007300 };
+	struct cache_record back;
+	struct error err = { 0 };
+	char path[400], names[256];
+	struct stat st;
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	assert_int_equal(cache_write(&sb->cache, &first, &err), 0);
+	sandbox_path(sb, sb->cache.file_name, path, sizeof(path));
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* The temp file was renamed, not left behind. */
+	list_dir(sb->cache.dir, names, sizeof(names));
+	assert_string_equal(names, sb->cache.file_name);
+
+	assert_int_equal(cache_read(&sb->cache, &back, &err), 0);
+	assert_string_equal(back.access_token, TOKEN);
+	assert_int_equal(back.obtained_at, 1700000000);
+	assert_int_equal(back.expires_at, 1700003600);
+	cache_record_free(&back);
+
+	assert_int_equal(cache_write(&sb->cache, &second, &err), 0);
+	assert_int_equal(cache_read(&sb->cache, &back, &err), 0);
+	assert_string_equal(back.access_token, "second-token");
+	assert_int_equal(back.expires_at, 1700007300);
+	cache_record_free(&back);
+	list_dir(sb->cache.dir, names, sizeof(names));
+	assert_string_equal(names, sb->cache.file_name);
+	assert_int_equal(err.code, KB_EXIT_OK);
+}
+
+static void
+test_cache_remove(void **state)
+{
+	struct sandbox *sb = *state;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct error err = { 0 };
+	char names[256];
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	assert_int_equal(cache_write(&sb->cache, &rec, &err), 0);
+	assert_int_equal(cache_remove(&sb->cache, &err), 0);
+	list_dir(sb->cache.dir, names, sizeof(names));
+	assert_string_equal(names, "");
+	assert_int_equal(cache_read(&sb->cache, &back, &err), 1);
+	/* Removing what is already gone is fine. */
+	assert_int_equal(cache_remove(&sb->cache, &err), 0);
+	assert_int_equal(err.code, KB_EXIT_OK);
+}
+
+/* Anything unreadable in a private file is a miss: the caller fetches a new token. */
+static void
+test_cache_read_miss_table(void **state)
+{
+	static const struct {
+		const char *name, *content;
+	} misses[] = {
+		{ "not JSON", "garbage\n" },
+		{ "empty", "" },
+		{ "truncated", "{\"format\":\"keybearer-cache/1\",\"key\":\"" KEY "\",\"acc" },
+		{ "another profile's record",
+		  RECORD(GOOD_FORMAT,
+			 "\"0000000000000000000000000000000000000000000000000000000000000000\"",
+			 GOOD_TOKEN, "1", "2") },
+		{ "bad token", RECORD(GOOD_FORMAT, GOOD_KEY, "\"a b\"", "1", "2") },
+	};
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	char path[400];
+	size_t i;
+	int failures = 0;
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	sandbox_path(sb, sb->cache.file_name, path, sizeof(path));
+	for (i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
+		struct cache_record rec;
+
+		write_file(path, misses[i].content, 0600);
+		failures += mismatch_int(misses[i].name, "cache_read",
+					 cache_read(&sb->cache, &rec, &err), 1);
+		failures += mismatch_int(misses[i].name, "exit code", err.code, KB_EXIT_OK);
+		cache_record_free(&rec);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* A symbolic link could point the cache at a file another user controls. */
+static void
+test_cache_read_refuses_symlink(void **state)
+{
+	struct sandbox *sb = *state;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct error err = { 0 };
+	char path[400], target[300], *text;
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	snprintf(target, sizeof(target), "%s/planted.json", sb->root);
+	text = cache_record_format(KEY, &rec);
+	write_file(target, text, 0600);
+	free(text);
+	sandbox_path(sb, sb->cache.file_name, path, sizeof(path));
+	assert_int_equal(symlink(target, path), 0);
+
+	assert_int_equal(cache_read(&sb->cache, &back, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_IO);
+	assert_non_null(strstr(err.message, "is a symbolic link"));
+	assert_null(back.access_token);
+}
+
+static void
+test_cache_read_refuses_readable_file(void **state)
+{
+	struct sandbox *sb = *state;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct error err = { 0 };
+	char path[400], *text;
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	sandbox_path(sb, sb->cache.file_name, path, sizeof(path));
+	text = cache_record_format(KEY, &rec);
+	write_file(path, text, 0644);
+	free(text);
+
+	assert_int_equal(cache_read(&sb->cache, &back, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_IO);
+	assert_non_null(strstr(err.message, "(mode 0644) — run chmod 0600"));
+	assert_null(back.access_token);
+}
+
+/* The hot path's read-only look: no directory yet is a miss, and it never creates one. */
+static void
+test_cache_lookup(void **state)
+{
+	struct sandbox *sb = *state;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct error err = { 0 };
+	char dir[300];
+
+	snprintf(dir, sizeof(dir), "%s/keybearer", sb->root);
+	assert_int_equal(cache_lookup(&sb->profile, &back, &err), 1);
+	assert_null(back.access_token);
+	assert_int_equal(access(dir, F_OK), -1);
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	assert_int_equal(cache_lookup(&sb->profile, &back, &err), 1);
+	assert_int_equal(cache_write(&sb->cache, &rec, &err), 0);
+	assert_int_equal(cache_lookup(&sb->profile, &back, &err), 0);
+	assert_string_equal(back.access_token, TOKEN);
+	assert_int_equal(back.expires_at, 1700003600);
+	cache_record_free(&back);
+	assert_int_equal(err.code, KB_EXIT_OK);
+
+	assert_int_equal(chmod(dir, 0750), 0);
+	assert_int_equal(cache_lookup(&sb->profile, &back, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_IO);
+}
+
+static double
+seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* flock locks belong to the open file description: two cache_lock calls from this one
+ * process conflict just as two processes would. */
+static void
+test_cache_lock_excludes_second_holder(void **state)
+{
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	struct timespec start;
+	char path[400];
+	struct stat st;
+	double waited;
+	int first, second, third;
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	first = cache_lock(&sb->cache, "work", 1, &err);
+	assert_true(first >= 0);
+	sandbox_path(sb, sb->cache.lock_name, path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	second = cache_lock(&sb->cache, "work", 1, &err);
+	waited = seconds_since(&start);
+	assert_int_equal(second, -1);
+	assert_int_equal(err.code, KB_EXIT_TRANSIENT);
+	assert_non_null(strstr(err.message, "another keybearer has been refreshing profile work "
+					    "for more than 1 s"));
+	print_message("second lock gave up after %.3f s\n", waited);
+	assert_true(waited >= 0.95);
+	assert_true(waited < 1.5);
+
+	/* Closing the holder's descriptor releases the lock at once. */
+	close(first);
+	memset(&err, 0, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	third = cache_lock(&sb->cache, "work", 1, &err);
+	assert_true(third >= 0);
+	assert_true(seconds_since(&start) < 0.5);
+	close(third);
+}
+
+static void
+test_cache_lock_refuses_readable_lock_file(void **state)
+{
+	struct sandbox *sb = *state;
+	struct error err = { 0 };
+	char path[400];
+
+	assert_int_equal(cache_open(&sb->cache, &sb->profile, 1, &err), 0);
+	sandbox_path(sb, sb->cache.lock_name, path, sizeof(path));
+	write_file(path, "", 0644);
+	assert_int_equal(cache_lock(&sb->cache, "work", 1, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_IO);
+	assert_non_null(strstr(err.message, "(mode 0644)"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cache_profile_key_known_value),
+		cmocka_unit_test(test_cache_profile_key_is_stable),
+		cmocka_unit_test(test_cache_profile_key_differs_per_field),
+		cmocka_unit_test(test_cache_profile_key_ignores_other_fields),
+		cmocka_unit_test(test_cache_profile_key_field_boundaries),
+		cmocka_unit_test(test_cache_record_format_exact),
+		cmocka_unit_test(test_cache_record_round_trip),
+		cmocka_unit_test(test_cache_record_parse_table),
+		cmocka_unit_test(test_cache_record_parse_token_length_limit),
+		cmocka_unit_test(test_cache_is_fresh_table),
+		cmocka_unit_test_setup_teardown(test_cache_open_creates_private_dir, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_open_without_create_reports_absence,
+						sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_open_falls_back_to_cache_home,
+						sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_open_refuses_group_readable_dir,
+						sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_open_refuses_symlinked_dir,
+						sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_write_read_round_trip, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_remove, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_read_miss_table, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_read_refuses_symlink, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_read_refuses_readable_file,
+						sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_lookup, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_lock_excludes_second_holder,
+						sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_lock_refuses_readable_lock_file,
+						sandbox_setup, sandbox_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, save_environment, restore_environment);
+}

@@ -1,0 +1,1179 @@
+/* The configuration decides where the client secret is sent. Every key, every refusal and
+ * every precedence rule is pinned here, and each error must name the file and line so a
+ * user can fix it without reading the source. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define PATH	  "/etc/keybearer/test.ini"
+#define TEST_HOME "/home/tester"
+
+/* Table runners check every row and report each mismatch before failing, so one run
+ * shows all broken rows instead of only the first. */
+static int
+mismatch_str(const char *row, const char *what, const char *got, const char *want)
+{
+	if (got == NULL && want == NULL)
+		return 0;
+	if (got != NULL && want != NULL && strcmp(got, want) == 0)
+		return 0;
+	print_error("%s: %s is \"%s\", expected \"%s\"\n", row, what, got ? got : "(null)",
+		    want ? want : "(null)");
+	return 1;
+}
+
+static int
+mismatch_int(const char *row, const char *what, long long got, long long want)
+{
+	if (got == want)
+		return 0;
+	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
+	return 1;
+}
+
+static int
+mismatch_contains(const char *row, const char *what, const char *text, const char *needle)
+{
+	if (text != NULL && strstr(text, needle) != NULL)
+		return 0;
+	print_error("%s: %s \"%s\" lacks \"%s\"\n", row, what, text ? text : "(null)", needle);
+	return 1;
+}
+
+/* Every variable a test may touch. Each test starts without them (HOME aside) and its
+ * teardown puts back what the suite started with, so no test sees another's leftovers. */
+static const char *const touched_variables[] = {
+	"KEYBEARER_PROFILE", "KEYBEARER_TOKEN_URL", "KEYBEARER_CLIENT_ID", "KEYBEARER_SCOPE",
+	"KEYBEARER_CA_FILE", "KEYBEARER_CONFIG",    "XDG_CONFIG_HOME",	   "HOME",
+};
+#define TOUCHED_COUNT (sizeof(touched_variables) / sizeof(touched_variables[0]))
+static char *saved_values[TOUCHED_COUNT];
+static char scratch_dir[256];
+
+static int
+suite_setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TOUCHED_COUNT; i++) {
+		const char *value = getenv(touched_variables[i]);
+		saved_values[i] = value != NULL ? strdup(value) : NULL;
+	}
+	snprintf(scratch_dir, sizeof(scratch_dir), "%s/keybearer-config-test.XXXXXX",
+		 tmp != NULL && *tmp == '/' ? tmp : "/tmp");
+	return mkdtemp(scratch_dir) != NULL ? 0 : -1;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+restore_environment(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TOUCHED_COUNT; i++) {
+		if (saved_values[i] != NULL)
+			setenv(touched_variables[i], saved_values[i], 1);
+		else
+			unsetenv(touched_variables[i]);
+	}
+	return 0;
+}
+
+static int
+suite_teardown(void **state)
+{
+	size_t i;
+
+	restore_environment(state);
+	for (i = 0; i < TOUCHED_COUNT; i++)
+		free(saved_values[i]);
+	nftw(scratch_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static int
+clean_environment(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TOUCHED_COUNT; i++)
+		unsetenv(touched_variables[i]);
+	setenv("HOME", TEST_HOME, 1);
+	return 0;
+}
+
+#define ENV_TEST(f) cmocka_unit_test_setup_teardown(f, clean_environment, restore_environment)
+
+/* A file in the scratch directory with exactly this mode (open's mode passes the umask). */
+static void
+write_file(const char *name, const char *text, size_t len, mode_t mode, char *path,
+	   size_t path_size)
+{
+	int fd;
+
+	assert_true((size_t)snprintf(path, path_size, "%s/%s", scratch_dir, name) < path_size);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* config_load on a file holding text, as KEYBEARER_CONFIG names it. */
+static int
+load_file(const char *text, struct config *cfg, struct error *err, char *path, size_t path_size)
+{
+	write_file("config", text, strlen(text), 0600, path, path_size);
+	setenv("KEYBEARER_CONFIG", path, 1);
+	memset(err, 0, sizeof(*err));
+	return config_load(cfg, err);
+}
+
+static int
+load_text(const char *text, struct config *cfg, struct error *err)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	memset(err, 0, sizeof(*err));
+	return config_load_text(cfg, PATH, text, err);
+}
+
+#define OR_DASH(s) ((s) != NULL ? (s) : "-")
+
+/* One line per profile, ";key=value;" per field, so a row states exactly what it expects
+ * and a mismatch shows the whole profile. */
+static void
+describe_profile(const struct profile *p, char *out, size_t size)
+{
+	char urls[2048] = "", secret[600];
+	size_t i, used = 0;
+
+	for (i = 0; i < p->url_count && used < sizeof(urls); i++)
+		used += (size_t)snprintf(urls + used, sizeof(urls) - used, "%s%s", i ? "," : "",
+					 p->urls[i]);
+	if (p->secret_kind == SECRET_ENV)
+		snprintf(secret, sizeof(secret), "env:%s", OR_DASH(p->secret_arg));
+	else if (p->secret_kind == SECRET_FILE)
+		snprintf(secret, sizeof(secret), "file:%s", OR_DASH(p->secret_arg));
+	else
+		snprintf(secret, sizeof(secret), "default");
+	snprintf(out, size,
+		 ";token_url=%s;client_id=%s;scope=%s;audience=%s;resource=%s;auth_method=%s;"
+		 "urls=[%s];secret=%s;ca_file=%s;timeout=%d;refresh_margin=%d;in_file=%d;",
+		 OR_DASH(p->token_url), OR_DASH(p->client_id), OR_DASH(p->scope),
+		 OR_DASH(p->audience), OR_DASH(p->resource),
+		 config_auth_method_name(p->auth_method), urls, secret, OR_DASH(p->ca_file),
+		 p->timeout, p->refresh_margin, p->in_file);
+}
+
+static int
+mismatch_profile(const char *row, const struct config *cfg, const char *name, const char *expected)
+{
+	const struct profile *p = config_find(cfg, name);
+	char description[4096];
+
+	if (p == NULL) {
+		print_error("%s: no profile named %s\n", row, name);
+		return 1;
+	}
+	describe_profile(p, description, sizeof(description));
+	return mismatch_contains(row, "profile", description, expected);
+}
+
+/* Short URLs, so that sixteen and seventeen fit the 198 characters of a line. */
+#define SIXTEEN_URLS                                                                               \
+	"urls = https://a/ https://b/ https://c/ https://d/ https://e/ https://f/ https://g/ "     \
+	"https://h/ https://i/ https://j/ https://k/ https://l/ https://m/ https://n/ https://o/ " \
+	"https://p/\n"
+#define SEVENTEEN_URLS                                                                             \
+	"urls = https://a/ https://b/ https://c/ https://d/ https://e/ https://f/ https://g/ "     \
+	"https://h/ https://i/ https://j/ https://k/ https://l/ https://m/ https://n/ https://o/ " \
+	"https://p/ https://q/\n"
+
+#define DEFAULTS_AFTER_TOKEN_URL                                                                   \
+	";client_id=-;scope=-;audience=-;resource=-;auth_method=client_secret_post;urls=[];"       \
+	"secret=default;ca_file=-;timeout=30;refresh_margin=300;in_file=1;"
+
+struct parse_case {
+	const char *name;
+	const char *text;
+	const char *profile;
+	const char *expected; /* a run of ";key=value;" fields of describe_profile */
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "defaults", "[profile work]\ntoken_url = https://login.example.com/token\n", "work",
+	  ";token_url=https://login.example.com/token" DEFAULTS_AFTER_TOKEN_URL },
+	{ "every key",
+	  "[profile work]\n"
+	  "token_url = https://login.example.com/oauth2/token\n"
+	  "client_id = my-client\n"
+	  "scope = read write\n"
+	  "audience = https://api.example.com\n"
+	  "resource = urn:example:api\n"
+	  "auth_method = client_secret_basic\n"
+	  "urls = https://api.example.com/v1/, https://files.example.com/ ,http://127.0.0.1:9000/\n"
+	  "secret = env:WORK_SECRET\n"
+	  "ca_file = ~/certs/ca.pem\n"
+	  "timeout = 45\n"
+	  "refresh_margin = 0\n",
+	  "work",
+	  ";token_url=https://login.example.com/oauth2/token;client_id=my-client;scope=read write;"
+	  "audience=https://api.example.com;resource=urn:example:api;"
+	  "auth_method=client_secret_basic;urls=[https://api.example.com/v1/,"
+	  "https://files.example.com/,http://127.0.0.1:9000/];secret=env:WORK_SECRET;"
+	  "ca_file=" TEST_HOME "/certs/ca.pem;timeout=45;refresh_margin=0;in_file=1;" },
+	{ "auth_method client_secret_post", "[profile w]\nauth_method = client_secret_post\n", "w",
+	  ";auth_method=client_secret_post;" },
+	{ "auth_method client_secret_basic", "[profile w]\nauth_method = client_secret_basic\n",
+	  "w", ";auth_method=client_secret_basic;" },
+	{ "urls separated by commas only",
+	  "[profile w]\nurls = https://a.example/,https://b.example/x\n", "w",
+	  ";urls=[https://a.example/,https://b.example/x];" },
+	{ "urls with doubled separators",
+	  "[profile w]\nurls = ,https://a.example/ ,, http://[::1]:8080/ ,\n", "w",
+	  ";urls=[https://a.example/,http://[::1]:8080/];" },
+	{ "sixteen urls", "[profile w]\n" SIXTEEN_URLS, "w",
+	  ";urls=[https://a/,https://b/,https://c/,https://d/,https://e/,https://f/,https://g/,"
+	  "https://h/,https://i/,https://j/,https://k/,https://l/,https://m/,https://n/,https://o/,"
+	  "https://p/];" },
+	{ "secret env", "[profile w]\nsecret = env:_My_Secret2\n", "w",
+	  ";secret=env:_My_Secret2;" },
+	{ "secret file absolute", "[profile w]\nsecret = file:/run/secrets/work\n", "w",
+	  ";secret=file:/run/secrets/work;" },
+	{ "secret file in home", "[profile w]\nsecret = file:~/.secrets/work\n", "w",
+	  ";secret=file:" TEST_HOME "/.secrets/work;" },
+	{ "ca_file absolute", "[profile w]\nca_file = /etc/ssl/corp.pem\n", "w",
+	  ";ca_file=/etc/ssl/corp.pem;" },
+	{ "ca_file in home", "[profile w]\nca_file = ~/ca.pem\n", "w",
+	  ";ca_file=" TEST_HOME "/ca.pem;" },
+	{ "timeout lowest", "[profile w]\ntimeout = 1\n", "w", ";timeout=1;" },
+	{ "timeout highest", "[profile w]\ntimeout = 600\n", "w", ";timeout=600;" },
+	{ "refresh_margin highest", "[profile w]\nrefresh_margin = 604800\n", "w",
+	  ";refresh_margin=604800;" },
+	{ "plain http to 127.0.0.1", "[profile w]\ntoken_url = http://127.0.0.1:8080/token\n", "w",
+	  ";token_url=http://127.0.0.1:8080/token;" },
+	{ "plain http to ::1", "[profile w]\ntoken_url = http://[::1]:8080/token\n", "w",
+	  ";token_url=http://[::1]:8080/token;" },
+	{ "plain http to localhost", "[profile w]\ntoken_url = http://localhost/token\n", "w",
+	  ";token_url=http://localhost/token;" },
+	{ "comments, blanks and spacing",
+	  "; a comment\n# another\n\n[profile w]\n\n  client_id=tight\nscope   =   a b   \n", "w",
+	  ";client_id=tight;scope=a b;" },
+	{ "inline comment", "[profile w]\ntimeout = 45 ; seconds\n", "w", ";timeout=45;" },
+	{ "CRLF line ends", "[profile w]\r\nclient_id = crlf\r\nscope = s\r\n", "w",
+	  ";client_id=crlf;scope=s;" },
+	{ "empty string value clears", "[profile w]\nclient_id = x\nscope =\n", "w",
+	  ";client_id=x;scope=-;" },
+	{ "section split in two",
+	  "[profile w]\nclient_id = x\n[profile v]\nclient_id = y\n"
+	  "[profile w]\nscope = z\n",
+	  "w", ";client_id=x;scope=z;" },
+	{ "second of two profiles", "[profile w]\nclient_id = x\n[profile v]\nclient_id = y\n", "v",
+	  ";client_id=y;" },
+	{ "profile name characters", "[profile My.Work_2-b]\nclient_id = x\n", "My.Work_2-b",
+	  ";client_id=x;" },
+	{ "tab after profile", "[profile\tw]\nclient_id = x\n", "w", ";client_id=x;" },
+};
+
+static void
+test_config_parse_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *c = &parse_cases[i];
+		struct config cfg;
+		struct error err;
+		int rc = load_text(c->text, &cfg, &err);
+
+		failures += mismatch_int(c->name, "rc", rc, 0);
+		failures += mismatch_str(c->name, "message", err.message, "");
+		if (rc == 0)
+			failures += mismatch_profile(c->name, &cfg, c->profile, c->expected);
+		config_free(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+static void
+test_config_builtin_aspose(void **state)
+{
+	struct config cfg;
+	struct error err;
+
+	(void)state;
+	assert_int_equal(load_text("", &cfg, &err), 0);
+	assert_int_equal(cfg.count, 1);
+	assert_int_equal(
+		mismatch_profile("built-in", &cfg, "aspose",
+				 ";token_url=https://api.aspose.cloud/connect/token;"
+				 "client_id=-;scope=-;audience=-;resource=-;"
+				 "auth_method=client_secret_post;"
+				 "urls=[https://api.aspose.cloud/];secret=default;ca_file=-;"
+				 "timeout=30;refresh_margin=300;in_file=0;"),
+		0);
+	config_free(&cfg);
+}
+
+/* A [profile aspose] section adjusts the preset: keys it names change, the rest stay. */
+static void
+test_config_file_overrides_aspose(void **state)
+{
+	struct config cfg;
+	struct error err;
+
+	(void)state;
+	assert_int_equal(
+		load_text("[profile aspose]\nclient_id = my-app\ntimeout = 10\n", &cfg, &err), 0);
+	assert_int_equal(cfg.count, 1);
+	assert_int_equal(
+		mismatch_profile("override", &cfg, "aspose",
+				 ";token_url=https://api.aspose.cloud/connect/token;"
+				 "client_id=my-app;scope=-;audience=-;resource=-;"
+				 "auth_method=client_secret_post;"
+				 "urls=[https://api.aspose.cloud/];secret=default;ca_file=-;"
+				 "timeout=10;refresh_margin=300;in_file=1;"),
+		0);
+	config_free(&cfg);
+}
+
+struct error_case {
+	const char *name;
+	const char *text;
+	const char *message; /* substring, with the "path:LINE: " it must start with */
+};
+
+static const struct error_case error_cases[] = {
+	{ "unknown key", "[profile work]\ntoken_url = https://h/t\nclient = x\n",
+	  PATH ":3: unknown key \"client\" in [profile work] — see the configuration reference" },
+	{ "key outside a section", "token_url = https://h/t\n",
+	  PATH ":1: \"token_url\" is outside any section — put it under [profile NAME]" },
+	{ "key outside a section after comments", "# keybearer\n\ntimeout = 5\n",
+	  PATH ":3: \"timeout\" is outside any section" },
+	/* A bad section is reported at its header, not at the key that revealed it. */
+	{ "unknown section", "[server]\nurl = https://h/\n",
+	  PATH ":1: unknown section [server] — sections are written [profile NAME]" },
+	{ "unknown section further down",
+	  "[profile a]\nclient_id = x\n\n[server]\n# comment\nurl = https://h/\n",
+	  PATH ":4: unknown section [server]" },
+	{ "section profile without a name", "[profile]\ntimeout = 5\n",
+	  PATH ":1: unknown section [profile]" },
+	{ "section profiles", "[profiles work]\ntimeout = 5\n",
+	  PATH ":1: unknown section [profiles work]" },
+	{ "section Profile", "[Profile work]\ntimeout = 5\n",
+	  PATH ":1: unknown section [Profile work]" },
+	{ "bad profile name slash", "[profile a/b]\ntimeout = 5\n",
+	  PATH ":1: bad profile name \"a/b\" — use up to 40 letters, digits, '.', '_' or '-'" },
+	{ "bad profile name space", "[profile a b]\ntimeout = 5\n",
+	  PATH ":1: bad profile name \"a b\"" },
+	{ "bad profile name non-ASCII", "[profile w\xc3\xb6rk]\ntimeout = 5\n",
+	  PATH ":1: bad profile name \"w\xc3\xb6rk\"" },
+	{ "duplicate key", "[profile work]\nclient_id = x\nclient_id = y\n",
+	  PATH ":3: client_id is given twice for profile work" },
+	{ "duplicate key across sections",
+	  "[profile work]\ntimeout = 5\n[profile other]\ntimeout = 6\n[profile work]\ntimeout = "
+	  "7\n",
+	  PATH ":6: timeout is given twice for profile work" },
+	/* An indented line continues the value above: that reads as the key given twice. */
+	{ "continuation line", "[profile work]\nscope = read\n  write\n",
+	  PATH ":3: scope is given twice for profile work (an indented line continues" },
+	{ "no equals sign", "[profile work]\nclient_id\n",
+	  PATH ":2: malformed line — write \"key = value\" lines under a [profile NAME] section" },
+	{ "unclosed section", "[profile work\n", PATH ":1: malformed line" },
+	{ "empty token_url", "[profile work]\ntoken_url =\n",
+	  PATH ":2: token_url is empty — give a value or remove the line" },
+	{ "http token_url to a remote host",
+	  "[profile work]\ntoken_url = http://login.example.com/t\n",
+	  PATH ":2: token_url uses plain http to login.example.com: secrets and tokens would "
+	       "travel unencrypted" },
+	{ "http token_url to 128.0.0.1", "[profile work]\ntoken_url = http://128.0.0.1/t\n",
+	  PATH ":2: token_url uses plain http to 128.0.0.1" },
+	{ "token_url with user:pass@",
+	  "[profile work]\ntoken_url = https://user:pass@h.example/t\n",
+	  PATH ":2: token_url is not a usable URL: \"https://user:pass@h.example/t\"" },
+	{ "token_url with fragment", "[profile work]\ntoken_url = https://h.example/t#x\n",
+	  PATH ":2: token_url is not a usable URL" },
+	{ "token_url relative", "[profile work]\ntoken_url = /oauth/token\n",
+	  PATH ":2: token_url is not a usable URL" },
+	{ "auth_method basic", "[profile work]\nauth_method = basic\n",
+	  PATH
+	  ":2: unknown auth_method \"basic\" — use client_secret_post or client_secret_basic" },
+	{ "auth_method upper case", "[profile work]\nauth_method = CLIENT_SECRET_POST\n",
+	  PATH ":2: unknown auth_method \"CLIENT_SECRET_POST\"" },
+	{ "timeout 0", "[profile work]\ntimeout = 0\n",
+	  PATH ":2: timeout must be a whole number of seconds from 1 to 600, not \"0\"" },
+	{ "timeout 601", "[profile work]\ntimeout = 601\n",
+	  PATH ":2: timeout must be a whole number of seconds from 1 to 600, not \"601\"" },
+	{ "timeout abc", "[profile work]\ntimeout = abc\n",
+	  PATH ":2: timeout must be a whole number of seconds from 1 to 600, not \"abc\"" },
+	{ "timeout with unit", "[profile work]\ntimeout = 30s\n", PATH ":2: timeout must be" },
+	{ "timeout negative", "[profile work]\ntimeout = -5\n", PATH ":2: timeout must be" },
+	{ "timeout with plus", "[profile work]\ntimeout = +5\n", PATH ":2: timeout must be" },
+	{ "timeout overflowing", "[profile work]\ntimeout = 99999999999999999999\n",
+	  PATH ":2: timeout must be" },
+	{ "timeout empty", "[profile work]\ntimeout =\n", PATH ":2: timeout is empty" },
+	{ "refresh_margin above a week", "[profile work]\nrefresh_margin = 604801\n",
+	  PATH ":2: refresh_margin must be a whole number of seconds from 0 to 604800, not "
+	       "\"604801\"" },
+	{ "secret from vault", "[profile work]\nsecret = vault:work\n",
+	  PATH ":2: unknown secret source \"vault:work\" — use env:VARIABLE or file:/path" },
+	{ "secret bare", "[profile work]\nsecret = WORK_SECRET\n",
+	  PATH ":2: unknown secret source \"WORK_SECRET\"" },
+	{ "secret env without name", "[profile work]\nsecret = env:\n",
+	  PATH ":2: \"env:\" does not name an environment variable" },
+	{ "secret env with digit first", "[profile work]\nsecret = env:1SECRET\n",
+	  PATH ":2: \"env:1SECRET\" does not name an environment variable" },
+	{ "secret env with dash", "[profile work]\nsecret = env:MY-SECRET\n",
+	  PATH ":2: \"env:MY-SECRET\" does not name an environment variable" },
+	{ "secret file relative", "[profile work]\nsecret = file:secrets/work\n",
+	  PATH ":2: secret file \"secrets/work\" is not an absolute path" },
+	{ "secret file empty", "[profile work]\nsecret = file:\n",
+	  PATH ":2: secret file \"\" is not an absolute path" },
+	{ "ca_file relative", "[profile work]\nca_file = certs/ca.pem\n",
+	  PATH
+	  ":2: ca_file \"certs/ca.pem\" is not an absolute path — write /full/path or ~/path" },
+	{ "ca_file dot", "[profile work]\nca_file = ./ca.pem\n",
+	  PATH ":2: ca_file \"./ca.pem\" is not an absolute path" },
+	{ "ca_file other user's home", "[profile work]\nca_file = ~root/ca.pem\n",
+	  PATH ":2: ca_file \"~root/ca.pem\" is not an absolute path" },
+	{ "urls entry over http",
+	  "[profile work]\nurls = https://ok.example/, http://api.example.com/\n",
+	  PATH ":2: urls entry uses plain http to api.example.com" },
+	{ "urls entry not a URL", "[profile work]\nurls = https://ok.example/ api.example.com\n",
+	  PATH ":2: urls entry is not a usable URL: \"api.example.com\"" },
+	{ "seventeen urls", "[profile work]\n" SEVENTEEN_URLS,
+	  PATH ":2: urls lists more than 16 prefixes — shorten the list" },
+	{ "control character",
+	  "[profile work]\nclient_id = a\x01"
+	  "b\n",
+	  PATH ":2: client_id contains a control character — remove it" },
+	{ "DEL character",
+	  "[profile work]\nscope = a\x7f"
+	  "b\n",
+	  PATH ":2: scope contains a control character" },
+	/* The first error is the one reported, even when later lines have more. */
+	{ "first of two errors", "[profile work]\ntimeout = 0\nbogus = 1\n",
+	  PATH ":2: timeout must be" },
+};
+
+static void
+test_config_error_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+		const struct error_case *c = &error_cases[i];
+		struct config cfg;
+		struct error err;
+
+		failures += mismatch_int(c->name, "rc", load_text(c->text, &cfg, &err), -1);
+		failures += mismatch_int(c->name, "exit code", err.code, KB_EXIT_CONFIG);
+		failures += mismatch_contains(c->name, "message", err.message, c->message);
+		/* The location comes first, so editors and eyes can jump to it. */
+		if (strncmp(err.message, PATH ":", strlen(PATH ":")) != 0) {
+			print_error("%s: message \"%s\" does not start with the path\n", c->name,
+				    err.message);
+			failures++;
+		}
+		config_free(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* inih hands us at most 198 characters of a line: the 199th must be an error, never a
+ * silently shortened value. */
+static void
+test_config_line_length_limit(void **state)
+{
+	static const struct {
+		size_t length;
+		int rc;
+	} lengths[] = { { 198, 0 }, { 199, -1 }, { 400, -1 } };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		char text[1024], scope[512];
+		struct config cfg;
+		struct error err;
+		size_t value_len = lengths[i].length - strlen("scope = ");
+
+		memset(scope, 's', value_len);
+		scope[value_len] = '\0';
+		snprintf(text, sizeof(text), "[profile work]\nscope = %s\ntimeout = 5\n", scope);
+		print_message("line of %zu characters\n", lengths[i].length);
+		assert_int_equal(load_text(text, &cfg, &err), lengths[i].rc);
+		if (lengths[i].rc == 0) {
+			assert_string_equal(config_find(&cfg, "work")->scope, scope);
+		} else {
+			assert_int_equal(err.code, KB_EXIT_CONFIG);
+			assert_string_equal(err.message, PATH
+					    ":2: line is longer than 198 characters — shorten it");
+		}
+		config_free(&cfg);
+	}
+}
+
+/* The README promises names of up to 64 characters: a long name must keep all of them,
+ * and one character more must be refused rather than cut to fit. */
+static void
+test_config_profile_name_length_limit(void **state)
+{
+	static const struct {
+		size_t length;
+		int rc;
+	} lengths[] = { { 40, 0 }, { 41, -1 }, { 64, -1 } };
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		char name[80], text[160], row[32];
+		struct config cfg;
+		struct error err;
+		int rc;
+
+		memset(name, 'n', lengths[i].length);
+		name[lengths[i].length] = '\0';
+		snprintf(row, sizeof(row), "name of %zu characters", lengths[i].length);
+		snprintf(text, sizeof(text), "[profile %s]\nclient_id = x\n", name);
+		rc = load_text(text, &cfg, &err);
+		failures += mismatch_int(row, "rc", rc, lengths[i].rc);
+		if (lengths[i].rc == 0) {
+			failures += mismatch_int(row, "found by its full name",
+						 config_find(&cfg, name) != NULL, 1);
+			failures += mismatch_int(row, "profile count", (long long)cfg.count, 2);
+		} else {
+			failures += mismatch_contains(row, "message", err.message,
+						      PATH ":1: bad profile name");
+		}
+		config_free(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* inih keeps parsing after a malformed or overlong line; the error reported must still be
+ * the first one in the file, or the user fixes line 9 while line 2 stays broken. */
+static void
+test_config_reports_first_error_first(void **state)
+{
+	static char overlong[400], cut_value[400];
+	char long_value[251];
+	struct {
+		const char *name;
+		const char *text;
+		const char *message;
+	} cases[] = {
+		{ "malformed, then unknown key",
+		  "[profile work]\nthis line has no equals sign\nbogus = 1\n",
+		  PATH ":2: malformed line" },
+		{ "unclosed section, then key", "[profile work\ntimeout = 5\n",
+		  PATH ":1: malformed line" },
+		{ "overlong, then bad timeout", overlong,
+		  PATH ":2: line is longer than 198 characters" },
+		/* Cut at 198 characters, this line's value is empty: the length is the error. */
+		{ "overlong line cut into a bad value", cut_value,
+		  PATH ":2: line is longer than 198 characters" },
+		{ "unknown key, then malformed", "[profile work]\nbogus = 1\nno equals sign\n",
+		  PATH ":2: unknown key \"bogus\"" },
+	};
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	memset(long_value, 'x', sizeof(long_value) - 1);
+	long_value[sizeof(long_value) - 1] = '\0';
+	snprintf(overlong, sizeof(overlong), "[profile work]\nscope = %s\ntimeout = 0\n",
+		 long_value);
+	memset(long_value, ' ', 200);
+	long_value[200] = '\0';
+	snprintf(cut_value, sizeof(cut_value), "[profile work]\ntimeout =%s45\n", long_value);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct error err;
+
+		failures +=
+			mismatch_int(cases[i].name, "rc", load_text(cases[i].text, &cfg, &err), -1);
+		failures +=
+			mismatch_contains(cases[i].name, "message", err.message, cases[i].message);
+		config_free(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* "~/" needs an absolute HOME; without one the path is as relative as any other. */
+static void
+test_config_home_expansion_needs_absolute_home(void **state)
+{
+	static const char *const homes[] = { NULL, "", "relative/home" };
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(homes) / sizeof(homes[0]); i++) {
+		struct config cfg;
+		struct error err;
+		const char *row = homes[i] != NULL ? homes[i] : "(unset)";
+
+		if (homes[i] != NULL)
+			setenv("HOME", homes[i], 1);
+		else
+			unsetenv("HOME");
+		failures += mismatch_int(
+			row, "rc", load_text("[profile w]\nca_file = ~/ca.pem\n", &cfg, &err), -1);
+		failures +=
+			mismatch_contains(row, "message", err.message,
+					  PATH ":2: ca_file \"~/ca.pem\" is not an absolute path");
+		config_free(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+#define FILE_A	      "[profile a]\ntoken_url = https://a.example/token\n"
+#define FILE_AB	      FILE_A "[profile b]\ntoken_url = https://b.example/token\n"
+#define ENV_TOKEN_URL "https://env.example/token"
+
+struct select_case {
+	const char *name;
+	const char *file;	 /* NULL: no config file at all */
+	const char *env_profile; /* KEYBEARER_PROFILE */
+	const char *env_token_url;
+	const char *flag;
+	const char *selected; /* NULL: an error */
+	const char *message;  /* "@PATH@" stands for the config file's path */
+};
+
+static const struct select_case select_cases[] = {
+	{ "flag beats KEYBEARER_PROFILE", FILE_AB, "a", NULL, "b", "b", NULL },
+	{ "flag beats env profile", FILE_AB, NULL, ENV_TOKEN_URL, "a", "a", NULL },
+	{ "KEYBEARER_PROFILE", FILE_AB, "a", NULL, NULL, "a", NULL },
+	{ "empty flag falls back to KEYBEARER_PROFILE", FILE_AB, "b", NULL, "", "b", NULL },
+	{ "KEYBEARER_PROFILE beats env profile", FILE_AB, "b", ENV_TOKEN_URL, NULL, "b", NULL },
+	{ "env profile beats several file profiles", FILE_AB, NULL, ENV_TOKEN_URL, NULL, "env",
+	  NULL },
+	{ "env profile beats the only file profile", FILE_A, NULL, ENV_TOKEN_URL, NULL, "env",
+	  NULL },
+	{ "env profile by name", FILE_AB, NULL, ENV_TOKEN_URL, "env", "env", NULL },
+	{ "the only file profile", FILE_A, NULL, NULL, NULL, "a", NULL },
+	{ "the only file profile is aspose", "[profile aspose]\nclient_id = x\n", NULL, NULL, NULL,
+	  "aspose", NULL },
+	{ "no config file", NULL, NULL, NULL, NULL, "aspose", NULL },
+	{ "config file without profiles", "# nothing yet\n", NULL, NULL, NULL, "aspose", NULL },
+	{ "built-in by name beside file profiles", FILE_AB, NULL, NULL, "aspose", "aspose", NULL },
+	{ "several file profiles", FILE_AB, NULL, NULL, NULL, NULL,
+	  "several profiles are configured (a, b) — choose one with --profile NAME or "
+	  "KEYBEARER_PROFILE" },
+	{ "several file profiles with aspose", "[profile aspose]\nclient_id = x\n" FILE_A, NULL,
+	  NULL, NULL, NULL, "several profiles are configured (aspose, a)" },
+	{ "unknown flag", FILE_AB, NULL, NULL, "c", NULL,
+	  "no profile named \"c\" — known profiles: aspose, a, b; add [profile c] to @PATH@" },
+	{ "unknown KEYBEARER_PROFILE", FILE_AB, "c", NULL, NULL, NULL,
+	  "no profile named \"c\" — known profiles: aspose, a, b; add [profile c] to @PATH@" },
+	{ "unknown name without a file", NULL, "c", NULL, NULL, NULL,
+	  "no profile named \"c\" — known profiles: aspose; add [profile c] to the config file" },
+};
+
+static int
+check_select_case(const struct select_case *c)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	const struct profile *p;
+	char path[512], message[1024];
+	const char *mark;
+	int failures = 0;
+
+	clean_environment(NULL);
+	if (c->file != NULL) {
+		failures += mismatch_int(c->name, "config_load",
+					 load_file(c->file, &cfg, &err, path, sizeof(path)), 0);
+	} else {
+		/* An empty XDG_CONFIG_HOME: the default file is simply absent. */
+		snprintf(path, sizeof(path), "%s/no-config-here", scratch_dir);
+		setenv("XDG_CONFIG_HOME", path, 1);
+		failures += mismatch_int(c->name, "config_load", config_load(&cfg, &err), 0);
+	}
+	if (failures != 0)
+		return failures;
+	if (c->env_profile != NULL)
+		setenv("KEYBEARER_PROFILE", c->env_profile, 1);
+	if (c->env_token_url != NULL) {
+		/* The env profile exists only when config_load saw the variable. */
+		config_free(&cfg);
+		setenv("KEYBEARER_TOKEN_URL", c->env_token_url, 1);
+		failures += mismatch_int(c->name, "config_load", config_load(&cfg, &err), 0);
+	}
+	p = config_select(&cfg, c->flag, &err);
+	if (c->selected != NULL) {
+		failures += mismatch_str(c->name, "selected", p ? p->name : NULL, c->selected);
+		failures += mismatch_int(c->name, "exit code", err.code, KB_EXIT_OK);
+	} else {
+		failures += mismatch_str(c->name, "selected", p ? p->name : NULL, NULL);
+		failures += mismatch_int(c->name, "exit code", err.code, KB_EXIT_CONFIG);
+		mark = strstr(c->message, "@PATH@");
+		if (mark != NULL)
+			snprintf(message, sizeof(message), "%.*s%s%s", (int)(mark - c->message),
+				 c->message, path, mark + strlen("@PATH@"));
+		else
+			snprintf(message, sizeof(message), "%s", c->message);
+		failures += mismatch_contains(c->name, "message", err.message, message);
+	}
+	config_free(&cfg);
+	return failures;
+}
+
+static void
+test_config_select_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(select_cases) / sizeof(select_cases[0]); i++)
+		failures += check_select_case(&select_cases[i]);
+	assert_int_equal(failures, 0);
+}
+
+/* CI describes a profile with variables alone: they make the "env" profile. */
+static void
+test_config_environment_defines_env_profile(void **state)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char dir[512];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/no-config-here", scratch_dir);
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	setenv("KEYBEARER_TOKEN_URL", "https://env.example:8443/oauth/token", 1);
+	setenv("KEYBEARER_CLIENT_ID", "env-client", 1);
+	setenv("KEYBEARER_SCOPE", "read write", 1);
+	setenv("KEYBEARER_CA_FILE", "/etc/ssl/env-ca.pem", 1);
+	assert_int_equal(config_load(&cfg, &err), 0);
+	assert_null(cfg.path);
+	assert_int_equal(cfg.count, 2);
+	assert_int_equal(
+		mismatch_profile("env", &cfg, "env",
+				 ";token_url=https://env.example:8443/oauth/token;"
+				 "client_id=env-client;scope=read write;audience=-;"
+				 "resource=-;auth_method=client_secret_post;"
+				 "urls=[https://env.example:8443/];secret=default;"
+				 "ca_file=/etc/ssl/env-ca.pem;timeout=30;refresh_margin=300;"
+				 "in_file=0;"),
+		0);
+	config_free(&cfg);
+}
+
+/* The environment beats the file, key by key; unset and empty variables change nothing. */
+static void
+test_config_environment_beats_file(void **state)
+{
+	struct config cfg;
+	struct error err;
+	char path[512];
+
+	(void)state;
+	setenv("KEYBEARER_CLIENT_ID", "env-client", 1);
+	setenv("KEYBEARER_SCOPE", "env-scope", 1);
+	setenv("KEYBEARER_TOKEN_URL", "", 1);
+	setenv("KEYBEARER_CA_FILE", "", 1);
+	assert_int_equal(load_file("[profile work]\ntoken_url = https://file.example/token\n"
+				   "client_id = file-client\nscope = file-scope\n"
+				   "ca_file = /etc/file-ca.pem\n",
+				   &cfg, &err, path, sizeof(path)),
+			 0);
+	assert_string_equal(cfg.path, path);
+	assert_null(config_find(&cfg, "env"));
+	assert_int_equal(mismatch_profile("work", &cfg, "work",
+					  ";token_url=https://file.example/token;"
+					  "client_id=env-client;scope=env-scope;audience=-;"
+					  "resource=-;auth_method=client_secret_post;"
+					  "urls=[https://file.example/];secret=default;"
+					  "ca_file=/etc/file-ca.pem;"),
+			 0);
+	config_free(&cfg);
+}
+
+struct env_error_case {
+	const char *variable, *value;
+	const char *message;
+};
+
+static const struct env_error_case env_error_cases[] = {
+	{ "KEYBEARER_TOKEN_URL", "http://evil.example/token",
+	  "KEYBEARER_TOKEN_URL: token_url uses plain http to evil.example" },
+	{ "KEYBEARER_TOKEN_URL", "https://u:p@h.example/token",
+	  "KEYBEARER_TOKEN_URL: token_url is not a usable URL" },
+	{ "KEYBEARER_CA_FILE", "relative/ca.pem",
+	  "KEYBEARER_CA_FILE: ca_file \"relative/ca.pem\" is not an absolute path" },
+	{ "KEYBEARER_CLIENT_ID", "a\tb",
+	  "KEYBEARER_CLIENT_ID: client_id contains a control character" },
+	{ "KEYBEARER_SCOPE", "a\nb", "KEYBEARER_SCOPE: scope contains a control character" },
+};
+
+static void
+test_config_environment_errors(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(env_error_cases) / sizeof(env_error_cases[0]); i++) {
+		const struct env_error_case *c = &env_error_cases[i];
+		struct config cfg;
+		struct error err;
+		char path[512];
+
+		clean_environment(NULL);
+		setenv(c->variable, c->value, 1);
+		failures += mismatch_int(c->variable, "rc",
+					 load_file(FILE_A, &cfg, &err, path, sizeof(path)), -1);
+		failures += mismatch_int(c->variable, "exit code", err.code, KB_EXIT_CONFIG);
+		failures += mismatch_contains(c->variable, "message", err.message, c->message);
+		failures += mismatch_int(c->variable, "config freed", (long long)cfg.count, 0);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* Without urls, a token may go only where its secret went: the token endpoint's origin. */
+static void
+test_config_default_urls(void **state)
+{
+	struct config cfg;
+	struct error err;
+	char path[512];
+	int failures = 0;
+
+	(void)state;
+	assert_int_equal(load_file("[profile work]\ntoken_url = https://h:8443/oauth/token\n"
+				   "[profile listed]\ntoken_url = https://h/t\n"
+				   "urls = https://api.example/\n"
+				   "[profile upper]\ntoken_url = HTTPS://Login.Example:443/t\n"
+				   "[profile bare]\nclient_id = x\n",
+				   &cfg, &err, path, sizeof(path)),
+			 0);
+	failures += mismatch_profile("work", &cfg, "work", ";urls=[https://h:8443/];");
+	failures += mismatch_profile("listed", &cfg, "listed", ";urls=[https://api.example/];");
+	failures += mismatch_profile("upper", &cfg, "upper", ";urls=[https://login.example/];");
+	failures += mismatch_profile("bare", &cfg, "bare", ";urls=[];");
+	failures +=
+		mismatch_profile("aspose", &cfg, "aspose", ";urls=[https://api.aspose.cloud/];");
+	config_free(&cfg);
+	assert_int_equal(failures, 0);
+}
+
+static void
+test_config_load_missing_explicit_file(void **state)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char path[512], expected[1024];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/does-not-exist", scratch_dir);
+	setenv("KEYBEARER_CONFIG", path, 1);
+	assert_int_equal(config_load(&cfg, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_CONFIG);
+	snprintf(expected, sizeof(expected),
+		 "config file %s (from KEYBEARER_CONFIG) does not exist — create it or unset "
+		 "KEYBEARER_CONFIG",
+		 path);
+	assert_string_equal(err.message, expected);
+	assert_int_equal(cfg.count, 0);
+}
+
+/* Whoever can write the config can send the secret anywhere: group or other write bits
+ * make it unusable, while read bits are harmless. */
+static void
+test_config_load_file_modes(void **state)
+{
+	static const struct {
+		mode_t mode;
+		int rc;
+	} modes[] = { { 0600, 0 },  { 0640, 0 },  { 0644, 0 },
+		      { 0664, -1 }, { 0602, -1 }, { 0666, -1 } };
+	static const char text[] = FILE_A;
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct config cfg;
+		struct error err = { 0 };
+		char path[512], row[16], expected[2048];
+
+		snprintf(row, sizeof(row), "mode %04o", (unsigned)modes[i].mode);
+		write_file("config", text, strlen(text), modes[i].mode, path, sizeof(path));
+		setenv("KEYBEARER_CONFIG", path, 1);
+		failures += mismatch_int(row, "rc", config_load(&cfg, &err), modes[i].rc);
+		if (modes[i].rc != 0) {
+			failures += mismatch_int(row, "exit code", err.code, KB_EXIT_CONFIG);
+			snprintf(
+				expected, sizeof(expected),
+				"config file %s is accessible to group or others (mode %04o) — run "
+				"chmod %04o %s",
+				path, (unsigned)modes[i].mode, (unsigned)(modes[i].mode & ~022u),
+				path);
+			failures += mismatch_str(row, "message", err.message, expected);
+		}
+		config_free(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+static void
+test_config_load_refuses_nul_byte(void **state)
+{
+	static const char text[] = "[profile a]\nclient_id = x\0y\n";
+	struct config cfg;
+	struct error err = { 0 };
+	char path[512];
+
+	(void)state;
+	write_file("config", text, sizeof(text) - 1, 0600, path, sizeof(path));
+	setenv("KEYBEARER_CONFIG", path, 1);
+	assert_int_equal(config_load(&cfg, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_CONFIG);
+	assert_non_null(strstr(err.message, "contains a NUL byte"));
+}
+
+/* Errors in a real file name that file, not a placeholder. */
+static void
+test_config_load_error_names_the_file(void **state)
+{
+	struct config cfg;
+	struct error err;
+	char path[512], expected[1024];
+
+	(void)state;
+	assert_int_equal(load_file("[profile a]\n\nclient = x\n", &cfg, &err, path, sizeof(path)),
+			 -1);
+	snprintf(expected, sizeof(expected), "%s:3: unknown key \"client\"", path);
+	assert_non_null(strstr(err.message, expected));
+}
+
+static void
+make_scratch_dir(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", scratch_dir, name);
+	assert_true(mkdir(path, 0700) == 0 || errno == EEXIST);
+}
+
+#define FROM_XDG  "[profile from-xdg]\nclient_id = x\n"
+#define FROM_HOME "[profile from-home]\nclient_id = x\n"
+
+/* Without KEYBEARER_CONFIG: $XDG_CONFIG_HOME/keybearer/config, else ~/.config/keybearer;
+ * a missing default file is no error. */
+static void
+test_config_load_default_locations(void **state)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char path[512], dir[512];
+
+	(void)state;
+	make_scratch_dir("xdg");
+	make_scratch_dir("xdg/keybearer");
+	write_file("xdg/keybearer/config", FROM_XDG, strlen(FROM_XDG), 0600, path, sizeof(path));
+	make_scratch_dir("home");
+	make_scratch_dir("home/.config");
+	make_scratch_dir("home/.config/keybearer");
+	write_file("home/.config/keybearer/config", FROM_HOME, strlen(FROM_HOME), 0600, path,
+		   sizeof(path));
+
+	snprintf(dir, sizeof(dir), "%s/xdg", scratch_dir);
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	snprintf(dir, sizeof(dir), "%s/home", scratch_dir);
+	setenv("HOME", dir, 1);
+	assert_int_equal(config_load(&cfg, &err), 0);
+	snprintf(path, sizeof(path), "%s/xdg/keybearer/config", scratch_dir);
+	assert_string_equal(cfg.path, path);
+	assert_non_null(config_find(&cfg, "from-xdg"));
+	assert_null(config_find(&cfg, "from-home"));
+	config_free(&cfg);
+
+	/* A relative XDG_CONFIG_HOME is ignored, as the XDG specification asks. */
+	setenv("XDG_CONFIG_HOME", "relative/xdg", 1);
+	assert_int_equal(config_load(&cfg, &err), 0);
+	snprintf(path, sizeof(path), "%s/home/.config/keybearer/config", scratch_dir);
+	assert_string_equal(cfg.path, path);
+	assert_non_null(config_find(&cfg, "from-home"));
+	config_free(&cfg);
+
+	snprintf(dir, sizeof(dir), "%s/empty-xdg", scratch_dir);
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	assert_int_equal(config_load(&cfg, &err), 0);
+	assert_null(cfg.path);
+	assert_int_equal(cfg.count, 1);
+	assert_string_equal(cfg.profiles[0].name, "aspose");
+	assert_int_equal(err.code, KB_EXIT_OK);
+	config_free(&cfg);
+}
+
+/* Dotfile managers link the config from a repository: a link to a private file is fine. */
+static void
+test_config_load_follows_symlink(void **state)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char target[512], link_path[512];
+
+	(void)state;
+	write_file("linked-target", FILE_A, strlen(FILE_A), 0600, target, sizeof(target));
+	snprintf(link_path, sizeof(link_path), "%s/linked-config", scratch_dir);
+	unlink(link_path);
+	assert_int_equal(symlink(target, link_path), 0);
+	setenv("KEYBEARER_CONFIG", link_path, 1);
+	assert_int_equal(config_load(&cfg, &err), 0);
+	assert_non_null(config_find(&cfg, "a"));
+	config_free(&cfg);
+}
+
+struct mintable_case {
+	const char *name;
+	const char *text;
+	const char *profile;
+	const char *message; /* NULL: mintable; "@PATH@" stands for the config file's path */
+};
+
+static const struct mintable_case mintable_cases[] = {
+	{ "complete", "[profile work]\ntoken_url = https://h/t\nclient_id = c\n", "work", NULL },
+	{ "no client_id", "[profile work]\ntoken_url = https://h/t\n", "work",
+	  "profile work has no client_id — set client_id in [profile work] in @PATH@ or "
+	  "KEYBEARER_CLIENT_ID" },
+	{ "no token_url", "[profile work]\nclient_id = c\n", "work",
+	  "profile work has no token_url — set token_url in [profile work] in @PATH@ or "
+	  "KEYBEARER_TOKEN_URL" },
+	{ "aspose without client_id", "", "aspose",
+	  "profile aspose has no client_id — set client_id in [profile aspose] in @PATH@ or "
+	  "KEYBEARER_CLIENT_ID" },
+};
+
+static void
+test_config_check_mintable_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(mintable_cases) / sizeof(mintable_cases[0]); i++) {
+		const struct mintable_case *c = &mintable_cases[i];
+		const struct profile *p;
+		struct config cfg;
+		struct error err;
+		char path[512], expected[1024];
+		const char *mark;
+		int rc;
+
+		failures += mismatch_int(c->name, "config_load",
+					 load_file(c->text, &cfg, &err, path, sizeof(path)), 0);
+		p = config_find(&cfg, c->profile);
+		if (p == NULL) {
+			print_error("%s: no profile %s\n", c->name, c->profile);
+			failures++;
+			config_free(&cfg);
+			continue;
+		}
+		rc = config_check_mintable(&cfg, p, &err);
+		failures += mismatch_int(c->name, "rc", rc, c->message ? -1 : 0);
+		failures += mismatch_int(c->name, "exit code", err.code,
+					 c->message ? KB_EXIT_CONFIG : KB_EXIT_OK);
+		if (c->message != NULL) {
+			mark = strstr(c->message, "@PATH@");
+			snprintf(expected, sizeof(expected), "%.*s%s%s", (int)(mark - c->message),
+				 c->message, path, mark + strlen("@PATH@"));
+			failures += mismatch_str(c->name, "message", err.message, expected);
+		}
+		config_free(&cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* Without a file, the message still says where a client_id would go. */
+static void
+test_config_check_mintable_without_file(void **state)
+{
+	struct config cfg;
+	struct error err;
+
+	(void)state;
+	assert_int_equal(load_text("[profile work]\ntoken_url = https://h/t\n", &cfg, &err), 0);
+	assert_int_equal(config_check_mintable(&cfg, config_find(&cfg, "work"), &err), -1);
+	assert_int_equal(err.code, KB_EXIT_CONFIG);
+	assert_string_equal(
+		err.message,
+		"profile work has no client_id — set client_id in [profile work] in the "
+		"config file or KEYBEARER_CLIENT_ID");
+	config_free(&cfg);
+}
+
+static void
+test_config_auth_method_name(void **state)
+{
+	(void)state;
+	assert_string_equal(config_auth_method_name(AUTH_CLIENT_SECRET_POST), "client_secret_post");
+	assert_string_equal(config_auth_method_name(AUTH_CLIENT_SECRET_BASIC),
+			    "client_secret_basic");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		ENV_TEST(test_config_parse_table),
+		ENV_TEST(test_config_builtin_aspose),
+		ENV_TEST(test_config_file_overrides_aspose),
+		ENV_TEST(test_config_error_table),
+		ENV_TEST(test_config_line_length_limit),
+		ENV_TEST(test_config_profile_name_length_limit),
+		ENV_TEST(test_config_reports_first_error_first),
+		ENV_TEST(test_config_home_expansion_needs_absolute_home),
+		ENV_TEST(test_config_select_table),
+		ENV_TEST(test_config_environment_defines_env_profile),
+		ENV_TEST(test_config_environment_beats_file),
+		ENV_TEST(test_config_environment_errors),
+		ENV_TEST(test_config_default_urls),
+		ENV_TEST(test_config_load_missing_explicit_file),
+		ENV_TEST(test_config_load_file_modes),
+		ENV_TEST(test_config_load_refuses_nul_byte),
+		ENV_TEST(test_config_load_error_names_the_file),
+		ENV_TEST(test_config_load_default_locations),
+		ENV_TEST(test_config_load_follows_symlink),
+		ENV_TEST(test_config_check_mintable_table),
+		ENV_TEST(test_config_check_mintable_without_file),
+		ENV_TEST(test_config_auth_method_name),
+	};
+
+	return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
+}
