@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +18,9 @@
 
 #include "cache.h"
 #include "token.h"
+#include "rows.h"
 
 #define TOKEN "abc.DEF-_~+/="
-
-/* Table runners check every row and report each mismatch before failing, so one run
- * shows all broken rows instead of only the first. */
-static int
-mismatch_int(const char *row, const char *what, long long got, long long want)
-{
-	if (got == want)
-		return 0;
-	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
-	return 1;
-}
 
 static struct profile
 sample_profile(void)
@@ -439,22 +428,13 @@ sandbox_setup(void **state)
 }
 
 static int
-remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 sandbox_teardown(void **state)
 {
 	struct sandbox *sb = *state;
 	size_t i;
 
 	cache_close(&sb->cache);
-	nftw(sb->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(sb->root);
 	free(sb);
 	for (i = 0; i < 3; i++) {
 		if (saved_variables[i] != NULL)

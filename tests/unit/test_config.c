@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,41 +16,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "rows.h"
 
 #define PATH	  "/etc/keybearer/test.ini"
 #define TEST_HOME "/home/tester"
-
-/* Table runners check every row and report each mismatch before failing, so one run
- * shows all broken rows instead of only the first. */
-static int
-mismatch_str(const char *row, const char *what, const char *got, const char *want)
-{
-	if (got == NULL && want == NULL)
-		return 0;
-	if (got != NULL && want != NULL && strcmp(got, want) == 0)
-		return 0;
-	print_error("%s: %s is \"%s\", expected \"%s\"\n", row, what, got ? got : "(null)",
-		    want ? want : "(null)");
-	return 1;
-}
-
-static int
-mismatch_int(const char *row, const char *what, long long got, long long want)
-{
-	if (got == want)
-		return 0;
-	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
-	return 1;
-}
-
-static int
-mismatch_contains(const char *row, const char *what, const char *text, const char *needle)
-{
-	if (text != NULL && strstr(text, needle) != NULL)
-		return 0;
-	print_error("%s: %s \"%s\" lacks \"%s\"\n", row, what, text ? text : "(null)", needle);
-	return 1;
-}
 
 /* Every variable a test may touch. Each test starts without them (HOME aside) and its
  * teardown puts back what the suite started with, so no test sees another's leftovers. */
@@ -80,15 +48,6 @@ suite_setup(void **state)
 }
 
 static int
-remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 restore_environment(void **state)
 {
 	size_t i;
@@ -111,7 +70,7 @@ suite_teardown(void **state)
 	restore_environment(state);
 	for (i = 0; i < TOUCHED_COUNT; i++)
 		free(saved_values[i]);
-	nftw(scratch_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(scratch_dir);
 	return 0;
 }
 

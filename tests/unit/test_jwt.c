@@ -11,56 +11,9 @@
 #include <string.h>
 
 #include "jwt.h"
+#include "rows.h"
 
 #define NOW 1700000000LL
-
-/* Table runners check every row and report each mismatch before failing, so one run
- * shows all broken rows instead of only the first. */
-static int
-mismatch_int(const char *row, const char *what, long long got, long long want)
-{
-	if (got == want)
-		return 0;
-	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
-	return 1;
-}
-
-/* The tests build their own tokens, so the decoder is checked against an independent
- * encoder rather than against itself. */
-static void
-base64url_encode(const char *in, char *out, size_t size)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t len = strlen(in), i, n = 0;
-
-	assert_true((len + 2) / 3 * 4 + 1 <= size);
-	for (i = 0; i < len; i += 3) {
-		unsigned long chunk = (unsigned long)(unsigned char)in[i] << 16;
-		if (i + 1 < len)
-			chunk |= (unsigned long)(unsigned char)in[i + 1] << 8;
-		if (i + 2 < len)
-			chunk |= (unsigned char)in[i + 2];
-		out[n++] = alphabet[(chunk >> 18) & 63];
-		out[n++] = alphabet[(chunk >> 12) & 63];
-		if (i + 1 < len)
-			out[n++] = alphabet[(chunk >> 6) & 63];
-		if (i + 2 < len)
-			out[n++] = alphabet[chunk & 63];
-	}
-	out[n] = '\0';
-}
-
-/* header.claims.signature with an unpadded base64url encoding of each JSON text. */
-static void
-make_jwt(const char *header_json, const char *claims_json, char *out, size_t size)
-{
-	char header[512], claims[512];
-
-	base64url_encode(header_json, header, sizeof(header));
-	base64url_encode(claims_json, claims, sizeof(claims));
-	assert_true((size_t)snprintf(out, size, "%s.%s.c2lnbmF0dXJl", header, claims) < size);
-}
 
 #define HEADER_JSON "{\"alg\":\"RS256\",\"typ\":\"JWT\"}"
 

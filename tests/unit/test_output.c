@@ -13,32 +13,10 @@
 #include <unistd.h>
 
 #include "output.h"
+#include "rows.h"
 
 #define TOKEN "abc.DEF-_~+/="
 #define NOW   1700000000LL
-
-/* Table runners check every row and report each mismatch before failing, so one run
- * shows all broken rows instead of only the first. */
-static int
-mismatch_str(const char *row, const char *what, const char *got, const char *want)
-{
-	if (got == NULL && want == NULL)
-		return 0;
-	if (got != NULL && want != NULL && strcmp(got, want) == 0)
-		return 0;
-	print_error("%s: %s is \"%s\", expected \"%s\"\n", row, what, got ? got : "(null)",
-		    want ? want : "(null)");
-	return 1;
-}
-
-static int
-mismatch_int(const char *row, const char *what, long long got, long long want)
-{
-	if (got == want)
-		return 0;
-	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
-	return 1;
-}
 
 struct render_case {
 	const char *name;

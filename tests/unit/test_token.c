@@ -12,87 +12,12 @@
 #include <string.h>
 
 #include "token.h"
+#include "rows.h"
 
 #define RECEIVED_AT 1700000000LL
 #define SECRET	    "s3c+r/e=t&x% y"
 #define SECRET_FORM "s3c%2Br%2Fe%3Dt%26x%25+y"
 #define JWT_MARK    "@JWT@"
-
-/* Table runners check every row and report each mismatch before failing, so one run
- * shows all broken rows instead of only the first. */
-static int
-mismatch_str(const char *row, const char *what, const char *got, const char *want)
-{
-	if (got == NULL && want == NULL)
-		return 0;
-	if (got != NULL && want != NULL && strcmp(got, want) == 0)
-		return 0;
-	print_error("%s: %s is \"%s\", expected \"%s\"\n", row, what, got ? got : "(null)",
-		    want ? want : "(null)");
-	return 1;
-}
-
-static int
-mismatch_int(const char *row, const char *what, long long got, long long want)
-{
-	if (got == want)
-		return 0;
-	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
-	return 1;
-}
-
-static int
-mismatch_contains(const char *row, const char *what, const char *text, const char *needle)
-{
-	if (strstr(text, needle) != NULL)
-		return 0;
-	print_error("%s: %s \"%s\" lacks \"%s\"\n", row, what, text, needle);
-	return 1;
-}
-
-static int
-mismatch_lacks(const char *row, const char *what, const char *text, const char *needle)
-{
-	if (strstr(text, needle) == NULL)
-		return 0;
-	print_error("%s: %s \"%s\" contains \"%s\"\n", row, what, text, needle);
-	return 1;
-}
-
-/* An encoder independent of the code under test, to build JWTs the parser must read. */
-static void
-base64url_encode(const char *in, char *out, size_t size)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t len = strlen(in), i, n = 0;
-
-	assert_true((len + 2) / 3 * 4 + 1 <= size);
-	for (i = 0; i < len; i += 3) {
-		unsigned long chunk = (unsigned long)(unsigned char)in[i] << 16;
-		if (i + 1 < len)
-			chunk |= (unsigned long)(unsigned char)in[i + 1] << 8;
-		if (i + 2 < len)
-			chunk |= (unsigned char)in[i + 2];
-		out[n++] = alphabet[(chunk >> 18) & 63];
-		out[n++] = alphabet[(chunk >> 12) & 63];
-		if (i + 1 < len)
-			out[n++] = alphabet[(chunk >> 6) & 63];
-		if (i + 2 < len)
-			out[n++] = alphabet[chunk & 63];
-	}
-	out[n] = '\0';
-}
-
-static void
-make_jwt(const char *claims_json, char *out, size_t size)
-{
-	char header[128], claims[512];
-
-	base64url_encode("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", header, sizeof(header));
-	base64url_encode(claims_json, claims, sizeof(claims));
-	assert_true((size_t)snprintf(out, size, "%s.%s.c2lnbmF0dXJl", header, claims) < size);
-}
 
 /* text with the first JWT_MARK replaced by value. */
 static void
@@ -485,7 +410,7 @@ check_reply_case(const struct reply_case *c)
 	int rc, failures = 0;
 
 	if (c->jwt_claims != NULL)
-		make_jwt(c->jwt_claims, jwt, sizeof(jwt));
+		make_jwt("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", c->jwt_claims, jwt, sizeof(jwt));
 	substitute_mark(c->body, jwt, body, sizeof(body));
 	reply.status = c->status;
 	reply.content_type = c->content_type;

@@ -10,35 +10,7 @@
 #include <string.h>
 
 #include "url.h"
-
-/* Table runners check every row and report each mismatch before failing, so one run
- * shows all broken rows instead of only the first. */
-static int
-mismatch_str(const char *row, const char *what, const char *got, const char *want)
-{
-	if (got != NULL && strcmp(got, want) == 0)
-		return 0;
-	print_error("%s: %s is \"%s\", expected \"%s\"\n", row, what, got ? got : "(null)", want);
-	return 1;
-}
-
-static int
-mismatch_int(const char *row, const char *what, long long got, long long want)
-{
-	if (got == want)
-		return 0;
-	print_error("%s: %s is %lld, expected %lld\n", row, what, got, want);
-	return 1;
-}
-
-static int
-mismatch_contains(const char *row, const char *what, const char *text, const char *needle)
-{
-	if (strstr(text, needle) != NULL)
-		return 0;
-	print_error("%s: %s \"%s\" lacks \"%s\"\n", row, what, text, needle);
-	return 1;
-}
+#include "rows.h"
 
 struct parse_case {
 	const char *text;
