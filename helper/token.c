@@ -357,8 +357,10 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 }
 
 static int
-parse_expires_in(struct json_object *obj, long long *out, struct error *err)
+parse_expires_in(struct json_object *obj, const char *secret, long long *out, struct error *err)
 {
+	char value[48];
+	const char *shown;
 	struct json_object *member;
 	const char *text;
 	char *end;
@@ -382,10 +384,12 @@ parse_expires_in(struct json_object *obj, long long *out, struct error *err)
 		goto bad;
 	return 0;
 bad:
+	shown = json_object_to_json_string_ext(member, JSON_C_TO_STRING_PLAIN);
+	token_excerpt(shown, strlen(shown), secret, value, sizeof(value));
 	return error_set(err, KB_EXIT_PROTOCOL,
-			 "token endpoint sent an unusable expires_in (%.40s) — it must be a "
+			 "token endpoint sent an unusable expires_in (%s) — it must be a "
 			 "non-negative whole number of seconds; report this to the provider",
-			 json_object_to_json_string_ext(member, JSON_C_TO_STRING_PLAIN));
+			 value);
 }
 
 static int
@@ -440,7 +444,7 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 			  type ? "\"" : "", type ? safe_type : "(none)", type ? "\"" : "");
 		goto out;
 	}
-	has_expires_in = parse_expires_in(obj, &expires_in, err);
+	has_expires_in = parse_expires_in(obj, secret, &expires_in, err);
 	if (has_expires_in < 0)
 		goto out;
 	out->obtained_at = received_at;
@@ -452,6 +456,14 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 	} else {
 		out->expires_at = (long long)received_at + TOKEN_DEFAULT_LIFETIME;
 		out->expiry_source = EXPIRY_DEFAULT;
+	}
+	if (out->expires_at <= (long long)received_at) {
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "token endpoint issued a token that is already expired (%s) — keybearer "
+			  "does not hand out dead tokens; report this to the provider",
+			  out->expiry_source == EXPIRY_FROM_JWT ? "its JWT exp lies in the past"
+								: "expires_in 0");
+		goto out;
 	}
 	out->access_token = strdup(token);
 	if (out->access_token == NULL) {

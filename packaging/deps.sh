@@ -7,6 +7,7 @@ packages=(
 	build-essential cmake pkg-config
 	libcurl4-openssl-dev libjson-c-dev libinih-dev # the two binaries
 	libcmocka-dev                                  # unit tests
+	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
 	python3 openssl curl wget ca-certificates util-linux # integration tests, demo
 	hyperfine                                      # benchmark
 )
