@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash packaging/deps.sh
 build=${KEYBEARER_BUILD_DIR:-build}
-cmake -S . -B "$build" -DKEYBEARER_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -DKEYBEARER_WERROR=ON -DBUILD_TESTING=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
 
