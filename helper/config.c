@@ -49,19 +49,22 @@ static const struct key_rule key_rules[] = {
 	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
 };
 
-/* The environment beats the file, so CI can describe or adjust a profile without one. */
+/* The variables that describe the "env" profile, so CI needs no file. They touch no other
+ * profile: a variable exported for one service must not redirect another's secret. */
 static const struct {
 	const char *variable;
 	const char *key;
-} env_overrides[] = {
+} env_profile_variables[] = {
 	{ "KEYBEARER_TOKEN_URL", "token_url" },
 	{ "KEYBEARER_CLIENT_ID", "client_id" },
 	{ "KEYBEARER_SCOPE", "scope" },
 	{ "KEYBEARER_CA_FILE", "ca_file" },
 };
 
-#define ENV_PROFILE_NAME "env"
-#define KEY_COUNT	 (sizeof(key_rules) / sizeof(key_rules[0]))
+#define ENV_PROFILE_NAME    "env"
+#define ENV_SECRET_VARIABLE "KEYBEARER_CLIENT_SECRET"
+#define ASPOSE_TOKEN_URL    "https://api.aspose.cloud/connect/token"
+#define KEY_COUNT	    (sizeof(key_rules) / sizeof(key_rules[0]))
 
 struct parse_state {
 	struct config *cfg;
@@ -378,6 +381,11 @@ check_section_header(struct parse_state *st, const char *line, size_t len)
 				 where, header);
 	for (name = header + 7; *name == ' ' || *name == '\t'; name++)
 		;
+	if (strcmp(name, ENV_PROFILE_NAME) == 0)
+		return error_set(st->err, KB_EXIT_CONFIG,
+				 "%s: the profile name env is reserved for the profile the "
+				 "KEYBEARER_* variables describe — rename the section",
+				 where);
 	if (header_len > SECTION_MAX || !valid_profile_name(name))
 		return error_set(st->err, KB_EXIT_CONFIG,
 				 "%s: bad profile name \"%s\" — use up to %d letters, digits, '.', "
@@ -518,7 +526,7 @@ add_builtin_profiles(struct config *cfg, struct error *err)
 	aspose = profile_add(cfg, "aspose", err);
 	if (aspose == NULL)
 		return -1;
-	aspose->token_url = strdup("https://api.aspose.cloud/connect/token");
+	aspose->token_url = strdup(ASPOSE_TOKEN_URL);
 	aspose->urls[0] = strdup("https://api.aspose.cloud/");
 	if (aspose->token_url == NULL || aspose->urls[0] == NULL)
 		return out_of_memory(err);
@@ -558,25 +566,36 @@ config_load_text(struct config *cfg, const char *path, const char *text, struct 
 	return rc;
 }
 
-static int
-apply_environment(struct config *cfg, struct error *err)
+static const char *
+getenv_nonempty(const char *name)
 {
-	const char *token_url = getenv("KEYBEARER_TOKEN_URL");
-	size_t i, j;
+	const char *value = getenv(name);
 
-	if (token_url != NULL && *token_url != '\0' && config_find(cfg, ENV_PROFILE_NAME) == NULL &&
-	    profile_add(cfg, ENV_PROFILE_NAME, err) == NULL)
+	return value != NULL && *value != '\0' ? value : NULL;
+}
+
+/* With KEYBEARER_TOKEN_URL or KEYBEARER_CLIENT_ID set, the "env" profile exists: Aspose's
+ * token URL unless told otherwise, its secret from KEYBEARER_CLIENT_SECRET. */
+static int
+add_env_profile(struct config *cfg, struct error *err)
+{
+	struct profile *p;
+	size_t i;
+
+	if (getenv_nonempty("KEYBEARER_TOKEN_URL") == NULL &&
+	    getenv_nonempty("KEYBEARER_CLIENT_ID") == NULL)
+		return 0;
+	p = profile_add(cfg, ENV_PROFILE_NAME, err);
+	if (p == NULL || replace_string(&p->token_url, ASPOSE_TOKEN_URL, err) != 0 ||
+	    replace_string(&p->secret_arg, ENV_SECRET_VARIABLE, err) != 0)
 		return -1;
-	for (i = 0; i < sizeof(env_overrides) / sizeof(env_overrides[0]); i++) {
-		const char *value = getenv(env_overrides[i].variable);
-		const struct key_rule *rule = key_rule_find(env_overrides[i].key);
-		if (value == NULL || *value == '\0')
-			continue;
-		for (j = 0; j < cfg->count; j++) {
-			if (profile_set(&cfg->profiles[j], rule, value, env_overrides[i].variable,
-					err) != 0)
-				return -1;
-		}
+	p->secret_kind = SECRET_ENV;
+	for (i = 0; i < sizeof(env_profile_variables) / sizeof(env_profile_variables[0]); i++) {
+		const char *value = getenv_nonempty(env_profile_variables[i].variable);
+		if (value != NULL &&
+		    profile_set(p, key_rule_find(env_profile_variables[i].key), value,
+				env_profile_variables[i].variable, err) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -671,7 +690,7 @@ config_load(struct config *cfg, struct error *err)
 			free(path);
 		}
 	}
-	if (apply_environment(cfg, err) != 0 || apply_default_urls(cfg, err) != 0)
+	if (add_env_profile(cfg, err) != 0 || apply_default_urls(cfg, err) != 0)
 		goto fail;
 	free(text);
 	return 0;
@@ -720,7 +739,7 @@ config_select(const struct config *cfg, const char *flag_name, struct error *err
 		}
 		return p;
 	}
-	if (config_find(cfg, ENV_PROFILE_NAME) != NULL && getenv("KEYBEARER_TOKEN_URL") != NULL)
+	if (config_find(cfg, ENV_PROFILE_NAME) != NULL)
 		return config_find(cfg, ENV_PROFILE_NAME);
 	for (i = 0; i < cfg->count; i++) {
 		if (cfg->profiles[i].in_file) {

@@ -16,9 +16,9 @@ enum auth_method {
 	AUTH_CLIENT_SECRET_BASIC,
 };
 
-/* Where the client secret comes from. SECRET_DEFAULT means: KEYBEARER_CLIENT_SECRET. */
+/* Where the client secret comes from. SECRET_NONE: the profile names no source. */
 enum secret_kind {
-	SECRET_DEFAULT,
+	SECRET_NONE,
 	SECRET_ENV,
 	SECRET_FILE,
 };
@@ -48,14 +48,15 @@ struct config {
 };
 
 /* Reads $KEYBEARER_CONFIG, else $XDG_CONFIG_HOME/keybearer/config, else
- * ~/.config/keybearer/config (a missing default file is fine), and applies the environment. */
+ * ~/.config/keybearer/config (a missing default file is fine), and adds the "env" profile
+ * the KEYBEARER_* variables describe. */
 int config_load(struct config *cfg, struct error *err);
 
 /* Parses INI text as if it came from path; for tests and for config_load. */
 int config_load_text(struct config *cfg, const char *path, const char *text, struct error *err);
 
-/* The profile to use: the flag, else $KEYBEARER_PROFILE, else the environment-defined one,
- * else the only profile in the file, else the built-in aspose profile. */
+/* The profile to use: the flag, else $KEYBEARER_PROFILE, else the "env" profile, else the
+ * only profile in the file, else the built-in aspose profile. */
 const struct profile *config_select(const struct config *cfg, const char *flag_name,
 				    struct error *err);
 

@@ -339,12 +339,19 @@ out:
 static void
 describe_secret(const struct profile *p, char *out, size_t size)
 {
-	const char *variable =
-		p->secret_kind == SECRET_ENV ? p->secret_arg : "KEYBEARER_CLIENT_SECRET";
 	const char *value;
 	struct stat st;
 
-	if (p->secret_kind == SECRET_FILE) {
+	switch (p->secret_kind) {
+	case SECRET_NONE:
+		snprintf(out, size, "(none: add secret = env:NAME or file:PATH)");
+		break;
+	case SECRET_ENV:
+		value = getenv(p->secret_arg);
+		snprintf(out, size, "env:%s (%s)", p->secret_arg,
+			 value != NULL && *value != '\0' ? "set" : "not set");
+		break;
+	case SECRET_FILE:
 		if (stat(p->secret_arg, &st) != 0)
 			snprintf(out, size, "file:%s (missing)", p->secret_arg);
 		else if ((st.st_mode & 077) != 0)
@@ -352,11 +359,8 @@ describe_secret(const struct profile *p, char *out, size_t size)
 				 p->secret_arg, (unsigned)(st.st_mode & 07777));
 		else
 			snprintf(out, size, "file:%s (present)", p->secret_arg);
-		return;
+		break;
 	}
-	value = getenv(variable);
-	snprintf(out, size, "%s%s (%s)", p->secret_kind == SECRET_ENV ? "env:" : "", variable,
-		 value != NULL && *value != '\0' ? "set" : "not set");
 }
 
 static void

@@ -48,14 +48,14 @@ from_variable(const struct profile *p, const char *name, struct secret *s, struc
 }
 
 static int
-resolve_default(const struct profile *p, struct secret *s, struct error *err)
+resolve_none(const struct profile *p, struct secret *s, struct error *err)
 {
-	if (getenv("KEYBEARER_CLIENT_SECRET") == NULL)
-		return error_set(err, KB_EXIT_CONFIG,
-				 "no client secret for profile %s — set KEYBEARER_CLIENT_SECRET, "
-				 "or secret = env:NAME or secret = file:PATH in [profile %s]",
-				 p->name, p->name);
-	return from_variable(p, "KEYBEARER_CLIENT_SECRET", s, err);
+	(void)s;
+	return error_set(err, KB_EXIT_CONFIG,
+			 "no client secret for profile %s — add secret = env:NAME or secret = "
+			 "file:PATH to [profile %s] (in CI, describe the profile with "
+			 "KEYBEARER_CLIENT_ID and KEYBEARER_CLIENT_SECRET instead)",
+			 p->name, p->name);
 }
 
 static int
@@ -105,7 +105,7 @@ static const struct {
 	enum secret_kind kind;
 	secret_resolver resolve;
 } resolvers[] = {
-	{ SECRET_DEFAULT, resolve_default },
+	{ SECRET_NONE, resolve_none },
 	{ SECRET_ENV, resolve_env },
 	{ SECRET_FILE, resolve_file },
 };

@@ -15,8 +15,8 @@ struct secret {
 	size_t size; /* bytes allocated, all wiped */
 };
 
-/* Resolution order: the profile's own `secret = env:NAME | file:PATH`; without one,
- * KEYBEARER_CLIENT_SECRET. */
+/* The profile's `secret = env:NAME | file:PATH`; the "env" profile's is
+ * env:KEYBEARER_CLIENT_SECRET. */
 int secret_resolve(const struct profile *p, struct secret *s, struct error *err);
 
 void secret_free(struct secret *s);

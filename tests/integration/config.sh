@@ -15,26 +15,38 @@ echo "# CI style: no config file at all, only the environment"
 		"grant_type=client_credentials&scope=ci%3Aread&client_id=$CLIENT_ID&client_secret=$SECRET_ENCODED" "env-only request"
 	run_kb status
 	expect_match "$OUT" "profile env \(from the environment\) \[default\]" "env profile in status"
-	expect_match "$OUT" "secret        KEYBEARER_CLIENT_SECRET \(set\)" "env secret in status"
+	expect_match "$OUT" "secret        env:KEYBEARER_CLIENT_SECRET \(set\)" "env secret in status"
 	expect_no_secret "$OUT" "status"
 )
 [ ! -e "$CONFIG" ] || fail "a config file appeared"
 
 echo "# the built-in aspose profile, with a file section overriding only what it names"
+run_kb status --profile aspose
+expect_match "$OUT" "token_url     https://api.aspose.cloud/connect/token" "aspose token_url"
+expect_match "$OUT" "urls          https://api.aspose.cloud/" "aspose urls"
+printf '[profile aspose]\ntoken_url = %s/ok/token?aspose\nclient_id = %s\nsecret = file:%s\nca_file = %s\n' \
+	"$BASE" "$CLIENT_ID" "$WORK/secret" "$CA" >"$CONFIG"
+chmod 600 "$CONFIG"
+run_kb get
+expect_rc 0 "get with the aspose profile overridden"
+run_kb status
+expect_match "$OUT" "profile aspose \[default\]" "aspose selected"
+expect_match "$OUT" "urls          https://api.aspose.cloud/" "urls kept from the preset"
+
+echo "# Aspose in CI: a client id and a secret, nothing else"
 (
-	export KEYBEARER_CLIENT_ID="$CLIENT_ID" KEYBEARER_CLIENT_SECRET="$SECRET"
-	run_kb status --profile aspose
-	expect_match "$OUT" "token_url     https://api.aspose.cloud/connect/token" "aspose token_url"
-	expect_match "$OUT" "urls          https://api.aspose.cloud/" "aspose urls"
-	printf '[profile aspose]\ntoken_url = %s/ok/token?aspose\nca_file = %s\n' "$BASE" "$CA" >"$CONFIG"
-	chmod 600 "$CONFIG"
-	run_kb get
-	expect_rc 0 "get with the aspose profile overridden"
+	export KEYBEARER_CLIENT_ID=aspose-ci-client KEYBEARER_CLIENT_SECRET="$SECRET"
 	run_kb status
-	expect_match "$OUT" "profile aspose \[default\]" "aspose selected"
-	expect_match "$OUT" "urls          https://api.aspose.cloud/" "urls kept from the preset"
-	rm -f "$CONFIG"
+	expect_match "$OUT" "profile env \(from the environment\) \[default\]" "env profile chosen"
+	expect_match "$OUT" "token_url     https://api.aspose.cloud/connect/token" "env profile is an Aspose client"
+	expect_match "$OUT" "urls          https://api.aspose.cloud/" "env profile's urls"
+	expect_match "$OUT" "client_id     aspose-ci-client" "env client id"
+	run_kb status --profile aspose
+	expect_match "$OUT" "client_id     $CLIENT_ID" "the variables leave file profiles alone"
+	KEYBEARER_TOKEN_URL=https://elsewhere.example/token run_kb status --profile aspose
+	expect_match "$OUT" "token_url     $BASE/ok/token\?aspose" "KEYBEARER_TOKEN_URL leaves file profiles alone"
 )
+rm -f "$CONFIG"
 
 echo "# selection: --profile, KEYBEARER_PROFILE, the only file profile, else an error"
 write_profile one ok "token_url = $BASE/ok/token?one"
@@ -85,6 +97,7 @@ bad_config 2 'ca_file "ca.pem" is not an absolute path' $'[profile p]\nca_file =
 bad_config 2 'token_url is not a usable URL' $'[profile p]\ntoken_url = https://user:pw@example.com/token\n'
 bad_config 2 "line is longer than 198 characters" "[profile p]"$'\n'"scope = $(printf 'x%.0s' $(seq 250))"$'\n'
 bad_config 1 'bad profile name "a b"' $'[profile a b]\nclient_id = x\n'
+bad_config 1 'the profile name env is reserved' $'[profile env]\nclient_id = x\n'
 
 echo "# missing pieces say what to do"
 printf '[profile p]\ntoken_url = %s/ok/token\n' "$BASE" >"$CONFIG"
@@ -94,7 +107,9 @@ expect_eq "$ERR" "keybearer: profile p has no client_id — set client_id in [pr
 printf '[profile p]\ntoken_url = %s/ok/token?nosecret\nclient_id = x\n' "$BASE" >"$CONFIG"
 run_kb get --profile p
 expect_rc 78 "no secret"
-expect_eq "$ERR" "keybearer: no client secret for profile p — set KEYBEARER_CLIENT_SECRET, or secret = env:NAME or secret = file:PATH in [profile p]" "no secret message"
+expect_eq "$ERR" "keybearer: no client secret for profile p — add secret = env:NAME or secret = file:PATH to [profile p] (in CI, describe the profile with KEYBEARER_CLIENT_ID and KEYBEARER_CLIENT_SECRET instead)" "no secret message"
+KEYBEARER_CLIENT_SECRET="$SECRET" run_kb get --profile p
+expect_rc 78 "KEYBEARER_CLIENT_SECRET is not every profile's secret"
 printf '[profile p]\ntoken_url = %s/ok/token?env\nclient_id = %s\nsecret = env:MY_SECRET\nca_file = %s\n' "$BASE" "$CLIENT_ID" "$CA" >"$CONFIG"
 run_kb get --profile p
 expect_rc 78 "secret variable unset"

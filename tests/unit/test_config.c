@@ -139,7 +139,7 @@ describe_profile(const struct profile *p, char *out, size_t size)
 	else if (p->secret_kind == SECRET_FILE)
 		snprintf(secret, sizeof(secret), "file:%s", OR_DASH(p->secret_arg));
 	else
-		snprintf(secret, sizeof(secret), "default");
+		snprintf(secret, sizeof(secret), "none");
 	snprintf(out, size,
 		 ";token_url=%s;client_id=%s;scope=%s;audience=%s;resource=%s;auth_method=%s;"
 		 "urls=[%s];secret=%s;ca_file=%s;timeout=%d;refresh_margin=%d;in_file=%d;",
@@ -175,7 +175,7 @@ mismatch_profile(const char *row, const struct config *cfg, const char *name, co
 
 #define DEFAULTS_AFTER_TOKEN_URL                                                                   \
 	";client_id=-;scope=-;audience=-;resource=-;auth_method=client_secret_post;urls=[];"       \
-	"secret=default;ca_file=-;timeout=30;refresh_margin=300;in_file=1;"
+	"secret=none;ca_file=-;timeout=30;refresh_margin=300;in_file=1;"
 
 struct parse_case {
 	const char *name;
@@ -290,14 +290,13 @@ test_config_builtin_aspose(void **state)
 	(void)state;
 	assert_int_equal(load_text("", &cfg, &err), 0);
 	assert_int_equal(cfg.count, 1);
-	assert_int_equal(
-		mismatch_profile("built-in", &cfg, "aspose",
-				 ";token_url=https://api.aspose.cloud/connect/token;"
-				 "client_id=-;scope=-;audience=-;resource=-;"
-				 "auth_method=client_secret_post;"
-				 "urls=[https://api.aspose.cloud/];secret=default;ca_file=-;"
-				 "timeout=30;refresh_margin=300;in_file=0;"),
-		0);
+	assert_int_equal(mismatch_profile("built-in", &cfg, "aspose",
+					  ";token_url=https://api.aspose.cloud/connect/token;"
+					  "client_id=-;scope=-;audience=-;resource=-;"
+					  "auth_method=client_secret_post;"
+					  "urls=[https://api.aspose.cloud/];secret=none;ca_file=-;"
+					  "timeout=30;refresh_margin=300;in_file=0;"),
+			 0);
 	config_free(&cfg);
 }
 
@@ -312,14 +311,13 @@ test_config_file_overrides_aspose(void **state)
 	assert_int_equal(
 		load_text("[profile aspose]\nclient_id = my-app\ntimeout = 10\n", &cfg, &err), 0);
 	assert_int_equal(cfg.count, 1);
-	assert_int_equal(
-		mismatch_profile("override", &cfg, "aspose",
-				 ";token_url=https://api.aspose.cloud/connect/token;"
-				 "client_id=my-app;scope=-;audience=-;resource=-;"
-				 "auth_method=client_secret_post;"
-				 "urls=[https://api.aspose.cloud/];secret=default;ca_file=-;"
-				 "timeout=10;refresh_margin=300;in_file=1;"),
-		0);
+	assert_int_equal(mismatch_profile("override", &cfg, "aspose",
+					  ";token_url=https://api.aspose.cloud/connect/token;"
+					  "client_id=my-app;scope=-;audience=-;resource=-;"
+					  "auth_method=client_secret_post;"
+					  "urls=[https://api.aspose.cloud/];secret=none;ca_file=-;"
+					  "timeout=10;refresh_margin=300;in_file=1;"),
+			 0);
 	config_free(&cfg);
 }
 
@@ -745,16 +743,19 @@ test_config_environment_defines_env_profile(void **state)
 				 ";token_url=https://env.example:8443/oauth/token;"
 				 "client_id=env-client;scope=read write;audience=-;"
 				 "resource=-;auth_method=client_secret_post;"
-				 "urls=[https://env.example:8443/];secret=default;"
+				 "urls=[https://env.example:8443/];"
+				 "secret=env:KEYBEARER_CLIENT_SECRET;"
 				 "ca_file=/etc/ssl/env-ca.pem;timeout=30;refresh_margin=300;"
 				 "in_file=0;"),
 		0);
 	config_free(&cfg);
 }
 
-/* The environment beats the file, key by key; unset and empty variables change nothing. */
+/* The variables describe the "env" profile and nothing else: a CI variable meant for one
+ * service must not redirect another profile's secret. With no token URL given, "env" is
+ * an Aspose client. Empty variables count as unset. */
 static void
-test_config_environment_beats_file(void **state)
+test_config_environment_leaves_file_profiles_alone(void **state)
 {
 	struct config cfg;
 	struct error err;
@@ -771,14 +772,21 @@ test_config_environment_beats_file(void **state)
 				   &cfg, &err, path, sizeof(path)),
 			 0);
 	assert_string_equal(cfg.path, path);
-	assert_null(config_find(&cfg, "env"));
 	assert_int_equal(mismatch_profile("work", &cfg, "work",
 					  ";token_url=https://file.example/token;"
-					  "client_id=env-client;scope=env-scope;audience=-;"
+					  "client_id=file-client;scope=file-scope;audience=-;"
 					  "resource=-;auth_method=client_secret_post;"
-					  "urls=[https://file.example/];secret=default;"
+					  "urls=[https://file.example/];secret=none;"
 					  "ca_file=/etc/file-ca.pem;"),
 			 0);
+	assert_int_equal(mismatch_profile("env", &cfg, "env",
+					  ";token_url=https://api.aspose.cloud/connect/token;"
+					  "client_id=env-client;scope=env-scope;audience=-;"
+					  "resource=-;auth_method=client_secret_post;"
+					  "urls=[https://api.aspose.cloud/];"
+					  "secret=env:KEYBEARER_CLIENT_SECRET;ca_file=-;"),
+			 0);
+	assert_string_equal(config_select(&cfg, NULL, &err)->name, "env");
 	config_free(&cfg);
 }
 
@@ -813,6 +821,7 @@ test_config_environment_errors(void **state)
 		char path[512];
 
 		clean_environment(NULL);
+		setenv("KEYBEARER_CLIENT_ID", "ci-client", 1); /* makes the "env" profile */
 		setenv(c->variable, c->value, 1);
 		failures += mismatch_int(c->variable, "rc",
 					 load_file(FILE_A, &cfg, &err, path, sizeof(path)), -1);
@@ -1120,7 +1129,7 @@ main(void)
 		ENV_TEST(test_config_home_expansion_needs_absolute_home),
 		ENV_TEST(test_config_select_table),
 		ENV_TEST(test_config_environment_defines_env_profile),
-		ENV_TEST(test_config_environment_beats_file),
+		ENV_TEST(test_config_environment_leaves_file_profiles_alone),
 		ENV_TEST(test_config_environment_errors),
 		ENV_TEST(test_config_default_urls),
 		ENV_TEST(test_config_load_missing_explicit_file),
