@@ -41,6 +41,18 @@ header_copy(CURL *curl, const char *name)
 	return strdup(h->value);
 }
 
+static long long
+server_date(CURL *curl)
+{
+	struct curl_header *h;
+	time_t when;
+
+	if (curl_easy_header(curl, "Date", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return 0;
+	when = curl_getdate(h->value, NULL);
+	return when > 0 ? (long long)when : 0;
+}
+
 static int
 transport_error(CURLcode code, const char *detail, const struct profile *p,
 		const struct body_buffer *body, struct error *err)
@@ -184,6 +196,7 @@ http_post_token(const struct profile *p, const struct token_request *req,
 	resp->content_type = header_copy(curl, "Content-Type");
 	resp->retry_after = header_copy(curl, "Retry-After");
 	resp->location = header_copy(curl, "Location");
+	resp->server_date = server_date(curl);
 	body.data[body.len] = '\0';
 	resp->body = body.data;
 	resp->body_len = body.len;
@@ -203,6 +216,7 @@ http_response_view(const struct http_response *resp, struct token_reply *reply)
 	reply->content_type = resp->content_type;
 	reply->retry_after = resp->retry_after;
 	reply->location = resp->location;
+	reply->server_date = resp->server_date;
 	reply->body = resp->body;
 	reply->body_len = resp->body_len;
 }

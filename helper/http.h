@@ -17,6 +17,7 @@ struct http_response {
 	char *content_type;
 	char *retry_after;
 	char *location;
+	long long server_date; /* Date header, 0 when absent or unreadable */
 };
 
 /* Sends req to the profile's token_url: https with verification (plain http only to

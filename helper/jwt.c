@@ -116,7 +116,7 @@ numeric_date(struct json_object *claims, const char *name, long long *out)
 }
 
 int
-jwt_local_expiry(const char *token, time_t now, long long *expires_at)
+jwt_local_expiry(const char *token, time_t now, long long server_now, long long *expires_at)
 {
 	struct json_object *header, *claims;
 	long long exp, iat;
@@ -126,7 +126,9 @@ jwt_local_expiry(const char *token, time_t now, long long *expires_at)
 		return -1;
 	if (numeric_date(claims, "exp", &exp) != 0)
 		goto out;
-	if (numeric_date(claims, "iat", &iat) == 0 && iat <= exp)
+	if (server_now > 0)
+		*expires_at = (long long)now + (exp - server_now);
+	else if (numeric_date(claims, "iat", &iat) == 0 && iat <= exp)
 		*expires_at = (long long)now + (exp - iat);
 	else
 		*expires_at = exp;

@@ -10,10 +10,12 @@
  * objects. Returns 0, or -1 when the token is not a JWT. */
 int jwt_decode(const char *token, struct json_object **header, struct json_object **claims);
 
-/* Expiry in local time: exp shifted by how far the issuer's clock (iat) is from now, so a
- * skewed server clock does not shorten or lengthen the token's life here. Without iat, exp
- * as is. Returns 0, or -1 when the token is not a JWT or has no usable exp. */
-int jwt_local_expiry(const char *token, time_t now, long long *expires_at);
+/* Expiry in local time, so a skewed issuer clock neither shortens nor lengthens the token's
+ * life here. server_now is the issuer's clock when it replied (the HTTP Date header; 0 when
+ * unknown): exp - server_now is the exact time left. Without it, iat stands in for the
+ * issuer's now, which overestimates a token issued a while before the reply; without iat,
+ * exp as is. Returns 0, or -1 when the token is not a JWT or has no usable exp. */
+int jwt_local_expiry(const char *token, time_t now, long long server_now, long long *expires_at);
 
 /* Decodes unpadded or padded base64url; returns the length, or -1. out needs
  * len * 3 / 4 + 1 bytes; the result is NUL-terminated. */

@@ -12,6 +12,9 @@
 
 #define EXCERPT_MAX 120
 #define REDACTED    "[redacted]"
+/* A run of token characters this long could be a token or a secret (a 200 reply we could
+ * not parse may hold one): excerpts blank it. URL paths and prose stay readable. */
+#define EXCERPT_LONGEST_RUN 32
 
 static int
 is_unreserved(unsigned char c)
@@ -189,13 +192,30 @@ token_result_free(struct token_result *result)
 	result->access_token = NULL;
 }
 
+static int
+is_token_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+	       c == '+' || c == '/';
+}
+
+/* Length of the run of token characters (and '=') starting at text[i]. */
+static size_t
+token_run(const char *text, size_t len, size_t i)
+{
+	size_t end = i;
+
+	while (end < len && (is_token_char(text[end]) || text[end] == '='))
+		end++;
+	return end - i;
+}
+
 int
 token_is_b64token(const char *s, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && (isalnum((unsigned char)s[i]) || strchr("-._~+/", s[i]) != NULL) &&
-	       s[i] != '\0')
+	while (i < len && is_token_char(s[i]))
 		i++;
 	if (i == 0)
 		return 0;
@@ -230,6 +250,10 @@ token_excerpt(const char *text, size_t len, const char *secret, char *out, size_
 			   memcmp(text + i, encoded, encoded_len) == 0) {
 			emit = REDACTED;
 			skip = encoded_len;
+		} else if ((i == 0 || !(is_token_char(text[i - 1]) || text[i - 1] == '=')) &&
+			   token_run(text, len, i) >= EXCERPT_LONGEST_RUN) {
+			emit = REDACTED;
+			skip = token_run(text, len, i);
 		} else if (c == '<') {
 			in_tag = 1;
 		} else if (isspace(c)) {
@@ -273,6 +297,8 @@ rejection_advice(const char *code)
 		{ "unsupported_grant_type", "the endpoint does not offer client_credentials: check "
 					    "token_url" },
 		{ "invalid_request", "check token_url, auth_method, scope, audience and resource" },
+		{ "temporarily_unavailable", "try again later" },
+		{ "server_error", "try again later" },
 	};
 	size_t i;
 
@@ -304,8 +330,13 @@ oauth_error_reply(const struct token_reply *reply, const char *secret, struct er
 	if (description != NULL)
 		token_excerpt(description, strlen(description), secret, safe_description,
 			      sizeof(safe_description));
-	error_set(err, KB_EXIT_REJECTED, "token endpoint refused the request: %s%s%s — %s",
-		  safe_code, description ? ": " : "", description ? safe_description : "",
+	/* Two RFC 6749 error codes say "not now" rather than "no". */
+	error_set(err,
+		  strcmp(code, "temporarily_unavailable") == 0 || strcmp(code, "server_error") == 0
+			  ? KB_EXIT_TRANSIENT
+			  : KB_EXIT_REJECTED,
+		  "token endpoint refused the request: %s%s%s — %s", safe_code,
+		  description ? ": " : "", description ? safe_description : "",
 		  rejection_advice(code));
 	json_object_put(obj);
 	return 0;
@@ -342,7 +373,7 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 		return error_set(
 			err, KB_EXIT_TRANSIENT,
 			"token endpoint is rate limiting (HTTP 429%s) — wait and try again", retry);
-	if (reply->status >= 500)
+	if (reply->status >= 500 || reply->status == 408)
 		return error_set(err, KB_EXIT_TRANSIENT,
 				 "token endpoint failed (HTTP %ld%s): \"%s\" — try again later",
 				 reply->status, retry, excerpt);
@@ -451,8 +482,11 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 	if (has_expires_in == 0) {
 		out->expires_at = (long long)received_at + expires_in;
 		out->expiry_source = EXPIRY_FROM_EXPIRES_IN;
-	} else if (jwt_local_expiry(token, received_at, &out->expires_at) == 0) {
+	} else if (jwt_local_expiry(token, received_at, reply->server_date, &out->expires_at) ==
+		   0) {
 		out->expiry_source = EXPIRY_FROM_JWT;
+		if (out->expires_at - received_at > TOKEN_MAX_EXPIRES_IN)
+			out->expires_at = (long long)received_at + TOKEN_MAX_EXPIRES_IN;
 	} else {
 		out->expires_at = (long long)received_at + TOKEN_DEFAULT_LIFETIME;
 		out->expiry_source = EXPIRY_DEFAULT;

@@ -25,6 +25,7 @@ struct token_reply {
 	const char *content_type; /* may be NULL */
 	const char *retry_after;  /* may be NULL */
 	const char *location;	  /* may be NULL */
+	long long server_date;	  /* the Date header as Unix time, 0 when absent */
 	const char *body;
 	size_t body_len;
 };

@@ -11,7 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char key[] = "0000000000000000000000000000000000000000000000000000000000000000";
+	static const char key[] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
 	struct cache_record rec;
 
 	if (cache_record_parse((const char *)data, size, key, &rec) == 0) {

@@ -22,7 +22,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_object_put(header);
 		json_object_put(claims);
 	}
-	jwt_local_expiry(token, 1700000000, &expires_at);
+	jwt_local_expiry(token, 1700000000, 0, &expires_at);
+	jwt_local_expiry(token, 1700000000, 1700000000, &expires_at);
 	free(token);
 	return 0;
 }

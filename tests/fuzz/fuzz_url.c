@@ -20,8 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (url_parse(text, &url) == 0) {
 		/* Plain http must never pass for a host that is not loopback. */
 		struct error err = { 0 };
-		if (url_check_endpoint(text, "fuzz", &err) == 0 && strcmp(url.scheme, "http") == 0 &&
-		    !url_host_is_loopback(url.host))
+		if (url_check_endpoint(text, "fuzz", &err) == 0 &&
+		    strcmp(url.scheme, "http") == 0 && !url_host_is_loopback(url.host))
 			abort();
 		url_origin(text, origin, sizeof(origin));
 	}

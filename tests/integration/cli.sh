@@ -61,7 +61,7 @@ write_profile post require-post
 run_kb get --profile post
 expect_rc 0 "post get against a post-only client"
 
-echo "# expiry: expires_in number or string, JWT exp corrected by iat, one day by default"
+echo "# expiry: expires_in number or string, JWT exp against the server's Date, one day by default"
 check_lifetime() { # PROFILE MODE LOW HIGH
 	write_profile "$1" "$2"
 	run_kb get --profile "$1" --format json
@@ -73,6 +73,7 @@ check_lifetime() { # PROFILE MODE LOW HIGH
 check_lifetime string string-expiry 3595 3600
 check_lifetime jwtexp jwt-expiry 1795 1800
 check_lifetime skewed jwt-skewed 1795 1800
+check_lifetime oldiat jwt-old-iat 595 600
 check_lifetime opaque no-expiry 86395 86400
 check_lifetime lower lowercase-type 3595 3600
 

@@ -246,13 +246,16 @@ def authenticate(state, req, params, require=None):
 # Mode handlers.  Each takes (handler, request) and sends a complete response.
 
 def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
-               skew=0, opaque=False, token=None, checks=True, require=None,
-               delay=0.0):
+               skew=0, age=0, opaque=False, token=None, checks=True,
+               require=None, delay=0.0):
     """Build a handler that issues a token.
 
     expires_in  value of the expires_in member; None omits it
     lifetime    real validity in seconds (default: expires_in)
-    skew        offset of the server's simulated clock from the real one
+    skew        offset of the server's simulated clock from the real one (the
+                JWT's iat and exp and the reply's Date header all follow it)
+    age         how long before the reply the token was issued (a server that
+                hands out a token it minted earlier)
     opaque      issue a random non-JWT token instead of a JWT
     token       issue exactly this string (fault modes)
     checks      validate the request like a strict server
@@ -273,7 +276,8 @@ def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
                 raise OAuthError(400, "unsupported_grant_type")
             client_id = authenticate(state, req, params, require)
 
-        iat = int(time.time()) + skew
+        h.clock_skew = skew
+        iat = int(time.time()) + skew - age
         exp = iat + lifetime
         if token is not None:
             access_token = token
@@ -288,7 +292,7 @@ def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
                 if param in params:
                     claims[claim] = params[param]
             access_token = make_jwt(state.jwt_key, claims)
-        state.remember(access_token, lifetime, client_id)
+        state.remember(access_token, lifetime - age, client_id)
 
         reply = {"access_token": access_token, "token_type": token_type}
         if expires_in is not None:
@@ -410,6 +414,7 @@ MODES = {
     "string-expiry": token_mode(expires_in="3600", lifetime=3600),
     "jwt-expiry": token_mode(expires_in=None, lifetime=1800),
     "jwt-skewed": token_mode(expires_in=None, lifetime=1800, skew=3 * 3600),
+    "jwt-old-iat": token_mode(expires_in=None, lifetime=3600, age=3000),
     "no-expiry": token_mode(expires_in=None, lifetime=86400, opaque=True),
     "lowercase-type": token_mode(token_type="bearer"),
     "require-basic": token_mode(require="client_secret_basic"),
@@ -464,9 +469,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- response helpers ---------------------------------------------------
 
+    clock_skew = 0  # seconds the simulated server clock runs ahead, per reply
+
     def send_response(self, code, message=None):
         self.response_started = True
         super().send_response(code, message)
+
+    def date_time_string(self, timestamp=None):
+        if timestamp is None:
+            timestamp = time.time() + self.clock_skew
+        return super().date_time_string(timestamp)
 
     def start_response(self, status, ctype, length, headers=None):
         self.send_response(status)

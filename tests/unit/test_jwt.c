@@ -163,33 +163,44 @@ struct expiry_case {
 	const char *name;
 	const char *claims_json; /* NULL: token is the literal below */
 	const char *literal;
+	long long server_now; /* the Date header; 0 when absent */
 	int rc;
 	long long expires_at;
 };
 
 static const struct expiry_case expiry_cases[] = {
 	/* The issuer's clock agrees with ours: exp as is. */
-	{ "exp and iat", "{\"iat\":1700000000,\"exp\":1700003600}", NULL, 0, NOW + 3600 },
-	/* Issued 100 s ago by the issuer's clock: the lifetime counts from now, not from then. */
-	{ "iat in the past", "{\"iat\":1699999900,\"exp\":1700003500}", NULL, 0, NOW + 3600 },
+	{ "exp and iat", "{\"iat\":1700000000,\"exp\":1700003600}", NULL, 0, 0, NOW + 3600 },
+	/* Without a Date header, iat stands in for the issuer's now (overestimating an old token).
+	 */
+	{ "iat in the past", "{\"iat\":1699999900,\"exp\":1700003500}", NULL, 0, 0, NOW + 3600 },
 	/* The issuer's clock runs 3 h ahead: an hour of life is still an hour here. */
-	{ "iat skewed 3 h ahead", "{\"iat\":1700010800,\"exp\":1700014400}", NULL, 0, NOW + 3600 },
-	{ "iat skewed 3 h behind", "{\"iat\":1699989200,\"exp\":1699992800}", NULL, 0, NOW + 3600 },
-	{ "exp only", "{\"exp\":1700000500}", NULL, 0, 1700000500 },
-	{ "exp fractional", "{\"exp\":1700003600.75}", NULL, 0, 1700003600 },
-	{ "exp and iat fractional", "{\"iat\":1700000000.5,\"exp\":1700003600.25}", NULL, 0,
+	{ "iat skewed 3 h ahead", "{\"iat\":1700010800,\"exp\":1700014400}", NULL, 0, 0,
 	  NOW + 3600 },
-	{ "iat equal to exp", "{\"iat\":1700000500,\"exp\":1700000500}", NULL, 0, NOW },
+	{ "iat skewed 3 h behind", "{\"iat\":1699989200,\"exp\":1699992800}", NULL, 0, 0,
+	  NOW + 3600 },
+	{ "exp only", "{\"exp\":1700000500}", NULL, 0, 0, 1700000500 },
+	{ "exp fractional", "{\"exp\":1700003600.75}", NULL, 0, 0, 1700003600 },
+	{ "exp and iat fractional", "{\"iat\":1700000000.5,\"exp\":1700003600.25}", NULL, 0, 0,
+	  NOW + 3600 },
+	{ "iat equal to exp", "{\"iat\":1700000500,\"exp\":1700000500}", NULL, 0, 0, NOW },
 	/* Issued after it expired: no lifetime to shift, exp as is. */
-	{ "iat after exp", "{\"iat\":1700000010,\"exp\":1700000000}", NULL, 0, 1700000000 },
-	{ "iat unusable", "{\"iat\":\"1700000000\",\"exp\":1700000500}", NULL, 0, 1700000500 },
-	{ "no exp", "{\"iat\":1700000000,\"sub\":\"x\"}", NULL, -1, 0 },
-	{ "exp string", "{\"exp\":\"1700003600\"}", NULL, -1, 0 },
-	{ "exp negative", "{\"exp\":-1}", NULL, -1, 0 },
-	{ "exp null", "{\"exp\":null}", NULL, -1, 0 },
-	{ "exp beyond 1e12", "{\"exp\":1000000000001}", NULL, -1, 0 },
-	{ "exp 1e300", "{\"exp\":1e300}", NULL, -1, 0 },
-	{ "not a JWT", NULL, "2YotnFZFEjr1zCsicMWpAA", -1, 0 },
+	{ "iat after exp", "{\"iat\":1700000010,\"exp\":1700000000}", NULL, 0, 0, 1700000000 },
+	{ "iat unusable", "{\"iat\":\"1700000000\",\"exp\":1700000500}", NULL, 0, 0, 1700000500 },
+	{ "no exp", "{\"iat\":1700000000,\"sub\":\"x\"}", NULL, 0, -1, 0 },
+	{ "exp string", "{\"exp\":\"1700003600\"}", NULL, 0, -1, 0 },
+	{ "exp negative", "{\"exp\":-1}", NULL, 0, -1, 0 },
+	{ "exp null", "{\"exp\":null}", NULL, 0, -1, 0 },
+	{ "exp beyond 1e12", "{\"exp\":1000000000001}", NULL, 0, -1, 0 },
+	{ "exp 1e300", "{\"exp\":1e300}", NULL, 0, -1, 0 },
+	{ "not a JWT", NULL, "2YotnFZFEjr1zCsicMWpAA", 0, -1, 0 },
+	/* With the issuer's clock at reply time (Date), exp - Date is exactly what is left:
+	 * a token issued 3000 s before the reply has 600 s, not its full 3600 s. */
+	{ "Date and an old iat", "{\"iat\":1699997000,\"exp\":1700000600}", NULL, NOW, 0,
+	  NOW + 600 },
+	{ "Date 3 h ahead", "{\"iat\":1700010800,\"exp\":1700014400}", NULL, NOW + 10800, 0,
+	  NOW + 3600 },
+	{ "Date, exp already past", "{\"exp\":1699999000}", NULL, NOW, 0, NOW - 1000 },
 };
 
 static void
@@ -209,7 +220,7 @@ test_jwt_local_expiry_table(void **state)
 			snprintf(token, sizeof(token), "%s", c->literal);
 		else
 			make_jwt(HEADER_JSON, c->claims_json, token, sizeof(token));
-		rc = jwt_local_expiry(token, (time_t)NOW, &expires_at);
+		rc = jwt_local_expiry(token, (time_t)NOW, c->server_now, &expires_at);
 		failures += mismatch_int(c->name, "rc", rc, c->rc);
 		failures += mismatch_int(c->name, "expires_at", expires_at,
 					 c->rc == 0 ? c->expires_at : -12345);

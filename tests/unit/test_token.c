@@ -352,6 +352,13 @@ static const struct reply_case reply_cases[] = {
 	  0, NULL, 0, 0 },
 	{ "301 without Location", 301, NULL, NULL, NULL, "", NULL, KB_EXIT_PROTOCOL,
 	  "(HTTP 301 to nowhere)", 0, NULL, 0, 0 },
+	/* Not a refusal, a "not now": transient, so a cached token may stand in. */
+	{ "408 Request Timeout", 408, "text/plain", NULL, NULL, "Request Timeout", NULL,
+	  KB_EXIT_TRANSIENT, "token endpoint failed (HTTP 408): \"Request Timeout\"", 0, NULL, 0,
+	  0 },
+	{ "400 temporarily_unavailable", 400, "application/json", NULL, NULL,
+	  "{\"error\":\"temporarily_unavailable\"}", NULL, KB_EXIT_TRANSIENT,
+	  "refused the request: temporarily_unavailable — try again later", 0, NULL, 0, 0 },
 	{ "429 with Retry-After seconds", 429, "application/json", "30", NULL,
 	  "{\"error\":\"slow_down\"}", NULL, KB_EXIT_TRANSIENT,
 	  "token endpoint is rate limiting (HTTP 429, retry after 30 s)", 0, NULL, 0, 0 },
@@ -574,9 +581,15 @@ test_token_reply_parse_redacts_secret(void **state)
 	assert_int_equal(failures, 0);
 }
 
-#define X10  "xxxxxxxxxx"
+/* Short words: a long run of token characters would be blanked as a possible token. */
+#define X10  "x,x,x,x,x,"
 #define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
-#define X117 X100 X10 "xxxxxxx"
+#define X117 X100 X10 "x,x,x,x"
+#define RUN31                                                                                      \
+	"abcdefghij"                                                                               \
+	"abcdefghij"                                                                               \
+	"abcdefghij"                                                                               \
+	"k"
 
 struct excerpt_case {
 	const char *name;
@@ -610,6 +623,11 @@ static const struct excerpt_case excerpt_cases[] = {
 	{ "118 are cut", X117 "y", 0, NULL, 121, X117 "..." },
 	/* max is capped: the excerpt never exceeds 120 characters. */
 	{ "bound at 120", X100 X100 X100, 0, NULL, 1000, X117 "..." },
+	/* A 200 reply we could not parse may carry a token: long token-character runs go. */
+	{ "form-encoded token reply", "access_token=" RUN31 "&token_type=bearer", 0, NULL, 121,
+	  "[redacted]&token_type=bearer" },
+	{ "31-character run kept", "a " RUN31 " b", 0, NULL, 121, "a " RUN31 " b" },
+	{ "32-character run blanked", "a " RUN31 "l b", 0, NULL, 121, "a [redacted] b" },
 	{ "secret", "key=hunter2! end", 0, "hunter2!", 121, "key=[redacted] end" },
 	{ "secret form-encoded", "key=hunter2%21", 0, "hunter2!", 121, "key=[redacted]" },
 	{ "secret twice", "hunter2! hunter2!", 0, "hunter2!", 121, "[redacted] [redacted]" },
