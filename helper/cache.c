@@ -194,8 +194,12 @@ cache_record_parse(const char *text, size_t len, const char *key, struct cache_r
 	    strcmp(record_key, key) != 0 || token == NULL || strlen(token) > TOKEN_MAX_LENGTH ||
 	    !token_is_b64token(token, strlen(token)) ||
 	    get_int64(obj, "obtained_at", &rec->obtained_at) != 0 ||
-	    get_int64(obj, "expires_at", &rec->expires_at) != 0)
+	    get_int64(obj, "expires_at", &rec->expires_at) != 0 || rec->obtained_at <= 0 ||
+	    rec->expires_at < rec->obtained_at ||
+	    rec->expires_at - rec->obtained_at > TOKEN_MAX_EXPIRES_IN)
 		goto out;
+	if (get_int64(obj, "refresh_after", &rec->refresh_after) != 0)
+		rec->refresh_after = 0;
 	rec->access_token = strdup(token);
 	rc = rec->access_token != NULL ? 0 : -1;
 out:
@@ -216,6 +220,9 @@ cache_record_format(const char *key, const struct cache_record *rec)
 	json_object_object_add(obj, "access_token", json_object_new_string(rec->access_token));
 	json_object_object_add(obj, "obtained_at", json_object_new_int64(rec->obtained_at));
 	json_object_object_add(obj, "expires_at", json_object_new_int64(rec->expires_at));
+	if (rec->refresh_after > 0)
+		json_object_object_add(obj, "refresh_after",
+				       json_object_new_int64(rec->refresh_after));
 	text = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
@@ -415,7 +422,7 @@ cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_t
 	long long lifetime = rec->expires_at - rec->obtained_at;
 	long long needed;
 
-	if (min_ttl >= 0) {
+	if (min_ttl >= 0 && min_ttl <= lifetime) {
 		needed = min_ttl;
 	} else {
 		needed = margin;

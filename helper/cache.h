@@ -11,14 +11,17 @@
 
 #define CACHE_FORMAT	 "keybearer-cache/1"
 #define CACHE_RECORD_MAX (64 * 1024)
-/* A token with less left than this is not handed out even as a fallback: it could die
- * on its way to the server. */
-#define CACHE_USABLE_MIN_SECONDS 10
+/* After a failed refresh, how long a still-valid cached token is served before the token
+ * endpoint is tried again: an outage costs one timeout, not one per caller. */
+#define CACHE_RETRY_BACKOFF 30
+/* How much longer than a token request's own deadline to wait for another process's. */
+#define CACHE_LOCK_GRACE_SECONDS 5
 
 struct cache_record {
 	char *access_token;
 	long long obtained_at;
 	long long expires_at;
+	long long refresh_after; /* no refresh attempt before this time; 0: none pending */
 };
 
 /* One profile's place in the cache directory. */
@@ -66,8 +69,9 @@ int cache_record_parse(const char *text, size_t len, const char *key, struct cac
 
 void cache_record_free(struct cache_record *rec);
 
-/* Whether the record can be handed out as is: more than min_ttl seconds left when
- * min_ttl >= 0, else more than margin, capped at half the token's lifetime. */
+/* Whether the record can be handed out as is: at least min_ttl seconds left when
+ * 0 <= min_ttl <= the token's lifetime, else at least margin, capped at half the lifetime.
+ * (A min_ttl no token from this endpoint can meet would otherwise mint on every call.) */
 int cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_ttl);
 
 #endif

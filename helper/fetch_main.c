@@ -26,9 +26,6 @@
 #define KEYBEARER_VERSION "0"
 #endif
 
-/* Seconds beyond the token request's own deadline that we wait for another process's. */
-#define LOCK_GRACE_SECONDS 5
-
 struct mint_job {
 	const char *profile_name;
 	int min_ttl; /* -1: the profile's refresh margin decides */
@@ -88,47 +85,59 @@ emit(const struct cache *c, const struct cache_record *rec, struct error *err)
 	return rc;
 }
 
-/* A fresh cached token, else a new one; a transient failure falls back to a cached token
- * that is still alive. */
+/* After a transient failure, a cached token that is still alive beats no token. The
+ * failure and the fallback are both said on stderr. With back_off, later callers are served
+ * the cached token for CACHE_RETRY_BACKOFF s instead of each waiting out the endpoint again.
+ * Returns 0 when the cached token was handed out; -1 leaves err as it was. */
+static int
+fall_back(const struct profile *p, const struct cache *c, struct cache_record *cached, int back_off,
+	  struct error *err)
+{
+	long long now = (long long)time(NULL), left = cached->expires_at - now;
+	struct error ignored = { 0 };
+
+	if (err->code != KB_EXIT_TRANSIENT || cached->access_token == NULL ||
+	    left < TOKEN_MIN_LIFETIME)
+		return -1;
+	error_warn("%s", err->message);
+	error_warn("using the cached token of profile %s, valid for %lld more s", p->name, left);
+	memset(err, 0, sizeof(*err));
+	if (back_off) {
+		cached->refresh_after = now + CACHE_RETRY_BACKOFF;
+		cache_write(c, cached, &ignored); /* losing the back-off costs one more try */
+	}
+	return emit(c, cached, err);
+}
+
+/* A fresh cached token, else a new one, else a still-valid cached one. */
 static int
 refresh_locked(const struct profile *p, const struct cache *c, const struct mint_job *job,
 	       struct error *err)
 {
 	struct cache_record cached = { 0 }, fresh = { 0 };
+	long long now = (long long)time(NULL);
 	int have_cached, rc = -1;
-	long long left;
 
 	have_cached = cache_read(c, &cached, err);
 	if (have_cached < 0)
 		goto out;
 	if (have_cached == 0 &&
-	    cache_is_fresh(&cached, time(NULL), p->refresh_margin, job->min_ttl)) {
+	    cache_is_fresh(&cached, (time_t)now, p->refresh_margin, job->min_ttl)) {
 		rc = emit(c, &cached, err);
 		goto out;
 	}
+	if (have_cached == 0 && now < cached.refresh_after) {
+		error_set(err, KB_EXIT_TRANSIENT,
+			  "refreshing the token of profile %s failed moments ago; the next try is "
+			  "in %lld s",
+			  p->name, cached.refresh_after - now);
+		rc = fall_back(p, c, &cached, 0, err);
+		goto out;
+	}
 	if (mint(p, &fresh, err) != 0) {
-		left = have_cached == 0 ? cached.expires_at - (long long)time(NULL) : 0;
-		if (err->code == KB_EXIT_TRANSIENT && left >= CACHE_USABLE_MIN_SECONDS) {
-			error_warn("%s", err->message);
-			error_warn("using the cached token of profile %s, valid for %lld more s",
-				   p->name, left);
-			memset(err, 0, sizeof(*err));
-			rc = emit(c, &cached, err);
-		}
+		rc = fall_back(p, c, &cached, 1, err);
 		goto out;
 	}
-	left = fresh.expires_at - (long long)time(NULL);
-	if (left < CACHE_USABLE_MIN_SECONDS) {
-		error_set(err, KB_EXIT_PROTOCOL,
-			  "token endpoint issued a token that expires in %lld s — keybearer does "
-			  "not hand out dead tokens; report this to the provider",
-			  left);
-		goto out;
-	}
-	if (job->min_ttl >= 0 && left < job->min_ttl)
-		error_warn("the new token of profile %s lives %lld s, less than the %d s asked "
-			   "for",
-			   p->name, left, job->min_ttl);
 	if (cache_write(c, &fresh, err) != 0) {
 		/* The token is good; only later calls lose. Say so and hand it out. */
 		error_warn("%s", err->message);
@@ -156,10 +165,17 @@ run_mint(const struct mint_job *job, struct error *err)
 		goto out;
 	if (cache_open(&c, p, 1, err) != 0)
 		goto out;
-	lock_fd = cache_lock(&c, p->name, p->timeout + LOCK_GRACE_SECONDS, err);
-	if (lock_fd < 0)
-		goto out;
-	rc = refresh_locked(p, &c, job, err);
+	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
+	if (lock_fd >= 0) {
+		rc = refresh_locked(p, &c, job, err);
+	} else {
+		/* Another process is stuck at the endpoint: what it would refresh may still do. */
+		struct cache_record cached = { 0 };
+		struct error read_err = { 0 };
+		if (cache_read(&c, &cached, &read_err) == 0)
+			rc = fall_back(p, &c, &cached, 0, err);
+		cache_record_free(&cached);
+	}
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -22,8 +22,6 @@
 #define KEYBEARER_VERSION "0"
 #endif
 
-#define LOCK_GRACE_SECONDS 5
-
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv, struct error *err);
@@ -219,6 +217,11 @@ cmd_get(int argc, char **argv, struct error *err)
 	if (load_profile(opts.profile, &cfg, &p, err) != 0)
 		return -1;
 	rc = obtain_token(&cfg, p, opts.min_ttl, &rec, err);
+	if (rc == 0 && opts.min_ttl > 0 && rec.expires_at - (long long)time(NULL) < opts.min_ttl)
+		error_warn("the token of profile %s has %lld s left, less than the %d s asked for "
+			   "(it lived %lld s in all)",
+			   p->name, rec.expires_at - (long long)time(NULL), opts.min_ttl,
+			   rec.expires_at - rec.obtained_at);
 	if (rc == 0) {
 		text = output_render(opts.format, rec.access_token, rec.expires_at, time(NULL));
 		rc = text != NULL ? output_write_all(STDOUT_FILENO, text, strlen(text), err)
@@ -314,7 +317,7 @@ cmd_invalidate(int argc, char **argv, struct error *err)
 		goto out;
 	}
 	/* Under the lock, a refresh cannot slip in between our comparison and the unlink. */
-	lock_fd = cache_lock(&c, p->name, p->timeout + LOCK_GRACE_SECONDS, err);
+	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
 	if (lock_fd < 0) {
 		rc = -1;
 		goto out;

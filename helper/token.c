@@ -430,7 +430,7 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 	struct json_object *obj = strictjson_parse(reply->body, reply->body_len), *member;
 	char excerpt[EXCERPT_MAX + 1];
 	const char *token, *type;
-	long long expires_in = 0;
+	long long expires_in = 0, lifetime;
 	size_t token_len;
 	int rc = -1, has_expires_in;
 
@@ -491,12 +491,24 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 		out->expires_at = (long long)received_at + TOKEN_DEFAULT_LIFETIME;
 		out->expiry_source = EXPIRY_DEFAULT;
 	}
-	if (out->expires_at <= (long long)received_at) {
-		error_set(err, KB_EXIT_PROTOCOL,
-			  "token endpoint issued a token that is already expired (%s) — keybearer "
-			  "does not hand out dead tokens; report this to the provider",
-			  out->expiry_source == EXPIRY_FROM_JWT ? "its JWT exp lies in the past"
-								: "expires_in 0");
+	lifetime = out->expires_at - (long long)received_at;
+	if (lifetime < TOKEN_MIN_LIFETIME) {
+		const char *source =
+			out->expiry_source == EXPIRY_FROM_JWT ? "JWT exp" : "expires_in";
+		if (lifetime <= 0)
+			error_set(
+				err, KB_EXIT_PROTOCOL,
+				"token endpoint issued a token that is already expired (by its %s) "
+				"— keybearer does not hand out dead tokens; report this to the "
+				"provider",
+				source);
+		else
+			error_set(
+				err, KB_EXIT_PROTOCOL,
+				"token endpoint issued a token that lives only %lld s (by its %s) "
+				"— keybearer does not hand out dying tokens; report this to the "
+				"provider",
+				lifetime, source);
 		goto out;
 	}
 	out->access_token = strdup(token);

@@ -12,6 +12,9 @@
 #define TOKEN_MAX_LENGTH       (16 * 1024)
 #define TOKEN_DEFAULT_LIFETIME 86400	   /* Aspose's default, used when nothing says otherwise */
 #define TOKEN_MAX_EXPIRES_IN   315360000LL /* ten years: anything longer is a broken reply */
+/* A token with less left than this could die on its way to the server: never handed out,
+ * not even as a fallback. */
+#define TOKEN_MIN_LIFETIME 10
 
 /* Both strings hold the secret: token_request_free wipes them. */
 struct token_request {

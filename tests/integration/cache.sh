@@ -90,7 +90,9 @@ expect_eq "$(cat "$WORK"/crowd-err.*)" "" "stderr of the parallel gets"
 echo "# readers never see half a file while writers replace it"
 write_profile churn ok "token_url = $BASE/ok/token?churn"
 "$KB" get --profile churn >/dev/null
-(for _ in $(seq 40); do "$KB" get --profile churn --min-ttl 3601 >/dev/null 2>&1 || exit 1; done) &
+(for _ in $(seq 40); do
+	"$KB" invalidate --profile churn && "$KB" get --profile churn >/dev/null 2>&1 || exit 1
+done) &
 writer=$!
 bad=0
 for _ in $(seq 400); do
@@ -100,21 +102,29 @@ done
 wait "$writer" || fail "the writer loop failed"
 expect_eq "$bad" 0 "torn or failed reads"
 
-echo "# the wait for another refresher is bounded"
+echo "# the wait for another refresher is bounded; a still-valid token stands in"
 write_profile locked ok "token_url = $BASE/ok/token?locked" "timeout = 1"
-"$KB" get --profile locked >/dev/null
-key=$(basename "$(ls -t "$CACHE_DIR"/*.json | head -1)" .json) # the file just written
-flock "$CACHE_DIR/$key.lock" sleep 20 &
+run_kb get --profile locked
+locked_token=${OUT#Authorization: Bearer }
+key=$(basename "$(grep -l -F -- "$locked_token" "$CACHE_DIR"/*.json)" .json)
+flock "$CACHE_DIR/$key.lock" sleep 30 &
 holder=$!
 sleep 0.2
+age_cached_token "$locked_token" 200
 start=$(date +%s)
-run_kb get --profile locked --min-ttl 3601
+run_kb get --profile locked
 elapsed=$(($(date +%s) - start))
+expect_rc 0 "lock held, token still valid"
+expect_eq "$OUT" "Authorization: Bearer $locked_token" "the cached token stands in"
+expect_match "$ERR" "^keybearer: warning: another keybearer has been refreshing profile locked for more than 6 s" "lock warning"
+[ "$elapsed" -ge 5 ] && [ "$elapsed" -le 9 ] || fail "lock wait took ${elapsed}s"
+rm "$CACHE_DIR/$key.json"
+run_kb get --profile locked
 kill "$holder"
 wait "$holder" 2>/dev/null || true
-expect_rc 75 "lock held by someone else"
+expect_rc 75 "lock held, nothing cached"
+expect_eq "$OUT" "" "stdout after the lock wait"
 expect_eq "$ERR" "keybearer: another keybearer has been refreshing profile locked for more than 6 s — try again; if it persists, look for a stuck keybearer-fetch" "lock message"
-[ "$elapsed" -ge 5 ] && [ "$elapsed" -le 9 ] || fail "lock wait took ${elapsed}s"
 
 echo "# without XDG_RUNTIME_DIR the cache lives in XDG_CACHE_HOME"
 (

@@ -88,28 +88,43 @@ run_kb get --profile short --min-ttl 30
 expect_eq "$(requests short)" 1 "min-ttl 30 on a fresh 40 s token"
 run_kb get --profile short --min-ttl 60
 expect_rc 0 "min-ttl longer than the lifetime"
-expect_eq "$(requests short)" 2 "min-ttl 60 forces a refresh"
-expect_match "$ERR" "^keybearer: warning: the new token of profile short lives (39|40) s, less than the 60 s asked for$" "short-lived warning"
-[ "$OUT" != "$first" ] || fail "refresh returned the old token"
-run_kb get --profile main --min-ttl 3601
-expect_eq "$(requests ok)" 2 "min-ttl beyond the cached lifetime refreshes"
+expect_eq "$(requests short)" 1 "a min-ttl no token can meet does not mint"
+expect_match "$ERR" "^keybearer: warning: the token of profile short has (39|40) s left, less than the 60 s asked for \(it lived 40 s in all\)$" "short-lived warning"
+expect_eq "$OUT" "$first" "the cached token, with a warning"
+age_cached_token "$token" 200
+run_kb get --profile main
+expect_eq "$(requests ok)" 2 "a token inside the 300 s margin is refreshed"
+[ "$OUT" != "Authorization: Bearer $token" ] || fail "the refresh returned the old token"
 token=${OUT#Authorization: Bearer }
 write_profile margin ok "refresh_margin = 3599" "token_url = $BASE/ok/token?margin"
 run_kb get --profile margin
 run_kb get --profile margin
 expect_eq "$(requests ok)" 3 "refresh_margin is capped at half the lifetime"
 
-echo "# a transient failure falls back to a cached token that is still valid"
+echo "# a transient failure falls back to a cached token that is still valid, then backs off"
+age_cached_token "$token" 200
 server POST /_override/ok unavailable >/dev/null
-run_kb get --profile main --min-ttl 3601
+run_kb get --profile main
 expect_rc 0 "fallback get"
 expect_eq "$OUT" "Authorization: Bearer $token" "fallback token"
 expect_match "$ERR" "^keybearer: warning: token endpoint failed \(HTTP 503, retry after 120 s\)" "fallback warning"
-expect_match "$ERR" "keybearer: warning: using the cached token of profile main, valid for 3[0-9]{3} more s" "fallback notice"
+expect_match "$ERR" "keybearer: warning: using the cached token of profile main, valid for (199|200) more s$" "fallback notice"
+expect_eq "$(requests ok)" 4 "requests after the failed refresh"
+run_kb get --profile main
+expect_rc 0 "get during the back-off"
+expect_eq "$OUT" "Authorization: Bearer $token" "token during the back-off"
+expect_match "$ERR" "^keybearer: warning: refreshing the token of profile main failed moments ago; the next try is in (29|30) s" "back-off warning"
+expect_eq "$(requests ok)" 4 "no request during the back-off"
+age_cached_token "$token" 200
 server POST /_override/ok invalid-client >/dev/null
-run_kb get --profile main --min-ttl 3601
+run_kb get --profile main
 expect_rc 77 "a rejection is not papered over"
 expect_eq "$OUT" "" "stdout on rejection"
+age_cached_token "$token" 5
+server POST /_override/ok unavailable >/dev/null
+run_kb get --profile main
+expect_rc 75 "no fallback to a token with 5 s left"
+expect_eq "$OUT" "" "stdout without a usable fallback"
 server POST /_override/ok "" >/dev/null
 
 echo "# invalidate, with and without --token-stdin"

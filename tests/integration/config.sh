@@ -59,7 +59,8 @@ expect_eq "$ERR" "keybearer: several profiles are configured (one, two) — choo
 KEYBEARER_PROFILE=two run_kb get
 expect_rc 0 "KEYBEARER_PROFILE"
 expect_eq "$(server GET /_last/ok | jq -r .path)" "/ok/token?two" "KEYBEARER_PROFILE picked two"
-KEYBEARER_PROFILE=two run_kb get --profile one --min-ttl 3601
+"$KB" invalidate --profile one
+KEYBEARER_PROFILE=two run_kb get --profile one
 expect_eq "$(server GET /_last/ok | jq -r .path)" "/ok/token?one" "--profile beats KEYBEARER_PROFILE"
 run_kb get --profile three
 expect_rc 78 "unknown profile"

@@ -176,7 +176,7 @@ test_cache_profile_key_field_boundaries(void **state)
 static void
 test_cache_record_format_exact(void **state)
 {
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 };
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 };
 	char *text = cache_record_format(KEY, &rec);
 
 	(void)state;
@@ -189,7 +189,7 @@ test_cache_record_format_exact(void **state)
 static void
 test_cache_record_round_trip(void **state)
 {
-	struct cache_record rec = { TOKEN, 1700000000, 4102444799LL }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 2015360000LL, 1700000030 }, back;
 	char *text = cache_record_format(KEY, &rec);
 
 	(void)state;
@@ -197,7 +197,8 @@ test_cache_record_round_trip(void **state)
 	assert_int_equal(cache_record_parse(text, strlen(text), KEY, &back), 0);
 	assert_string_equal(back.access_token, TOKEN);
 	assert_int_equal(back.obtained_at, 1700000000);
-	assert_int_equal(back.expires_at, 4102444799LL);
+	assert_int_equal(back.expires_at, 2015360000LL);
+	assert_int_equal(back.refresh_after, 1700000030);
 	cache_record_free(&back);
 	assert_null(back.access_token);
 	free(text);
@@ -255,6 +256,14 @@ static const struct parse_case parse_cases[] = {
 	  "{\"format\":" GOOD_FORMAT ",\"key\":" GOOD_KEY ",\"access_token\":" GOOD_TOKEN
 	  ",\"obtained_at\":1}",
 	  -1 },
+	/* Times no token of ours can have: overflow bait for the freshness maths. */
+	{ "expires before obtained", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "5", "4"), -1 },
+	{ "obtained at 0", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "0", "4"), -1 },
+	{ "obtained negative",
+	  RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "-9223372036854775807", "4"), -1 },
+	{ "lifetime over ten years", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "315360002"),
+	  -1 },
+	{ "lifetime of ten years", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "315360001"), 0 },
 	{ "array", "[" RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2") "]", -1 },
 	{ "trailing garbage", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2") "x", -1 },
 	{ "truncated", "{\"format\":" GOOD_FORMAT ",\"key\":" GOOD_KEY, -1 },
@@ -342,6 +351,9 @@ static const struct fresh_case fresh_cases[] = {
 	{ "min_ttl above margin", T0, T0 + 3600, T0 + 1000, 300, 3000, 0 },
 	{ "min_ttl exactly left", T0, T0 + 3600, T0 + 600, 300, 3000, 1 },
 	{ "min_ttl beyond half life", T0, T0 + 400, T0 + 300, 300, 100, 1 },
+	/* No token from this endpoint can meet it: the margin rule, not a mint per call. */
+	{ "min_ttl beyond the lifetime, fresh", T0, T0 + 3600, T0 + 100, 300, 7200, 1 },
+	{ "min_ttl beyond the lifetime, due", T0, T0 + 3600, T0 + 3400, 300, 7200, 0 },
 	{ "min_ttl 0, 1 s left", T0, T0 + 3600, T0 + 3599, 300, 0, 1 },
 	{ "min_ttl 0, 0 left", T0, T0 + 3600, T0 + 3600, 300, 0, 0 },
 	{ "min_ttl 0, expired", T0, T0 + 3600, T0 + 4000, 300, 0, 0 },
@@ -356,7 +368,7 @@ test_cache_is_fresh_table(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(fresh_cases) / sizeof(fresh_cases[0]); i++) {
 		const struct fresh_case *c = &fresh_cases[i];
-		struct cache_record rec = { TOKEN, c->obtained_at, c->expires_at };
+		struct cache_record rec = { TOKEN, c->obtained_at, c->expires_at, 0 };
 
 		failures += mismatch_int(
 			c->name, "fresh",
@@ -579,8 +591,8 @@ static void
 test_cache_write_read_round_trip(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record first = { TOKEN, 1700000000, 1700003600 };
-	struct cache_record second = { "second-token", 1700000100, 1700007300 };
+	struct cache_record first = { TOKEN, 1700000000, 1700003600, 0 };
+	struct cache_record second = { "second-token", 1700000100, 1700007300, 0 };
 	struct cache_record back;
 	struct error err = { 0 };
 	char path[400], names[256];
@@ -616,7 +628,7 @@ static void
 test_cache_remove(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
 	struct error err = { 0 };
 	char names[256];
 
@@ -672,7 +684,7 @@ static void
 test_cache_read_refuses_symlink(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
 	struct error err = { 0 };
 	char path[400], target[300], *text;
 
@@ -694,7 +706,7 @@ static void
 test_cache_read_refuses_readable_file(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
 	struct error err = { 0 };
 	char path[400], *text;
 
@@ -715,7 +727,7 @@ static void
 test_cache_lookup(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
 	struct error err = { 0 };
 	char dir[300];
 
