@@ -1,5 +1,6 @@
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -22,7 +23,7 @@ static const struct safefile_rules cache_file_rules = {
 	.refuse_symlink = 1,
 	.allow_root_owner = 0,
 	.forbidden = 077,
-	.max_size = 1024 * 1024,
+	.max_size = CACHE_RECORD_MAX,
 	.code = KB_EXIT_IO,
 };
 
@@ -232,7 +233,7 @@ cache_record_format(const char *key, const struct cache_record *rec)
 void
 cache_record_free(struct cache_record *rec)
 {
-	free(rec->access_token);
+	safefile_free_string(rec->access_token);
 	rec->access_token = NULL;
 }
 
@@ -248,7 +249,7 @@ cache_read(const struct cache *c, struct cache_record *rec, struct error *err)
 	if (rc != 0)
 		return rc;
 	rc = cache_record_parse(text, len, c->key, rec) == 0 ? 0 : 1;
-	free(text);
+	safefile_free_string(text);
 	return rc;
 }
 
@@ -288,6 +289,34 @@ random_hex(char *out, size_t bytes)
 	out[2 * bytes] = '\0';
 }
 
+/* A writer killed between create and rename leaves its temp file. Whoever holds the lock
+ * is the only writer of this profile, so any such file it sees is stale. */
+static void
+remove_stale_temp_files(const struct cache *c)
+{
+	char prefix[64];
+	size_t prefix_len, name_len;
+	struct dirent *entry;
+	int fd = dup(c->dirfd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (dir == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(dir);
+	snprintf(prefix, sizeof(prefix), ".%s.", c->file_name);
+	prefix_len = strlen(prefix);
+	while ((entry = readdir(dir)) != NULL) {
+		name_len = strlen(entry->d_name);
+		if (strncmp(entry->d_name, prefix, prefix_len) == 0 && name_len > 4 &&
+		    strcmp(entry->d_name + name_len - 4, ".tmp") == 0)
+			unlinkat(c->dirfd, entry->d_name, 0);
+	}
+	closedir(dir);
+}
+
 int
 cache_write(const struct cache *c, const struct cache_record *rec, struct error *err)
 {
@@ -297,6 +326,7 @@ cache_write(const struct cache *c, const struct cache_record *rec, struct error 
 
 	if (text == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	remove_stale_temp_files(c);
 	random_hex(suffix, 8);
 	snprintf(tmp_name, sizeof(tmp_name), ".%s.%s.tmp", c->file_name, suffix);
 	fd = openat(c->dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -307,7 +337,7 @@ cache_write(const struct cache *c, const struct cache_record *rec, struct error 
 			  c->dir, strerror(errno));
 		goto out;
 	}
-	if (output_write_all(fd, text, strlen(text), err) != 0 || fsync(fd) != 0) {
+	if (output_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
 		error_set(err, KB_EXIT_IO,
 			  "cannot write the token cache in %s: %s — check free "
 			  "space",
@@ -337,7 +367,7 @@ out:
 		close(fd);
 	if (rc != 0)
 		unlinkat(c->dirfd, tmp_name, 0);
-	free(text);
+	safefile_free_string(text);
 	return rc;
 }
 

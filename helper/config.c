@@ -72,6 +72,7 @@ struct parse_state {
 	const char *pos; /* next unread byte of the text */
 	int lineno;
 	int error_line; /* the line of the error in err; lines are read in order */
+	int continued;	/* the line being parsed is indented: inih continues the last key */
 	struct error *err;
 	/* keys already given per profile index, so a repeated key is an error, not a surprise */
 	unsigned *seen;
@@ -201,16 +202,18 @@ set_path(char **field, const char *value, const char *where, const char *key, st
 	return 0;
 }
 
+/* Sets (or, for an indented continuation line, extends) the urls list. */
 static int
-set_url_list(struct profile *p, const char *value, const char *where, struct error *err)
+set_url_list(struct profile *p, const char *value, int append, const char *where, struct error *err)
 {
 	char *copy, *token, *saveptr = NULL;
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < p->url_count; i++)
+	for (i = 0; i < p->url_count && !append; i++)
 		free(p->urls[i]);
-	p->url_count = 0;
+	if (!append)
+		p->url_count = 0;
 	copy = strdup(value);
 	if (copy == NULL)
 		return out_of_memory(err);
@@ -325,7 +328,7 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 					 where, value);
 		return 0;
 	case KEY_URL_LIST:
-		return set_url_list(p, value, where, err);
+		return set_url_list(p, value, 0, where, err);
 	case KEY_SECRET:
 		return set_secret_source(p, value, where, err);
 	case KEY_SECONDS:
@@ -457,11 +460,18 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 		return 0;
 	index = (size_t)(p - st->cfg->profiles);
 	bit = 1u << (unsigned)(rule - key_rules);
+	if ((st->seen[index] & bit) && st->continued && rule->type == KEY_URL_LIST)
+		return set_url_list(p, value, 1, where, st->err) == 0;
+	if ((st->seen[index] & bit) && st->continued) {
+		error_set(st->err, KB_EXIT_CONFIG,
+			  "%s: an indented line continues %s, which takes one value — write it on "
+			  "one line (only urls may go on over several)",
+			  where, name);
+		return 0;
+	}
 	if (st->seen[index] & bit) {
 		error_set(st->err, KB_EXIT_CONFIG,
-			  "%s: %s is given twice for profile %s (an indented line continues the "
-			  "previous value) — keep one",
-			  where, name, p->name);
+			  "%s: %s is given twice for profile %s — keep one", where, name, p->name);
 		return 0;
 	}
 	st->seen[index] |= bit;
@@ -494,6 +504,9 @@ text_reader(char *str, int num, void *stream)
 		return NULL;
 	line_len = strcspn(st->pos, "\n");
 	st->lineno++;
+	st->continued = (st->pos[0] == ' ' || st->pos[0] == '\t') &&
+			st->pos[strspn(st->pos, " \t\r")] != '\n' &&
+			st->pos[strspn(st->pos, " \t\r")] != '\0';
 	take = line_len;
 	if (st->err->code == KB_EXIT_OK) {
 		const char *start = st->pos + strspn(st->pos, " \t");

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "http.h"
 #include "output.h"
+#include "safefile.h"
 #include "secret.h"
 #include "token.h"
 
@@ -76,12 +77,9 @@ static int
 emit(const struct cache *c, const struct cache_record *rec, struct error *err)
 {
 	char *text = cache_record_format(c->key, rec);
-	int rc;
+	int rc = output_answer(text, err);
 
-	if (text == NULL)
-		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	rc = output_write_all(STDOUT_FILENO, text, strlen(text), err);
-	free(text);
+	safefile_free_string(text);
 	return rc;
 }
 
@@ -236,6 +234,7 @@ main(int argc, char **argv)
 	struct error err = { 0 };
 
 	umask(077);
+	output_keep_standard_fds();
 	forbid_core_dumps();
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("keybearer-fetch %s\n", KEYBEARER_VERSION);

@@ -1,14 +1,21 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "safefile.h"
 #include "url.h"
 
 #ifndef KEYBEARER_VERSION
 #define KEYBEARER_VERSION "0"
 #endif
+
+struct ca_bundle {
+	char *pem;
+	size_t len;
+};
 
 struct body_buffer {
 	char *data;
@@ -135,6 +142,67 @@ request_headers_free(struct curl_slist *list)
 	curl_slist_free_all(list);
 }
 
+/* The options that keep the secret where it belongs. Each is checked: a libcurl that
+ * ignored one would fail open. ca holds the profile's CA file, or NULL. */
+static int
+restrict_transport(CURL *curl, const struct profile *p, const struct url *endpoint,
+		   const struct ca_bundle *ca, struct error *err)
+{
+	struct curl_blob blob;
+	CURLcode rc = CURLE_OK;
+
+	rc |= curl_easy_setopt(curl, CURLOPT_URL, p->token_url);
+	rc |= curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, endpoint->scheme);
+	rc |= curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	rc |= curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	rc |= curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca != NULL) {
+		/* The profile's CA replaces the system store, whatever the environment says;
+		 * handed over as read and checked, not as a path read again later. */
+		blob.data = ca->pem;
+		blob.len = ca->len;
+		blob.flags = CURL_BLOB_COPY;
+		rc |= curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+		rc |= curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
+		rc |= curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+	}
+	if (url_host_is_loopback(endpoint->host))
+		rc |= curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	if (rc != CURLE_OK)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "this libcurl (%s) lacks an option keybearer needs to protect the "
+				 "secret — install libcurl 7.85 or newer",
+				 curl_version());
+	return 0;
+}
+
+/* Reads the profile's ca_file under the config file's rules: a CA others could change
+ * would let them read the secret. */
+static int
+ca_bundle_read(const struct profile *p, struct ca_bundle *ca, struct error *err)
+{
+	static const struct safefile_rules rules = {
+		.what = "ca_file",
+		.refuse_symlink = 0,
+		.allow_root_owner = 1,
+		.forbidden = 022,
+		.max_size = 4 * 1024 * 1024,
+		.code = KB_EXIT_CONFIG,
+	};
+	int rc;
+
+	ca->pem = NULL;
+	ca->len = 0;
+	if (p->ca_file == NULL)
+		return 0;
+	rc = safefile_read(AT_FDCWD, p->ca_file, &rules, &ca->pem, &ca->len, err);
+	if (rc == 1)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "ca_file %s of profile %s does not exist — fix ca_file",
+				 p->ca_file, p->name);
+	return rc;
+}
+
 int
 http_post_token(const struct profile *p, const struct token_request *req,
 		struct http_response *resp, struct error *err)
@@ -142,6 +210,7 @@ http_post_token(const struct profile *p, const struct token_request *req,
 	char detail[CURL_ERROR_SIZE] = "";
 	struct body_buffer body = { 0 };
 	struct curl_slist *headers = NULL;
+	struct ca_bundle ca_storage;
 	struct url endpoint;
 	CURL *curl = NULL;
 	CURLcode code;
@@ -152,10 +221,14 @@ http_post_token(const struct profile *p, const struct token_request *req,
 	memset(resp, 0, sizeof(*resp));
 	if (url_parse(p->token_url, &endpoint) != 0)
 		return url_check_endpoint(p->token_url, "token_url", err);
+	/* libcurl would log the TLS session keys there, and with them the secret. */
+	unsetenv("SSLKEYLOGFILE");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return error_set(err, KB_EXIT_INTERNAL,
 				 "libcurl failed to start — reinstall "
 				 "libcurl");
+	if (ca_bundle_read(p, &ca_storage, err) != 0)
+		return -1;
 	body.data = malloc(HTTP_REPLY_MAX + 1);
 	curl = curl_easy_init();
 	headers = request_headers(req);
@@ -163,9 +236,8 @@ http_post_token(const struct profile *p, const struct token_request *req,
 		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 		goto out;
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, p->token_url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, endpoint.scheme);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	if (restrict_transport(curl, p, &endpoint, p->ca_file ? &ca_storage : NULL, err) != 0)
+		goto out;
 	curl_easy_setopt(curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
@@ -178,15 +250,6 @@ http_post_token(const struct profile *p, const struct token_request *req,
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (p->ca_file != NULL) {
-		/* The profile's CA replaces the system store, whatever the environment says. */
-		curl_easy_setopt(curl, CURLOPT_CAINFO, p->ca_file);
-		curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
-	}
-	if (url_host_is_loopback(endpoint.host))
-		curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	code = curl_easy_perform(curl);
 	if (code != CURLE_OK) {
 		transport_error(code, detail, p, &body, err);
@@ -203,7 +266,9 @@ http_post_token(const struct profile *p, const struct token_request *req,
 	body.data = NULL;
 	rc = 0;
 out:
-	free(body.data);
+	if (body.data != NULL)
+		safefile_free_secret(body.data, body.len);
+	free(ca_storage.pem);
 	request_headers_free(headers);
 	curl_easy_cleanup(curl);
 	return rc;
@@ -224,7 +289,9 @@ http_response_view(const struct http_response *resp, struct token_reply *reply)
 void
 http_response_free(struct http_response *resp)
 {
-	free(resp->body);
+	/* The body holds the token, or an echo of the request and with it the secret. */
+	if (resp->body != NULL)
+		safefile_free_secret(resp->body, resp->body_len);
 	free(resp->content_type);
 	free(resp->retry_after);
 	free(resp->location);

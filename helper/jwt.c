@@ -93,9 +93,8 @@ jwt_decode(const char *token, struct json_object **header, struct json_object **
 	return 0;
 }
 
-/* NumericDate (RFC 7519): seconds, possibly fractional; -1 when absent or not sane. */
-static int
-numeric_date(struct json_object *claims, const char *name, long long *out)
+int
+jwt_claim_time(struct json_object *claims, const char *name, long long *out)
 {
 	struct json_object *member;
 	double value;
@@ -124,11 +123,11 @@ jwt_local_expiry(const char *token, time_t now, long long server_now, long long 
 
 	if (jwt_decode(token, &header, &claims) != 0)
 		return -1;
-	if (numeric_date(claims, "exp", &exp) != 0)
+	if (jwt_claim_time(claims, "exp", &exp) != 0)
 		goto out;
 	if (server_now > 0)
 		*expires_at = (long long)now + (exp - server_now);
-	else if (numeric_date(claims, "iat", &iat) == 0 && iat <= exp)
+	else if (jwt_claim_time(claims, "iat", &iat) == 0 && iat <= exp)
 		*expires_at = (long long)now + (exp - iat);
 	else
 		*expires_at = exp;

@@ -17,6 +17,10 @@ int jwt_decode(const char *token, struct json_object **header, struct json_objec
  * exp as is. Returns 0, or -1 when the token is not a JWT or has no usable exp. */
 int jwt_local_expiry(const char *token, time_t now, long long server_now, long long *expires_at);
 
+/* A NumericDate claim (RFC 7519: seconds, possibly fractional) as whole seconds; -1 when
+ * absent or not a sane non-negative number. */
+int jwt_claim_time(struct json_object *claims, const char *name, long long *out);
+
 /* Decodes unpadded or padded base64url; returns the length, or -1. out needs
  * len * 3 / 4 + 1 bytes; the result is NUL-terminated. */
 long jwt_base64url_decode(const char *in, size_t len, unsigned char *out);

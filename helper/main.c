@@ -16,6 +16,7 @@
 #include "jwt.h"
 #include "obtain.h"
 #include "output.h"
+#include "safefile.h"
 #include "token.h"
 
 #ifndef KEYBEARER_VERSION
@@ -142,20 +143,31 @@ parse_options(int argc, char **argv, const char *allowed, struct options *opts, 
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":p:f:h", table, &index)) != -1) {
-		const char *name = NULL;
+		const char *name = NULL, *word = argv[optind - 1];
+		char option[40];
 		size_t i;
-		if (opt == '?')
-			return usage_error(err, command, "unknown option", argv[optind - 1]);
-		if (opt == ':')
-			return usage_error(err, command, "missing value for", argv[optind - 1]);
+		if (opt == '?' || opt == ':') {
+			/* a long option is the word just read; a short one is optopt */
+			if (strncmp(word, "--", 2) == 0)
+				snprintf(option, sizeof(option), "%.*s", (int)strcspn(word, "="),
+					 word);
+			else
+				snprintf(option, sizeof(option), "-%c",
+					 isgraph(optopt) ? optopt : '?');
+			return usage_error(err, command,
+					   opt == '?' ? "unknown option" : "missing value for",
+					   option);
+		}
 		if (opt == 'h')
 			return 1;
 		for (i = 0; table[i].name != NULL; i++) {
 			if (table[i].val == opt)
 				name = table[i].name;
 		}
-		if (name == NULL || strstr(allowed, name) == NULL)
-			return usage_error(err, command, "unknown option", argv[optind - 1]);
+		if (name == NULL || strstr(allowed, name) == NULL) {
+			snprintf(option, sizeof(option), "--%s", name != NULL ? name : "?");
+			return usage_error(err, command, "unknown option", option);
+		}
 		switch (opt) {
 		case 'p':
 			opts->profile = optarg;
@@ -224,11 +236,9 @@ cmd_get(int argc, char **argv, struct error *err)
 			   rec.expires_at - rec.obtained_at);
 	if (rc == 0) {
 		text = output_render(opts.format, rec.access_token, rec.expires_at, time(NULL));
-		rc = text != NULL ? output_write_all(STDOUT_FILENO, text, strlen(text), err)
-				  : error_set(err, KB_EXIT_INTERNAL,
-					      "cannot format the token — report this bug");
+		rc = output_answer(text, err);
 	}
-	free(text);
+	safefile_free_string(text);
 	cache_record_free(&rec);
 	config_free(&cfg);
 	return rc;
@@ -442,26 +452,27 @@ cmd_status(int argc, char **argv, struct error *err)
 		return rc;
 	if (config_load(&cfg, err) != 0)
 		return -1;
+	chosen = opts.profile != NULL ? config_select(&cfg, opts.profile, err) : NULL;
+	if (opts.profile != NULL && chosen == NULL) {
+		config_free(&cfg);
+		return -1;
+	}
 	printf("config file     %s\n", cfg.path ? cfg.path : "(none)");
-	if (opts.profile != NULL) {
-		chosen = config_select(&cfg, opts.profile, err);
-		if (chosen != NULL)
-			print_profile_status(chosen, 1, now);
-		rc = chosen != NULL ? 0 : -1;
+	if (chosen != NULL) {
+		print_profile_status(chosen, 1, now);
 	} else {
 		fallback = config_select(&cfg, NULL, &ignored);
 		for (i = 0; i < cfg.count; i++)
 			print_profile_status(&cfg.profiles[i], &cfg.profiles[i] == fallback, now);
 	}
 	config_free(&cfg);
-	fflush(stdout);
-	return rc;
+	return 0;
 }
 
 static int
 print_inspection(const char *token, const struct cache_record *cached, struct error *err)
 {
-	struct json_object *header, *claims, *report, *member;
+	struct json_object *header, *claims, *report;
 	char when[32], span[48], *text;
 	long long expires_at, left;
 	time_t now = time(NULL);
@@ -476,9 +487,7 @@ print_inspection(const char *token, const struct cache_record *cached, struct er
 	json_object_object_add(report, "claims", claims);
 	if (cached != NULL)
 		expires_at = cached->expires_at;
-	else if (json_object_object_get_ex(claims, "exp", &member))
-		expires_at = (long long)json_object_get_int64(member);
-	else
+	else if (jwt_claim_time(claims, "exp", &expires_at) != 0)
 		expires_at = 0;
 	if (expires_at > 0) {
 		left = expires_at - (long long)now;
@@ -503,8 +512,7 @@ print_inspection(const char *token, const struct cache_record *cached, struct er
 			     report, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 					     JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 		text = NULL;
-	rc = text != NULL ? output_write_all(STDOUT_FILENO, text, strlen(text), err)
-			  : error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	rc = output_answer(text, err);
 	free(text);
 	json_object_put(report);
 	return rc;
@@ -557,18 +565,13 @@ command_find(const char *name)
 	return NULL;
 }
 
-int
-main(int argc, char **argv)
+/* Runs the command line; 0, 1 (help was asked for: print it), or -1 with err set. */
+static int
+dispatch(int argc, char **argv, struct error *err)
 {
 	const struct command *cmd;
-	struct error err = { 0 };
 	int rc;
 
-	umask(077);
-	if (argc < 2) {
-		print_usage(stderr);
-		return KB_EXIT_USAGE;
-	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("keybearer %s\n", KEYBEARER_VERSION);
 		return 0;
@@ -583,15 +586,32 @@ main(int argc, char **argv)
 		return 0;
 	}
 	cmd = command_find(argv[1]);
-	if (cmd == NULL) {
-		error_set(&err, KB_EXIT_USAGE, "unknown command \"%.64s\" — run keybearer --help",
-			  argv[1]);
+	if (cmd == NULL)
+		return error_set(err, KB_EXIT_USAGE,
+				 "unknown command \"%.64s\" — run keybearer --help", argv[1]);
+	rc = cmd->run(argc - 1, argv + 1, err);
+	if (rc == 1)
+		fputs(cmd->help, stdout);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct error err = { 0 };
+
+	umask(077);
+	output_keep_standard_fds();
+	if (argc < 2) {
+		print_usage(stderr);
+		return KB_EXIT_USAGE;
+	}
+	if (dispatch(argc, argv, &err) != 0)
+		return error_print(&err);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		error_set(&err, KB_EXIT_IO,
+			  "cannot write to standard output — check where it goes");
 		return error_print(&err);
 	}
-	rc = cmd->run(argc - 1, argv + 1, &err);
-	if (rc == 1) {
-		fputs(cmd->help, stdout);
-		return 0;
-	}
-	return rc == 0 ? 0 : error_print(&err);
+	return 0;
 }

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "safefile.h"
+
 extern char **environ;
 
 #ifndef KEYBEARER_FETCH_RELATIVE
@@ -19,16 +21,31 @@ extern char **environ;
 #define KEYBEARER_FETCH_INSTALLED "/usr/local/libexec/keybearer/keybearer-fetch"
 #endif
 
-int
-obtain_fetch_path(char *out, size_t size, struct error *err)
+/* path = dir/name when it fits and is executable. */
+static int
+executable_at(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = dir != NULL ? snprintf(out, size, "%s/%s", dir, name)
+			    : snprintf(out, size, "%s", name);
+
+	return n > 0 && (size_t)n < size && access(out, X_OK) == 0;
+}
+
+static int
+fetch_path(char *out, size_t size, struct error *err)
 {
 	const char *from_env = getenv("KEYBEARER_FETCH");
 	char self[4096], *slash;
 	ssize_t n;
 
 	if (from_env != NULL && *from_env != '\0') {
-		snprintf(out, size, "%s", from_env);
-		return 0;
+		if (executable_at(out, size, NULL, from_env))
+			return 0;
+		return error_set(
+			err, KB_EXIT_INTERNAL,
+			"KEYBEARER_FETCH (%.200s) is not an executable file — fix or unset "
+			"it",
+			from_env);
 	}
 	/* Relative to our own binary, so a relocated prefix (or a test's staging tree)
 	 * runs its own keybearer-fetch, not another installation's. */
@@ -38,16 +55,12 @@ obtain_fetch_path(char *out, size_t size, struct error *err)
 		slash = strrchr(self, '/');
 		if (slash != NULL) {
 			*slash = '\0';
-			snprintf(out, size, "%s/%s", self, KEYBEARER_FETCH_RELATIVE);
-			if (access(out, X_OK) == 0)
-				return 0;
-			snprintf(out, size, "%s/keybearer-fetch", self);
-			if (access(out, X_OK) == 0)
+			if (executable_at(out, size, self, KEYBEARER_FETCH_RELATIVE) ||
+			    executable_at(out, size, self, "keybearer-fetch"))
 				return 0;
 		}
 	}
-	snprintf(out, size, "%s", KEYBEARER_FETCH_INSTALLED);
-	if (access(out, X_OK) == 0)
+	if (executable_at(out, size, NULL, KEYBEARER_FETCH_INSTALLED))
 		return 0;
 	return error_set(err, KB_EXIT_INTERNAL,
 			 "keybearer-fetch is not installed next to keybearer (looked for %s) — "
@@ -83,7 +96,7 @@ run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_
 	int pipe_fds[2], status, spawn_rc;
 	pid_t pid;
 
-	if (obtain_fetch_path(path, sizeof(path), err) != 0)
+	if (fetch_path(path, sizeof(path), err) != 0)
 		return -1;
 	if (min_ttl >= 0) {
 		snprintf(min_ttl_text, sizeof(min_ttl_text), "%d", min_ttl);
@@ -155,6 +168,6 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 				       "keybearer-fetch answered something unreadable — check that "
 				       "keybearer and keybearer-fetch come from the same version");
 	}
-	free(answer);
+	safefile_free_secret(answer, CACHE_RECORD_MAX);
 	return rc;
 }

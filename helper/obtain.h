@@ -7,12 +7,10 @@
 #include "config.h"
 #include "error.h"
 
-/* min_ttl < 0: the profile's refresh margin decides. An error already reported by
+/* keybearer-fetch is $KEYBEARER_FETCH, else the one installed beside us.
+ * min_ttl < 0: the profile's refresh margin decides. An error already reported by
  * keybearer-fetch on stderr comes back with an empty message. */
 int obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 		 struct cache_record *rec, struct error *err);
-
-/* The keybearer-fetch to run: $KEYBEARER_FETCH, else the one installed beside us. */
-int obtain_fetch_path(char *out, size_t size, struct error *err);
 
 #endif

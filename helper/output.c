@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,20 +108,29 @@ output_render(enum output_format format, const char *token, long long expires_at
 }
 
 int
-output_write_all(int fd, const char *text, size_t len, struct error *err)
+output_write_all(int fd, const char *text, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, text, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return error_set(err, KB_EXIT_IO,
-					 "cannot write the answer: %s — check where standard "
-					 "output goes",
-					 strerror(errno));
+			return -1;
 		text += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int
+output_answer(const char *text, struct error *err)
+{
+	if (text == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	if (output_write_all(STDOUT_FILENO, text, strlen(text)) != 0)
+		return error_set(err, KB_EXIT_IO,
+				 "cannot write the answer: %s — check where standard output goes",
+				 strerror(errno));
 	return 0;
 }
 
@@ -152,4 +162,16 @@ output_duration(long long seconds, char *out, size_t size)
 	else
 		snprintf(out, size, "%lld %s %lld %s", seconds / units[i].seconds, units[i].unit,
 			 seconds % units[i].seconds / units[i + 1].seconds, units[i + 1].unit);
+}
+
+void
+output_keep_standard_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			_exit(KB_EXIT_INTERNAL);
+	}
 }

@@ -31,7 +31,14 @@ void output_rfc3339(long long when, char *out, size_t size);
 /* "1 h 5 min", "59 min 3 s", "42 s", "2 d 3 h": the two largest units of |seconds|. */
 void output_duration(long long seconds, char *out, size_t size);
 
-/* Writes all of text to fd, retrying short writes; -1 with err set on failure. */
-int output_write_all(int fd, const char *text, size_t len, struct error *err);
+/* Opens /dev/null on any of fds 0-2 that is closed, so no file we open later becomes our
+ * stdout or stderr by accident. */
+void output_keep_standard_fds(void);
+
+/* Writes all of text to fd, retrying short and interrupted writes; -1 with errno set. */
+int output_write_all(int fd, const char *text, size_t len);
+
+/* Writes text to stdout in one piece; -1 with err set (exit 74) when it cannot. */
+int output_answer(const char *text, struct error *err);
 
 #endif

@@ -39,7 +39,9 @@ int
 safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, char **out,
 	      size_t *out_len, struct error *err)
 {
-	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (rules->refuse_symlink ? O_NOFOLLOW : 0);
+	/* O_NONBLOCK: a FIFO in the file's place must not hang us before the type check. */
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+		    (rules->refuse_symlink ? O_NOFOLLOW : 0);
 	struct stat st;
 	char *buf = NULL;
 	size_t cap, len = 0;
@@ -106,4 +108,11 @@ safefile_free_secret(char *buf, size_t len)
 		return;
 	explicit_bzero(buf, len);
 	free(buf);
+}
+
+void
+safefile_free_string(char *s)
+{
+	if (s != NULL)
+		safefile_free_secret(s, strlen(s));
 }

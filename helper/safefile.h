@@ -28,7 +28,10 @@ int safefile_read(int dirfd, const char *path, const struct safefile_rules *rule
 int safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct stat *st,
 		   struct error *err);
 
-/* Wipes len bytes, then frees. */
+/* Wipes len bytes, then frees: for every buffer that held a secret or a token. */
 void safefile_free_secret(char *buf, size_t len);
+
+/* The same for a NUL-terminated string (NULL is fine). */
+void safefile_free_string(char *s);
 
 #endif

@@ -67,8 +67,8 @@ resolve_env(const struct profile *p, struct secret *s, struct error *err)
 static int
 resolve_file(const struct profile *p, struct secret *s, struct error *err)
 {
-	/* Mounted secrets are often symlinks (Kubernetes); the mode and owner of the target
-	 * are what matter. */
+	/* Mounted secrets are often symlinks (Kubernetes: mount with defaultMode 0400); the
+	 * mode and owner of the target are what matter. */
 	static const struct safefile_rules rules = {
 		.what = "secret file",
 		.refuse_symlink = 0,

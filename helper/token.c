@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "jwt.h"
+#include "safefile.h"
 #include "strictjson.h"
 
 #define EXCERPT_MAX 120
@@ -72,15 +73,6 @@ base64_encode(const unsigned char *in, size_t len)
 	return out;
 }
 
-static void
-free_wiped(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /* Appends "&name=encoded(value)" (no '&' first) to the body being built. */
 static int
 append_param(char **body, size_t *used, size_t *cap, const char *name, const char *value)
@@ -96,7 +88,7 @@ append_param(char **body, size_t *used, size_t *cap, const char *name, const cha
 		size_t new_cap = need * 2;
 		char *grown = malloc(new_cap);
 		if (grown == NULL) {
-			free_wiped(encoded);
+			safefile_free_string(encoded);
 			return -1;
 		}
 		memcpy(grown, *body, *used + 1);
@@ -107,7 +99,7 @@ append_param(char **body, size_t *used, size_t *cap, const char *name, const cha
 	}
 	*used += (size_t)snprintf(*body + *used, *cap - *used, "%s%s=%s", *used ? "&" : "", name,
 				  encoded);
-	free_wiped(encoded);
+	safefile_free_string(encoded);
 	return 0;
 }
 
@@ -136,10 +128,10 @@ build_basic_header(const char *client_id, const char *secret, char **out)
 	snprintf(*out, len, "Authorization: Basic %s", encoded);
 	rc = 0;
 out:
-	free_wiped(id);
-	free_wiped(pw);
-	free_wiped(joined);
-	free_wiped(encoded);
+	safefile_free_string(id);
+	safefile_free_string(pw);
+	safefile_free_string(joined);
+	safefile_free_string(encoded);
 	return rc;
 }
 
@@ -180,15 +172,15 @@ oom:
 void
 token_request_free(struct token_request *req)
 {
-	free_wiped(req->body);
-	free_wiped(req->authorization);
+	safefile_free_string(req->body);
+	safefile_free_string(req->authorization);
 	req->body = req->authorization = NULL;
 }
 
 void
 token_result_free(struct token_result *result)
 {
-	free_wiped(result->access_token);
+	safefile_free_string(result->access_token);
 	result->access_token = NULL;
 }
 
@@ -279,7 +271,7 @@ token_excerpt(const char *text, size_t len, const char *secret, char *out, size_
 		n += 3;
 	}
 	out[n] = '\0';
-	free_wiped(encoded);
+	safefile_free_string(encoded);
 }
 
 static const char *

@@ -103,7 +103,8 @@ is_dotted_quad_127(const char *host)
 	while (octets < 4) {
 		char *stop;
 		long value;
-		if (!isdigit((unsigned char)*p))
+		/* 010 is octal to inet_aton, a host name to others: neither is ours */
+		if (!isdigit((unsigned char)*p) || (p[0] == '0' && isdigit((unsigned char)p[1])))
 			return 0;
 		value = strtol(p, &stop, 10);
 		if (value < 0 || value > 255 || stop - p > 3 || (octets == 0 && value != 127))

@@ -200,6 +200,26 @@ for args in "frobnicate" "get --bogus" "get --format xml" "get --min-ttl -1" "ge
 done
 run_kb
 expect_rc 64 "no arguments"
+run_kb status --profile nosuch
+expect_rc 78 "status of an unknown profile"
+expect_eq "$OUT" "" "stdout of a failed status"
+set +e
+"$KB" get --profile main >/dev/full 2>"$WORK/err"
+RC=$?
+set -e
+expect_rc 74 "get into a full disk"
+expect_match "$(cat "$WORK/err")" "^keybearer: cannot write the answer: No space left on device" "full disk message"
+set +e
+"$KB" status >/dev/full 2>"$WORK/err"
+RC=$?
+set -e
+expect_rc 74 "status into a full disk"
+set +e
+"$KB" get --profile main 2>&- >"$WORK/out"
+RC=$?
+set -e
+expect_rc 0 "get with stderr closed"
+expect_match "$(cat "$WORK/out")" "^Authorization: Bearer " "output with stderr closed"
 
 echo "# the cached path never runs keybearer-fetch"
 run_kb get --profile main

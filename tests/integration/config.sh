@@ -139,4 +139,34 @@ chmod 600 "$CONFIG"
 KEYBEARER_CONFIG="$WORK/nope" run_kb get
 expect_rc 78 "KEYBEARER_CONFIG pointing nowhere"
 expect_eq "$ERR" "keybearer: config file $WORK/nope (from KEYBEARER_CONFIG) does not exist — create it or unset KEYBEARER_CONFIG" "missing config message"
+echo "# a FIFO in the secret's place fails at once instead of hanging"
+mkfifo -m 600 "$WORK/fifo"
+write_profile fifo ok "token_url = $BASE/ok/token?fifo" "secret = file:$WORK/fifo"
+start=$(date +%s)
+run_kb get --profile fifo
+expect_rc 78 "secret file is a FIFO"
+expect_eq "$ERR" "keybearer: secret file $WORK/fifo is not a regular file — replace it" "FIFO message"
+[ $(($(date +%s) - start)) -le 2 ] || fail "the FIFO made keybearer wait"
+
+echo "# a CA file others can change is refused"
+cp "$CA" "$WORK/shared-ca.pem"
+chmod 664 "$WORK/shared-ca.pem"
+write_profile sharedca ok "token_url = $BASE/ok/token?sharedca" "ca_file = $WORK/shared-ca.pem"
+run_kb get --profile sharedca
+expect_rc 78 "group-writable ca_file"
+expect_eq "$ERR" "keybearer: ca_file $WORK/shared-ca.pem is accessible to group or others (mode 0664) — run chmod 0644 $WORK/shared-ca.pem" "ca_file message"
+chmod 644 "$WORK/shared-ca.pem"
+run_kb get --profile sharedca
+expect_rc 0 "ca_file after chmod"
+
+echo "# SSLKEYLOGFILE does not get the TLS keys (and with them the secret)"
+write_profile keylog ok "token_url = $BASE/ok/token?keylog"
+SSLKEYLOGFILE="$WORK/keys.log" run_kb get --profile keylog
+expect_rc 0 "get with SSLKEYLOGFILE set"
+[ ! -e "$WORK/keys.log" ] || fail "TLS keys were logged to SSLKEYLOGFILE"
+
+echo "# urls may go on over indented lines"
+printf '[profile many]\ntoken_url = %s/ok/token?many\nclient_id = %s\nurls = https://a.example/\n  https://b.example/\n' "$BASE" "$CLIENT_ID" >>"$CONFIG"
+run_kb status --profile many
+expect_match "$OUT" "urls          https://a.example/ https://b.example/" "continued urls"
 echo "config: all passed"

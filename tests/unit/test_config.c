@@ -213,6 +213,11 @@ static const struct parse_case parse_cases[] = {
 	{ "urls separated by commas only",
 	  "[profile w]\nurls = https://a.example/,https://b.example/x\n", "w",
 	  ";urls=[https://a.example/,https://b.example/x];" },
+	/* A long list goes on over indented lines (an INI line holds 198 characters). */
+	{ "urls over several lines",
+	  "[profile w]\nurls = https://a.example/\n  https://b.example/x,\n\thttps://c.example/\n"
+	  "timeout = 5\n",
+	  "w", ";urls=[https://a.example/,https://b.example/x,https://c.example/];" },
 	{ "urls with doubled separators",
 	  "[profile w]\nurls = ,https://a.example/ ,, http://[::1]:8080/ ,\n", "w",
 	  ";urls=[https://a.example/,http://[::1]:8080/];" },
@@ -360,7 +365,13 @@ static const struct error_case error_cases[] = {
 	  PATH ":6: timeout is given twice for profile work" },
 	/* An indented line continues the value above: that reads as the key given twice. */
 	{ "continuation line", "[profile work]\nscope = read\n  write\n",
-	  PATH ":3: scope is given twice for profile work (an indented line continues" },
+	  PATH ":3: an indented line continues scope, which takes one value" },
+	{ "continued urls, then urls again",
+	  "[profile work]\nurls = https://a.example/\n  https://b.example/\nurls = https://c/\n",
+	  PATH ":4: urls is given twice for profile work — keep one" },
+	{ "continued urls, bad entry",
+	  "[profile work]\nurls = https://a.example/\n  http://b.example/\n",
+	  PATH ":3: urls entry uses plain http to b.example" },
 	{ "no equals sign", "[profile work]\nclient_id\n",
 	  PATH ":2: malformed line — write \"key = value\" lines under a [profile NAME] section" },
 	{ "unclosed section", "[profile work\n", PATH ":1: malformed line" },
