@@ -28,6 +28,19 @@ static const struct safefile_rules cache_file_rules = {
 };
 
 static void
+hex_encode(const unsigned char *raw, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static void
 hash_field(struct sha256 *ctx, const char *value)
 {
 	char prefix[24];
@@ -44,10 +57,8 @@ hash_field(struct sha256 *ctx, const char *value)
 void
 cache_profile_key(const struct profile *p, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char digest[SHA256_DIGEST_SIZE];
 	struct sha256 ctx;
-	size_t i;
 
 	sha256_init(&ctx);
 	hash_field(&ctx, CACHE_FORMAT);
@@ -57,11 +68,7 @@ cache_profile_key(const struct profile *p, char out[65])
 	hash_field(&ctx, p->audience);
 	hash_field(&ctx, p->resource);
 	sha256_final(&ctx, digest);
-	for (i = 0; i < SHA256_DIGEST_SIZE; i++) {
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 15];
-	}
-	out[64] = '\0';
+	hex_encode(digest, SHA256_DIGEST_SIZE, out);
 }
 
 static int
@@ -271,7 +278,6 @@ cache_lookup(const struct profile *p, struct cache_record *rec, struct error *er
 static void
 random_hex(char *out, size_t bytes)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[16];
 	size_t i;
 
@@ -282,11 +288,7 @@ random_hex(char *out, size_t bytes)
 		for (i = 0; i < bytes; i++)
 			raw[i] = (unsigned char)(mix >> (8 * (i % sizeof(mix))));
 	}
-	for (i = 0; i < bytes; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[2 * bytes] = '\0';
+	hex_encode(raw, bytes, out);
 }
 
 /* A writer killed between create and rename leaves its temp file. Whoever holds the lock

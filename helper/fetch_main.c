@@ -23,10 +23,6 @@
 #include "secret.h"
 #include "token.h"
 
-#ifndef KEYBEARER_VERSION
-#define KEYBEARER_VERSION "0"
-#endif
-
 struct mint_job {
 	const char *profile_name;
 	int min_ttl; /* -1: the profile's refresh margin decides */

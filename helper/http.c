@@ -8,10 +8,6 @@
 #include "safefile.h"
 #include "url.h"
 
-#ifndef KEYBEARER_VERSION
-#define KEYBEARER_VERSION "0"
-#endif
-
 struct ca_bundle {
 	char *pem;
 	size_t len;

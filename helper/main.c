@@ -1,6 +1,7 @@
 /* keybearer: the hot path. Reads the config and the token cache and prints; runs
  * keybearer-fetch only when the cache cannot answer. Links libc, json-c and inih only. */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,6 @@
 #include "output.h"
 #include "safefile.h"
 #include "token.h"
-
-#ifndef KEYBEARER_VERSION
-#define KEYBEARER_VERSION "0"
-#endif
 
 struct command {
 	const char *name;
@@ -254,15 +251,14 @@ read_stdin_token(char **out, struct error *err)
 
 	if (buf == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	while (len < cap && (n = read(STDIN_FILENO, buf + len, cap - len)) != 0) {
-		if (n < 0) {
-			free(buf);
-			return error_set(err, KB_EXIT_NOINPUT,
-					 "cannot read the token from stdin — "
-					 "pipe the token in");
-		}
-		len += (size_t)n;
+	n = safefile_read_up_to(STDIN_FILENO, buf, cap);
+	if (n < 0) {
+		free(buf);
+		return error_set(err, KB_EXIT_NOINPUT,
+				 "cannot read the token from stdin: %s — pipe the token in",
+				 strerror(errno));
 	}
+	len = (size_t)n;
 	buf[len] = '\0';
 	start = buf + strspn(buf, " \t\r\n");
 	if (strncasecmp(start, "Authorization:", 14) == 0)

@@ -68,24 +68,6 @@ fetch_path(char *out, size_t size, struct error *err)
 			 KEYBEARER_FETCH_INSTALLED);
 }
 
-/* Reads the child's whole answer; it is small and the child bounds its own time. */
-static ssize_t
-read_all(int fd, char *buf, size_t cap)
-{
-	size_t len = 0;
-
-	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0 || (len += (size_t)n) == cap)
-			break;
-	}
-	return (ssize_t)len;
-}
-
 static int
 run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_t *answer_len,
 	  struct error *err)
@@ -121,7 +103,7 @@ run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_
 				 "or fix KEYBEARER_FETCH",
 				 path, strerror(spawn_rc));
 	}
-	*answer_len = read_all(pipe_fds[0], answer, cap);
+	*answer_len = safefile_read_up_to(pipe_fds[0], answer, cap); /* the child bounds its time */
 	close(pipe_fds[0]);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)

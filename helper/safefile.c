@@ -45,6 +45,7 @@ safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, c
 	struct stat st;
 	char *buf = NULL;
 	size_t cap, len = 0;
+	ssize_t n;
 	int fd, rc = -1;
 
 	fd = openat(dirfd, path, flags);
@@ -71,23 +72,17 @@ safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, c
 			  rules->what);
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			error_set(err, rules->code, "cannot read %s %s: %s — check the file",
-				  rules->what, path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap) {
-			error_set(err, rules->code, "%s %s changed while being read — try again",
-				  rules->what, path);
-			goto out;
-		}
+	n = safefile_read_up_to(fd, buf, cap);
+	if (n < 0) {
+		error_set(err, rules->code, "cannot read %s %s: %s — check the file", rules->what,
+			  path, strerror(errno));
+		goto out;
+	}
+	len = (size_t)n;
+	if (len == cap) {
+		error_set(err, rules->code, "%s %s changed while being read — try again",
+			  rules->what, path);
+		goto out;
 	}
 	buf[len] = '\0';
 	*out = buf;
@@ -99,6 +94,24 @@ out:
 		safefile_free_secret(buf, cap + 1);
 	close(fd);
 	return rc;
+}
+
+ssize_t
+safefile_read_up_to(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
 }
 
 void

@@ -28,6 +28,10 @@ int safefile_read(int dirfd, const char *path, const struct safefile_rules *rule
 int safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct stat *st,
 		   struct error *err);
 
+/* Reads fd until end of file or cap bytes, retrying interrupted reads; the byte count, or
+ * -1 with errno set. */
+ssize_t safefile_read_up_to(int fd, char *buf, size_t cap);
+
 /* Wipes len bytes, then frees: for every buffer that held a secret or a token. */
 void safefile_free_secret(char *buf, size_t len);
 
