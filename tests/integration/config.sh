@@ -3,6 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_server
+TLS_PORT=$PORT
 
 echo "# CI style: no config file at all, only the environment"
 (
@@ -169,4 +170,20 @@ echo "# urls may go on over indented lines"
 printf '[profile many]\ntoken_url = %s/ok/token?many\nclient_id = %s\nurls = https://a.example/\n  https://b.example/\n' "$BASE" "$CLIENT_ID" >>"$CONFIG"
 run_kb status --profile many
 expect_match "$OUT" "urls          https://a.example/ https://b.example/" "continued urls"
+echo "# the token request goes through https_proxy, except to loopback"
+"$PY" "$TESTS/connectproxy.py" --port-file "$WORK/proxy-port" --log "$WORK/proxy.log" &
+SERVER_PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/proxy-port" ] && break; sleep 0.05; done
+proxy="http://127.0.0.1:$(cat "$WORK/proxy-port")"
+write_profile proxied ok "token_url = https://token.test:$TLS_PORT/ok/token?proxied"
+https_proxy=$proxy run_kb get --profile proxied
+expect_rc 0 "get through the proxy"
+expect_eq "$(cat "$WORK/proxy.log")" "token.test:$TLS_PORT" "tunnels the proxy opened"
+https_proxy=$proxy no_proxy=token.test run_kb invalidate --profile proxied
+https_proxy=http://127.0.0.1:1 no_proxy=token.test run_kb get --profile proxied
+expect_rc 75 "no_proxy is honoured too (token.test is not resolvable)"
+write_profile loopback ok "token_url = https://127.0.0.1:$TLS_PORT/ok/token?loopback"
+https_proxy=$proxy HTTPS_PROXY=$proxy run_kb get --profile loopback
+expect_rc 0 "get from a loopback endpoint with a proxy set"
+expect_eq "$(cat "$WORK/proxy.log")" "token.test:$TLS_PORT" "no tunnel for a loopback endpoint"
 echo "config: all passed"

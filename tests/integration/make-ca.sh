@@ -55,7 +55,7 @@ make_pair() {
         -subj "/CN=localhost" \
         -CA "$ca.pem" -CAkey "$ca.key" \
         -keyout "$server.key" -out "$server.pem" \
-        -addext "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" \
+        -addext "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:token.test" \
         -addext basicConstraints=critical,CA:FALSE \
         -addext keyUsage=critical,digitalSignature \
         -addext extendedKeyUsage=serverAuth
