@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
 #include <stddef.h>
@@ -8,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "output.h"
 #include "safefile.h"
 #include "url.h"
 
@@ -47,6 +51,7 @@ static const struct key_rule key_rules[] = {
 	{ "ca_file", KEY_PATH, offsetof(struct profile, ca_file), 0, 0 },
 	{ "timeout", KEY_SECONDS, offsetof(struct profile, timeout), 1, 600 },
 	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
+	{ "keyring_timeout", KEY_SECONDS, offsetof(struct profile, keyring_timeout), 1, 120 },
 };
 
 /* The variables that describe the "env" profile, so CI needs no file. They touch no other
@@ -79,10 +84,27 @@ struct parse_state {
 	size_t seen_cap;
 };
 
+static struct profile *profile_add(struct config *cfg, const char *name, struct error *err);
+static int valid_profile_name(const char *name);
+
 const char *
 config_auth_method_name(enum auth_method method)
 {
 	return method == AUTH_CLIENT_SECRET_BASIC ? "client_secret_basic" : "client_secret_post";
+}
+
+void
+config_describe_secret_source(const struct profile *p, char *out, size_t size)
+{
+	static const char *const prefixes[] = {
+		[SECRET_KEYRING] = "keyring",
+		[SECRET_ENV] = "env:",
+		[SECRET_FILE] = "file:",
+		[SECRET_COMMAND] = "command:",
+	};
+
+	snprintf(out, size, "%s%s", prefixes[p->secret_kind],
+		 p->secret_arg != NULL ? p->secret_arg : "");
 }
 
 static int
@@ -133,6 +155,19 @@ config_find(const struct config *cfg, const char *name)
 	return NULL;
 }
 
+struct profile *
+config_add_profile(struct config *cfg, const char *name, struct error *err)
+{
+	if (!valid_profile_name(name) || strcmp(name, ENV_PROFILE_NAME) == 0) {
+		error_set(err, KB_EXIT_USAGE,
+			  "bad profile name \"%.64s\" — use up to %d letters, digits, '.', '_' or "
+			  "'-' (env is reserved)",
+			  name, PROFILE_NAME_MAX);
+		return NULL;
+	}
+	return profile_add(cfg, name, err);
+}
+
 static struct profile *
 profile_add(struct config *cfg, const char *name, struct error *err)
 {
@@ -154,6 +189,7 @@ profile_add(struct config *cfg, const char *name, struct error *err)
 	p->auth_method = AUTH_CLIENT_SECRET_POST;
 	p->timeout = CONFIG_DEFAULT_TIMEOUT;
 	p->refresh_margin = CONFIG_DEFAULT_REFRESH_MARGIN;
+	p->keyring_timeout = CONFIG_DEFAULT_KEYRING_TIMEOUT;
 	cfg->count++;
 	return p;
 }
@@ -256,9 +292,20 @@ set_secret_source(struct profile *p, const char *value, const char *where, struc
 		p->secret_kind = SECRET_FILE;
 		return set_path(&p->secret_arg, value + 5, where, "secret file", err);
 	}
+	if (strncmp(value, "command:", 8) == 0 && value[8 + strspn(value + 8, " \t")] != '\0') {
+		p->secret_kind = SECRET_COMMAND;
+		return replace_string(&p->secret_arg, value + 8 + strspn(value + 8, " \t"), err);
+	}
+	if (strcmp(value, "keyring") == 0) {
+		p->secret_kind = SECRET_KEYRING;
+		free(p->secret_arg);
+		p->secret_arg = NULL;
+		return 0;
+	}
 	return error_set(err, KB_EXIT_CONFIG,
-			 "%s: unknown secret source \"%s\" — use env:VARIABLE or file:/path", where,
-			 value);
+			 "%s: unknown secret source \"%s\" — use keyring, env:VARIABLE, file:/path "
+			 "or command:CMD",
+			 where, value);
 bad_env:
 	return error_set(err, KB_EXIT_CONFIG,
 			 "%s: \"%s\" does not name an environment variable — use env:NAME with "
@@ -347,6 +394,17 @@ key_rule_find(const char *name)
 			return &key_rules[i];
 	}
 	return NULL;
+}
+
+int
+config_set_key(struct profile *p, const char *key, const char *value, const char *where,
+	       struct error *err)
+{
+	const struct key_rule *rule = key_rule_find(key);
+
+	if (rule == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "unknown key %s — report this bug", key);
+	return profile_set(p, rule, value, where, err);
 }
 
 static int
@@ -651,6 +709,79 @@ default_config_path(void)
 	else
 		return NULL;
 	return (n < 0 || (size_t)n >= sizeof(buf)) ? NULL : strdup(buf);
+}
+
+/* mkdir -p for the config file's directory, private as XDG asks. */
+static int
+make_parent_dirs(const char *path, struct error *err)
+{
+	char *copy = strdup(path), *slash;
+	int rc = 0;
+
+	if (copy == NULL)
+		return out_of_memory(err);
+	for (slash = strchr(copy + 1, '/'); slash != NULL && rc == 0;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(copy, 0700) != 0 && errno != EEXIST)
+			rc = error_set(err, KB_EXIT_CONFIG,
+				       "cannot create %s: %s — create it or set KEYBEARER_CONFIG",
+				       copy, strerror(errno));
+		*slash = '/';
+	}
+	free(copy);
+	return rc;
+}
+
+int
+config_append_section(const struct config *cfg, const char *name, const char *const keys[],
+		      const char *const values[], size_t count, struct error *err)
+{
+	char *path = cfg->path != NULL ? strdup(cfg->path) : default_config_path();
+	char *text = NULL;
+	size_t i, len = 0;
+	int fd = -1, rc = -1;
+	FILE *out;
+
+	if (path == NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "no place for a config file: HOME is not "
+				 "set — set KEYBEARER_CONFIG");
+	out = open_memstream(&text, &len);
+	if (out == NULL) {
+		free(path);
+		return out_of_memory(err);
+	}
+	fprintf(out, "%s[profile %s]\n", cfg->path != NULL ? "\n" : "", name);
+	for (i = 0; i < count; i++) {
+		if (values[i] != NULL)
+			fprintf(out, "%s = %s\n", keys[i], values[i]);
+	}
+	if (fclose(out) != 0 || text == NULL) {
+		rc = out_of_memory(err);
+		goto out;
+	}
+	if (cfg->path == NULL && make_parent_dirs(path, err) != 0)
+		goto out;
+	/* O_APPEND writes through a dotfile manager's symlink and leaves every other byte of
+	 * the file where it was. */
+	fd = cfg->path != NULL
+		     ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY)
+		     : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || output_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
+		error_set(err, KB_EXIT_CONFIG,
+			  "cannot write the config file %s: %s — add [profile "
+			  "%s] by hand",
+			  path, strerror(errno), name);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(path);
+	return rc;
 }
 
 int

@@ -6,21 +6,23 @@
 
 #include "error.h"
 
-#define CONFIG_DEFAULT_TIMEOUT	      30  /* total deadline of a token request, seconds */
-#define CONFIG_CONNECT_TIMEOUT	      10  /* connect deadline, never above the total */
-#define CONFIG_DEFAULT_REFRESH_MARGIN 300 /* refresh when less than this remains */
-#define CONFIG_MAX_URLS		      16
+#define CONFIG_DEFAULT_TIMEOUT	       30  /* total deadline of a token request, seconds */
+#define CONFIG_CONNECT_TIMEOUT	       10  /* connect deadline, never above the total */
+#define CONFIG_DEFAULT_REFRESH_MARGIN  300 /* refresh when less than this remains */
+#define CONFIG_DEFAULT_KEYRING_TIMEOUT 5   /* a Secret Service call, not D-Bus's 25 s */
+#define CONFIG_MAX_URLS		       16
 
 enum auth_method {
 	AUTH_CLIENT_SECRET_POST,
 	AUTH_CLIENT_SECRET_BASIC,
 };
 
-/* Where the client secret comes from. SECRET_NONE: the profile names no source. */
+/* Where the client secret comes from; the OS keyring unless the profile says otherwise. */
 enum secret_kind {
-	SECRET_NONE,
+	SECRET_KEYRING,
 	SECRET_ENV,
 	SECRET_FILE,
+	SECRET_COMMAND,
 };
 
 struct profile {
@@ -34,10 +36,11 @@ struct profile {
 	char *urls[CONFIG_MAX_URLS]; /* prefixes this profile's token may be sent to */
 	size_t url_count;
 	enum secret_kind secret_kind;
-	char *secret_arg; /* variable name or file path */
+	char *secret_arg; /* variable name, file path or command; NULL for the keyring */
 	char *ca_file;
 	int timeout;
 	int refresh_margin;
+	int keyring_timeout;
 	int in_file; /* a section of the config file defines it */
 };
 
@@ -62,10 +65,26 @@ const struct profile *config_select(const struct config *cfg, const char *flag_n
 
 const struct profile *config_find(const struct config *cfg, const char *name);
 
+/* A new profile (as login makes one) with the defaults; NULL with err set. */
+struct profile *config_add_profile(struct config *cfg, const char *name, struct error *err);
+
+/* Sets one key as a config line would, with the same checks; where names the source. */
+int config_set_key(struct profile *p, const char *key, const char *value, const char *where,
+		   struct error *err);
+
+/* Appends "[profile NAME]" with the given keys (NULL values skipped) to the config file,
+ * creating it (mode 600) and its directory (mode 700) when needed. The rest of the file is
+ * left as it is: a second section of the same name adds to the first. */
+int config_append_section(const struct config *cfg, const char *name, const char *const keys[],
+			  const char *const values[], size_t count, struct error *err);
+
 /* A profile can mint only with a token_url and a client_id. */
 int config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err);
 
 const char *config_auth_method_name(enum auth_method method);
+
+/* "keyring", "env:NAME", "file:PATH" or "command:CMD", as the config file would say it. */
+void config_describe_secret_source(const struct profile *p, char *out, size_t size);
 
 void config_free(struct config *cfg);
 

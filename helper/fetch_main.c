@@ -1,8 +1,11 @@
 /* keybearer-fetch: the heavy half. keybearer runs it only when its cache cannot answer.
  * It takes the profile's lock, looks at the cache again, resolves the secret, asks the
  * token endpoint, validates, caches, and writes the cache record to stdout for its parent.
+ * It also does the keyring's work, which the hot path must never load.
  *
  *   keybearer-fetch mint --profile NAME [--min-ttl SECONDS]
+ *   keybearer-fetch login|logout [options]      (keybearer login|logout execs these)
+ *   keybearer-fetch keyring-status --profile NAME
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "config.h"
 #include "error.h"
 #include "http.h"
+#include "login.h"
 #include "output.h"
 #include "safefile.h"
 #include "secret.h"
@@ -37,24 +41,15 @@ forbid_core_dumps(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* One request to the token endpoint; fills rec on success. */
+/* The secret, then one request to the token endpoint; fills rec on success. */
 static int
 mint(const struct profile *p, struct cache_record *rec, struct error *err)
 {
 	struct secret secret = { 0 };
-	struct token_request req = { 0 };
-	struct http_response resp = { 0 };
-	struct token_reply reply;
 	struct token_result result = { 0 };
 	int rc = -1;
 
-	if (secret_resolve(p, &secret, err) != 0 ||
-	    token_request_build(p, secret.value, &req, err) != 0)
-		goto out;
-	if (http_post_token(p, &req, &resp, err) != 0)
-		goto out;
-	http_response_view(&resp, &reply);
-	if (token_reply_parse(&reply, secret.value, time(NULL), &result, err) != 0)
+	if (secret_resolve(p, &secret, err) != 0 || http_mint(p, secret.value, &result, err) != 0)
 		goto out;
 	rec->access_token = result.access_token;
 	rec->obtained_at = result.obtained_at;
@@ -63,8 +58,6 @@ mint(const struct profile *p, struct cache_record *rec, struct error *err)
 	rc = 0;
 out:
 	token_result_free(&result);
-	http_response_free(&resp);
-	token_request_free(&req);
 	secret_free(&secret);
 	return rc;
 }
@@ -188,46 +181,55 @@ usage_error(struct error *err, const char *what)
 }
 
 static int
-parse_args(int argc, char **argv, struct mint_job *job, struct error *err)
+run_mint_command(int argc, char **argv, struct error *err)
 {
 	static const struct option options[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "min-ttl", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct mint_job job = { NULL, -1 };
 	char *end;
 	long value;
 	int opt;
 
-	if (argc < 2 || strcmp(argv[1], "mint") != 0)
-		return usage_error(err, "unknown or missing command");
 	opterr = 0;
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "p:", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			job->profile_name = optarg;
+			job.profile_name = optarg;
 			break;
 		case 't':
 			value = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || value < 0 || value > 604800)
 				return usage_error(err, "bad --min-ttl");
-			job->min_ttl = (int)value;
+			job.min_ttl = (int)value;
 			break;
 		default:
 			return usage_error(err, "unknown option");
 		}
 	}
-	if (optind != argc || job->profile_name == NULL)
+	if (optind != argc || job.profile_name == NULL)
 		return usage_error(err, "missing --profile or extra arguments");
-	return 0;
+	return run_mint(&job, err);
 }
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv, struct error *err);
+} commands[] = {
+	{ "mint", run_mint_command },
+	{ "login", login_run },
+	{ "logout", login_logout },
+	{ "keyring-status", login_keyring_status },
+};
 
 int
 main(int argc, char **argv)
 {
-	struct mint_job job = { NULL, -1 };
 	struct error err = { 0 };
+	size_t i;
 
 	umask(077);
 	output_keep_standard_fds();
@@ -236,7 +238,10 @@ main(int argc, char **argv)
 		printf("keybearer-fetch %s\n", KEYBEARER_VERSION);
 		return 0;
 	}
-	if (parse_args(argc, argv, &job, &err) != 0 || run_mint(&job, &err) != 0)
-		return error_print(&err);
-	return 0;
+	for (i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc, argv, &err) == 0 ? 0 : error_print(&err);
+	}
+	usage_error(&err, "unknown or missing command");
+	return error_print(&err);
 }

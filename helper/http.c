@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "safefile.h"
 #include "url.h"
@@ -292,4 +293,24 @@ http_response_free(struct http_response *resp)
 	free(resp->retry_after);
 	free(resp->location);
 	memset(resp, 0, sizeof(*resp));
+}
+
+int
+http_mint(const struct profile *p, const char *secret, struct token_result *out, struct error *err)
+{
+	struct token_request req = { 0 };
+	struct http_response resp = { 0 };
+	struct token_reply reply;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (token_request_build(p, secret, &req, err) != 0 ||
+	    http_post_token(p, &req, &resp, err) != 0)
+		goto out;
+	http_response_view(&resp, &reply);
+	rc = token_reply_parse(&reply, secret, time(NULL), out, err);
+out:
+	http_response_free(&resp);
+	token_request_free(&req);
+	return rc;
 }

@@ -26,6 +26,11 @@ struct http_response {
 int http_post_token(const struct profile *p, const struct token_request *req,
 		    struct http_response *resp, struct error *err);
 
+/* The whole exchange: request built for the profile with this secret, sent, and the reply
+ * validated into out. */
+int http_mint(const struct profile *p, const char *secret, struct token_result *out,
+	      struct error *err);
+
 /* resp as token.c reads it. */
 void http_response_view(const struct http_response *resp, struct token_reply *reply);
 

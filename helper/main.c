@@ -39,6 +39,7 @@ static int cmd_get(int argc, char **argv, struct error *err);
 static int cmd_invalidate(int argc, char **argv, struct error *err);
 static int cmd_status(int argc, char **argv, struct error *err);
 static int cmd_inspect(int argc, char **argv, struct error *err);
+static int cmd_keyring(int argc, char **argv, struct error *err);
 
 static const struct command commands[] = {
 	{ "get", cmd_get, "print a valid token (from the cache, or freshly minted)",
@@ -75,6 +76,25 @@ static const struct command commands[] = {
 	  "Prints the header and claims of the profile's cached token, or of the token on\n"
 	  "stdin with -, as JSON with its expiry in human terms. The token is decoded, not\n"
 	  "verified; its signature is never printed.\n" },
+	{ "login", cmd_keyring, "store a client secret in the OS keyring (rotation too)",
+	  "usage: keybearer login [--profile P] [--client-id ID] [--token-url URL] [--no-verify]\n"
+	  "\n"
+	  "Stores the profile's client secret in the OS keyring (Secret Service: GNOME\n"
+	  "Keyring, KWallet, KeePassXC). On a terminal it asks for the secret without echo;\n"
+	  "otherwise it reads one line from stdin:  printf %s \"$SECRET\" | keybearer login\n"
+	  "It first mints a token with the secret to prove it works, and stores nothing\n"
+	  "when the token endpoint refuses it. Logging in again replaces the stored secret\n"
+	  "(rotation) and drops the cached token. A profile missing from the config file\n"
+	  "is added to it.\n"
+	  "\n"
+	  "  -p, --profile P    the profile (a new name makes a new profile)\n"
+	  "      --client-id ID the client id, when the profile has none (else asked)\n"
+	  "      --token-url U  the token endpoint of a new profile (else asked)\n"
+	  "      --no-verify    store without minting a token first\n" },
+	{ "logout", cmd_keyring, "remove a stored client secret and the cached token",
+	  "usage: keybearer logout [--profile P]\n"
+	  "\n"
+	  "Removes the profile's client secret from the OS keyring and its cached token.\n" },
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -345,31 +365,59 @@ out:
 	return rc;
 }
 
+/* Asks keybearer-fetch whether the keyring holds the profile's secret: the keyring is
+ * for the heavy process only. Nothing is unlocked and no secret is read. */
+static void
+keyring_state(const struct profile *p, char *out, size_t size)
+{
+	const char *args[] = { "keyring-status", "--profile", p->name, NULL };
+	struct error err = { 0 };
+	char answer[512];
+	ssize_t len = 0;
+
+	if (p->token_url == NULL || p->client_id == NULL) {
+		snprintf(out, size, "nothing stored: no client_id yet");
+		return;
+	}
+	if (obtain_run_fetch(args, answer, sizeof(answer) - 1, &len, &err) != 0 || len <= 0) {
+		snprintf(out, size, "state unknown");
+		return;
+	}
+	answer[len] = '\0';
+	answer[strcspn(answer, "\n")] = '\0';
+	snprintf(out, size, "%s", answer);
+}
+
 static void
 describe_secret(const struct profile *p, char *out, size_t size)
 {
+	char source[4200], state[600] = "";
 	const char *value;
 	struct stat st;
 
+	config_describe_secret_source(p, source, sizeof(source));
 	switch (p->secret_kind) {
-	case SECRET_NONE:
-		snprintf(out, size, "(none: add secret = env:NAME or file:PATH)");
+	case SECRET_KEYRING:
+		keyring_state(p, state, sizeof(state));
 		break;
 	case SECRET_ENV:
 		value = getenv(p->secret_arg);
-		snprintf(out, size, "env:%s (%s)", p->secret_arg,
+		snprintf(state, sizeof(state), "%s",
 			 value != NULL && *value != '\0' ? "set" : "not set");
 		break;
 	case SECRET_FILE:
 		if (stat(p->secret_arg, &st) != 0)
-			snprintf(out, size, "file:%s (missing)", p->secret_arg);
+			snprintf(state, sizeof(state), "missing");
 		else if ((st.st_mode & 077) != 0)
-			snprintf(out, size, "file:%s (refused: mode %04o, must be 600)",
-				 p->secret_arg, (unsigned)(st.st_mode & 07777));
+			snprintf(state, sizeof(state), "refused: mode %04o, must be 600",
+				 (unsigned)(st.st_mode & 07777));
 		else
-			snprintf(out, size, "file:%s (present)", p->secret_arg);
+			snprintf(state, sizeof(state), "present");
+		break;
+	case SECRET_COMMAND:
 		break;
 	}
+	snprintf(out, size, state[0] != '\0' ? "%s (%s)" : "%s", source, state);
 }
 
 static void
@@ -547,6 +595,19 @@ cmd_inspect(int argc, char **argv, struct error *err)
 	cache_record_free(&rec);
 	config_free(&cfg);
 	return rc;
+}
+
+/* login and logout talk to the keyring and maybe a terminal: keybearer-fetch's work. */
+static int
+cmd_keyring(int argc, char **argv, struct error *err)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return obtain_exec_fetch(argv[0], argc, argv, err);
 }
 
 static const struct command *

@@ -68,27 +68,25 @@ fetch_path(char *out, size_t size, struct error *err)
 			 KEYBEARER_FETCH_INSTALLED);
 }
 
-static int
-run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_t *answer_len,
-	  struct error *err)
+int
+obtain_run_fetch(const char *const args[], char *answer, size_t cap, ssize_t *answer_len,
+		 struct error *err)
 {
-	char path[4096], min_ttl_text[24];
-	char *argv[] = { path, "mint", "--profile", p->name, NULL, NULL, NULL };
+	char path[4096], *argv[16];
 	posix_spawn_file_actions_t actions;
 	int pipe_fds[2], status, spawn_rc;
+	size_t i;
 	pid_t pid;
 
 	if (fetch_path(path, sizeof(path), err) != 0)
 		return -1;
-	if (min_ttl >= 0) {
-		snprintf(min_ttl_text, sizeof(min_ttl_text), "%d", min_ttl);
-		argv[4] = "--min-ttl";
-		argv[5] = min_ttl_text;
-	}
+	argv[0] = path;
+	for (i = 0; args[i] != NULL && i + 2 < sizeof(argv) / sizeof(argv[0]); i++)
+		argv[i + 1] = (char *)args[i];
+	argv[i + 1] = NULL;
 	if (pipe2(pipe_fds, O_CLOEXEC) != 0)
 		return error_set(err, KB_EXIT_INTERNAL,
-				 "cannot create a pipe: %s — check the "
-				 "process limits",
+				 "cannot create a pipe: %s — check the process limits",
 				 strerror(errno));
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -99,8 +97,7 @@ run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_
 	if (spawn_rc != 0) {
 		close(pipe_fds[0]);
 		return error_set(err, KB_EXIT_INTERNAL,
-				 "cannot run %s: %s — reinstall keybearer "
-				 "or fix KEYBEARER_FETCH",
+				 "cannot run %s: %s — reinstall keybearer or fix KEYBEARER_FETCH",
 				 path, strerror(spawn_rc));
 	}
 	*answer_len = safefile_read_up_to(pipe_fds[0], answer, cap); /* the child bounds its time */
@@ -123,10 +120,33 @@ run_fetch(const struct profile *p, int min_ttl, char *answer, size_t cap, ssize_
 }
 
 int
+obtain_exec_fetch(const char *command, int argc, char **argv, struct error *err)
+{
+	char path[4096], *args[64];
+	int i;
+
+	if (fetch_path(path, sizeof(path), err) != 0)
+		return -1;
+	if (argc + 3 > (int)(sizeof(args) / sizeof(args[0])))
+		return error_set(err, KB_EXIT_USAGE, "too many arguments — see keybearer %s --help",
+				 command);
+	args[0] = path;
+	args[1] = (char *)command;
+	for (i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	args[argc + 1] = NULL;
+	execv(path, args);
+	return error_set(err, KB_EXIT_INTERNAL,
+			 "cannot run %s: %s — reinstall keybearer or fix KEYBEARER_FETCH", path,
+			 strerror(errno));
+}
+
+int
 obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	     struct cache_record *rec, struct error *err)
 {
-	char key[65], *answer;
+	const char *args[] = { "mint", "--profile", NULL, "--min-ttl", NULL, NULL };
+	char key[65], min_ttl_text[24], *answer;
 	ssize_t answer_len = 0;
 	int rc;
 
@@ -141,7 +161,13 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	answer = malloc(CACHE_RECORD_MAX);
 	if (answer == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	rc = run_fetch(p, min_ttl, answer, CACHE_RECORD_MAX, &answer_len, err);
+	snprintf(min_ttl_text, sizeof(min_ttl_text), "%d", min_ttl);
+	args[2] = p->name;
+	if (min_ttl >= 0)
+		args[4] = min_ttl_text;
+	else
+		args[3] = NULL;
+	rc = obtain_run_fetch(args, answer, CACHE_RECORD_MAX, &answer_len, err);
 	if (rc == 0) {
 		cache_profile_key(p, key);
 		if (answer_len <= 0 ||

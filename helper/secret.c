@@ -1,16 +1,27 @@
 #include "secret.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "keyring.h"
 #include "safefile.h"
+
+extern char **environ;
 
 typedef int (*secret_resolver)(const struct profile *p, struct secret *s, struct error *err);
 
-static int
-secret_copy(struct secret *s, const char *value, size_t len, const struct profile *p,
+int
+secret_take(struct secret *s, const char *value, size_t len, const struct profile *p,
 	    const char *origin, struct error *err)
 {
 	if (len == 0)
@@ -27,6 +38,9 @@ secret_copy(struct secret *s, const char *value, size_t len, const struct profil
 	s->value = malloc(s->size);
 	if (s->value == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	/* Kept out of swap where RLIMIT_MEMLOCK allows; wiped in secret_free either way. */
+	memset(s->value, 0, s->size);
+	mlock(s->value, s->size);
 	memcpy(s->value, value, len);
 	s->value[len] = '\0';
 	return 0;
@@ -44,24 +58,24 @@ from_variable(const struct profile *p, const char *name, struct secret *s, struc
 				 "set — export it (in CI, from a masked secret variable)",
 				 p->name, name);
 	snprintf(origin, sizeof(origin), "environment variable %s", name);
-	return secret_copy(s, value, strlen(value), p, origin, err);
-}
-
-static int
-resolve_none(const struct profile *p, struct secret *s, struct error *err)
-{
-	(void)s;
-	return error_set(err, KB_EXIT_CONFIG,
-			 "no client secret for profile %s — add secret = env:NAME or secret = "
-			 "file:PATH to [profile %s] (in CI, describe the profile with "
-			 "KEYBEARER_CLIENT_ID and KEYBEARER_CLIENT_SECRET instead)",
-			 p->name, p->name);
+	return secret_take(s, value, strlen(value), p, origin, err);
 }
 
 static int
 resolve_env(const struct profile *p, struct secret *s, struct error *err)
 {
 	return from_variable(p, p->secret_arg, s, err);
+}
+
+/* Editors and `echo` end files and lines with a newline that is not part of the secret. */
+static size_t
+strip_line_end(const char *text, size_t len)
+{
+	if (len > 0 && text[len - 1] == '\n')
+		len--;
+	if (len > 0 && text[len - 1] == '\r')
+		len--;
+	return len;
 }
 
 static int
@@ -78,7 +92,7 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 		.code = KB_EXIT_CONFIG,
 	};
 	char *text = NULL, origin[4200];
-	size_t len = 0, size;
+	size_t len = 0;
 	int rc;
 
 	rc = safefile_read(AT_FDCWD, p->secret_arg, &rules, &text, &len, err);
@@ -89,15 +103,140 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 				 p->secret_arg, p->name);
 	if (rc != 0)
 		return -1;
-	size = len + 1;
-	/* Editors and `echo` end files with a newline that is not part of the secret. */
-	if (len > 0 && text[len - 1] == '\n')
-		len--;
-	if (len > 0 && text[len - 1] == '\r')
-		len--;
 	snprintf(origin, sizeof(origin), "file %s", p->secret_arg);
-	rc = secret_copy(s, text, len, p, origin, err);
-	safefile_free_secret(text, size);
+	rc = secret_take(s, text, strip_line_end(text, len), p, origin, err);
+	safefile_free_secret(text, len + 1);
+	return rc;
+}
+
+static int
+resolve_keyring(const struct profile *p, struct secret *s, struct error *err)
+{
+	return keyring_lookup(p, s, err);
+}
+
+static long long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the command's stdout until it closes, the buffer is full or the deadline passes;
+ * -1 on the deadline. */
+static int
+read_until(int fd, char *buf, size_t cap, size_t *len, long long deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	*len = 0;
+	while (*len < cap) {
+		long long left = deadline - monotonic_ms();
+		ssize_t n;
+		if (left <= 0)
+			return -1;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+		if (pfd.revents == 0)
+			continue;
+		n = read(fd, buf + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+	}
+	return 0;
+}
+
+/* Waits for the command to exit until the deadline; -1 when it is still running. */
+static int
+wait_until(pid_t pid, int *status, long long deadline)
+{
+	for (;;) {
+		pid_t done = waitpid(pid, status, WNOHANG);
+		struct timespec pause = { 0, 10 * 1000 * 1000 };
+		if (done == pid)
+			return 0;
+		if (done < 0 && errno != EINTR)
+			return 0;
+		if (monotonic_ms() >= deadline)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* secret = command:CMD runs CMD with /bin/sh -c, exactly as written: none of our data goes
+ * into it. Its stdout's first line is the secret; its stderr is the user's to read. */
+static int
+resolve_command(const struct profile *p, struct secret *s, struct error *err)
+{
+	char *argv[] = { "/bin/sh", "-c", p->secret_arg, NULL };
+	long long deadline = monotonic_ms() + (long long)p->timeout * 1000;
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	size_t cap = SECRET_MAX + 2, len = 0, line;
+	char *buf = malloc(cap);
+	int fds[2] = { -1, -1 }, status = 0, rc = -1, spawn_rc, finished;
+	pid_t pid;
+
+	if (buf == NULL || pipe2(fds, O_CLOEXEC) != 0) {
+		free(buf);
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "cannot start the secret command: %s — "
+				 "check the process limits",
+				 strerror(errno));
+	}
+	memset(buf, 0, cap);
+	mlock(buf, cap);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+	posix_spawnattr_init(&attr);
+	/* Its own process group, so a timeout kills whatever the shell started, too. */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	spawn_rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&actions);
+	posix_spawnattr_destroy(&attr);
+	close(fds[1]);
+	if (spawn_rc != 0) {
+		error_set(err, KB_EXIT_INTERNAL,
+			  "cannot run /bin/sh for the secret command: %s — "
+			  "check the installation",
+			  strerror(spawn_rc));
+		goto out;
+	}
+	finished = read_until(fds[0], buf, cap, &len, deadline) == 0 &&
+		   wait_until(pid, &status, deadline) == 0;
+	if (!finished) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		error_set(err, KB_EXIT_TRANSIENT,
+			  "the secret command of profile %s did not finish within %d s — run it by "
+			  "hand to see why, or raise timeout",
+			  p->name, p->timeout);
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		error_set(err, KB_EXIT_CONFIG,
+			  "the secret command of profile %s failed (%s %d) — run it by hand to see "
+			  "why: %.200s",
+			  p->name, WIFEXITED(status) ? "exit status" : "signal",
+			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			  p->secret_arg);
+		goto out;
+	}
+	for (line = 0; line < len && buf[line] != '\n'; line++)
+		;
+	rc = secret_take(s, buf, strip_line_end(buf, line < len ? line + 1 : line), p,
+			 "its secret command", err);
+out:
+	close(fds[0]);
+	explicit_bzero(buf, cap);
+	munlock(buf, cap);
+	free(buf);
 	return rc;
 }
 
@@ -105,9 +244,10 @@ static const struct {
 	enum secret_kind kind;
 	secret_resolver resolve;
 } resolvers[] = {
-	{ SECRET_NONE, resolve_none },
+	{ SECRET_KEYRING, resolve_keyring },
 	{ SECRET_ENV, resolve_env },
 	{ SECRET_FILE, resolve_file },
+	{ SECRET_COMMAND, resolve_command },
 };
 
 int
@@ -127,7 +267,11 @@ secret_resolve(const struct profile *p, struct secret *s, struct error *err)
 void
 secret_free(struct secret *s)
 {
-	safefile_free_secret(s->value, s->size);
+	if (s->value != NULL) {
+		explicit_bzero(s->value, s->size);
+		munlock(s->value, s->size);
+		free(s->value);
+	}
 	s->value = NULL;
 	s->size = 0;
 }

@@ -11,13 +11,18 @@
 #define SECRET_MAX (64 * 1024)
 
 struct secret {
-	char *value; /* NUL-terminated; wiped by secret_free */
-	size_t size; /* bytes allocated, all wiped */
+	char *value; /* NUL-terminated, locked in memory where the system lets us, wiped */
+	size_t size; /* bytes allocated */
 };
 
-/* The profile's `secret = env:NAME | file:PATH`; the "env" profile's is
- * env:KEYBEARER_CLIENT_SECRET. */
+/* The profile's source: `secret = keyring` (the default), `env:NAME`, `file:PATH` or
+ * `command:CMD`; the env profile's is env:KEYBEARER_CLIENT_SECRET. */
 int secret_resolve(const struct profile *p, struct secret *s, struct error *err);
+
+/* Copies len bytes into s, refusing an empty or binary secret; origin names the source in
+ * messages ("the keyring", "file /x"). */
+int secret_take(struct secret *s, const char *value, size_t len, const struct profile *p,
+		const char *origin, struct error *err);
 
 void secret_free(struct secret *s);
 

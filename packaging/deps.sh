@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libcurl4-openssl-dev libjson-c-dev libinih-dev # the two binaries
+	libsecret-1-dev                                # keybearer-fetch's keyring access
+	gnome-keyring dbus libsecret-tools libglib2.0-bin # a real Secret Service for the tests
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
 	python3 openssl curl wget ca-certificates util-linux # integration tests, demo

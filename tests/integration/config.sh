@@ -94,7 +94,7 @@ bad_config 3 'client_id is given twice for profile p' $'[profile p]\nclient_id =
 bad_config 2 'unknown auth_method "client_secret_jwt" — use client_secret_post or client_secret_basic' $'[profile p]\nauth_method = client_secret_jwt\n'
 bad_config 2 'timeout must be a whole number of seconds from 1 to 600, not "0"' $'[profile p]\ntimeout = 0\n'
 bad_config 2 'refresh_margin must be a whole number of seconds' $'[profile p]\nrefresh_margin = soon\n'
-bad_config 2 'unknown secret source "hunter2" — use env:VARIABLE or file:/path' $'[profile p]\nsecret = hunter2\n'
+bad_config 2 'unknown secret source "hunter2" — use keyring, env:VARIABLE, file:/path or command:CMD' $'[profile p]\nsecret = hunter2\n'
 bad_config 2 'ca_file "ca.pem" is not an absolute path' $'[profile p]\nca_file = ca.pem\n'
 bad_config 2 'token_url is not a usable URL' $'[profile p]\ntoken_url = https://user:pw@example.com/token\n'
 bad_config 2 "line is longer than 198 characters" "[profile p]"$'\n'"scope = $(printf 'x%.0s' $(seq 250))"$'\n'
@@ -109,7 +109,7 @@ expect_eq "$ERR" "keybearer: profile p has no client_id — set client_id in [pr
 printf '[profile p]\ntoken_url = %s/ok/token?nosecret\nclient_id = x\n' "$BASE" >"$CONFIG"
 run_kb get --profile p
 expect_rc 78 "no secret"
-expect_eq "$ERR" "keybearer: no client secret for profile p — add secret = env:NAME or secret = file:PATH to [profile p] (in CI, describe the profile with KEYBEARER_CLIENT_ID and KEYBEARER_CLIENT_SECRET instead)" "no secret message"
+expect_eq "$ERR" "keybearer: no Secret Service available for profile p (no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set) — for headless use, set secret = file:PATH, env:NAME or command:CMD in [profile p], or use the env profile (KEYBEARER_CLIENT_ID and KEYBEARER_CLIENT_SECRET)" "no secret message"
 KEYBEARER_CLIENT_SECRET="$SECRET" run_kb get --profile p
 expect_rc 78 "KEYBEARER_CLIENT_SECRET is not every profile's secret"
 printf '[profile p]\ntoken_url = %s/ok/token?env\nclient_id = %s\nsecret = env:MY_SECRET\nca_file = %s\n' "$BASE" "$CLIENT_ID" "$CA" >"$CONFIG"

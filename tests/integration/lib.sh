@@ -32,7 +32,8 @@ trap cleanup EXIT
 # CA variables leaks in (the machine exports CURL_CA_BUNDLE and friends).
 unset $(env | sed -n 's/^\(KEYBEARER_[A-Z_]*\)=.*/\1/p') 2>/dev/null || true
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
+unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR SSLKEYLOGFILE
+unset DBUS_SESSION_BUS_ADDRESS DISPLAY WAYLAND_DISPLAY # headless unless a test starts a bus
 export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/home/.config"
 export XDG_RUNTIME_DIR="$WORK/run" XDG_CACHE_HOME="$WORK/home/.cache"
 mkdir -p "$HOME" "$XDG_CONFIG_HOME/keybearer" "$XDG_RUNTIME_DIR"

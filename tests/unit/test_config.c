@@ -134,12 +134,7 @@ describe_profile(const struct profile *p, char *out, size_t size)
 	for (i = 0; i < p->url_count && used < sizeof(urls); i++)
 		used += (size_t)snprintf(urls + used, sizeof(urls) - used, "%s%s", i ? "," : "",
 					 p->urls[i]);
-	if (p->secret_kind == SECRET_ENV)
-		snprintf(secret, sizeof(secret), "env:%s", OR_DASH(p->secret_arg));
-	else if (p->secret_kind == SECRET_FILE)
-		snprintf(secret, sizeof(secret), "file:%s", OR_DASH(p->secret_arg));
-	else
-		snprintf(secret, sizeof(secret), "none");
+	config_describe_secret_source(p, secret, sizeof(secret));
 	snprintf(out, size,
 		 ";token_url=%s;client_id=%s;scope=%s;audience=%s;resource=%s;auth_method=%s;"
 		 "urls=[%s];secret=%s;ca_file=%s;timeout=%d;refresh_margin=%d;in_file=%d;",
@@ -175,7 +170,7 @@ mismatch_profile(const char *row, const struct config *cfg, const char *name, co
 
 #define DEFAULTS_AFTER_TOKEN_URL                                                                   \
 	";client_id=-;scope=-;audience=-;resource=-;auth_method=client_secret_post;urls=[];"       \
-	"secret=none;ca_file=-;timeout=30;refresh_margin=300;in_file=1;"
+	"secret=keyring;ca_file=-;timeout=30;refresh_margin=300;in_file=1;"
 
 struct parse_case {
 	const char *name;
@@ -225,6 +220,10 @@ static const struct parse_case parse_cases[] = {
 	  ";urls=[https://a/,https://b/,https://c/,https://d/,https://e/,https://f/,https://g/,"
 	  "https://h/,https://i/,https://j/,https://k/,https://l/,https://m/,https://n/,https://o/,"
 	  "https://p/];" },
+	{ "secret keyring", "[profile w]\nsecret = keyring\n", "w", ";secret=keyring;" },
+	{ "secret command", "[profile w]\nsecret = command: pass show api/w | head -1\n", "w",
+	  ";secret=command:pass show api/w | head -1;" },
+	{ "keyring_timeout", "[profile w]\nkeyring_timeout = 2\n", "w", ";secret=keyring;" },
 	{ "secret env", "[profile w]\nsecret = env:_My_Secret2\n", "w",
 	  ";secret=env:_My_Secret2;" },
 	{ "secret file absolute", "[profile w]\nsecret = file:/run/secrets/work\n", "w",
@@ -295,13 +294,14 @@ test_config_builtin_aspose(void **state)
 	(void)state;
 	assert_int_equal(load_text("", &cfg, &err), 0);
 	assert_int_equal(cfg.count, 1);
-	assert_int_equal(mismatch_profile("built-in", &cfg, "aspose",
-					  ";token_url=https://api.aspose.cloud/connect/token;"
-					  "client_id=-;scope=-;audience=-;resource=-;"
-					  "auth_method=client_secret_post;"
-					  "urls=[https://api.aspose.cloud/];secret=none;ca_file=-;"
-					  "timeout=30;refresh_margin=300;in_file=0;"),
-			 0);
+	assert_int_equal(
+		mismatch_profile("built-in", &cfg, "aspose",
+				 ";token_url=https://api.aspose.cloud/connect/token;"
+				 "client_id=-;scope=-;audience=-;resource=-;"
+				 "auth_method=client_secret_post;"
+				 "urls=[https://api.aspose.cloud/];secret=keyring;ca_file=-;"
+				 "timeout=30;refresh_margin=300;in_file=0;"),
+		0);
 	config_free(&cfg);
 }
 
@@ -316,13 +316,14 @@ test_config_file_overrides_aspose(void **state)
 	assert_int_equal(
 		load_text("[profile aspose]\nclient_id = my-app\ntimeout = 10\n", &cfg, &err), 0);
 	assert_int_equal(cfg.count, 1);
-	assert_int_equal(mismatch_profile("override", &cfg, "aspose",
-					  ";token_url=https://api.aspose.cloud/connect/token;"
-					  "client_id=my-app;scope=-;audience=-;resource=-;"
-					  "auth_method=client_secret_post;"
-					  "urls=[https://api.aspose.cloud/];secret=none;ca_file=-;"
-					  "timeout=10;refresh_margin=300;in_file=1;"),
-			 0);
+	assert_int_equal(
+		mismatch_profile("override", &cfg, "aspose",
+				 ";token_url=https://api.aspose.cloud/connect/token;"
+				 "client_id=my-app;scope=-;audience=-;resource=-;"
+				 "auth_method=client_secret_post;"
+				 "urls=[https://api.aspose.cloud/];secret=keyring;ca_file=-;"
+				 "timeout=10;refresh_margin=300;in_file=1;"),
+		0);
 	config_free(&cfg);
 }
 
@@ -411,7 +412,11 @@ static const struct error_case error_cases[] = {
 	  PATH ":2: refresh_margin must be a whole number of seconds from 0 to 604800, not "
 	       "\"604801\"" },
 	{ "secret from vault", "[profile work]\nsecret = vault:work\n",
-	  PATH ":2: unknown secret source \"vault:work\" — use env:VARIABLE or file:/path" },
+	  PATH
+	  ":2: unknown secret source \"vault:work\" — use keyring, env:VARIABLE, file:/path or "
+	  "command:CMD" },
+	{ "secret command empty", "[profile work]\nsecret = command:  \n",
+	  PATH ":2: unknown secret source \"command:\"" },
 	{ "secret bare", "[profile work]\nsecret = WORK_SECRET\n",
 	  PATH ":2: unknown secret source \"WORK_SECRET\"" },
 	{ "secret env without name", "[profile work]\nsecret = env:\n",
@@ -787,7 +792,7 @@ test_config_environment_leaves_file_profiles_alone(void **state)
 					  ";token_url=https://file.example/token;"
 					  "client_id=file-client;scope=file-scope;audience=-;"
 					  "resource=-;auth_method=client_secret_post;"
-					  "urls=[https://file.example/];secret=none;"
+					  "urls=[https://file.example/];secret=keyring;"
 					  "ca_file=/etc/file-ca.pem;"),
 			 0);
 	assert_int_equal(mismatch_profile("env", &cfg, "env",

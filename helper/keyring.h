@@ -1,0 +1,33 @@
+/* The client secret in the OS keyring, through the Secret Service API (libsecret): GNOME
+ * Keyring, KWallet >= 5.97, KeePassXC. Only keybearer-fetch links this. Every call is
+ * bounded by the profile's keyring_timeout, never D-Bus's own 25 s per call. */
+#ifndef KEYBEARER_KEYRING_H
+#define KEYBEARER_KEYRING_H
+
+#include "config.h"
+#include "error.h"
+#include "secret.h"
+
+#define KEYRING_SCHEMA "org.keybearer.ClientSecret"
+
+enum keyring_state {
+	KEYRING_STORED,
+	KEYRING_MISSING,
+	KEYRING_LOCKED,
+};
+
+/* The secret stored for the profile (attributes profile, token_url, client_id). A locked
+ * keyring is unlocked with the service's own prompt when there is a display; headless, it
+ * is an error that says so. */
+int keyring_lookup(const struct profile *p, struct secret *out, struct error *err);
+
+/* Replaces whatever the profile had stored with this secret. */
+int keyring_store(const struct profile *p, const char *secret, struct error *err);
+
+/* Removes every item stored for the profile; *removed tells whether there was one. */
+int keyring_clear(const struct profile *p, int *removed, struct error *err);
+
+/* Whether the profile has an item, without unlocking anything or reading a secret. */
+int keyring_probe(const struct profile *p, enum keyring_state *state, struct error *err);
+
+#endif

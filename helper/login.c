@@ -1,0 +1,367 @@
+#include "login.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "config.h"
+#include "http.h"
+#include "keyring.h"
+#include "safefile.h"
+#include "secret.h"
+#include "token.h"
+
+#define ANSWER_MAX 1024
+
+struct login_options {
+	const char *profile;
+	const char *client_id;
+	const char *token_url;
+	int verify;
+};
+
+/* The terminal's settings while the secret is typed without echo, to restore them even
+ * when the user gives up with Ctrl-C. */
+static struct termios saved_terminal;
+static volatile sig_atomic_t echo_is_off;
+
+static void
+echo_restore(void)
+{
+	if (echo_is_off) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_terminal);
+		echo_is_off = 0;
+	}
+}
+
+static void
+echo_restore_and_die(int sig)
+{
+	echo_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+echo_off(void)
+{
+	static const int fatal[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
+	struct termios quiet;
+	size_t i;
+
+	if (tcgetattr(STDIN_FILENO, &saved_terminal) != 0)
+		return;
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], echo_restore_and_die);
+	quiet = saved_terminal;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0)
+		echo_is_off = 1;
+}
+
+/* One line from stdin, without its line end; on a terminal after a prompt on stderr, and
+ * unechoed when secret. Read byte by byte so no copy is left in a stdio buffer. */
+static int
+read_line(const char *prompt, int secret, char *buf, size_t cap, size_t *len, struct error *err)
+{
+	int tty = isatty(STDIN_FILENO);
+	ssize_t n;
+	char c;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+		if (secret)
+			echo_off();
+	}
+	*len = 0;
+	while ((n = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n') {
+		if (*len + 1 >= cap) {
+			echo_restore();
+			return error_set(err, KB_EXIT_DATA,
+					 "the answer is longer than %zu bytes — "
+					 "check what you typed or piped",
+					 cap - 1);
+		}
+		buf[(*len)++] = c;
+	}
+	echo_restore();
+	if (*len > 0 && buf[*len - 1] == '\r')
+		(*len)--;
+	buf[*len] = '\0';
+	if (*len == 0)
+		return error_set(err, KB_EXIT_NOINPUT, "nothing was %s — %s",
+				 tty ? "typed" : "read from stdin",
+				 tty ? "try again"
+				     : "pipe the secret in: printf %s \"$SECRET\" | "
+				       "keybearer login");
+	return 0;
+}
+
+/* A value the config needs and the command line did not give: asked on a terminal. */
+static int
+ask(struct profile *p, const char *key, const char *question, const char *option, struct error *err)
+{
+	char prompt[256], answer[ANSWER_MAX];
+	size_t len;
+
+	if (!isatty(STDIN_FILENO))
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s has no %s — give %s (stdin holds only the secret)",
+				 p->name, key, option);
+	snprintf(prompt, sizeof(prompt), "%s for profile %s: ", question, p->name);
+	if (read_line(prompt, 0, answer, sizeof(answer), &len, err) != 0)
+		return -1;
+	return config_set_key(p, key, answer, option, err);
+}
+
+/* Applies --client-id or --token-url: fills a missing value, refuses to change one. */
+static int
+apply_option(struct profile *p, const char *key, const char *value, const char *option,
+	     struct error *err)
+{
+	const char *current = strcmp(key, "token_url") == 0 ? p->token_url : p->client_id;
+
+	if (value == NULL || (current != NULL && strcmp(current, value) == 0))
+		return 0;
+	if (current != NULL)
+		return error_set(err, KB_EXIT_USAGE,
+				 "profile %s already has %s %s — edit the config file to change "
+				 "it, or leave out %s",
+				 p->name, key, current, option);
+	return config_set_key(p, key, value, option, err);
+}
+
+static int
+parse_options(int argc, char **argv, struct login_options *o, const char *allowed,
+	      struct error *err)
+{
+	static const struct option table[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "client-id", required_argument, NULL, 'c' },
+		{ "token-url", required_argument, NULL, 'u' },
+		{ "no-verify", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, index = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->verify = 1;
+	opterr = 0;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, ":p:", table, &index)) != -1) {
+		if (opt == '?' || opt == ':' || strstr(allowed, table[index].name) == NULL)
+			return error_set(err, KB_EXIT_USAGE,
+					 "%s arguments: unknown option or missing value %s — see "
+					 "keybearer %s --help",
+					 argv[1], argv[optind - 1], argv[1]);
+		if (opt == 'p')
+			o->profile = optarg;
+		else if (opt == 'c')
+			o->client_id = optarg;
+		else if (opt == 'u')
+			o->token_url = optarg;
+		else
+			o->verify = 0;
+		index = 0;
+	}
+	if (optind != argc)
+		return error_set(err, KB_EXIT_USAGE,
+				 "%s arguments: unexpected %s — see keybearer %s --help (the "
+				 "secret never goes on the command line)",
+				 argv[1], argv[optind], argv[1]);
+	return 0;
+}
+
+/* The profile login works on: an existing one, or a new one named by --profile. */
+static struct profile *
+login_profile(struct config *cfg, const struct login_options *o, struct error *err)
+{
+	struct profile *p;
+	char source[4200];
+
+	if (o->profile != NULL && config_find(cfg, o->profile) == NULL)
+		return config_add_profile(cfg, o->profile, err);
+	p = (struct profile *)config_select(cfg, o->profile, err);
+	if (p == NULL)
+		return NULL;
+	if (strcmp(p->name, "env") == 0) {
+		error_set(err, KB_EXIT_USAGE,
+			  "the env profile takes its secret from KEYBEARER_CLIENT_SECRET — login "
+			  "stores secrets of other profiles: give --profile NAME");
+		return NULL;
+	}
+	if (p->secret_kind != SECRET_KEYRING) {
+		config_describe_secret_source(p, source, sizeof(source));
+		error_set(err, KB_EXIT_CONFIG,
+			  "profile %s takes its secret from %s, not from the keyring — remove its "
+			  "secret line to keep the secret in the keyring",
+			  p->name, source);
+		return NULL;
+	}
+	return p;
+}
+
+/* Drops the cached token (minted with the old secret) and keeps the new one, if any. */
+static int
+replace_cached_token(const struct profile *p, const struct token_result *fresh, struct error *err)
+{
+	struct cache_record rec = { 0 };
+	struct cache c;
+	int lock_fd, rc;
+
+	if (cache_open(&c, p, 1, err) != 0)
+		return -1;
+	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
+	rc = lock_fd < 0 ? -1 : cache_remove(&c, err);
+	if (rc == 0 && fresh != NULL && fresh->access_token != NULL) {
+		rec.access_token = fresh->access_token;
+		rec.obtained_at = fresh->obtained_at;
+		rec.expires_at = fresh->expires_at;
+		rc = cache_write(&c, &rec, err);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	cache_close(&c);
+	return rc;
+}
+
+/* Writes what the config file lacks: the whole section of a profile it does not have, or
+ * the client_id login was told. */
+static int
+record_profile(const struct config *cfg, const struct profile *p, int is_new, int client_id_is_new,
+	       struct error *err)
+{
+	const char *keys[] = { "token_url", "client_id" };
+	const char *values[] = { is_new ? p->token_url : NULL, p->client_id };
+
+	if (p->in_file && !client_id_is_new)
+		return 0;
+	return config_append_section(cfg, p->name, keys, values, 2, err);
+}
+
+int
+login_run(int argc, char **argv, struct error *err)
+{
+	struct login_options o;
+	struct config cfg;
+	struct profile *p;
+	struct token_result fresh = { 0 };
+	char prompt[256], *secret = malloc(SECRET_MAX + 2);
+	size_t secret_len = 0;
+	int rc = -1, is_new, client_id_is_new;
+
+	if (secret == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	memset(secret, 0, SECRET_MAX + 2);
+	mlock(secret, SECRET_MAX + 2);
+	if (parse_options(argc, argv, &o, "profile client-id token-url no-verify", err) != 0)
+		goto wipe;
+	if (config_load(&cfg, err) != 0)
+		goto wipe;
+	p = login_profile(&cfg, &o, err);
+	if (p == NULL)
+		goto out;
+	is_new = !p->in_file && strcmp(p->name, "aspose") != 0;
+	client_id_is_new = p->client_id == NULL;
+	if (apply_option(p, "token_url", o.token_url, "--token-url", err) != 0 ||
+	    apply_option(p, "client_id", o.client_id, "--client-id", err) != 0 ||
+	    (p->token_url == NULL && ask(p, "token_url", "Token URL", "--token-url", err) != 0) ||
+	    (p->client_id == NULL && ask(p, "client_id", "Client id", "--client-id", err) != 0))
+		goto out;
+	snprintf(prompt, sizeof(prompt), "Client secret for profile %s (not shown): ", p->name);
+	if (read_line(prompt, 1, secret, SECRET_MAX + 2, &secret_len, err) != 0)
+		goto out;
+	if (o.verify && http_mint(p, secret, &fresh, err) != 0) {
+		char why[ERROR_MESSAGE_MAX];
+		enum exit_code code = err->code;
+		snprintf(why, sizeof(why), "%s", err->message);
+		memset(err, 0, sizeof(*err));
+		error_set(err, code, "the secret of profile %s was not stored: %s", p->name, why);
+		goto out;
+	}
+	if (keyring_store(p, secret, err) != 0 ||
+	    record_profile(&cfg, p, is_new, client_id_is_new, err) != 0 ||
+	    replace_cached_token(p, o.verify ? &fresh : NULL, err) != 0)
+		goto out;
+	fprintf(stderr, "keybearer: stored the secret of profile %s in the keyring%s\n", p->name,
+		o.verify ? " (checked: the token endpoint accepted it)"
+			 : " (not checked: --no-verify)");
+	rc = 0;
+out:
+	token_result_free(&fresh);
+	config_free(&cfg);
+wipe:
+	explicit_bzero(secret, SECRET_MAX + 2);
+	munlock(secret, SECRET_MAX + 2);
+	free(secret);
+	return rc;
+}
+
+int
+login_logout(int argc, char **argv, struct error *err)
+{
+	struct login_options o;
+	struct config cfg;
+	const struct profile *p;
+	int removed = 0, rc = -1;
+
+	if (parse_options(argc, argv, &o, "profile", err) != 0 || config_load(&cfg, err) != 0)
+		return -1;
+	p = config_select(&cfg, o.profile, err);
+	if (p == NULL)
+		goto out;
+	if (p->secret_kind == SECRET_KEYRING && keyring_clear(p, &removed, err) != 0)
+		goto out;
+	if (replace_cached_token(p, NULL, err) != 0)
+		goto out;
+	fprintf(stderr, "keybearer: %s profile %s; its cached token is gone\n",
+		removed ? "removed from the keyring the secret of"
+			: "the keyring held no secret of",
+		p->name);
+	rc = 0;
+out:
+	config_free(&cfg);
+	return rc;
+}
+
+int
+login_keyring_status(int argc, char **argv, struct error *err)
+{
+	static const char *const names[] = {
+		[KEYRING_STORED] = "stored",
+		[KEYRING_MISSING] = "not stored",
+		[KEYRING_LOCKED] = "stored, keyring locked",
+	};
+	struct login_options o;
+	struct config cfg;
+	const struct profile *p;
+	struct error probe_err = { 0 };
+	enum keyring_state state;
+
+	if (parse_options(argc, argv, &o, "profile", err) != 0 || config_load(&cfg, err) != 0)
+		return -1;
+	p = config_select(&cfg, o.profile, err);
+	if (p == NULL) {
+		config_free(&cfg);
+		return -1;
+	}
+	if (keyring_probe(p, &state, &probe_err) == 0) {
+		printf("%s\n", names[state]);
+	} else {
+		/* the why, without the what-to-do: status is a summary */
+		const char *advice = strstr(probe_err.message, " — ");
+		int len = advice != NULL ? (int)(advice - probe_err.message)
+					 : (int)strlen(probe_err.message);
+		printf("unavailable: %.*s\n", len, probe_err.message);
+	}
+	config_free(&cfg);
+	return 0;
+}
