@@ -186,4 +186,28 @@ write_profile loopback ok "token_url = https://127.0.0.1:$TLS_PORT/ok/token?loop
 https_proxy=$proxy HTTPS_PROXY=$proxy run_kb get --profile loopback
 expect_rc 0 "get from a loopback endpoint with a proxy set"
 expect_eq "$(cat "$WORK/proxy.log")" "token.test:$TLS_PORT" "no tunnel for a loopback endpoint"
+echo "# secret = command:CMD: first line of stdout, stderr passed through, bounded in time"
+printf '%s\n' "$SECRET" >"$WORK/vault"
+chmod 600 "$WORK/vault"
+write_profile cmd ok "token_url = $BASE/ok/token?cmd" "secret = command: echo unlocking >&2; cat '$WORK/vault'; echo second line"
+run_kb get --profile cmd
+expect_rc 0 "secret from a command"
+expect_eq "$ERR" "unlocking" "the command's stderr"
+write_profile cmdfail ok "token_url = $BASE/ok/token?cmdfail" "secret = command:echo 'vault: permission denied' >&2; exit 3"
+run_kb get --profile cmdfail
+expect_rc 78 "a failing secret command"
+expect_eq "$ERR" "vault: permission denied
+keybearer: the secret command of profile cmdfail failed (exit status 3) — run it by hand to see why: echo 'vault: permission denied' >&2; exit 3" "failing command message"
+write_profile cmdslow ok "token_url = $BASE/ok/token?cmdslow" "timeout = 1" "secret = command:sleep 37 & sleep 37; echo x"
+start=$(date +%s%N)
+run_kb get --profile cmdslow
+elapsed=$((($(date +%s%N) - start) / 1000000))
+expect_rc 75 "a hanging secret command"
+expect_eq "$ERR" "keybearer: the secret command of profile cmdslow did not finish within 1 s — run it by hand to see why, or raise timeout" "hanging command message"
+[ "$elapsed" -lt 2500 ] || fail "the hanging command took ${elapsed} ms"
+pgrep -x -f "sleep 37" >/dev/null && fail "the command's process group survived"
+write_profile cmdempty ok "token_url = $BASE/ok/token?cmdempty" "secret = command:true"
+run_kb get --profile cmdempty
+expect_rc 78 "a command printing nothing"
+expect_match "$ERR" "client secret for profile cmdempty from its secret command is empty" "empty command message"
 echo "config: all passed"
