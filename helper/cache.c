@@ -384,6 +384,49 @@ cache_remove(const struct cache *c, struct error *err)
 	return 0;
 }
 
+/* Compares without stopping at the first difference: how much of a token matched is
+ * nobody's business. */
+static int
+same_token(const char *a, const char *b)
+{
+	size_t len = strlen(a), i;
+	unsigned char diff = 0;
+
+	if (len != strlen(b))
+		return 0;
+	for (i = 0; i < len; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+int
+cache_drop(const struct profile *p, const char *only_if, struct error *err)
+{
+	struct cache_record rec = { 0 };
+	struct cache c;
+	int lock_fd, found, rc;
+
+	rc = cache_open(&c, p, 0, err);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1; /* no cache directory: nothing to drop */
+	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
+	if (lock_fd < 0) {
+		cache_close(&c);
+		return -1;
+	}
+	found = cache_read(&c, &rec, err);
+	if (found < 0)
+		rc = -1;
+	else if (found == 0 && (only_if == NULL || same_token(rec.access_token, only_if)))
+		rc = cache_remove(&c, err) == 0 ? 1 : -1;
+	else
+		rc = 0;
+	close(lock_fd);
+	cache_record_free(&rec);
+	cache_close(&c);
+	return rc;
+}
+
 static long long
 monotonic_ms(void)
 {

@@ -55,6 +55,11 @@ int cache_write(const struct cache *c, const struct cache_record *rec, struct er
 /* Removes the cached token; absent is fine. */
 int cache_remove(const struct cache *c, struct error *err);
 
+/* Drops the profile's cached token under its lock — with only_if, only when the cached
+ * token is that one (a token a server just refused), so a token another process has
+ * already put in its place survives. Returns 1 when one was dropped, 0 when not, -1. */
+int cache_drop(const struct profile *p, const char *only_if, struct error *err);
+
 /* Takes the profile's lock, waiting at most timeout_seconds; returns the lock fd (closing
  * it releases the lock) or -1 with err set. */
 int cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,

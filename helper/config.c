@@ -52,6 +52,7 @@ static const struct key_rule key_rules[] = {
 	{ "timeout", KEY_SECONDS, offsetof(struct profile, timeout), 1, 600 },
 	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
 	{ "keyring_timeout", KEY_SECONDS, offsetof(struct profile, keyring_timeout), 1, 120 },
+	{ "git_username", KEY_STRING, offsetof(struct profile, git_username), 0, 0 },
 };
 
 /* The variables that describe the "env" profile, so CI needs no file. They touch no other
@@ -128,6 +129,7 @@ profile_free(struct profile *p)
 		free(p->urls[i]);
 	free(p->secret_arg);
 	free(p->ca_file);
+	free(p->git_username);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -901,6 +903,61 @@ config_select(const struct config *cfg, const char *flag_name, struct error *err
 		  "KEYBEARER_PROFILE",
 		  names);
 	return NULL;
+}
+
+static const char *
+path_or_root(const struct url *u)
+{
+	return u->path[0] == '/' ? u->path : "/";
+}
+
+/* The length of p's longest urls prefix of want, or -1 when none matches. */
+static long
+claim_length(const struct profile *p, const struct url *want)
+{
+	struct url prefix;
+	long best = -1;
+	size_t j, len;
+
+	for (j = 0; j < p->url_count; j++) {
+		if (url_parse(p->urls[j], &prefix) != 0 ||
+		    strcmp(want->scheme, prefix.scheme) != 0 ||
+		    strcmp(want->host, prefix.host) != 0 || want->port != prefix.port)
+			continue;
+		len = strlen(path_or_root(&prefix));
+		if (strncmp(path_or_root(want), path_or_root(&prefix), len) == 0 &&
+		    (long)len > best)
+			best = (long)len;
+	}
+	return best;
+}
+
+int
+config_profile_claims(const struct profile *p, const char *url)
+{
+	struct url want;
+
+	return url_parse(url, &want) == 0 && claim_length(p, &want) >= 0;
+}
+
+const struct profile *
+config_match_url(const struct config *cfg, const char *url)
+{
+	const struct profile *best = NULL;
+	struct url want;
+	long best_len = -1, len;
+	size_t i;
+
+	if (url_parse(url, &want) != 0)
+		return NULL;
+	for (i = 0; i < cfg->count; i++) {
+		len = claim_length(&cfg->profiles[i], &want);
+		if (len > best_len) {
+			best = &cfg->profiles[i];
+			best_len = len;
+		}
+	}
+	return best;
 }
 
 int

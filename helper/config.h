@@ -41,7 +41,8 @@ struct profile {
 	int timeout;
 	int refresh_margin;
 	int keyring_timeout;
-	int in_file; /* a section of the config file defines it */
+	char *git_username; /* git's username for this profile's token; NULL: the client id */
+	int in_file;	    /* a section of the config file defines it */
 };
 
 struct config {
@@ -77,6 +78,13 @@ int config_set_key(struct profile *p, const char *key, const char *value, const 
  * left as it is: a second section of the same name adds to the first. */
 int config_append_section(const struct config *cfg, const char *name, const char *const keys[],
 			  const char *const values[], size_t count, struct error *err);
+
+/* The profile whose urls claim url: the longest prefix with the same scheme, host and port
+ * (default ports spelled or not). NULL when no profile claims it: then no token goes there. */
+const struct profile *config_match_url(const struct config *cfg, const char *url);
+
+/* Whether one of p's urls is a prefix of url (same scheme, host and port). */
+int config_profile_claims(const struct profile *p, const char *url);
 
 /* A profile can mint only with a token_url and a client_id. */
 int config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err);

@@ -5,15 +5,16 @@
 /* Exit codes follow sysexits(3) so scripts can tell failures apart; README lists them. */
 enum exit_code {
 	KB_EXIT_OK = 0,
-	KB_EXIT_USAGE = 64,	/* bad command line */
-	KB_EXIT_DATA = 65,	/* input that is not what it should be: stdin is not a JWT */
-	KB_EXIT_NOINPUT = 66,	/* nothing to work on: no cached token, empty stdin */
-	KB_EXIT_INTERNAL = 70,	/* a bug, out of memory, a broken installation */
-	KB_EXIT_IO = 74,	/* local files: cache directory, lock, permissions */
-	KB_EXIT_TRANSIENT = 75, /* endpoint unreachable, timed out, 5xx, 429: try again later */
-	KB_EXIT_PROTOCOL = 76,	/* the endpoint's reply is not a usable token reply */
-	KB_EXIT_REJECTED = 77,	/* the endpoint refused the request (RFC 6749 section 5.2) */
-	KB_EXIT_CONFIG = 78,	/* configuration or secret missing or wrong */
+	KB_EXIT_USAGE = 64,	  /* bad command line */
+	KB_EXIT_DATA = 65,	  /* input that is not what it should be: stdin is not a JWT */
+	KB_EXIT_NOINPUT = 66,	  /* nothing to work on: no cached token, empty stdin */
+	KB_EXIT_INTERNAL = 70,	  /* a bug, out of memory, a broken installation */
+	KB_EXIT_IO = 74,	  /* local files: cache directory, lock, permissions */
+	KB_EXIT_TRANSIENT = 75,	  /* endpoint unreachable, timed out, 5xx, 429: try again later */
+	KB_EXIT_PROTOCOL = 76,	  /* the endpoint's reply is not a usable token reply */
+	KB_EXIT_REJECTED = 77,	  /* the endpoint refused the request (RFC 6749 section 5.2) */
+	KB_EXIT_CONFIG = 78,	  /* configuration or secret missing or wrong */
+	KB_EXIT_CANNOT_RUN = 127, /* keybearer exec: the command could not be run */
 };
 
 #define ERROR_MESSAGE_MAX 1024

@@ -17,6 +17,7 @@
 #include "jwt.h"
 #include "obtain.h"
 #include "output.h"
+#include "plugin.h"
 #include "safefile.h"
 #include "token.h"
 
@@ -113,6 +114,9 @@ print_usage(FILE *out)
 	fputs("usage: keybearer <command> [options]\n\ncommands:\n", out);
 	for (i = 0; i < COMMAND_COUNT; i++)
 		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nhost tools (also installed as the links their tools look for):\n", out);
+	for (i = 0; i < plugin_count; i++)
+		fprintf(out, "  %-11s %s\n", plugins[i].name, plugins[i].summary);
 	fputs("\nkeybearer <command> --help describes a command.\n\n", out);
 	fputs(exit_codes_help, out);
 }
@@ -305,63 +309,25 @@ read_stdin_token(char **out, struct error *err)
 }
 
 static int
-same_token(const char *a, const char *b)
-{
-	size_t len = strlen(a), i;
-	unsigned char diff = 0;
-
-	if (len != strlen(b))
-		return 0;
-	for (i = 0; i < len; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
-static int
 cmd_invalidate(int argc, char **argv, struct error *err)
 {
 	struct options opts;
 	struct config cfg;
 	const struct profile *p;
-	struct cache c = { .dirfd = -1 };
-	struct cache_record rec = { 0 };
 	char *refused = NULL;
-	int lock_fd = -1, rc, found;
+	int rc;
 
 	rc = parse_options(argc, argv, "profile token-stdin", &opts, err);
 	if (rc != 0)
 		return rc;
 	if (opts.token_stdin && read_stdin_token(&refused, err) != 0)
 		return -1;
-	if (load_profile(opts.profile, &cfg, &p, err) != 0) {
-		free(refused);
-		return -1;
+	rc = load_profile(opts.profile, &cfg, &p, err);
+	if (rc == 0) {
+		rc = cache_drop(p, refused, err) < 0 ? -1 : 0;
+		config_free(&cfg);
 	}
-	rc = cache_open(&c, p, 0, err);
-	if (rc != 0) {
-		rc = rc == 1 ? 0 : -1; /* no cache directory: nothing to drop */
-		goto out;
-	}
-	/* Under the lock, a refresh cannot slip in between our comparison and the unlink. */
-	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
-	if (lock_fd < 0) {
-		rc = -1;
-		goto out;
-	}
-	found = cache_read(&c, &rec, err);
-	if (found < 0)
-		rc = -1;
-	else if (found == 0 && (refused == NULL || same_token(rec.access_token, refused)))
-		rc = cache_remove(&c, err);
-	else
-		rc = 0;
-out:
-	if (lock_fd >= 0)
-		close(lock_fd);
-	cache_record_free(&rec);
-	cache_close(&c);
-	config_free(&cfg);
-	free(refused);
+	safefile_free_string(refused);
 	return rc;
 }
 
@@ -622,11 +588,24 @@ command_find(const char *name)
 	return NULL;
 }
 
-/* Runs the command line; 0, 1 (help was asked for: print it), or -1 with err set. */
+/* Runs a host tool's protocol; "--help" right after its name prints its help instead. */
+static int
+run_plugin(const struct plugin *plugin, int argc, char **argv, struct error *err)
+{
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(plugin->help, stdout);
+		return 0;
+	}
+	argv[0] = (char *)plugin->name;
+	return plugin->run(argc, argv, err) < 0 ? -1 : 0;
+}
+
+/* Runs the command line; 0, or -1 with err set. */
 static int
 dispatch(int argc, char **argv, struct error *err)
 {
 	const struct command *cmd;
+	const struct plugin *plugin;
 	int rc;
 
 	if (strcmp(argv[1], "--version") == 0) {
@@ -636,12 +615,18 @@ dispatch(int argc, char **argv, struct error *err)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		cmd = argc > 2 ? command_find(argv[2]) : NULL;
+		plugin = argc > 2 ? plugin_find(argv[2], NULL) : NULL;
 		if (cmd != NULL)
 			fputs(cmd->help, stdout);
+		else if (plugin != NULL)
+			fputs(plugin->help, stdout);
 		else
 			print_usage(stdout);
 		return 0;
 	}
+	plugin = plugin_find(argv[1], NULL);
+	if (plugin != NULL)
+		return run_plugin(plugin, argc - 1, argv + 1, err);
 	cmd = command_find(argv[1]);
 	if (cmd == NULL)
 		return error_set(err, KB_EXIT_USAGE,
@@ -656,14 +641,26 @@ int
 main(int argc, char **argv)
 {
 	struct error err = { 0 };
+	const struct plugin *plugin = NULL;
+	const char *slash;
+	int rc;
 
 	umask(077);
 	output_keep_standard_fds();
-	if (argc < 2) {
+	/* Host tools run us under the names they look for: git-credential-keybearer, ... */
+	if (argc > 0) {
+		slash = strrchr(argv[0], '/');
+		plugin = plugin_find(NULL, slash != NULL ? slash + 1 : argv[0]);
+	}
+	if (plugin != NULL) {
+		rc = run_plugin(plugin, argc, argv, &err);
+	} else if (argc < 2) {
 		print_usage(stderr);
 		return KB_EXIT_USAGE;
+	} else {
+		rc = dispatch(argc, argv, &err);
 	}
-	if (dispatch(argc, argv, &err) != 0)
+	if (rc != 0)
 		return error_print(&err);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		error_set(&err, KB_EXIT_IO,

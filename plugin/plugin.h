@@ -1,19 +1,51 @@
-/* Host-tool credential protocols (git, Bazel, kubectl, cargo, Terraform, ...): one file per
- * tool in plugin/, one row per tool in the table keybearer's main.c dispatches on. Each
- * plugin reads its tool's request, picks the profile whose urls claim the URL asked about,
- * asks obtain_token() for a token, and writes its tool's answer — read, act, write.
- *
- * The table is empty until the plugins land (see the issue "Plugins: one profile, every host
- * tool's credential protocol"). */
+/* Host-tool credential protocols: one file per tool, one row per tool in the table below.
+ * Each plugin reads its tool's request, picks the profile whose urls claim the URL asked
+ * about, gets a token from the cache (or keybearer-fetch), and writes its tool's answer:
+ * read, act, write. */
 #ifndef KEYBEARER_PLUGIN_H
 #define KEYBEARER_PLUGIN_H
 
+#include <stddef.h>
+
+#include "cache.h"
+#include "config.h"
 #include "error.h"
 
 struct plugin {
-	const char *name;    /* the keybearer subcommand: "git", "bazel", ... */
+	const char *name;    /* keybearer <name> ... */
+	const char *program; /* the installed link that runs it directly, or NULL */
 	const char *summary; /* one line for keybearer --help */
+	const char *help;
+	/* argv[0] is the plugin's name, whichever way it was called */
 	int (*run)(int argc, char **argv, struct error *err);
 };
+
+extern const struct plugin plugins[];
+extern const size_t plugin_count;
+
+/* The plugin a command name or program name (a link's basename) selects, or NULL. */
+const struct plugin *plugin_find(const char *command, const char *program);
+
+/* A token for url: the profile named by profile_flag (which must claim url), or the one
+ * whose urls claim it. Returns 0 with *p and rec set; 1 when no profile claims url (the
+ * tool gets "no credential", and nothing is handed out); -1 with err set. */
+int plugin_token_for_url(const struct config *cfg, const char *url, const char *profile_flag,
+			 const struct profile **p, struct cache_record *rec, struct error *err);
+
+/* A token for the profile the flag (or the usual rules) selects, for tools that send no
+ * URL. */
+int plugin_token_for_profile(const struct config *cfg, const char *profile_flag,
+			     const struct profile **p, struct cache_record *rec, struct error *err);
+
+/* Reads all of stdin, at most max bytes (more is an error), NUL-terminated. */
+int plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err);
+
+int plugin_git(int argc, char **argv, struct error *err);
+int plugin_bazel(int argc, char **argv, struct error *err);
+int plugin_kubectl(int argc, char **argv, struct error *err);
+int plugin_cargo(int argc, char **argv, struct error *err);
+int plugin_terraform(int argc, char **argv, struct error *err);
+int plugin_curl(int argc, char **argv, struct error *err);
+int plugin_exec(int argc, char **argv, struct error *err);
 
 #endif

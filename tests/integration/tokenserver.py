@@ -9,7 +9,8 @@ Usage:
 Listens on 127.0.0.1 on an ephemeral port and writes that port to FILE once it
 accepts connections.  POST /<mode>/token behaves as selected by <mode> (see
 MODES at the bottom); /_count, /_last and /_reset let a test inspect what the
-client sent; POST /_override/<mode> with another mode's name as the body makes
+client sent; POST /_revoke with a token as the body makes /api/hello refuse it;
+POST /_override/<mode> with another mode's name as the body makes
 <mode> behave like that one (an empty body restores it); GET /api/hello is a
 resource protected by the issued tokens.
 
@@ -151,6 +152,10 @@ class State:
     def remember(self, token, lifetime, client_id):
         with self.lock:
             self.issued[token] = (time.time() + lifetime, client_id)
+
+    def revoke(self, token):
+        with self.lock:
+            return self.issued.pop(token, None) is not None
 
     def lookup(self, token):
         with self.lock:
@@ -619,6 +624,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.send_body(200, "application/json; charset=utf-8",
                                entry.encode("utf-8"))
+        elif method == "POST" and path == "/_revoke":
+            # A resource server's view of a token revoked before it expired.
+            found = state.revoke(body.decode("ascii", "replace").strip())
+            self.send_body(204 if found else 404, None, b"")
         elif method == "POST" and path.startswith("/_override/"):
             behaviour = body.decode("ascii", "replace").strip()
             if behaviour and behaviour not in MODES:

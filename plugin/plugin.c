@@ -1,0 +1,136 @@
+#include "plugin.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "obtain.h"
+#include "safefile.h"
+
+const struct plugin plugins[] = {
+	{ "git", "git-credential-keybearer", "git credential helper (credential.helper)",
+	  "usage: git-credential-keybearer get|store|erase|capability\n"
+	  "       keybearer git get|store|erase|capability\n"
+	  "\n"
+	  "git's credential helper protocol. Configure it with\n"
+	  "  git config --global credential.https://api.example.com.helper keybearer\n"
+	  "get answers with the token of the profile whose urls claim the URL git asks about\n"
+	  "(as authtype=Bearer when git offers it, else as the password of the profile's\n"
+	  "git_username, by default its client id); erase drops the cached token if it is\n"
+	  "the one git is erasing; store is ignored.\n",
+	  plugin_git },
+	{ "bazel", "keybearer-bazel", "Bazel credential helper (--credential_helper)",
+	  "usage: keybearer-bazel get < {\"uri\": ...}\n"
+	  "\n"
+	  "Bazel's credential helper protocol: --credential_helper=api.example.com=$(which "
+	  "keybearer-bazel)\n",
+	  plugin_bazel },
+	{ "kubectl", NULL, "kubectl exec credential plugin (ExecCredential)",
+	  "usage: keybearer kubectl [--profile P]\n"
+	  "\n"
+	  "A client-go exec credential plugin (client.authentication.k8s.io/v1 and v1beta1):\n"
+	  "users: [{name: me, user: {exec: {apiVersion: client.authentication.k8s.io/v1,\n"
+	  "        command: keybearer, args: [kubectl, --profile, P], interactiveMode: Never}}}]\n",
+	  plugin_kubectl },
+	{ "cargo", "cargo-credential-keybearer", "cargo credential provider (protocol v1)",
+	  "usage: cargo-credential-keybearer --cargo-plugin\n"
+	  "       keybearer cargo --cargo-plugin\n"
+	  "\n"
+	  "cargo's credential provider protocol v1: credential-provider = \"cargo-credential-"
+	  "keybearer\"\n",
+	  plugin_cargo },
+	{ "terraform", "terraform-credentials-keybearer", "Terraform credentials helper",
+	  "usage: terraform-credentials-keybearer get|forget HOST\n"
+	  "\n"
+	  "Terraform's credentials helper protocol: credentials_helper \"keybearer\" {}\n",
+	  plugin_terraform },
+	{ "curl", NULL, "run curl with the token, retrying once after a 401",
+	  "usage: keybearer curl [--profile P] [--] CURL-ARGUMENTS...\n"
+	  "\n"
+	  "Runs curl with the Authorization header handed over in a config on a pipe, never in\n"
+	  "argv; stdin stays curl's. After a 401 it drops exactly that token and runs curl\n"
+	  "once more with a fresh one, without showing the first answer. Exits with curl's\n"
+	  "status. The profile is the one whose urls claim the URLs in the arguments.\n",
+	  plugin_curl },
+	{ "exec", NULL, "run a command with the token in an environment variable",
+	  "usage: keybearer exec [--profile P] [--env NAME] -- COMMAND [ARGS...]\n"
+	  "\n"
+	  "Runs COMMAND with the token in the environment variable NAME (default\n"
+	  "KEYBEARER_TOKEN), for tools that read their token from one. Exits 127 when the\n"
+	  "command cannot be run.\n",
+	  plugin_exec },
+};
+
+const size_t plugin_count = sizeof(plugins) / sizeof(plugins[0]);
+
+const struct plugin *
+plugin_find(const char *command, const char *program)
+{
+	size_t i;
+
+	for (i = 0; i < plugin_count; i++) {
+		if ((command != NULL && strcmp(command, plugins[i].name) == 0) ||
+		    (program != NULL && plugins[i].program != NULL &&
+		     strcmp(program, plugins[i].program) == 0))
+			return &plugins[i];
+	}
+	return NULL;
+}
+
+int
+plugin_token_for_url(const struct config *cfg, const char *url, const char *profile_flag,
+		     const struct profile **p, struct cache_record *rec, struct error *err)
+{
+	if (profile_flag != NULL) {
+		*p = config_select(cfg, profile_flag, err);
+		if (*p == NULL)
+			return -1;
+		if (!config_profile_claims(*p, url))
+			return 1;
+	} else {
+		*p = config_match_url(cfg, url);
+		if (*p == NULL)
+			return 1;
+	}
+	return obtain_token(cfg, *p, -1, rec, err);
+}
+
+int
+plugin_token_for_profile(const struct config *cfg, const char *profile_flag,
+			 const struct profile **p, struct cache_record *rec, struct error *err)
+{
+	*p = config_select(cfg, profile_flag, err);
+	if (*p == NULL)
+		return -1;
+	return obtain_token(cfg, *p, -1, rec, err);
+}
+
+int
+plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err)
+{
+	char *buf = malloc(max + 2);
+	ssize_t n;
+
+	if (buf == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	n = safefile_read_up_to(STDIN_FILENO, buf, max + 1);
+	if (n < 0) {
+		free(buf);
+		return error_set(err, KB_EXIT_DATA,
+				 "cannot read the request on stdin: %s — check "
+				 "the caller",
+				 strerror(errno));
+	}
+	if ((size_t)n > max) {
+		free(buf);
+		return error_set(err, KB_EXIT_DATA,
+				 "the request on stdin is larger than %zu bytes "
+				 "— check the caller",
+				 max);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
