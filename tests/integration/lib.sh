@@ -61,7 +61,7 @@ start_server() {
 	rm -f "$port_file"
 	"$PY" "$TESTS/tokenserver.py" --port-file "$port_file" --client-id "$CLIENT_ID" \
 		--secret-file "$WORK/secret" --slow-seconds 5 --log "$WORK/server.log" \
-		"${tls_args[@]}" &
+		--git-root "$WORK/git" "${tls_args[@]}" &
 	SERVER_PIDS+=($!)
 	for _ in $(seq 100); do
 		[ -s "$port_file" ] && break

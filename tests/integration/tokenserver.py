@@ -30,6 +30,7 @@ import secrets
 import signal
 import socketserver
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -640,6 +641,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(204, None, b"")
         elif method == "GET" and path == "/api/hello":
             self.api_hello()
+        elif path == "/api/deny":
+            # A resource that refuses every token, as after a revocation.
+            self.send_json(401, {"error": "invalid_token"},
+                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        elif path.startswith("/git/") and state.git_root:
+            self.git_http(path[len("/git"):], body)
         else:
             self.send_text(404, "not found\n")
 
@@ -653,6 +660,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         else:
             self.send_json(200, {"hello": "world", "client_id": client_id})
+
+    def git_http(self, path_info, body):
+        """git's smart HTTP through `git http-backend`, for a client that
+        authenticates the way git does without the authtype capability: the
+        token as the password of a Basic login."""
+        scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
+        password = None
+        if scheme.lower() == "basic":
+            try:
+                password = base64.b64decode(encoded).decode("utf-8").partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                password = None
+        client_id = self.server.state.lookup(password) if password else None
+        if client_id is None:
+            self.send_text(401, "token required\n",
+                           {"WWW-Authenticate": 'Basic realm="git"'})
+            return
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": self.server.state.git_root,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": path_info,
+            "QUERY_STRING": urllib.parse.urlsplit(self.path).query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_USER": client_id,
+            "REMOTE_ADDR": "127.0.0.1",
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+        }
+        result = subprocess.run(["git", "http-backend"], input=body, env=env,
+                                capture_output=True, timeout=30)
+        head, _, payload = result.stdout.partition(b"\r\n\r\n")
+        if not _:
+            head, _, payload = result.stdout.partition(b"\n\n")
+        status, content_type, headers = 200, "application/octet-stream", {}
+        for line in head.decode("latin-1").splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name.lower() == "content-type":
+                content_type = value.strip()
+            else:
+                headers[name] = value.strip()
+        self.send_body(status, content_type, payload, headers)
 
     # -- logging: to --log only, never stderr ------------------------------
 
@@ -737,6 +789,9 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--slow-seconds", type=float, default=5.0)
     ap.add_argument("--log")
+    ap.add_argument("--git-root",
+                    help="serve the git repositories below this directory at /git/, "
+                         "to clients presenting an issued token as Basic password")
     args = ap.parse_args()
     if bool(args.cert) != bool(args.key):
         ap.error("--cert and --key must be given together")
@@ -748,6 +803,7 @@ def main():
 
     state = State(args.client_id, read_secret(args.secret_file),
                   args.slow_seconds, args.log)
+    state.git_root = args.git_root
     server = Server(state, tls_context)
 
     def stop(signum, frame):

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Every host tool's protocol: the golden cases (golden/*.case, one runner), then the real
+# clients that install here — git (credential fill, ls-remote) and curl.
+. "$(dirname "$0")/lib.sh"
+
+start_server
+write_profile main ok "urls = $BASE/api/ $BASE/git/ $BASE/registry/ $BASE/hang-body/"
+write_profile gituser ok "token_url = $BASE/ok/token?gituser" "urls = https://gituser.test/" \
+	"git_username = x-access-token"
+write_profile tf ok "token_url = $BASE/ok/token?tf" "urls = https://localhost:$PORT/"
+token_of() { "$KB" get --profile "$1" --format json | jq -r "$2"; }
+rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+echo "# golden cases"
+expires_at=$(token_of main .expires_at)
+"$PY" "$TESTS/golden.py" --bin "$KB_STAGE/bin" \
+	--subst "HOST=127.0.0.1:$PORT" --subst "BASE=$BASE" --subst "PORT=$PORT" \
+	--subst "CLIENT_ID=$CLIENT_ID" \
+	--subst "TOKEN=$(token_of main .access_token)" --subst "EXPIRES_AT=$expires_at" \
+	--subst "EXPIRES=$(rfc3339 "$expires_at")" \
+	--subst "TOKEN_GITUSER=$(token_of gituser .access_token)" \
+	--subst "EXPIRES_AT_GITUSER=$(token_of gituser .expires_at)" \
+	--subst "TOKEN_TF=$(token_of tf .access_token)" \
+	"$TESTS/golden" || fail "golden cases"
+expect_eq "$(requests ok)" 3 "token requests for all golden cases (one per profile)"
+
+echo "# real git: credential fill and ls-remote, the token as the password"
+mkdir -p "$WORK/git"
+git init -q --bare "$WORK/git/repo.git"
+git -C "$WORK" init -q src
+git -C "$WORK/src" -c user.email=t@example.com -c user.name=t commit -q --allow-empty -m one
+git -C "$WORK/src" push -q "$WORK/git/repo.git" HEAD:refs/heads/main
+head=$(git -C "$WORK/src" rev-parse HEAD)
+(
+	# The README's git block, word for word.
+	export PATH="$KB_STAGE/bin:$PATH" GIT_CONFIG_NOSYSTEM=1 GIT_SSL_CAINFO="$CA" GIT_TERMINAL_PROMPT=0
+	git config --global credential.helper keybearer
+	git config --global credential.useHttpPath true
+	token=$(token_of main .access_token)
+	expect_eq "$(printf 'url=%s/git/repo.git\n\n' "$BASE" | git credential fill)" \
+		"$(printf 'protocol=https\nhost=127.0.0.1:%s\npath=git/repo.git\nusername=%s\npassword=%s' "$PORT" "$CLIENT_ID" "$token")" \
+		"git credential fill"
+	expect_eq "$(git ls-remote "$BASE/git/repo.git")" "$head	refs/heads/main" "git ls-remote"
+	expect_eq "$(requests ok)" 3 "ls-remote used the cached token"
+	# A server that stops taking the token: git erases it, and the next call gets a new one.
+	server POST /_revoke "$token"
+	git ls-remote "$BASE/git/repo.git" >/dev/null 2>&1 && fail "ls-remote with a revoked token"
+	expect_eq "$(requests ok)" 3 "no new token before git erased the refused one"
+	expect_eq "$(git ls-remote "$BASE/git/repo.git")" "$head	refs/heads/main" "ls-remote after erase"
+	expect_eq "$(requests ok)" 4 "one new token after git erased the refused one"
+	# An erase of some other password leaves the cached token alone.
+	printf 'protocol=https\nhost=127.0.0.1:%s\npath=git/repo.git\nusername=x\npassword=not-ours\n\n' "$PORT" |
+		git-credential-keybearer erase
+	git ls-remote "$BASE/git/repo.git" >/dev/null
+	expect_eq "$(requests ok)" 4 "an erase of another password kept the token"
+)
+
+echo "# keybearer curl: header through a pipe, one retry after a 401, curl's exit status"
+export CURL_CA_BUNDLE="$CA"
+run_kb curl -sS "$BASE/api/hello"
+expect_rc 0 "keybearer curl"
+expect_eq "$OUT" '{"hello": "world", "client_id": "kb-test-client"}' "keybearer curl output"
+token=$(token_of main .access_token)
+server POST /_revoke "$token"
+n=$(requests ok)
+run_kb curl -sS -i "$BASE/api/hello"
+expect_rc 0 "keybearer curl after a revocation"
+expect_eq "$(printf '%s\n' "$OUT" | grep -c '^HTTP/')" 1 "responses shown (the 401 is not)"
+expect_match "$OUT" "^HTTP/1.1 200 OK" "the retried response"
+expect_eq "$(requests ok)" $((n + 1)) "one new token for the retry"
+[ "$(token_of main .access_token)" != "$token" ] || fail "the refused token is still cached"
+n=$(requests ok)
+run_kb curl -sS "$BASE/api/deny"
+expect_rc 0 "a resource that refuses every token (curl without -f)"
+expect_eq "$OUT" '{"error": "invalid_token"}' "only the retry's 401 body is shown"
+expect_eq "$(requests ok)" $((n + 1)) "exactly one retry"
+run_kb curl -sSf "$BASE/api/deny"
+expect_rc 22 "curl's own exit status"
+expect_match "$ERR" "curl: \(22\) The requested URL returned error: 401" "curl's message"
+echo '{"echo": 1}' >"$WORK/body"
+KB_STDIN="$WORK/body" run_kb curl -sS --data-binary @- -o /dev/null -w '%{http_code}' "$BASE/api/hello"
+expect_eq "$OUT" 404 "curl read the user's stdin (POST to a GET resource)"
+run_kb curl -sS https://example.com/
+expect_rc 78 "a URL no profile claims"
+expect_eq "$ERR" "keybearer: no profile claims https://example.com/ — keybearer hands a token only to URLs a profile's urls claim" "unclaimed URL message"
+run_kb curl --profile main -sS "$BASE/api/hello" "https://elsewhere.example/"
+expect_rc 78 "one of two URLs not claimed"
+run_kb curl -sS -o /dev/null
+expect_rc 64 "no URL at all"
+# The token is in no argv: look at curl's while it waits on a hanging answer.
+"$KB" curl -sS -X POST --max-time 3 "$BASE/hang-body/token" >/dev/null 2>&1 &
+curl_wrapper=$!
+for _ in $(seq 50); do
+	curl_pid=$(pgrep -f -n "^curl -K /dev/fd/3 -D /dev/fd/4 .*hang-body/token" || true)
+	[ -n "$curl_pid" ] && break
+	sleep 0.05
+done
+[ -n "$curl_pid" ] || fail "curl did not start"
+argv=$(tr '\0' ' ' <"/proc/$curl_pid/cmdline")
+expect_match "$argv" "^curl -K /dev/fd/3 -D /dev/fd/4 -sS -X POST --max-time 3 " "curl's argv"
+expect_no_match "$argv" "$(token_of main .access_token)" "curl's argv"
+wait "$curl_wrapper" || true
+echo "plugins: all passed"
