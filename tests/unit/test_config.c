@@ -849,6 +849,59 @@ test_config_environment_errors(void **state)
 }
 
 /* Without urls, a token may go only where its secret went: the token endpoint's origin. */
+/* URL -> profile: the longest urls prefix wins; scheme, host and port must be the same
+ * (a default port written out or not); nothing else gets a token. */
+static const char match_config[] = "[profile site]\nurls = https://api.example.com/\n"
+				   "[profile billing]\nurls = https://api.example.com/billing/\n"
+				   "[profile port]\nurls = https://api.example.com:8443/\n"
+				   "[profile plain]\nurls = http://127.0.0.1:9000/v1\n";
+
+static const struct {
+	const char *url;
+	const char *profile; /* NULL: no profile claims it */
+} match_cases[] = {
+	{ "https://api.example.com/things", "site" },
+	{ "https://api.example.com", "site" },
+	{ "https://API.Example.com:443/x", "site" },
+	{ "https://api.example.com/billing/invoices?x=1", "billing" },
+	{ "https://api.example.com/billing", "site" },
+	{ "https://api.example.com:8443/", "port" },
+	{ "https://api.example.com:8444/", NULL },
+	{ "http://api.example.com/things", NULL },
+	{ "https://api.example.com.evil.test/", NULL },
+	{ "https://evil.test/https://api.example.com/", NULL },
+	{ "http://127.0.0.1:9000/v1/x", "plain" },
+	{ "http://127.0.0.1:9000/v1", "plain" },
+	{ "http://127.0.0.1:9000/v2", NULL },
+	{ "https://user@api.example.com/", NULL },
+	{ "not a url", NULL },
+};
+
+static void
+test_config_match_url_table(void **state)
+{
+	struct config cfg;
+	struct error err;
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	assert_int_equal(load_text(match_config, &cfg, &err), 0);
+	for (i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
+		const struct profile *p = config_match_url(&cfg, match_cases[i].url);
+		failures += mismatch_str(match_cases[i].url, "profile", p ? p->name : NULL,
+					 match_cases[i].profile);
+		if (match_cases[i].profile != NULL)
+			failures += mismatch_int(match_cases[i].url, "claimed by site",
+						 config_profile_claims(config_find(&cfg, "site"),
+								       match_cases[i].url),
+						 strncmp(match_cases[i].url, "https://", 8) == 0 &&
+							 strstr(match_cases[i].url, ":84") == NULL);
+	}
+	config_free(&cfg);
+	assert_int_equal(failures, 0);
+}
+
 static void
 test_config_default_urls(void **state)
 {
@@ -1148,6 +1201,7 @@ main(void)
 		ENV_TEST(test_config_environment_leaves_file_profiles_alone),
 		ENV_TEST(test_config_environment_errors),
 		ENV_TEST(test_config_default_urls),
+		ENV_TEST(test_config_match_url_table),
 		ENV_TEST(test_config_load_missing_explicit_file),
 		ENV_TEST(test_config_load_file_modes),
 		ENV_TEST(test_config_load_refuses_nul_byte),
