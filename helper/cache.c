@@ -409,7 +409,7 @@ cache_drop(const struct profile *p, const char *only_if, struct error *err)
 	rc = cache_open(&c, p, 0, err);
 	if (rc != 0)
 		return rc == 1 ? 0 : -1; /* no cache directory: nothing to drop */
-	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
+	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);
 	if (lock_fd < 0) {
 		cache_close(&c);
 		return -1;
@@ -434,6 +434,16 @@ monotonic_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+cache_lock_wait(const struct profile *p)
+{
+	int secret = p->secret_kind == SECRET_KEYRING	? CONFIG_KEYRING_PROMPT_SECONDS
+		     : p->secret_kind == SECRET_COMMAND ? p->timeout
+							: 0;
+
+	return secret + p->timeout + CACHE_LOCK_GRACE_SECONDS;
 }
 
 int

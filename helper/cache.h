@@ -60,6 +60,10 @@ int cache_remove(const struct cache *c, struct error *err);
  * already put in its place survives. Returns 1 when one was dropped, 0 when not, -1. */
 int cache_drop(const struct profile *p, const char *only_if, struct error *err);
 
+/* How long to wait for the profile's lock: as long as its holder may take — the secret
+ * (a keyring prompt, a command) and then the token request — plus a little. */
+int cache_lock_wait(const struct profile *p);
+
 /* Takes the profile's lock, waiting at most timeout_seconds; returns the lock fd (closing
  * it releases the lock) or -1 with err set. */
 int cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,

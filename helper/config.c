@@ -925,8 +925,13 @@ claim_length(const struct profile *p, const struct url *want)
 		    strcmp(want->host, prefix.host) != 0 || want->port != prefix.port)
 			continue;
 		len = strlen(path_or_root(&prefix));
-		if (strncmp(path_or_root(want), path_or_root(&prefix), len) == 0 &&
-		    (long)len > best)
+		if (strncmp(path_or_root(want), path_or_root(&prefix), len) != 0)
+			continue;
+		/* /api claims /api, /api/x and /api?q, but not /api-admin */
+		if (path_or_root(&prefix)[len - 1] != '/' &&
+		    strchr("/?", path_or_root(want)[len]) == NULL)
+			continue;
+		if ((long)len > best)
 			best = (long)len;
 	}
 	return best;

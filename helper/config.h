@@ -10,6 +10,7 @@
 #define CONFIG_CONNECT_TIMEOUT	       10  /* connect deadline, never above the total */
 #define CONFIG_DEFAULT_REFRESH_MARGIN  300 /* refresh when less than this remains */
 #define CONFIG_DEFAULT_KEYRING_TIMEOUT 5   /* a Secret Service call, not D-Bus's 25 s */
+#define CONFIG_KEYRING_PROMPT_SECONDS  120 /* an unlock prompt waits for a person */
 #define CONFIG_MAX_URLS		       16
 
 enum auth_method {

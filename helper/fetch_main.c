@@ -152,7 +152,7 @@ run_mint(const struct mint_job *job, struct error *err)
 		goto out;
 	if (cache_open(&c, p, 1, err) != 0)
 		goto out;
-	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
+	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);
 	if (lock_fd >= 0) {
 		rc = refresh_locked(p, &c, job, err);
 	} else {

@@ -6,8 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* An unlock prompt waits for a person typing a password: longer than a plain call. */
-#define KEYRING_PROMPT_SECONDS 120
 /* How long a cancelled call may take to notice before we stop waiting for it. */
 #define KEYRING_GRACE_US (1000 * 1000)
 
@@ -249,7 +247,7 @@ unlock(struct keyring_call *call, GList *objects, struct error *err)
 
 	if (!has_display())
 		return locked_headless(call->p, err);
-	deadline_start(call, KEYRING_PROMPT_SECONDS);
+	deadline_start(call, CONFIG_KEYRING_PROMPT_SECONDS);
 	secret_service_unlock(call->service, objects, call->cancel, on_ready, &pending);
 	if (await(call, &pending, err) != 0)
 		goto out;
@@ -378,8 +376,12 @@ out:
 static int
 clear_items(struct keyring_call *call, int *removed, struct error *err)
 {
+	/* Only this profile's item for this token endpoint and client: another config file
+	 * may have a profile of the same name. */
 	GHashTable *attributes =
-		secret_attributes_build(&keyring_schema, "profile", call->p->name, NULL);
+		call->p->token_url != NULL && call->p->client_id != NULL
+			? item_attributes(call->p)
+			: secret_attributes_build(&keyring_schema, "profile", call->p->name, NULL);
 	struct pending pending = { NULL };
 	GError *gerr = NULL;
 	int rc = -1;
@@ -410,12 +412,13 @@ keyring_store(const struct profile *p, const char *secret, struct error *err)
 	SecretValue *value = secret_value_new(secret, -1, "text/plain");
 	GError *gerr = NULL;
 	char *label = g_strdup_printf("keybearer: %s (%s)", p->name, p->client_id);
-	int rc = -1, removed;
+	int rc = -1;
 
 	call_begin(&call, p);
-	/* Rotation: the old item may carry another client_id or token_url. */
+	/* Rotation: the service replaces an item with the same attributes, so the old secret
+	 * stays until the new one is safely stored. */
 	if (service_connect(&call, SECRET_SERVICE_OPEN_SESSION, err) != 0 ||
-	    default_collection_unlocked(&call, err) != 0 || clear_items(&call, &removed, err) != 0)
+	    default_collection_unlocked(&call, err) != 0)
 		goto out;
 	secret_service_store(call.service, &keyring_schema, attributes, SECRET_COLLECTION_DEFAULT,
 			     label, value, call.cancel, on_ready, &pending);

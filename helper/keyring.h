@@ -21,10 +21,12 @@ enum keyring_state {
  * is an error that says so. */
 int keyring_lookup(const struct profile *p, struct secret *out, struct error *err);
 
-/* Replaces whatever the profile had stored with this secret. */
+/* Stores the secret, replacing the item with the same attributes (the old secret stays
+ * until the new one is stored). */
 int keyring_store(const struct profile *p, const char *secret, struct error *err);
 
-/* Removes every item stored for the profile; *removed tells whether there was one. */
+/* Removes the profile's item (for its token_url and client_id when it has them); *removed
+ * tells whether there was one. */
 int keyring_clear(const struct profile *p, int *removed, struct error *err);
 
 /* Whether the profile has an item, without unlocking anything or reading a secret. */

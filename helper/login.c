@@ -219,7 +219,7 @@ replace_cached_token(const struct profile *p, const struct token_result *fresh, 
 
 	if (cache_open(&c, p, 1, err) != 0)
 		return -1;
-	lock_fd = cache_lock(&c, p->name, p->timeout + CACHE_LOCK_GRACE_SECONDS, err);
+	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);
 	rc = lock_fd < 0 ? -1 : cache_remove(&c, err);
 	if (rc == 0 && fresh != NULL && fresh->access_token != NULL) {
 		rec.access_token = fresh->access_token;
@@ -277,7 +277,8 @@ login_run(int argc, char **argv, struct error *err)
 	    (p->client_id == NULL && ask(p, "client_id", "Client id", "--client-id", err) != 0))
 		goto out;
 	snprintf(prompt, sizeof(prompt), "Client secret for profile %s (not shown): ", p->name);
-	if (read_line(prompt, 1, secret, SECRET_MAX + 2, &secret_len, err) != 0)
+	/* one byte of room for the NUL: the secret itself fits SECRET_MAX, as every source's */
+	if (read_line(prompt, 1, secret, SECRET_MAX + 1, &secret_len, err) != 0)
 		goto out;
 	if (o.verify && http_mint(p, secret, &fresh, err) != 0) {
 		char why[ERROR_MESSAGE_MAX];

@@ -168,6 +168,17 @@ wait_until(pid_t pid, int *status, long long deadline)
 	}
 }
 
+static int
+has_terminal(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 /* secret = command:CMD runs CMD with /bin/sh -c, exactly as written: none of our data goes
  * into it. Its stdout's first line is the secret; its stderr is the user's to read. */
 static int
@@ -179,7 +190,7 @@ resolve_command(const struct profile *p, struct secret *s, struct error *err)
 	posix_spawnattr_t attr;
 	size_t cap = SECRET_MAX + 2, len = 0, line;
 	char *buf = malloc(cap);
-	int fds[2] = { -1, -1 }, status = 0, rc = -1, spawn_rc, finished;
+	int fds[2] = { -1, -1 }, status = 0, rc = -1, spawn_rc, finished, own_group;
 	pid_t pid;
 
 	if (buf == NULL || pipe2(fds, O_CLOEXEC) != 0) {
@@ -194,9 +205,14 @@ resolve_command(const struct profile *p, struct secret *s, struct error *err)
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
 	posix_spawnattr_init(&attr);
-	/* Its own process group, so a timeout kills whatever the shell started, too. */
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&attr, 0);
+	/* Headless, its own process group, so a timeout kills whatever the shell started
+	 * too. With a terminal it stays in ours: a background group could not ask on the
+	 * terminal (pass, gpg's pinentry), and Ctrl-C must reach it. */
+	own_group = !has_terminal();
+	if (own_group) {
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+		posix_spawnattr_setpgroup(&attr, 0);
+	}
 	spawn_rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
@@ -211,7 +227,7 @@ resolve_command(const struct profile *p, struct secret *s, struct error *err)
 	finished = read_until(fds[0], buf, cap, &len, deadline) == 0 &&
 		   wait_until(pid, &status, deadline) == 0;
 	if (!finished) {
-		kill(-pid, SIGKILL);
+		kill(own_group ? -pid : pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		error_set(err, KB_EXIT_TRANSIENT,
 			  "the secret command of profile %s did not finish within %d s — run it by "

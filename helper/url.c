@@ -5,6 +5,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A path whose meaning depends on who normalizes it: dot segments (which curl and
+ * browsers remove), encoded dots, slashes and backslashes (which some servers decode). A
+ * prefix check on such a path could pass for a URL that lands elsewhere: refused. */
+static int
+ambiguous_path(const char *path)
+{
+	const char *segment = path, *end;
+	size_t len;
+
+	if (strchr(path, '\\') != NULL || strcasestr(path, "%2e") != NULL ||
+	    strcasestr(path, "%2f") != NULL || strcasestr(path, "%5c") != NULL)
+		return 1;
+	while (*segment == '/') {
+		segment++;
+		end = segment + strcspn(segment, "/?");
+		len = (size_t)(end - segment);
+		if ((len == 1 && segment[0] == '.') ||
+		    (len == 2 && segment[0] == '.' && segment[1] == '.'))
+			return 1;
+		segment = end;
+	}
+	return 0;
+}
+
 static int
 parse_port(const char *start, size_t len, int *port)
 {
@@ -90,6 +114,8 @@ url_parse(const char *text, struct url *out)
 		if (out->host[i] == '.' && out->host[i + 1] == '.')
 			return -1;
 	}
+	if (ambiguous_path(end))
+		return -1;
 	out->path = end;
 	return 0;
 }

@@ -15,7 +15,8 @@ struct url {
 	const char *path;	 /* points into the parsed string: "/..." or "" */
 };
 
-/* Parses an absolute http(s) URL without user info or fragment; -1 on anything else. */
+/* Parses an absolute http(s) URL without user info or fragment, whose path has no dot
+ * segments and no encoded dot, slash or backslash; -1 on anything else. */
 int url_parse(const char *text, struct url *out);
 
 /* localhost, 127.0.0.0/8 or ::1. */

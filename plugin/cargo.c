@@ -19,22 +19,24 @@ static long
 read_request_line(char *buf, size_t cap)
 {
 	size_t len = 0;
-	int too_long = 0;
+	int unusable = 0; /* too long, or a NUL byte: not JSON */
 	char c;
 
 	for (;;) {
 		ssize_t n = read(STDIN_FILENO, &c, 1);
-		if (n <= 0)
-			return len > 0 && !too_long ? (long)len : -1;
-		if (c == '\n')
-			break;
+		if (n <= 0 && len == 0)
+			return -1;
+		if (n <= 0 || c == '\n')
+			break; /* a last request without its newline still counts */
+		if (c == '\0')
+			unusable = 1;
 		if (len + 1 < cap)
 			buf[len++] = c;
 		else
-			too_long = 1;
+			unusable = 1;
 	}
-	buf[too_long ? 0 : len] = '\0';
-	return too_long ? 0 : (long)len;
+	buf[unusable ? 0 : len] = '\0';
+	return unusable ? 0 : (long)len;
 }
 
 static int
@@ -133,7 +135,11 @@ answer_get(const struct config *cfg, struct json_object *request, struct error *
 	else if (found == 0)
 		rc = send_token(&rec, err);
 	else
-		rc = send_error("other", token_err.message, err);
+		rc = send_error("other",
+				token_err.message[0] != '\0'
+					? token_err.message
+					: "keybearer could not get a token: see its message above",
+				err);
 	cache_record_free(&rec);
 	return rc;
 }

@@ -200,7 +200,12 @@ expect_eq "$ERR" "vault: permission denied
 keybearer: the secret command of profile cmdfail failed (exit status 3) — run it by hand to see why: echo 'vault: permission denied' >&2; exit 3" "failing command message"
 write_profile cmdslow ok "token_url = $BASE/ok/token?cmdslow" "timeout = 1" "secret = command:sleep 37 & sleep 37; echo x"
 start=$(date +%s%N)
-run_kb get --profile cmdslow
+# No controlling terminal (setsid), as in CI: then the command's whole group is killed.
+set +e
+setsid -w "$KB" get --profile cmdslow >"$WORK/out" 2>"$WORK/err" </dev/null
+RC=$?
+set -e
+OUT=$(cat "$WORK/out") ERR=$(cat "$WORK/err")
 elapsed=$((($(date +%s%N) - start) / 1000000))
 expect_rc 75 "a hanging secret command"
 expect_eq "$ERR" "keybearer: the secret command of profile cmdslow did not finish within 1 s — run it by hand to see why, or raise timeout" "hanging command message"

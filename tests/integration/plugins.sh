@@ -91,13 +91,49 @@ expect_rc 64 "no URL at all"
 "$KB" curl -sS -X POST --max-time 3 "$BASE/hang-body/token" >/dev/null 2>&1 &
 curl_wrapper=$!
 for _ in $(seq 50); do
-	curl_pid=$(pgrep -f -n "^curl -K /dev/fd/3 -D /dev/fd/4 .*hang-body/token" || true)
+	curl_pid=$(pgrep -f -n "^curl -q -K /dev/fd/3 -D /dev/fd/4 .*hang-body/token" || true)
 	[ -n "$curl_pid" ] && break
 	sleep 0.05
 done
 [ -n "$curl_pid" ] || fail "curl did not start"
 argv=$(tr '\0' ' ' <"/proc/$curl_pid/cmdline")
-expect_match "$argv" "^curl -K /dev/fd/3 -D /dev/fd/4 -sS -X POST --max-time 3 " "curl's argv"
+expect_match "$argv" "^curl -q -K /dev/fd/3 -D /dev/fd/4 -sS -X POST --max-time 3 " "curl's argv"
 expect_no_match "$argv" "$(token_of main .access_token)" "curl's argv"
 wait "$curl_wrapper" || true
+echo "# keybearer curl reads curl's arguments as curl does: every URL must be claimed"
+curl_refuses() { # EXIT PATTERN ARGS...
+	local code=$1 pattern=$2
+	shift 2
+	run_kb curl "$@"
+	expect_rc "$code" "keybearer curl $*"
+	expect_eq "$OUT" "" "stdout of keybearer curl $*"
+	expect_match "$ERR" "$pattern" "message of keybearer curl $*"
+}
+n=$(requests ok)
+curl_refuses 78 "does not claim 127.0.0.1:$PORT/other" -sS "$BASE/api/hello" "127.0.0.1:$PORT/other"
+curl_refuses 78 "does not claim" -sS "$BASE/api/hello" "HTTP:/127.0.0.1:$PORT/x"
+curl_refuses 78 "does not claim" -sS "$BASE/api/hello" --url "$BASE/private"
+curl_refuses 78 "no profile claims" -sS "$BASE/api/../private"
+curl_refuses 78 "no profile claims" -sS "$BASE/api/%2e%2e/private"
+curl_refuses 78 "does not claim" -sS "$BASE/api/hello" "$BASE/api-admin/x"
+curl_refuses 64 "would expand the \{\} or \[\]" -sS "$BASE/api/{hello,../x}"
+curl_refuses 64 "does not take --config" -sS -K /dev/null "$BASE/api/hello"
+curl_refuses 64 "does not take --config" -sS --conf /dev/null "$BASE/api/hello"
+curl_refuses 64 "does not take --config" -sSK/dev/null "$BASE/api/hello"
+curl_refuses 64 "does not take --location-trusted" -sS --location-trusted "$BASE/api/hello"
+curl_refuses 64 "does not take --dump-header" -sS -D - "$BASE/api/hello"
+curl_refuses 64 "unknown or ambiguous curl option --locat" -sS --locat "$BASE/api/hello"
+curl_refuses 78 "with -L, profile main must claim all of" -sSL "$BASE/api/hello"
+expect_eq "$(requests ok)" "$n" "no token minted for a refused command line"
+run_kb curl --profile tf -sSL "https://localhost:$PORT/api/hello"
+expect_eq "$OUT" '{"hello": "world", "client_id": "kb-test-client"}' "-L with the whole origin claimed"
+run_kb curl -sSg -H "X-Note: https://example.com/" -o /dev/null -w '%{http_code}' "$BASE/api/hello"
+expect_eq "$OUT" 200 "an option value that looks like a URL is not one"
+run_kb curl -sS "$BASE/api/hello" "$BASE/api/deny"
+expect_eq "$OUT" '{"hello": "world", "client_id": "kb-test-client"}{"error": "invalid_token"}' "a later 401's body is shown when no retry can follow"
+n=$(requests ok)
+printf 'payload' >"$WORK/payload"
+KB_STDIN="$WORK/payload" run_kb curl -sS --data-binary @- "$BASE/api/deny"
+expect_eq "$OUT" '{"error": "invalid_token"}' "a request that read stdin is not retried"
+expect_eq "$(requests ok)" "$n" "no new token for a request that cannot be sent again"
 echo "plugins: all passed"

@@ -865,6 +865,18 @@ static const struct {
 	{ "https://API.Example.com:443/x", "site" },
 	{ "https://api.example.com/billing/invoices?x=1", "billing" },
 	{ "https://api.example.com/billing", "site" },
+	/* A claim ends at a path segment; paths whose meaning depends on normalization are
+	 * nobody's: dot segments, encoded dots, slashes, backslashes. */
+	{ "https://api.example.com/billingx/y", "site" },
+	{ "https://api.example.com/billing/../admin", NULL },
+	{ "https://api.example.com/billing/./x", NULL },
+	{ "https://api.example.com/billing/%2e%2e/admin", NULL },
+	{ "https://api.example.com/billing/%2E%2E/admin", NULL },
+	{ "https://api.example.com/billing%2fadmin", NULL },
+	{ "https://api.example.com/billing\\..\\admin", NULL },
+	{ "https://api.example.com/a/..", NULL },
+	{ "http://127.0.0.1:9000/v1x", NULL },
+	{ "http://127.0.0.1:9000/v1?q=1", "plain" },
 	{ "https://api.example.com:8443/", "port" },
 	{ "https://api.example.com:8444/", NULL },
 	{ "http://api.example.com/things", NULL },
