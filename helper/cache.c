@@ -17,6 +17,7 @@
 #include "sha256.h"
 #include "strictjson.h"
 #include "token.h"
+#include "monotonic.h"
 
 static const struct safefile_rules cache_file_rules = {
 	.what = "cache file",
@@ -425,15 +426,6 @@ cache_drop(const struct profile *p, const char *only_if, struct error *err)
 	cache_record_free(&rec);
 	cache_close(&c);
 	return rc;
-}
-
-static long long
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int

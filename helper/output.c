@@ -51,6 +51,18 @@ output_curl_quote(const char *value)
 	return out;
 }
 
+char *
+output_json_line(struct json_object *obj)
+{
+	char *text = NULL;
+
+	if (asprintf(&text, "%s\n",
+		     json_object_to_json_string_ext(
+			     obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		return NULL;
+	return text;
+}
+
 static char *
 render_json(const char *token, long long expires_at, time_t now)
 {
@@ -64,10 +76,7 @@ render_json(const char *token, long long expires_at, time_t now)
 	json_object_object_add(obj, "token_type", json_object_new_string("Bearer"));
 	json_object_object_add(obj, "expires_at", json_object_new_int64(expires_at));
 	json_object_object_add(obj, "expires_in", json_object_new_int64(left > 0 ? left : 0));
-	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(
-			     obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		text = NULL;
+	text = output_json_line(obj);
 	json_object_put(obj);
 	return text;
 }

@@ -3,6 +3,7 @@
 #define KEYBEARER_OUTPUT_H
 
 #include <stddef.h>
+#include <json-c/json.h>
 #include <time.h>
 
 #include "error.h"
@@ -21,6 +22,10 @@ int output_format_parse(const char *name, enum output_format *out);
 /* The text for the format, NUL-terminated, malloc'ed; NULL when the token is not a
  * b64token (a config line or header must never be split) or memory ran out. */
 char *output_render(enum output_format format, const char *token, long long expires_at, time_t now);
+
+/* The object as one line of compact JSON ending in a newline, malloc'ed; NULL when out of
+ * memory. The answer format of every JSON-speaking host tool. */
+char *output_json_line(struct json_object *obj);
 
 /* Quotes a value for a curl config file: double quotes, with \ and " escaped. */
 char *output_curl_quote(const char *value);

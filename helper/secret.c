@@ -15,6 +15,7 @@
 
 #include "keyring.h"
 #include "safefile.h"
+#include "monotonic.h"
 
 extern char **environ;
 
@@ -113,15 +114,6 @@ static int
 resolve_keyring(const struct profile *p, struct secret *s, struct error *err)
 {
 	return keyring_lookup(p, s, err);
-}
-
-static long long
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Reads the command's stdout until it closes, the buffer is full or the deadline passes;

@@ -28,11 +28,7 @@ render_headers(const struct cache_record *rec)
 	/* RFC 3339 without fractions: Bazel rejects them. */
 	output_rfc3339(rec->expires_at, expires, sizeof(expires));
 	json_object_object_add(answer, "expires", json_object_new_string(expires));
-	if (header != NULL &&
-	    asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(
-			     answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		text = NULL;
+	text = header != NULL ? output_json_line(answer) : NULL;
 	safefile_free_string(header);
 	json_object_put(answer);
 	return text;

@@ -45,10 +45,7 @@ send_line(struct json_object *answer, struct error *err)
 	char *text = NULL;
 	int rc;
 
-	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(
-			     answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		text = NULL;
+	text = output_json_line(answer);
 	rc = output_answer(text, err);
 	safefile_free_string(text);
 	json_object_put(answer);

@@ -25,6 +25,7 @@
 #include "plugin.h"
 #include "safefile.h"
 #include "url.h"
+#include "monotonic.h"
 
 extern char **environ;
 
@@ -72,15 +73,6 @@ forward_signal(int sig)
 		kill((pid_t)running_curl, sig);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One line of `curl --help all`: " -K, --config <file>  Read config from a file". */
 static int
 parse_help_line(const char *line, struct curl_option *opt)
@@ -113,7 +105,7 @@ load_options(struct curl_options *opts, struct error *err)
 	int fds[2], status, spawn_rc;
 	char *text = malloc(HELP_MAX + 1), *line, *next;
 	size_t len = 0;
-	long long deadline = now_ms() + HELP_SECONDS * 1000;
+	long long deadline = monotonic_ms() + HELP_SECONDS * 1000;
 	pid_t pid;
 
 	opts->list = NULL;
@@ -139,7 +131,7 @@ load_options(struct curl_options *opts, struct error *err)
 	}
 	for (;;) {
 		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - monotonic_ms();
 		ssize_t n;
 		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
 			break;

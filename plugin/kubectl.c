@@ -66,10 +66,7 @@ render_credential(const char *api_version, const struct cache_record *rec)
 	json_object_object_add(status, "token", json_object_new_string(rec->access_token));
 	json_object_object_add(status, "expirationTimestamp", json_object_new_string(expires));
 	json_object_object_add(answer, "status", status);
-	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(
-			     answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		text = NULL;
+	text = output_json_line(answer);
 	json_object_put(answer);
 	return text;
 }

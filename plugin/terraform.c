@@ -19,9 +19,7 @@ answer_token(const struct cache_record *rec, struct error *err)
 	int rc;
 
 	json_object_object_add(answer, "token", json_object_new_string(rec->access_token));
-	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN)) < 0)
-		text = NULL;
+	text = output_json_line(answer);
 	rc = output_answer(text, err);
 	safefile_free_string(text);
 	json_object_put(answer);

@@ -1,0 +1,7 @@
+/* Time that only goes forward, for deadlines: wall-clock jumps must not stretch a wait. */
+#ifndef KEYBEARER_MONOTONIC_H
+#define KEYBEARER_MONOTONIC_H
+
+long long monotonic_ms(void);
+
+#endif
