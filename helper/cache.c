@@ -207,8 +207,6 @@ cache_record_parse(const char *text, size_t len, const char *key, struct cache_r
 	    rec->expires_at < rec->obtained_at ||
 	    rec->expires_at - rec->obtained_at > TOKEN_MAX_EXPIRES_IN)
 		goto out;
-	if (get_int64(obj, "refresh_after", &rec->refresh_after) != 0)
-		rec->refresh_after = 0;
 	rec->access_token = strdup(token);
 	rc = rec->access_token != NULL ? 0 : -1;
 out:
@@ -229,9 +227,6 @@ cache_record_format(const char *key, const struct cache_record *rec)
 	json_object_object_add(obj, "access_token", json_object_new_string(rec->access_token));
 	json_object_object_add(obj, "obtained_at", json_object_new_int64(rec->obtained_at));
 	json_object_object_add(obj, "expires_at", json_object_new_int64(rec->expires_at));
-	if (rec->refresh_after > 0)
-		json_object_object_add(obj, "refresh_after",
-				       json_object_new_int64(rec->refresh_after));
 	text = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
@@ -424,6 +419,77 @@ cache_drop(const struct profile *p, const char *only_if, struct error *err)
 		rc = 0;
 	close(lock_fd);
 	cache_record_free(&rec);
+	cache_close(&c);
+	return rc;
+}
+
+#define BACKOFF_FORMAT "keybearer-backoff/1"
+
+int
+cache_backoff_read(int lock_fd, struct cache_backoff *b)
+{
+	char text[512], *newline;
+	ssize_t n;
+
+	memset(b, 0, sizeof(*b));
+	n = pread(lock_fd, text, sizeof(text) - 1, 0);
+	if (n < 0)
+		return -1;
+	text[n] = '\0';
+	if (sscanf(text, BACKOFF_FORMAT " %lld %lld", &b->failed_at, &b->next_attempt) != 2) {
+		memset(b, 0, sizeof(*b)); /* empty, or not ours: nothing recorded */
+		return 0;
+	}
+	newline = strchr(text, '\n');
+	if (newline != NULL)
+		snprintf(b->reason, sizeof(b->reason), "%.*s", (int)strcspn(newline + 1, "\n"),
+			 newline + 1);
+	return 0;
+}
+
+int
+cache_backoff_write(int lock_fd, const struct cache_backoff *b)
+{
+	char text[512];
+	int len, i;
+
+	len = snprintf(text, sizeof(text), BACKOFF_FORMAT " %lld %lld\n%s\n", b->failed_at,
+		       b->next_attempt, b->reason);
+	for (i = (int)strcspn(text, "\n") + 1; i < len - 1; i++) {
+		if ((unsigned char)text[i] < 0x20)
+			text[i] = ' '; /* the reason stays one line */
+	}
+	if (ftruncate(lock_fd, 0) != 0 || pwrite(lock_fd, text, (size_t)len, 0) != len)
+		return -1;
+	return 0;
+}
+
+void
+cache_backoff_clear(int lock_fd)
+{
+	if (ftruncate(lock_fd, 0) != 0) {
+		/* a stale record only delays the next refresh by its own deadline */
+	}
+}
+
+int
+cache_backoff_peek(const struct profile *p, struct cache_backoff *b)
+{
+	struct error err = { 0 };
+	struct stat st;
+	struct cache c;
+	int fd, rc = -1;
+
+	memset(b, 0, sizeof(*b));
+	if (cache_open(&c, p, 0, &err) != 0)
+		return 0;
+	fd = openat(c.dirfd, c.lock_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		rc = cache_backoff_read(fd, b);
+	else
+		rc = 0;
+	if (fd >= 0)
+		close(fd);
 	cache_close(&c);
 	return rc;
 }

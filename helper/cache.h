@@ -11,9 +11,11 @@
 
 #define CACHE_FORMAT	 "keybearer-cache/1"
 #define CACHE_RECORD_MAX (64 * 1024)
-/* After a failed refresh, how long a still-valid cached token is served before the token
- * endpoint is tried again: an outage costs one timeout, not one per caller. */
-#define CACHE_RETRY_BACKOFF 30
+/* After a refresh failed for a transient reason, no process of the profile asks the token
+ * endpoint again for this long (or as long as its Retry-After asked, up to the cap): an
+ * outage costs one round of retries, not one per caller. */
+#define CACHE_BACKOFF_SECONDS 30
+#define CACHE_RETRY_AFTER_CAP 300
 /* How much longer than a token request's own deadline to wait for another process's. */
 #define CACHE_LOCK_GRACE_SECONDS 5
 
@@ -21,7 +23,6 @@ struct cache_record {
 	char *access_token;
 	long long obtained_at;
 	long long expires_at;
-	long long refresh_after; /* no refresh attempt before this time; 0: none pending */
 };
 
 /* One profile's place in the cache directory. */
@@ -59,6 +60,22 @@ int cache_remove(const struct cache *c, struct error *err);
  * token is that one (a token a server just refused), so a token another process has
  * already put in its place survives. Returns 1 when one was dropped, 0 when not, -1. */
 int cache_drop(const struct profile *p, const char *only_if, struct error *err);
+
+/* The failed refresh keybearer-fetch leaves in the profile's lock file, read under the lock
+ * by the next process (and by status, without it). */
+struct cache_backoff {
+	long long failed_at;	/* Unix seconds; 0: no failure recorded */
+	long long next_attempt; /* no request to the token endpoint before this */
+	char reason[256];	/* the failure's message, one printable line */
+};
+
+/* 0 with b filled (failed_at 0 when nothing is recorded), or -1 on a read error. */
+int cache_backoff_read(int lock_fd, struct cache_backoff *b);
+int cache_backoff_write(int lock_fd, const struct cache_backoff *b);
+void cache_backoff_clear(int lock_fd);
+
+/* cache_backoff_read for a profile without taking its lock: for status. */
+int cache_backoff_peek(const struct profile *p, struct cache_backoff *b);
 
 /* How long to wait for the profile's lock: as long as its holder may take — the secret
  * (a keyring prompt, a command) and then the token request — plus a little. */

@@ -2,6 +2,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int
 error_set(struct error *err, enum exit_code code, const char *fmt, ...)
@@ -31,6 +33,21 @@ error_warn(const char *fmt, ...)
 	va_list ap;
 
 	fputs("keybearer: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+error_debug(const char *fmt, ...)
+{
+	const char *wanted = getenv("KEYBEARER_DEBUG");
+	va_list ap;
+
+	if (wanted == NULL || strcmp(wanted, "1") != 0)
+		return;
+	fputs("keybearer: debug: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -33,6 +33,10 @@ int error_set(struct error *err, enum exit_code code, const char *fmt, ...)
  * another process (keybearer-fetch) has already reported the failure. */
 int error_print(const struct error *err);
 
+/* "keybearer: debug: <message>" on stderr when KEYBEARER_DEBUG=1; never with a secret or a
+ * token in it. */
+void error_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "keybearer: warning: <message>" on stderr. */
 void error_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

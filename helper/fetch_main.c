@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,10 +23,15 @@
 #include "error.h"
 #include "http.h"
 #include "login.h"
+#include "monotonic.h"
 #include "output.h"
 #include "safefile.h"
 #include "secret.h"
 #include "token.h"
+
+/* Retries after a transient failure start here and double up to the cap. */
+#define RETRY_FIRST_MS 250
+#define RETRY_MAX_MS   8000
 
 struct mint_job {
 	const char *profile_name;
@@ -41,22 +47,69 @@ forbid_core_dumps(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* The secret, then one request to the token endpoint; fills rec on success. */
+/* Exponential backoff with "equal jitter" (half fixed, half random): processes that fail
+ * together do not retry together. */
+static long long
+retry_delay_ms(int attempt)
+{
+	long long base = RETRY_FIRST_MS << (attempt < 6 ? attempt : 6);
+	unsigned int noise = 0;
+
+	if (base > RETRY_MAX_MS)
+		base = RETRY_MAX_MS;
+	if (getrandom(&noise, sizeof(noise), GRND_NONBLOCK) != (ssize_t)sizeof(noise))
+		noise = (unsigned int)getpid();
+	return base / 2 + (long long)(noise % (unsigned int)(base / 2 + 1));
+}
+
+/* The secret, then requests to the token endpoint: transient failures are retried with
+ * backoff (and as late as Retry-After asks) until the profile's deadline, permanent ones
+ * never. *retry_after is the longest Retry-After seen, in seconds, or -1. */
 static int
-mint(const struct profile *p, struct cache_record *rec, struct error *err)
+mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct error *err)
 {
 	struct secret secret = { 0 };
 	struct token_result result = { 0 };
-	int rc = -1;
+	long long deadline, delay;
+	int attempt, asked, rc = -1;
 
-	if (secret_resolve(p, &secret, err) != 0 || http_mint(p, secret.value, &result, err) != 0)
-		goto out;
-	rec->access_token = result.access_token;
-	rec->obtained_at = result.obtained_at;
-	rec->expires_at = result.expires_at;
-	result.access_token = NULL;
-	rc = 0;
-out:
+	*retry_after = -1;
+	if (secret_resolve(p, &secret, err) != 0)
+		return -1;
+	deadline = monotonic_ms() + (long long)p->timeout * 1000;
+	for (attempt = 1;; attempt++) {
+		struct error attempt_err = { 0 };
+		struct timespec pause;
+		if (http_mint(p, secret.value, deadline, &result, &asked, &attempt_err) == 0) {
+			rc = 0;
+			break;
+		}
+		if (asked > *retry_after)
+			*retry_after = asked;
+		delay = retry_delay_ms(attempt - 1);
+		if (asked >= 0)
+			delay = asked >= CACHE_RETRY_AFTER_CAP ? CACHE_RETRY_AFTER_CAP * 1000LL
+							       : asked * 1000LL;
+		if (attempt_err.code != KB_EXIT_TRANSIENT || monotonic_ms() + delay >= deadline) {
+			*err = attempt_err;
+			error_debug("attempt %d for profile %s failed for good: %s", attempt,
+				    p->name, attempt_err.message);
+			break;
+		}
+		error_debug("attempt %d for profile %s failed, next in %lld ms: %s", attempt,
+			    p->name, delay, attempt_err.message);
+		pause.tv_sec = (time_t)(delay / 1000);
+		pause.tv_nsec = (long)(delay % 1000) * 1000000L;
+		nanosleep(&pause, NULL);
+	}
+	if (rc == 0) {
+		rec->access_token = result.access_token;
+		rec->obtained_at = result.obtained_at;
+		rec->expires_at = result.expires_at;
+		result.access_token = NULL;
+		error_debug("profile %s: new token after %d attempt(s), %lld s to live", p->name,
+			    attempt, rec->expires_at - rec->obtained_at);
+	}
 	token_result_free(&result);
 	secret_free(&secret);
 	return rc;
@@ -72,16 +125,14 @@ emit(const struct cache *c, const struct cache_record *rec, struct error *err)
 	return rc;
 }
 
-/* After a transient failure, a cached token that is still alive beats no token. The
- * failure and the fallback are both said on stderr. With back_off, later callers are served
- * the cached token for CACHE_RETRY_BACKOFF s instead of each waiting out the endpoint again.
- * Returns 0 when the cached token was handed out; -1 leaves err as it was. */
+/* After a transient failure, a cached token that is still alive beats no token; the
+ * failure and the fallback are both said on stderr. Returns 0 when the cached token was
+ * handed out; -1 leaves err as it was. */
 static int
-fall_back(const struct profile *p, const struct cache *c, struct cache_record *cached, int back_off,
+fall_back(const struct profile *p, const struct cache *c, const struct cache_record *cached,
 	  struct error *err)
 {
-	long long now = (long long)time(NULL), left = cached->expires_at - now;
-	struct error ignored = { 0 };
+	long long left = cached->expires_at - (long long)time(NULL);
 
 	if (err->code != KB_EXIT_TRANSIENT || cached->access_token == NULL ||
 	    left < TOKEN_MIN_LIFETIME)
@@ -89,21 +140,36 @@ fall_back(const struct profile *p, const struct cache *c, struct cache_record *c
 	error_warn("%s", err->message);
 	error_warn("using the cached token of profile %s, valid for %lld more s", p->name, left);
 	memset(err, 0, sizeof(*err));
-	if (back_off) {
-		cached->refresh_after = now + CACHE_RETRY_BACKOFF;
-		cache_write(c, cached, &ignored); /* losing the back-off costs one more try */
-	}
 	return emit(c, cached, err);
 }
 
-/* A fresh cached token, else a new one, else a still-valid cached one. */
+/* Records a transient failure beside the cache, so that every process of the profile
+ * waits it out instead of asking the endpoint again. */
+static void
+record_failure(int lock_fd, const struct error *failure, int retry_after)
+{
+	struct cache_backoff backoff = { 0 };
+	long long wait = CACHE_BACKOFF_SECONDS;
+
+	if (retry_after > wait)
+		wait = retry_after < CACHE_RETRY_AFTER_CAP ? retry_after : CACHE_RETRY_AFTER_CAP;
+	backoff.failed_at = (long long)time(NULL);
+	backoff.next_attempt = backoff.failed_at + wait;
+	snprintf(backoff.reason, sizeof(backoff.reason), "%.*s", (int)sizeof(backoff.reason) - 1,
+		 failure->message);
+	cache_backoff_write(lock_fd, &backoff);
+}
+
+/* Under the profile's lock: a fresh cached token, else a new one, else a still-valid cached
+ * one. */
 static int
-refresh_locked(const struct profile *p, const struct cache *c, const struct mint_job *job,
-	       struct error *err)
+refresh_locked(const struct profile *p, const struct cache *c, int lock_fd,
+	       const struct mint_job *job, struct error *err)
 {
 	struct cache_record cached = { 0 }, fresh = { 0 };
+	struct cache_backoff backoff;
 	long long now = (long long)time(NULL);
-	int have_cached, rc = -1;
+	int have_cached, retry_after, rc = -1;
 
 	have_cached = cache_read(c, &cached, err);
 	if (have_cached < 0)
@@ -113,18 +179,22 @@ refresh_locked(const struct profile *p, const struct cache *c, const struct mint
 		rc = emit(c, &cached, err);
 		goto out;
 	}
-	if (have_cached == 0 && now < cached.refresh_after) {
+	if (cache_backoff_read(lock_fd, &backoff) == 0 && now < backoff.next_attempt) {
 		error_set(err, KB_EXIT_TRANSIENT,
-			  "refreshing the token of profile %s failed moments ago; the next try is "
-			  "in %lld s",
-			  p->name, cached.refresh_after - now);
-		rc = fall_back(p, c, &cached, 0, err);
+			  "the token endpoint of profile %s failed %lld s ago (%s); keybearer asks "
+			  "again in %lld s — try again later",
+			  p->name, now - backoff.failed_at, backoff.reason,
+			  backoff.next_attempt - now);
+		rc = fall_back(p, c, &cached, err);
 		goto out;
 	}
-	if (mint(p, &fresh, err) != 0) {
-		rc = fall_back(p, c, &cached, 1, err);
+	if (mint(p, &fresh, &retry_after, err) != 0) {
+		if (err->code == KB_EXIT_TRANSIENT)
+			record_failure(lock_fd, err, retry_after);
+		rc = fall_back(p, c, &cached, err);
 		goto out;
 	}
+	cache_backoff_clear(lock_fd);
 	if (cache_write(c, &fresh, err) != 0) {
 		/* The token is good; only later calls lose. Say so and hand it out. */
 		error_warn("%s", err->message);
@@ -154,13 +224,13 @@ run_mint(const struct mint_job *job, struct error *err)
 		goto out;
 	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);
 	if (lock_fd >= 0) {
-		rc = refresh_locked(p, &c, job, err);
+		rc = refresh_locked(p, &c, lock_fd, job, err);
 	} else {
 		/* Another process is stuck at the endpoint: what it would refresh may still do. */
 		struct cache_record cached = { 0 };
 		struct error read_err = { 0 };
 		if (cache_read(&c, &cached, &read_err) == 0)
-			rc = fall_back(p, &c, &cached, 0, err);
+			rc = fall_back(p, &c, &cached, err);
 		cache_record_free(&cached);
 	}
 out:

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "monotonic.h"
 #include "safefile.h"
 #include "url.h"
 
@@ -201,7 +202,7 @@ ca_bundle_read(const struct profile *p, struct ca_bundle *ca, struct error *err)
 }
 
 int
-http_post_token(const struct profile *p, const struct token_request *req,
+http_post_token(const struct profile *p, const struct token_request *req, long timeout_ms,
 		struct http_response *resp, struct error *err)
 {
 	char detail[CURL_ERROR_SIZE] = "";
@@ -211,8 +212,9 @@ http_post_token(const struct profile *p, const struct token_request *req,
 	struct url endpoint;
 	CURL *curl = NULL;
 	CURLcode code;
-	int connect_timeout =
-		p->timeout < CONFIG_CONNECT_TIMEOUT ? p->timeout : CONFIG_CONNECT_TIMEOUT;
+	long connect_timeout_ms = timeout_ms < CONFIG_CONNECT_TIMEOUT * 1000L
+					  ? timeout_ms
+					  : CONFIG_CONNECT_TIMEOUT * 1000L;
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
@@ -241,8 +243,8 @@ http_post_token(const struct profile *p, const struct token_request *req,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "keybearer/" KEYBEARER_VERSION);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)connect_timeout);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)p->timeout);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_REPLY_MAX);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
@@ -295,19 +297,45 @@ http_response_free(struct http_response *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
+/* Seconds from a Retry-After value: delta-seconds or an HTTP date; -1 when absent. */
+static int
+retry_after_seconds(const char *value)
+{
+	long long when;
+	char *end;
+	long n;
+
+	if (value == NULL || *value == '\0')
+		return -1;
+	n = strtol(value, &end, 10);
+	if (end != value && *end == '\0' && n >= 0)
+		return n > 86400 ? 86400 : (int)n;
+	when = (long long)curl_getdate(value, NULL);
+	if (when <= 0)
+		return -1;
+	when -= (long long)time(NULL);
+	return when < 0 ? 0 : when > 86400 ? 86400 : (int)when;
+}
+
 int
-http_mint(const struct profile *p, const char *secret, struct token_result *out, struct error *err)
+http_mint(const struct profile *p, const char *secret, long long deadline_ms,
+	  struct token_result *out, int *retry_after, struct error *err)
 {
 	struct token_request req = { 0 };
 	struct http_response resp = { 0 };
 	struct token_reply reply;
+	long long left = deadline_ms - monotonic_ms();
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	*retry_after = -1;
+	if (left < 1)
+		left = 1;
 	if (token_request_build(p, secret, &req, err) != 0 ||
-	    http_post_token(p, &req, &resp, err) != 0)
+	    http_post_token(p, &req, (long)left, &resp, err) != 0)
 		goto out;
 	http_response_view(&resp, &reply);
+	*retry_after = retry_after_seconds(resp.retry_after);
 	rc = token_reply_parse(&reply, secret, time(NULL), out, err);
 out:
 	http_response_free(&resp);

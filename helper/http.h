@@ -23,13 +23,14 @@ struct http_response {
 /* Sends req to the profile's token_url: https with verification (plain http only to
  * loopback), no redirects, proxies as libcurl reads them from the environment (never for
  * loopback). Transport failures set err; any HTTP answer is returned for token.c. */
-int http_post_token(const struct profile *p, const struct token_request *req,
+int http_post_token(const struct profile *p, const struct token_request *req, long timeout_ms,
 		    struct http_response *resp, struct error *err);
 
-/* The whole exchange: request built for the profile with this secret, sent, and the reply
- * validated into out. */
-int http_mint(const struct profile *p, const char *secret, struct token_result *out,
-	      struct error *err);
+/* One attempt of the whole exchange: the request built for the profile with this secret,
+ * sent, the reply validated into out, all by deadline_ms (monotonic). *retry_after is what
+ * the endpoint asked for in Retry-After, in seconds, or -1. */
+int http_mint(const struct profile *p, const char *secret, long long deadline_ms,
+	      struct token_result *out, int *retry_after, struct error *err);
 
 /* resp as token.c reads it. */
 void http_response_view(const struct http_response *resp, struct token_reply *reply);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "http.h"
 #include "keyring.h"
+#include "monotonic.h"
 #include "safefile.h"
 #include "secret.h"
 #include "token.h"
@@ -256,7 +257,7 @@ login_run(int argc, char **argv, struct error *err)
 	struct token_result fresh = { 0 };
 	char prompt[256], *secret = malloc(SECRET_MAX + 2);
 	size_t secret_len = 0;
-	int rc = -1, is_new, client_id_is_new;
+	int rc = -1, is_new, client_id_is_new, retry_after;
 
 	if (secret == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
@@ -280,7 +281,8 @@ login_run(int argc, char **argv, struct error *err)
 	/* one byte of room for the NUL: the secret itself fits SECRET_MAX, as every source's */
 	if (read_line(prompt, 1, secret, SECRET_MAX + 1, &secret_len, err) != 0)
 		goto out;
-	if (o.verify && http_mint(p, secret, &fresh, err) != 0) {
+	if (o.verify && http_mint(p, secret, monotonic_ms() + (long long)p->timeout * 1000, &fresh,
+				  &retry_after, err) != 0) {
 		char why[ERROR_MESSAGE_MAX];
 		enum exit_code code = err->code;
 		snprintf(why, sizeof(why), "%s", err->message);

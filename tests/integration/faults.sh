@@ -20,9 +20,11 @@ before=$(snapshot)
 row=0
 while IFS= read -r line; do
 	case "$line" in '#'* | '') continue ;; esac
-	[[ "$line" =~ ^([^ ]+)\ +([0-9]+)\ +([^ ]+)\ +(.*)$ ]] || fail "bad row: $line"
+	[[ "$line" =~ ^([^ ]+)\ +([0-9]+)\ +([^ ]+)\ +([0-9]+)(-([0-9]+))?\ +(.*)$ ]] ||
+		fail "bad row: $line"
 	mode=${BASH_REMATCH[1]} code=${BASH_REMATCH[2]} setup=${BASH_REMATCH[3]}
-	pattern=${BASH_REMATCH[4]}
+	least=${BASH_REMATCH[4]} most=${BASH_REMATCH[6]:-${BASH_REMATCH[4]}}
+	pattern=${BASH_REMATCH[7]}
 	row=$((row + 1))
 	case "$setup" in
 	-) extra=() ;;
@@ -36,9 +38,11 @@ while IFS= read -r line; do
 	extra+=("token_url = $BASE/$mode/token?row=$row")
 	[ "$mode" != closed-port ] || extra+=("token_url = https://127.0.0.1:1/closed-port/token")
 	write_profile "fault$row" "$mode" "${extra[@]}"
+	before_requests=$(requests "$mode")
 	start=$(date +%s)
 	run_kb get --profile "fault$row"
 	elapsed=$(($(date +%s) - start))
+	made=$(($(requests "$mode") - before_requests))
 	what="row $row ($mode, $setup)"
 	expect_rc "$code" "$what"
 	expect_eq "$OUT" "" "$what: stdout"
@@ -47,7 +51,9 @@ while IFS= read -r line; do
 	expect_no_secret "$ERR" "$what: stderr"
 	expect_eq "$(snapshot)" "$before" "$what: cache directory"
 	[ "$elapsed" -le 10 ] || fail "$what: took ${elapsed}s"
-	echo "ok $row - $mode ($setup) -> $code"
+	[ "$made" -ge "$least" ] && [ "$made" -le "$most" ] ||
+		fail "$what: $made requests, expected $least to $most"
+	echo "ok $row - $mode ($setup) -> $code after $made request(s) in ${elapsed}s"
 done <"$TESTS/faults.tsv"
 
 [ "$row" -ge 28 ] || fail "only $row fault rows ran"

@@ -146,11 +146,12 @@ expect_no_secret() {
 file_mode() { stat -c %a "$1"; }
 
 # age_cached_token TOKEN SECONDS_LEFT: rewrites the cache file holding TOKEN as if that
-# one-hour token had SECONDS_LEFT to live, with no refresh back-off pending.
+# one-hour token had SECONDS_LEFT to live, and forgets any failed refresh recorded beside it.
 age_cached_token() {
 	local file
 	file=$(grep -l -F -- "$1" "$CACHE_DIR"/*.json) || fail "no cache file holds that token"
 	jq --argjson left "$2" '.expires_at = (now | floor) + $left |
-		.obtained_at = .expires_at - 3600 | del(.refresh_after)' "$file" >"$WORK/aged"
+		.obtained_at = .expires_at - 3600' "$file" >"$WORK/aged"
 	cat "$WORK/aged" >"$file"
+	: >"${file%.json}.lock"
 }

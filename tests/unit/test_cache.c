@@ -176,7 +176,7 @@ test_cache_profile_key_field_boundaries(void **state)
 static void
 test_cache_record_format_exact(void **state)
 {
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 };
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 };
 	char *text = cache_record_format(KEY, &rec);
 
 	(void)state;
@@ -189,7 +189,7 @@ test_cache_record_format_exact(void **state)
 static void
 test_cache_record_round_trip(void **state)
 {
-	struct cache_record rec = { TOKEN, 1700000000, 2015360000LL, 1700000030 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 2015360000LL }, back;
 	char *text = cache_record_format(KEY, &rec);
 
 	(void)state;
@@ -198,7 +198,6 @@ test_cache_record_round_trip(void **state)
 	assert_string_equal(back.access_token, TOKEN);
 	assert_int_equal(back.obtained_at, 1700000000);
 	assert_int_equal(back.expires_at, 2015360000LL);
-	assert_int_equal(back.refresh_after, 1700000030);
 	cache_record_free(&back);
 	assert_null(back.access_token);
 	free(text);
@@ -368,7 +367,7 @@ test_cache_is_fresh_table(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(fresh_cases) / sizeof(fresh_cases[0]); i++) {
 		const struct fresh_case *c = &fresh_cases[i];
-		struct cache_record rec = { TOKEN, c->obtained_at, c->expires_at, 0 };
+		struct cache_record rec = { TOKEN, c->obtained_at, c->expires_at };
 
 		failures += mismatch_int(
 			c->name, "fresh",
@@ -591,8 +590,8 @@ static void
 test_cache_write_read_round_trip(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record first = { TOKEN, 1700000000, 1700003600, 0 };
-	struct cache_record second = { "second-token", 1700000100, 1700007300, 0 };
+	struct cache_record first = { TOKEN, 1700000000, 1700003600 };
+	struct cache_record second = { "second-token", 1700000100, 1700007300 };
 	struct cache_record back;
 	struct error err = { 0 };
 	char path[400], names[256];
@@ -628,7 +627,7 @@ static void
 test_cache_remove(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
 	struct error err = { 0 };
 	char names[256];
 
@@ -684,7 +683,7 @@ static void
 test_cache_read_refuses_symlink(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
 	struct error err = { 0 };
 	char path[400], target[300], *text;
 
@@ -706,7 +705,7 @@ static void
 test_cache_read_refuses_readable_file(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
 	struct error err = { 0 };
 	char path[400], *text;
 
@@ -727,7 +726,7 @@ static void
 test_cache_lookup(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600, 0 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
 	struct error err = { 0 };
 	char dir[300];
 
