@@ -35,14 +35,29 @@ render_headers(const struct cache_record *rec)
 }
 
 int
+bazel_parse_request(const char *text, size_t len, char **uri, struct error *err)
+{
+	struct json_object *request = strictjson_parse(text, len);
+	const char *found = request != NULL && json_object_is_type(request, json_type_object)
+				    ? strictjson_get_string(request, "uri")
+				    : NULL;
+
+	*uri = found != NULL ? strdup(found) : NULL;
+	json_object_put(request);
+	if (*uri == NULL)
+		return error_set(err, KB_EXIT_DATA,
+				 "Bazel's request is not {\"uri\": \"...\"} — "
+				 "check the --credential_helper setting");
+	return 0;
+}
+
+int
 plugin_bazel(int argc, char **argv, struct error *err)
 {
 	struct cache_record rec = { 0 };
-	struct json_object *request = NULL;
 	const struct profile *p;
 	struct config cfg;
-	const char *uri;
-	char *input = NULL, *text;
+	char *input = NULL, *text, *uri = NULL;
 	size_t len;
 	int rc = -1, found;
 
@@ -52,16 +67,8 @@ plugin_bazel(int argc, char **argv, struct error *err)
 				 "keybearer bazel --help");
 	if (plugin_read_stdin(&input, &len, BAZEL_INPUT_MAX, err) != 0)
 		return -1;
-	request = strictjson_parse(input, len);
-	uri = request != NULL && json_object_is_type(request, json_type_object)
-		      ? strictjson_get_string(request, "uri")
-		      : NULL;
-	if (uri == NULL) {
-		error_set(err, KB_EXIT_DATA,
-			  "Bazel's request is not {\"uri\": \"...\"} — check the "
-			  "--credential_helper setting");
+	if (bazel_parse_request(input, len, &uri, err) != 0)
 		goto out;
-	}
 	if (config_load(&cfg, err) != 0)
 		goto out;
 	found = plugin_token_for_url(&cfg, uri, NULL, &p, &rec, err);
@@ -75,7 +82,7 @@ plugin_bazel(int argc, char **argv, struct error *err)
 	cache_record_free(&rec);
 	config_free(&cfg);
 out:
-	json_object_put(request);
+	free(uri);
 	free(input);
 	return rc;
 }

@@ -105,28 +105,58 @@ profile_argument(struct json_object *request)
 	return NULL;
 }
 
-static int
-answer_get(const struct config *cfg, struct json_object *request, struct error *err)
+static void
+copy_field(char *out, size_t size, const char *value)
 {
+	snprintf(out, size, "%s", value != NULL ? value : "");
+}
+
+int
+cargo_parse_request(const char *line, struct cargo_request *req)
+{
+	struct json_object *request = strictjson_parse(line, strlen(line)), *registry, *version;
+	const char *kind, *index_url = NULL;
+
+	memset(req, 0, sizeof(*req));
+	kind = request != NULL && json_object_is_type(request, json_type_object)
+		       ? strictjson_get_string(request, "kind")
+		       : NULL;
+	if (kind == NULL) {
+		req->problem = "the request is not a credential request";
+	} else if (!json_object_object_get_ex(request, "v", &version) ||
+		   !json_object_is_type(version, json_type_int) ||
+		   json_object_get_int64(version) != 1) {
+		req->problem = "keybearer speaks credential provider protocol v1 only";
+	} else {
+		if (json_object_object_get_ex(request, "registry", &registry))
+			index_url = strictjson_get_string(registry, "index-url");
+		if (index_url != NULL && strncmp(index_url, "sparse+", 7) == 0)
+			index_url += 7;
+		req->is_get = strcmp(kind, "get") == 0;
+		if (req->is_get && index_url == NULL)
+			req->problem = "the request names no registry index-url";
+		copy_field(req->index_url, sizeof(req->index_url), index_url);
+		copy_field(req->profile, sizeof(req->profile), profile_argument(request));
+	}
+	json_object_put(request);
+	return req->problem != NULL ? -1 : 0;
+}
+
+static int
+answer(const struct config *cfg, const char *line, struct error *err)
+{
+	struct cargo_request req;
 	struct cache_record rec = { 0 };
-	struct json_object *registry, *version;
 	struct error token_err = { 0 };
 	const struct profile *p;
-	const char *index_url = NULL;
 	int rc, found;
 
-	if (json_object_object_get_ex(request, "registry", &registry))
-		index_url = strictjson_get_string(registry, "index-url");
-	if (!json_object_object_get_ex(request, "v", &version) ||
-	    json_object_get_int(version) != 1 || !json_object_is_type(version, json_type_int))
-		return send_error("other", "keybearer speaks credential provider protocol v1 only",
-				  err);
-	if (index_url == NULL)
-		return send_error("other", "the request names no registry index-url", err);
-	if (strncmp(index_url, "sparse+", 7) == 0)
-		index_url += 7;
-	found = plugin_token_for_url(cfg, index_url, profile_argument(request), &p, &rec,
-				     &token_err);
+	if (cargo_parse_request(line, &req) != 0)
+		return send_error("other", req.problem, err);
+	if (!req.is_get)
+		return send_error("operation-not-supported", NULL, err); /* login, logout, ... */
+	found = plugin_token_for_url(cfg, req.index_url, req.profile[0] ? req.profile : NULL, &p,
+				     &rec, &token_err);
 	if (found == 1)
 		rc = send_error("url-not-supported", NULL, err);
 	else if (found == 0)
@@ -138,25 +168,6 @@ answer_get(const struct config *cfg, struct json_object *request, struct error *
 					: "keybearer could not get a token: see its message above",
 				err);
 	cache_record_free(&rec);
-	return rc;
-}
-
-static int
-answer(const struct config *cfg, const char *line, struct error *err)
-{
-	struct json_object *request = strictjson_parse(line, strlen(line));
-	const char *kind = request != NULL && json_object_is_type(request, json_type_object)
-				   ? strictjson_get_string(request, "kind")
-				   : NULL;
-	int rc;
-
-	if (kind == NULL)
-		rc = send_error("other", "the request is not a credential request", err);
-	else if (strcmp(kind, "get") == 0)
-		rc = answer_get(cfg, request, err);
-	else
-		rc = send_error("operation-not-supported", NULL, err); /* login, logout, ... */
-	json_object_put(request);
 	return rc;
 }
 

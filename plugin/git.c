@@ -13,17 +13,11 @@
 #define GIT_LINE_MAX  65535 /* git's own limit, newline included */
 #define GIT_INPUT_MAX (1024 * 1024)
 
-struct git_request {
-	const char *protocol, *host, *path;
-	const char *password, *credential; /* what erase is erasing */
-	int authtype;			   /* git offered capability[]=authtype */
-};
-
 /* Splits the key=value lines in place. Anything git would never send — a CR, an overlong
  * line, a line without '=' — makes the whole request void: a helper that guesses could
  * hand a token to the wrong host. */
-static int
-parse_request(char *text, size_t len, struct git_request *req, struct error *err)
+int
+git_parse_request(char *text, size_t len, struct git_request *req, struct error *err)
 {
 	char *line = text, *end, *eq;
 
@@ -69,8 +63,8 @@ parse_request(char *text, size_t len, struct git_request *req, struct error *err
 }
 
 /* protocol://host/path, or NULL for what is not http(s): git asks about ssh too. */
-static char *
-request_url(const struct git_request *req)
+char *
+git_request_url(const struct git_request *req)
 {
 	char *url = NULL;
 
@@ -132,9 +126,9 @@ plugin_git(int argc, char **argv, struct error *err)
 		return 0;
 	}
 	if (plugin_read_stdin(&input, &len, GIT_INPUT_MAX, err) != 0 ||
-	    parse_request(input, len, &req, err) != 0)
+	    git_parse_request(input, len, &req, err) != 0)
 		goto out;
-	url = request_url(&req);
+	url = git_request_url(&req);
 	if (url == NULL) {
 		rc = 0; /* not ours to answer */
 		goto out;

@@ -15,12 +15,10 @@ static const char *const api_versions[] = {
 	"client.authentication.k8s.io/v1beta1",
 };
 
-/* The apiVersion to answer with (the request's: client-go checks the echo) and, when the
- * kubeconfig sets provideClusterInfo, the cluster's server URL. */
-static int
-read_exec_info(const char **api_version, char **server, struct error *err)
+int
+kubectl_parse_exec_info(const char *info, const char **api_version, char **server,
+			struct error *err)
 {
-	const char *info = getenv("KUBERNETES_EXEC_INFO");
 	struct json_object *request, *spec, *cluster;
 	const char *version, *url;
 	size_t i;
@@ -87,7 +85,8 @@ plugin_kubectl(int argc, char **argv, struct error *err)
 		return error_set(err, KB_EXIT_USAGE,
 				 "kubectl plugin arguments: expected [--profile "
 				 "P] — see keybearer kubectl --help");
-	if (read_exec_info(&api_version, &server, err) != 0)
+	if (kubectl_parse_exec_info(getenv("KUBERNETES_EXEC_INFO"), &api_version, &server, err) !=
+	    0)
 		return -1;
 	if (config_load(&cfg, err) != 0)
 		goto out;

@@ -40,6 +40,25 @@ int plugin_token_for_profile(const struct config *cfg, const char *profile_flag,
 /* Reads all of stdin, at most max bytes (more is an error), NUL-terminated. */
 int plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err);
 
+/* The parsers of the tools' requests, on their own for the fuzz harnesses. */
+struct git_request {
+	const char *protocol, *host, *path; /* point into the parsed text */
+	const char *password, *credential;  /* what erase is erasing */
+	int authtype;			    /* git offered capability[]=authtype */
+};
+int git_parse_request(char *text, size_t len, struct git_request *req, struct error *err);
+char *git_request_url(const struct git_request *req);
+int bazel_parse_request(const char *text, size_t len, char **uri, struct error *err);
+int kubectl_parse_exec_info(const char *info, const char **api_version, char **server,
+			    struct error *err);
+struct cargo_request {
+	int is_get;
+	char index_url[4096]; /* without cargo's "sparse+" */
+	char profile[128];    /* from args: --profile NAME, or "" */
+	const char *problem;  /* why the request cannot be served, for an Err "other" */
+};
+int cargo_parse_request(const char *line, struct cargo_request *req);
+
 int plugin_git(int argc, char **argv, struct error *err);
 int plugin_bazel(int argc, char **argv, struct error *err);
 int plugin_kubectl(int argc, char **argv, struct error *err);
