@@ -982,3 +982,54 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 				 p->name, p->name, file);
 	return 0;
 }
+
+int
+config_is_secret_variable(const struct config *cfg, const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == strlen(ENV_SECRET_VARIABLE) && strncmp(name, ENV_SECRET_VARIABLE, len) == 0)
+		return 1;
+	for (i = 0; i < cfg->count; i++) {
+		const struct profile *p = &cfg->profiles[i];
+		if (p->secret_kind == SECRET_ENV && strlen(p->secret_arg) == len &&
+		    strncmp(p->secret_arg, name, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+char **
+config_environment_without_secrets(const struct config *cfg)
+{
+	extern char **environ;
+	size_t i, n = 0, kept = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	env = malloc((n + 1) * sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (!config_is_secret_variable(cfg, environ[i], strcspn(environ[i], "=")))
+			env[kept++] = environ[i];
+	}
+	env[kept] = NULL;
+	return env;
+}
+
+void
+config_scrub_secret_variables(const struct config *cfg, const char *keep)
+{
+	size_t i;
+
+	if (keep == NULL || strcmp(keep, ENV_SECRET_VARIABLE) != 0)
+		unsetenv(ENV_SECRET_VARIABLE);
+	for (i = 0; i < cfg->count; i++) {
+		const struct profile *p = &cfg->profiles[i];
+		if (p->secret_kind == SECRET_ENV &&
+		    (keep == NULL || strcmp(p->secret_arg, keep) != 0))
+			unsetenv(p->secret_arg);
+	}
+}

@@ -87,6 +87,18 @@ const struct profile *config_match_url(const struct config *cfg, const char *url
 /* Whether one of p's urls is a prefix of url (same scheme, host and port). */
 int config_profile_claims(const struct profile *p, const char *url);
 
+/* The variables that hold client secrets: KEYBEARER_CLIENT_SECRET and every profile's
+ * env:NAME. */
+int config_is_secret_variable(const struct config *cfg, const char *name, size_t len);
+
+/* environ without the secret variables, for a child that is not keybearer-fetch (curl, a
+ * command keybearer exec runs): a malloc'ed array of environ's own strings. */
+char **config_environment_without_secrets(const struct config *cfg);
+
+/* Unsets the secret variables in this process, but keep (when not NULL): for
+ * keybearer-fetch, before it runs a secret command. */
+void config_scrub_secret_variables(const struct config *cfg, const char *keep);
+
 /* A profile can mint only with a token_url and a client_id. */
 int config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err);
 

@@ -220,6 +220,8 @@ run_mint(const struct mint_job *job, struct error *err)
 	p = config_select(&cfg, job->profile_name, err);
 	if (p == NULL || config_check_mintable(&cfg, p, err) != 0)
 		goto out;
+	/* A secret command runs as our child: it sees no secret variable but the profile's. */
+	config_scrub_secret_variables(&cfg, p->secret_kind == SECRET_ENV ? p->secret_arg : NULL);
 	if (cache_open(&c, p, 1, err) != 0)
 		goto out;
 	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);

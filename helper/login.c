@@ -267,6 +267,7 @@ login_run(int argc, char **argv, struct error *err)
 		goto wipe;
 	if (config_load(&cfg, err) != 0)
 		goto wipe;
+	config_scrub_secret_variables(&cfg, NULL);
 	p = login_profile(&cfg, &o, err);
 	if (p == NULL)
 		goto out;

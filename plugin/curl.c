@@ -98,12 +98,12 @@ parse_help_line(const char *line, struct curl_option *opt)
 }
 
 static int
-load_options(struct curl_options *opts, struct error *err)
+load_options(const struct config *cfg, struct curl_options *opts, struct error *err)
 {
 	char *argv[] = { "curl", "--help", "all", NULL };
 	posix_spawn_file_actions_t actions;
 	int fds[2], status, spawn_rc;
-	char *text = malloc(HELP_MAX + 1), *line, *next;
+	char *text = malloc(HELP_MAX + 1), *line, *next, **env;
 	size_t len = 0;
 	long long deadline = monotonic_ms() + HELP_SECONDS * 1000;
 	pid_t pid;
@@ -120,7 +120,9 @@ load_options(struct curl_options *opts, struct error *err)
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-	spawn_rc = posix_spawnp(&pid, "curl", &actions, NULL, argv, environ);
+	env = config_environment_without_secrets(cfg);
+	spawn_rc = env != NULL ? posix_spawnp(&pid, "curl", &actions, NULL, argv, env) : ENOMEM;
+	free(env);
 	posix_spawn_file_actions_destroy(&actions);
 	close(fds[1]);
 	if (spawn_rc != 0) {
@@ -280,7 +282,7 @@ scan_arguments(const struct config *cfg, const char *profile_flag, char **args, 
 	memset(scan, 0, sizeof(*scan));
 	if (is_url == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	if (load_options(&opts, err) != 0) {
+	if (load_options(cfg, &opts, err) != 0) {
 		free(is_url);
 		return -1;
 	}
@@ -490,12 +492,12 @@ config_file(const char *token, struct error *err)
 /* One curl run. With watch, its stdout and headers come through us (see relay). SIGINT,
  * SIGTERM and SIGHUP sent to us go on to curl, so it is never left behind. */
 static int
-run_curl(const char *token, char **args, int nargs, int watch, struct curl_run *run,
-	 struct error *err)
+run_curl(const struct config *cfg, const char *token, char **args, int nargs, int watch,
+	 struct curl_run *run, struct error *err)
 {
 	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction forward = { .sa_handler = forward_signal }, saved[3];
-	char *argv[CURL_MAX_ARGS + 8], config_path[32], header_path[32];
+	char *argv[CURL_MAX_ARGS + 8], config_path[32], header_path[32], **env;
 	int header_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
 	posix_spawn_file_actions_t actions;
 	int i, argc = 0, spawn_rc, config_fd, rc = -1;
@@ -533,7 +535,9 @@ run_curl(const char *token, char **args, int nargs, int watch, struct curl_run *
 	}
 	for (i = 0; i < 3; i++)
 		sigaction(forwarded[i], &forward, &saved[i]);
-	spawn_rc = posix_spawnp(&pid, "curl", &actions, NULL, argv, environ);
+	env = config_environment_without_secrets(cfg);
+	spawn_rc = env != NULL ? posix_spawnp(&pid, "curl", &actions, NULL, argv, env) : ENOMEM;
+	free(env);
 	posix_spawn_file_actions_destroy(&actions);
 	if (spawn_rc == 0) {
 		running_curl = pid;
@@ -589,7 +593,7 @@ plugin_curl(int argc, char **argv, struct error *err)
 		return -1;
 	if (scan_arguments(&cfg, profile_flag, argv + first, argc - first, &p, &scan, err) != 0 ||
 	    obtain_token(&cfg, p, -1, &rec, err) != 0 ||
-	    run_curl(rec.access_token, argv + first, argc - first, 1, &run, err) != 0)
+	    run_curl(&cfg, rec.access_token, argv + first, argc - first, 1, &run, err) != 0)
 		goto out;
 	/* Only a request curl can send again, and only when the 401 is all it printed. */
 	retry = run.last_status == 401 && !run.passed_output && !scan.reads_stdin;
@@ -604,7 +608,7 @@ plugin_curl(int argc, char **argv, struct error *err)
 			goto out;
 		cache_record_free(&rec);
 		if (obtain_token(&cfg, p, -1, &rec, err) != 0 ||
-		    run_curl(rec.access_token, argv + first, argc - first, 0, &run, err) != 0)
+		    run_curl(&cfg, rec.access_token, argv + first, argc - first, 0, &run, err) != 0)
 			goto out;
 	}
 	rc = 0;

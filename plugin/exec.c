@@ -29,6 +29,7 @@ plugin_exec(int argc, char **argv, struct error *err)
 	struct cache_record rec = { 0 };
 	const struct profile *p;
 	struct config cfg;
+	char **env;
 	int i = 1;
 
 	for (; i + 1 < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i += 2) {
@@ -56,11 +57,14 @@ plugin_exec(int argc, char **argv, struct error *err)
 		config_free(&cfg);
 		return -1;
 	}
-	if (setenv(variable, rec.access_token, 1) != 0) {
+	if (setenv(variable, rec.access_token, 1) != 0 ||
+	    (env = config_environment_without_secrets(&cfg)) == NULL) {
 		error_set(err, KB_EXIT_INTERNAL, "cannot set %s: %s — free some memory", variable,
 			  strerror(errno));
 	} else {
-		execvp(argv[i], argv + i);
+		/* the token, yes; the client secrets in our environment, no */
+		execvpe(argv[i], argv + i, env);
+		free(env);
 		error_set(err, KB_EXIT_CANNOT_RUN,
 			  "cannot run %.200s: %s — check the command and PATH", argv[i],
 			  strerror(errno));
