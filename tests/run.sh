@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite from a clean tree: dependencies, a -Werror build, then ctest (unit
-# tests, the install into build/stage, integration tests against local servers), then the
-# libFuzzer harnesses in a clang build with ASan and UBSan (KEYBEARER_FUZZ_SECONDS each).
+# The whole test suite from a clean tree: dependencies, then
+#   1. a -Werror build and ctest: unit tests, the install into build/stage, integration
+#      tests against local servers (faults, keyring, plugins, robustness, secrets, hardening);
+#   2. the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
+#   3. the libFuzzer harnesses in a clang build (KEYBEARER_FUZZ_SECONDS each, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,12 @@ build=${KEYBEARER_BUILD_DIR:-build}
 cmake -S . -B "$build" -DKEYBEARER_WERROR=ON -DBUILD_TESTING=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
+
+asan_build=${KEYBEARER_ASAN_BUILD_DIR:-build-asan}
+cmake -S . -B "$asan_build" -DKEYBEARER_WERROR=ON -DKEYBEARER_SANITIZE=ON -DBUILD_TESTING=ON \
+	>/dev/null
+cmake --build "$asan_build" -j"$(nproc)" >/dev/null
+(cd "$asan_build" && ctest --output-on-failure -j"$(nproc)")
 
 fuzz_build=${KEYBEARER_FUZZ_BUILD_DIR:-build-fuzz}
 CC=clang cmake -S . -B "$fuzz_build" -DKEYBEARER_WERROR=ON -DKEYBEARER_FUZZ=ON \
