@@ -10,7 +10,7 @@ packages=(
 	gnome-keyring dbus libsecret-tools libglib2.0-bin # a real Secret Service for the tests
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
-	python3 openssl curl wget ca-certificates util-linux jq procps binutils strace # tests, demo
+	python3 openssl curl wget ca-certificates util-linux jq procps binutils strace valgrind # tests, demo
 	hyperfine                                      # benchmark
 )
 

@@ -226,8 +226,8 @@ echo "# the cached path never runs keybearer-fetch"
 run_kb get --profile main
 KEYBEARER_FETCH=/bin/false run_kb get --profile main
 expect_rc 0 "cached get without a fetch binary"
-if readelf -d "$KB" | grep -Eq 'NEEDED.*(libcurl|libsecret|libglib|libgio)'; then
-	fail "keybearer links a heavy library: $(readelf -d "$KB" | grep NEEDED)"
+if readelf -d "$KB_STAGE/bin/keybearer" | grep -Eq 'NEEDED.*(libcurl|libsecret|libglib|libgio)'; then
+	fail "keybearer links a heavy library: $(readelf -d "$KB_STAGE/bin/keybearer" | grep NEEDED)"
 fi
 readelf -d "$KB_STAGE/libexec/keybearer/keybearer-fetch" | grep -q 'NEEDED.*libcurl' || fail "keybearer-fetch without libcurl?"
 echo "cli: all passed"

@@ -58,7 +58,7 @@ echo "# a cached get makes no D-Bus call and runs no keybearer-fetch"
 DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent KEYBEARER_FETCH=/bin/false run_kb get --profile kr
 expect_rc 0 "cached get with the bus gone"
 expect_eq "$OUT" "Authorization: Bearer $token" "cached token"
-if readelf -d "$KB" | grep -Eq 'NEEDED.*(libsecret|libgio|libglib|libdbus)'; then
+if readelf -d "$KB_STAGE/bin/keybearer" | grep -Eq 'NEEDED.*(libsecret|libgio|libglib|libdbus)'; then
 	fail "keybearer links a D-Bus library"
 fi
 

@@ -6,6 +6,7 @@ set -euo pipefail
 : "${KB_SOURCE:?KB_SOURCE must point at the source tree}"
 
 KB="$KB_STAGE/bin/keybearer"
+KB_BIN="$KB_STAGE/bin" # where the links host tools call live
 PY=/usr/bin/python3 # Debian's interpreter; another python3 may come first on PATH
 TESTS="$KB_SOURCE/tests/integration"
 CLIENT_ID="kb-test-client"
@@ -17,20 +18,26 @@ chmod 700 "$WORK"
 SERVER_PIDS=()
 
 cleanup() {
-	local pid
+	local rc=$? pid
 	for pid in "${SERVER_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
 	for pid in "${SERVER_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+	if [ -n "${KB_VALGRIND:-}" ] && [ -n "$(find "$WORK/valgrind" -name 'log.*' -size +0)" ]; then
+		echo "FAIL: valgrind found errors or leaks:" >&2
+		find "$WORK/valgrind" -name 'log.*' -size +0 -exec cat {} + >&2
+		rc=1
+	fi
 	rm -rf "$WORK"
+	exit "$rc"
 }
 trap cleanup EXIT
 
 # A clean, private environment: nothing from the caller's keybearer setup, proxies or
 # CA variables leaks in (the machine exports CURL_CA_BUNDLE and friends).
-unset $(env | sed -n 's/^\(KEYBEARER_[A-Z_]*\)=.*/\1/p') 2>/dev/null || true
+unset $(env | sed -n 's/^\(KEYBEARER_[A-Z_]*\)=.*/\1/p') 2>/dev/null || true # (set again below)
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR SSLKEYLOGFILE
 unset DBUS_SESSION_BUS_ADDRESS DISPLAY WAYLAND_DISPLAY # headless unless a test starts a bus
@@ -39,6 +46,25 @@ export XDG_RUNTIME_DIR="$WORK/run" XDG_CACHE_HOME="$WORK/home/.cache"
 mkdir -p "$HOME" "$XDG_CONFIG_HOME/keybearer" "$XDG_RUNTIME_DIR"
 chmod 700 "$HOME" "$XDG_RUNTIME_DIR"
 CONFIG="$XDG_CONFIG_HOME/keybearer/config"
+
+# KB_VALGRIND=1: every keybearer and keybearer-fetch process runs under valgrind memcheck,
+# and any error or leak it reports fails the test.
+if [ -n "${KB_VALGRIND:-}" ]; then
+	mkdir -p "$WORK/valgrind/bin"
+	suppressions=()
+	[ ! -f /usr/share/glib-2.0/valgrind/glib.supp ] ||
+		suppressions=(--suppressions=/usr/share/glib-2.0/valgrind/glib.supp)
+	for name in keybearer git-credential-keybearer keybearer-bazel cargo-credential-keybearer \
+		terraform-credentials-keybearer ../libexec/keybearer/keybearer-fetch; do
+		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect %s --log-file=%s/log.%%p %s "$@"\n' \
+			"${suppressions[*]}" "$WORK/valgrind" "$KB_STAGE/bin/$name" \
+			>"$WORK/valgrind/bin/$(basename "$name")"
+		chmod 755 "$WORK/valgrind/bin/$(basename "$name")"
+	done
+	export KEYBEARER_FETCH="$WORK/valgrind/bin/keybearer-fetch"
+	KB="$WORK/valgrind/bin/keybearer"
+	KB_BIN="$WORK/valgrind/bin"
+fi
 CACHE_DIR="$XDG_RUNTIME_DIR/keybearer"
 CA="$WORK/tls/ca.pem"
 

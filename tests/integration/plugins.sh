@@ -13,7 +13,7 @@ rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 echo "# golden cases"
 expires_at=$(token_of main .expires_at)
-"$PY" "$TESTS/golden.py" --bin "$KB_STAGE/bin" \
+"$PY" "$TESTS/golden.py" --bin "$KB_BIN" \
 	--subst "HOST=127.0.0.1:$PORT" --subst "BASE=$BASE" --subst "PORT=$PORT" \
 	--subst "CLIENT_ID=$CLIENT_ID" \
 	--subst "TOKEN=$(token_of main .access_token)" --subst "EXPIRES_AT=$expires_at" \
@@ -33,7 +33,7 @@ git -C "$WORK/src" push -q "$WORK/git/repo.git" HEAD:refs/heads/main
 head=$(git -C "$WORK/src" rev-parse HEAD)
 (
 	# The README's git block, word for word.
-	export PATH="$KB_STAGE/bin:$PATH" GIT_CONFIG_NOSYSTEM=1 GIT_SSL_CAINFO="$CA" GIT_TERMINAL_PROMPT=0
+	export PATH="$KB_BIN:$PATH" GIT_CONFIG_NOSYSTEM=1 GIT_SSL_CAINFO="$CA" GIT_TERMINAL_PROMPT=0
 	git config --global credential.helper keybearer
 	git config --global credential.useHttpPath true
 	token=$(token_of main .access_token)
