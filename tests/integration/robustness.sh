@@ -5,8 +5,8 @@
 
 start_server
 
-echo "# 100 parallel cold gets while the endpoint answers 500: a handful of requests in all"
-write_profile outage html500 "timeout = 3"
+echo "# 100 parallel cold gets while the endpoint answers 503: a handful of requests in all"
+write_profile outage down "timeout = 3"
 start=$(date +%s)
 pids=()
 for i in $(seq 100); do
@@ -18,7 +18,7 @@ for pid in "${pids[@]}"; do
 	wait "$pid" && fail "a get succeeded during the outage" || failed=$((failed + 1))
 done
 elapsed=$(($(date +%s) - start))
-made=$(requests html500)
+made=$(requests down)
 echo "    100 callers, $made token requests, ${elapsed}s"
 [ "$made" -ge 2 ] && [ "$made" -le 10 ] || fail "$made token requests during the outage"
 [ "$elapsed" -le 15 ] || fail "the outage took ${elapsed}s to report"
@@ -27,7 +27,7 @@ expect_eq "$(grep -L '^keybearer: ' "$WORK"/outage-err.* | wc -l)" 0 "callers wi
 expect_eq "$(grep -l 'keybearer asks again in' "$WORK"/outage-err.* | wc -l)" 99 "callers told to wait out the back-off"
 run_kb get --profile outage
 expect_rc 75 "a get inside the back-off"
-expect_eq "$(requests html500)" "$made" "no request inside the back-off"
+expect_eq "$(requests down)" "$made" "no request inside the back-off"
 
 echo "# kill -9 of keybearer-fetch at any moment: the old token or the new one, never a torn file"
 write_profile crash ok-slow "token_url = $BASE/ok-slow/token?crash"

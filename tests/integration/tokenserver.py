@@ -432,6 +432,7 @@ MODES = {
     "html500": fixed(500, "text/html", HTML_500),
     "unavailable": fixed(503, "text/plain", "Service Unavailable",
                          {"Retry-After": "120"}),
+    "down": fixed(503, "text/plain", "Service Unavailable"),  # no Retry-After
     "ratelimit": fixed(429, "text/plain", "Too Many Requests",
                        {"Retry-After": "30"}),
     "badjson": fixed(200, "application/json",
