@@ -77,10 +77,11 @@ read_line(const char *prompt, int secret, char *buf, size_t cap, size_t *len, st
 	char c;
 
 	if (tty) {
-		fputs(prompt, stderr);
-		fflush(stderr);
+		/* Echo off before the prompt shows: what is typed after it must never echo. */
 		if (secret)
 			echo_off();
+		fputs(prompt, stderr);
+		fflush(stderr);
 	}
 	*len = 0;
 	while ((n = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n') {
