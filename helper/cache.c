@@ -576,3 +576,42 @@ cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_t
 		needed = 1;
 	return left >= needed;
 }
+
+enum cache_need
+cache_need(const struct cache_record *rec, time_t now, int margin, int min_ttl)
+{
+	long long left = rec->expires_at - (long long)now;
+	long long window = margin, lifetime = rec->expires_at - rec->obtained_at;
+
+	if (cache_is_fresh(rec, now, margin, min_ttl))
+		return CACHE_FRESH;
+	if (window > lifetime / 2)
+		window = lifetime / 2;
+	if (min_ttl < 0 && left >= window / 2 && left >= TOKEN_MIN_LIFETIME)
+		return CACHE_REFRESH_SOON;
+	return CACHE_REFRESH_NOW;
+}
+
+int
+cache_background_refresh_wanted(const struct profile *p, time_t now)
+{
+	struct cache_backoff backoff;
+	struct error err = { 0 };
+	struct cache c;
+	int fd, wanted = 0;
+
+	if (cache_open(&c, p, 0, &err) != 0)
+		return 1;
+	fd = openat(c.dirfd, c.lock_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		wanted = 1; /* never refreshed here: nothing running */
+	} else if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		/* nobody holds it; a failure recorded there may still ask us to wait */
+		wanted = cache_backoff_read(fd, &backoff) != 0 ||
+			 (long long)now >= backoff.next_attempt;
+	}
+	if (fd >= 0)
+		close(fd); /* and with it our shared lock */
+	cache_close(&c);
+	return wanted;
+}

@@ -95,6 +95,22 @@ int cache_record_parse(const char *text, size_t len, const char *key, struct cac
 
 void cache_record_free(struct cache_record *rec);
 
+/* What a cached record needs. REFRESH_SOON: still good to hand out, but inside the refresh
+ * window (and with at least half that window left), so a refresh can run in the
+ * background while callers go on using it. A caller's own min_ttl never waits: it is
+ * FRESH or NOW. */
+enum cache_need {
+	CACHE_FRESH,
+	CACHE_REFRESH_SOON,
+	CACHE_REFRESH_NOW,
+};
+
+enum cache_need cache_need(const struct cache_record *rec, time_t now, int margin, int min_ttl);
+
+/* Whether a background refresh of the profile should start now: none is running (its lock
+ * is free) and no failed refresh is being waited out. */
+int cache_background_refresh_wanted(const struct profile *p, time_t now);
+
 /* Whether the record can be handed out as is: at least min_ttl seconds left when
  * 0 <= min_ttl <= the token's lifetime, else at least margin, capped at half the lifetime.
  * (A min_ttl no token from this endpoint can meet would otherwise mint on every call.) */

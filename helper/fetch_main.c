@@ -35,7 +35,8 @@
 
 struct mint_job {
 	const char *profile_name;
-	int min_ttl; /* -1: the profile's refresh margin decides */
+	int min_ttl;	/* -1: the profile's refresh margin decides */
+	int background; /* nobody waits: no answer, and a busy lock means someone else is on it */
 };
 
 static void
@@ -176,7 +177,7 @@ refresh_locked(const struct profile *p, const struct cache *c, int lock_fd,
 		goto out;
 	if (have_cached == 0 &&
 	    cache_is_fresh(&cached, (time_t)now, p->refresh_margin, job->min_ttl)) {
-		rc = emit(c, &cached, err);
+		rc = job->background ? 0 : emit(c, &cached, err);
 		goto out;
 	}
 	if (cache_backoff_read(lock_fd, &backoff) == 0 && now < backoff.next_attempt) {
@@ -185,13 +186,15 @@ refresh_locked(const struct profile *p, const struct cache *c, int lock_fd,
 			  "again in %lld s — try again later",
 			  p->name, now - backoff.failed_at, backoff.reason,
 			  backoff.next_attempt - now);
-		rc = fall_back(p, c, &cached, err);
+		rc = job->background ? -1 : fall_back(p, c, &cached, err);
 		goto out;
 	}
 	if (mint(p, &fresh, &retry_after, err) != 0) {
-		if (err->code == KB_EXIT_TRANSIENT)
+		/* In the background nobody sees the error: status shows it, and the back-off
+		 * keeps every caller from starting the same failing refresh again. */
+		if (err->code == KB_EXIT_TRANSIENT || job->background)
 			record_failure(lock_fd, err, retry_after);
-		rc = fall_back(p, c, &cached, err);
+		rc = job->background ? -1 : fall_back(p, c, &cached, err);
 		goto out;
 	}
 	cache_backoff_clear(lock_fd);
@@ -200,7 +203,7 @@ refresh_locked(const struct profile *p, const struct cache *c, int lock_fd,
 		error_warn("%s", err->message);
 		memset(err, 0, sizeof(*err));
 	}
-	rc = emit(c, &fresh, err);
+	rc = job->background ? 0 : emit(c, &fresh, err);
 out:
 	cache_record_free(&cached);
 	cache_record_free(&fresh);
@@ -224,8 +227,12 @@ run_mint(const struct mint_job *job, struct error *err)
 	config_scrub_secret_variables(&cfg, p->secret_kind == SECRET_ENV ? p->secret_arg : NULL);
 	if (cache_open(&c, p, 1, err) != 0)
 		goto out;
-	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);
-	if (lock_fd >= 0) {
+	/* In the background a busy lock means the refresh is already under way. */
+	lock_fd = cache_lock(&c, p->name, job->background ? 0 : cache_lock_wait(p), err);
+	if (lock_fd < 0 && job->background) {
+		memset(err, 0, sizeof(*err));
+		rc = 0;
+	} else if (lock_fd >= 0) {
 		rc = refresh_locked(p, &c, lock_fd, job, err);
 	} else {
 		/* Another process is stuck at the endpoint: what it would refresh may still do. */
@@ -258,9 +265,10 @@ run_mint_command(int argc, char **argv, struct error *err)
 	static const struct option options[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "min-ttl", required_argument, NULL, 't' },
+		{ "background", no_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mint_job job = { NULL, -1 };
+	struct mint_job job = { NULL, -1, 0 };
 	char *end;
 	long value;
 	int opt;
@@ -271,6 +279,9 @@ run_mint_command(int argc, char **argv, struct error *err)
 		switch (opt) {
 		case 'p':
 			job.profile_name = optarg;
+			break;
+		case 'b':
+			job.background = 1;
 			break;
 		case 't':
 			value = strtol(optarg, &end, 10);

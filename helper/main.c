@@ -391,28 +391,39 @@ describe_token(const struct profile *p, time_t now, char *out, size_t size)
 {
 	struct error err = { 0 };
 	struct cache_record rec;
-	char left[48], until[32];
+	struct cache_backoff backoff;
+	char left[48], until[32], failure[400] = "";
 	long long remaining;
 	int rc;
 
+	/* A refresh that failed (in the background, or for every caller) is recorded beside
+	 * the cache: say so, whatever the token's state. */
+	if (cache_backoff_peek(p, &backoff) == 0 && backoff.failed_at > 0)
+		snprintf(failure, sizeof(failure),
+			 "; last refresh failed %lld s ago: %.200s; next "
+			 "attempt in %lld s",
+			 (long long)now - backoff.failed_at, backoff.reason,
+			 backoff.next_attempt > (long long)now
+				 ? backoff.next_attempt - (long long)now
+				 : 0);
 	rc = cache_lookup(p, &rec, &err);
 	if (rc < 0) {
 		snprintf(out, size, "cache unusable: %s", err.message);
 		return;
 	}
 	if (rc == 1) {
-		snprintf(out, size, "none cached");
+		snprintf(out, size, "none cached%s", failure);
 		return;
 	}
 	remaining = rec.expires_at - (long long)now;
 	output_duration(remaining, left, sizeof(left));
 	output_rfc3339(rec.expires_at, until, sizeof(until));
 	if (remaining <= 0)
-		snprintf(out, size, "expired %s ago (%s)", left, until);
+		snprintf(out, size, "expired %s ago (%s)%s", left, until, failure);
 	else if (cache_is_fresh(&rec, now, p->refresh_margin, -1))
-		snprintf(out, size, "valid for %s (until %s)", left, until);
+		snprintf(out, size, "valid for %s (until %s)%s", left, until, failure);
 	else
-		snprintf(out, size, "refresh due, valid for %s (until %s)", left, until);
+		snprintf(out, size, "refresh due, valid for %s (until %s)%s", left, until, failure);
 	cache_record_free(&rec);
 }
 

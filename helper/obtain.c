@@ -141,6 +141,40 @@ obtain_exec_fetch(const char *command, int argc, char **argv, struct error *err)
 			 strerror(errno));
 }
 
+/* Starts `keybearer-fetch mint --background` detached: its own session, no terminal, stdio
+ * on /dev/null (a caller reading our stdout to its end must not wait for it), and a
+ * grandchild, so that no zombie is left for a caller that outlives us. */
+static void
+refresh_in_background(const struct profile *p)
+{
+	char path[4096], *argv[] = { path, "mint", "--profile", p->name, "--background", NULL };
+	struct error err = { 0 };
+	pid_t pid;
+	int fd;
+
+	if (fetch_path(path, sizeof(path), &err) != 0)
+		return;
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		if (setsid() < 0 || fork() != 0)
+			_exit(0);
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			if (fd > STDERR_FILENO)
+				close(fd);
+		}
+		execve(path, argv, environ);
+		_exit(127);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 int
 obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	     struct cache_record *rec, struct error *err)
@@ -148,6 +182,7 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	const char *args[] = { "mint", "--profile", NULL, "--min-ttl", NULL, NULL };
 	char key[65], min_ttl_text[24], *answer;
 	ssize_t answer_len = 0;
+	enum cache_need need;
 	int rc;
 
 	if (config_check_mintable(cfg, p, err) != 0)
@@ -155,8 +190,16 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	rc = cache_lookup(p, rec, err);
 	if (rc < 0)
 		return -1;
-	if (rc == 0 && cache_is_fresh(rec, time(NULL), p->refresh_margin, min_ttl))
+	need = rc == 0 ? cache_need(rec, time(NULL), p->refresh_margin, min_ttl)
+		       : CACHE_REFRESH_NOW;
+	if (need == CACHE_FRESH)
 		return 0;
+	if (need == CACHE_REFRESH_SOON) {
+		/* still good: hand it out now, refresh behind the caller's back */
+		if (cache_background_refresh_wanted(p, time(NULL)))
+			refresh_in_background(p);
+		return 0;
+	}
 	cache_record_free(rec);
 	answer = malloc(CACHE_RECORD_MAX);
 	if (answer == NULL)

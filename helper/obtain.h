@@ -10,8 +10,9 @@
 #include "error.h"
 
 /* keybearer-fetch is $KEYBEARER_FETCH, else the one installed beside us.
- * min_ttl < 0: the profile's refresh margin decides. An error already reported by
- * keybearer-fetch on stderr comes back with an empty message. */
+ * min_ttl < 0: the profile's refresh margin decides; a token inside the margin but still
+ * good is handed out at once while keybearer-fetch refreshes it in the background. An error already
+ * reported by keybearer-fetch on stderr comes back with an empty message. */
 int obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 		 struct cache_record *rec, struct error *err);
 

@@ -64,7 +64,7 @@ done
 expect_eq "$(requests ok)" 5 "one request per corrupt file"
 
 echo "# a token close to expiry is refreshed; the margin decides"
-jq '.expires_at = (now | floor) + 200 | .obtained_at = (now | floor) - 3400' "$file" >"$WORK/edited"
+jq '.expires_at = (now | floor) + 100 | .obtained_at = (now | floor) - 3500' "$file" >"$WORK/edited"
 cat "$WORK/edited" >"$file"
 old=$("$KB" get --profile main --format token 2>/dev/null)
 expect_eq "$(requests ok)" 6 "refresh inside the 300 s margin"
@@ -110,7 +110,7 @@ key=$(basename "$(grep -l -F -- "$locked_token" "$CACHE_DIR"/*.json)" .json)
 flock "$CACHE_DIR/$key.lock" sleep 30 &
 holder=$!
 sleep 0.2
-age_cached_token "$locked_token" 200
+age_cached_token "$locked_token" 100
 start=$(date +%s)
 run_kb get --profile locked
 elapsed=$(($(date +%s) - start))

@@ -91,7 +91,7 @@ expect_rc 0 "min-ttl longer than the lifetime"
 expect_eq "$(requests short)" 1 "a min-ttl no token can meet does not mint"
 expect_match "$ERR" "^keybearer: warning: the token of profile short has (39|40) s left, less than the 60 s asked for \(it lived 40 s in all\)$" "short-lived warning"
 expect_eq "$OUT" "$first" "the cached token, with a warning"
-age_cached_token "$token" 200
+age_cached_token "$token" 100
 run_kb get --profile main
 expect_eq "$(requests ok)" 2 "a token inside the 300 s margin is refreshed"
 [ "$OUT" != "Authorization: Bearer $token" ] || fail "the refresh returned the old token"
@@ -102,20 +102,20 @@ run_kb get --profile margin
 expect_eq "$(requests ok)" 3 "refresh_margin is capped at half the lifetime"
 
 echo "# a transient failure falls back to a cached token that is still valid, then everyone backs off"
-age_cached_token "$token" 200
+age_cached_token "$token" 100
 server POST /_override/ok unavailable >/dev/null
 run_kb get --profile main
 expect_rc 0 "fallback get"
 expect_eq "$OUT" "Authorization: Bearer $token" "fallback token"
 expect_match "$ERR" "^keybearer: warning: token endpoint failed \(HTTP 503, retry after 120 s\)" "fallback warning"
-expect_match "$ERR" "keybearer: warning: using the cached token of profile main, valid for (199|200) more s$" "fallback notice"
+expect_match "$ERR" "keybearer: warning: using the cached token of profile main, valid for (99|100) more s$" "fallback notice"
 expect_eq "$(requests ok)" 4 "requests after the failed refresh"
 run_kb get --profile main
 expect_rc 0 "get during the back-off"
 expect_eq "$OUT" "Authorization: Bearer $token" "token during the back-off"
 expect_match "$ERR" "^keybearer: warning: the token endpoint of profile main failed [0-9] s ago \(token endpoint failed \(HTTP 503, retry after 120 s\): \"Service Unavailable\" — try again later\); keybearer asks again in 1[12][0-9] s — try again later$" "back-off warning"
 expect_eq "$(requests ok)" 4 "no request during the back-off"
-age_cached_token "$token" 200
+age_cached_token "$token" 100
 server POST /_override/ok invalid-client >/dev/null
 run_kb get --profile main
 expect_rc 77 "a rejection is not papered over"

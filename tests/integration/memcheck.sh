@@ -52,7 +52,7 @@ KEYBEARER_CONFIG="$WORK/bad-config" must 78 get
 
 echo "# a transient failure with a cached token to fall back on"
 must 0 get --profile main
-age_cached_token "$("$KB" get --profile main --format token)" 200
+age_cached_token "$("$KB" get --profile main --format token)" 100
 server POST /_override/ok unavailable >/dev/null
 must 0 get --profile main
 must 0 get --profile main

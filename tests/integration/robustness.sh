@@ -34,7 +34,7 @@ write_profile crash ok-slow "token_url = $BASE/ok-slow/token?crash"
 run_kb get --profile crash
 crash_file=$(grep -l -F -- "${OUT#Authorization: Bearer }" "$CACHE_DIR"/*.json)
 for i in $(seq 20); do
-	age_cached_token "$(jq -r .access_token "$crash_file")" 200 # due for refresh
+	age_cached_token "$(jq -r .access_token "$crash_file")" 100 # due for a refresh it waits for
 	"$KB" get --profile crash >/dev/null 2>&1 &
 	getter=$!
 	sleep "0.$((RANDOM % 7))$((RANDOM % 10))"
@@ -54,7 +54,7 @@ write_profile full ok "token_url = $BASE/ok/token?full"
 run_kb get --profile full
 old=$OUT
 full_file=$(grep -l -F -- "${old#Authorization: Bearer }" "$CACHE_DIR"/*.json)
-age_cached_token "${old#Authorization: Bearer }" 200
+age_cached_token "${old#Authorization: Bearer }" 100
 before=$(sha256sum <"$full_file")
 # (a sanitizer build wants its runtime first; the shim only wraps write)
 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \

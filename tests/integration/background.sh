@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A token inside its refresh window is handed out at once while one detached
+# keybearer-fetch refreshes it: no caller waits on a slow endpoint, the endpoint sees one
+# request per refresh, nothing is left behind, and a failed refresh shows in status.
+. "$(dirname "$0")/lib.sh"
+
+start_server
+# 30 s tokens from an endpoint that takes 2 s: fresh for 15 s (half the lifetime), then
+# handed out while a background refresh runs, which lands with about 13 s to spare.
+write_profile slow short-slow "timeout = 4"
+run_kb get --profile slow
+expect_rc 0 "the first get (waits for the endpoint)"
+expect_eq "$(requests short-slow)" 1 "requests after the first get"
+
+echo "# 40 s of gets every 50 ms: none waits for the 2 s endpoint"
+end=$(($(date +%s) + 40))
+slowest=0 calls=0 tokens=""
+while [ "$(date +%s)" -lt "$end" ]; do
+	start=$(date +%s%N)
+	run_kb get --profile slow --format token
+	took=$((($(date +%s%N) - start) / 1000000))
+	expect_rc 0 "a get during the refreshes"
+	expect_eq "$ERR" "" "stderr of a get during the refreshes"
+	[ "$took" -le "$slowest" ] || slowest=$took
+	calls=$((calls + 1))
+	case " $tokens " in *" $OUT "*) ;; *) tokens="$tokens $OUT" ;; esac
+	sleep 0.05
+done
+made=$(requests short-slow)
+distinct=$(wc -w <<<"$tokens")
+echo "    $calls gets, slowest ${slowest} ms, $made token requests, $distinct distinct tokens"
+[ "$slowest" -lt 1000 ] || fail "a get waited ${slowest} ms: it must not wait for the endpoint"
+# one request per refresh cycle (15 s fresh + 2 s to refresh): 3 or 4 in all
+[ "$made" -ge 3 ] && [ "$made" -le 4 ] || fail "$made token requests in 40 s of 30 s tokens"
+expect_eq "$distinct" "$((made))" "every token minted was handed out"
+
+echo "# nothing left behind: no zombie, no stray keybearer-fetch once it is done"
+sleep 3
+zombies=$(ps -eo stat=,comm= | awk '$1 ~ /^Z/ && $2 ~ /keybearer/' | wc -l)
+expect_eq "$zombies" 0 "zombie keybearer processes"
+pgrep -f "keybearer-fetch mint --profile slow" >/dev/null && fail "a background refresh is still running"
+
+echo "# a failed background refresh: the caller still gets its token, status says why"
+"$KB" invalidate --profile slow
+run_kb get --profile slow --format token # a new 30 s token
+server POST /_override/short-slow down >/dev/null
+sleep 16 # into its refresh window
+run_kb get --profile slow --format token
+expect_rc 0 "a get while the background refresh fails"
+expect_eq "$ERR" "" "stderr of that get"
+sleep 5 # the background refresh retries until the profile's 4 s timeout
+run_kb status --profile slow
+expect_match "$OUT" "last refresh failed [0-9]+ s ago: token endpoint failed \\(HTTP 503\\): \"Service Unavailable\" — try again later; next attempt in [0-9]+ s" "status after a failed refresh"
+server POST /_override/short-slow "" >/dev/null
+echo "background: all passed"
