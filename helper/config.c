@@ -72,6 +72,13 @@ static const struct {
 #define ASPOSE_TOKEN_URL    "https://api.aspose.cloud/connect/token"
 #define KEY_COUNT	    (sizeof(key_rules) / sizeof(key_rules[0]))
 
+/* A [profile NAME] of the file, and the keys it gave already: a repeated key is an error,
+ * not a surprise, even when the profile comes back in a later section. */
+struct section {
+	char *name;
+	unsigned seen; /* a bit per key rule */
+};
+
 struct parse_state {
 	struct config *cfg;
 	const char *path;
@@ -80,9 +87,13 @@ struct parse_state {
 	int error_line; /* the line of the error in err; lines are read in order */
 	int continued;	/* the line being parsed is indented: inih continues the last key */
 	struct error *err;
-	/* keys already given per profile index, so a repeated key is an error, not a surprise */
-	unsigned *seen;
-	size_t seen_cap;
+	struct section *sections;
+	size_t section_count, section_cap;
+	struct section *current; /* the section of the last key */
+	/* Keep only this profile (NULL: all). The keys of the others are checked in scratch
+	 * and dropped, so memory grows with one profile, not with the file's count. */
+	const char *only;
+	struct profile scratch;
 };
 
 static struct profile *profile_add(struct config *cfg, const char *name, struct error *err);
@@ -127,6 +138,7 @@ profile_free(struct profile *p)
 	free(p->resource);
 	for (i = 0; i < p->url_count; i++)
 		free(p->urls[i]);
+	free(p->urls);
 	free(p->secret_arg);
 	free(p->ca_file);
 	free(p->git_username);
@@ -142,6 +154,7 @@ config_free(struct config *cfg)
 		profile_free(&cfg->profiles[i]);
 	free(cfg->profiles);
 	free(cfg->path);
+	free(cfg->other_names);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -175,12 +188,16 @@ profile_add(struct config *cfg, const char *name, struct error *err)
 {
 	struct profile *grown, *p;
 
-	grown = realloc(cfg->profiles, (cfg->count + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		out_of_memory(err);
-		return NULL;
+	if (cfg->count == cfg->capacity) {
+		/* doubling: a thousand profiles are not a thousand copies of the array */
+		grown = realloc(cfg->profiles, (cfg->count ? cfg->count * 2 : 4) * sizeof(*grown));
+		if (grown == NULL) {
+			out_of_memory(err);
+			return NULL;
+		}
+		cfg->profiles = grown;
+		cfg->capacity = cfg->count ? cfg->count * 2 : 4;
 	}
-	cfg->profiles = grown;
 	p = &cfg->profiles[cfg->count];
 	memset(p, 0, sizeof(*p));
 	p->name = strdup(name);
@@ -241,6 +258,22 @@ set_path(char **field, const char *value, const char *where, const char *key, st
 }
 
 /* Sets (or, for an indented continuation line, extends) the urls list. */
+/* The list holds what the profile gives: a few prefixes, not room for CONFIG_MAX_URLS. */
+static int
+profile_add_url(struct profile *p, const char *url, struct error *err)
+{
+	char **grown = realloc(p->urls, (p->url_count + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		return out_of_memory(err);
+	p->urls = grown;
+	p->urls[p->url_count] = strdup(url);
+	if (p->urls[p->url_count] == NULL)
+		return out_of_memory(err);
+	p->url_count++;
+	return 0;
+}
+
 static int
 set_url_list(struct profile *p, const char *value, int append, const char *where, struct error *err)
 {
@@ -265,10 +298,8 @@ set_url_list(struct profile *p, const char *value, int append, const char *where
 			rc = error_set(err, KB_EXIT_CONFIG,
 				       "%s: urls lists more than %d prefixes — shorten the list",
 				       where, CONFIG_MAX_URLS);
-		} else if ((p->urls[p->url_count] = strdup(token)) == NULL) {
-			rc = out_of_memory(err);
 		} else {
-			p->url_count++;
+			rc = profile_add_url(p, token, err);
 		}
 	}
 	free(copy);
@@ -457,36 +488,53 @@ check_section_header(struct parse_state *st, const char *line, size_t len)
 	return 0;
 }
 
-/* The profile of a section check_section_header has accepted: found, or created. */
-static struct profile *
-section_profile(struct parse_state *st, const char *section)
+/* The section of a header check_section_header has accepted: the one of the same name
+ * read before, else a new one. */
+static struct section *
+section_enter(struct parse_state *st, const char *section)
 {
 	const char *name = section + 7;
-	struct profile *p;
+	struct section *grown;
+	size_t i;
 
 	name += strspn(name, " \t");
-	p = (struct profile *)config_find(st->cfg, name);
+	if (st->current != NULL && strcmp(st->current->name, name) == 0)
+		return st->current;
+	profile_free(&st->scratch); /* the last section of a dropped profile is checked */
+	for (i = 0; i < st->section_count; i++) {
+		if (strcmp(st->sections[i].name, name) == 0)
+			return st->current = &st->sections[i];
+	}
+	if (st->section_count == st->section_cap) {
+		st->section_cap = st->section_cap ? st->section_cap * 2 : 8;
+		grown = realloc(st->sections, st->section_cap * sizeof(*grown));
+		if (grown == NULL)
+			return NULL;
+		st->sections = grown;
+	}
+	grown = &st->sections[st->section_count];
+	grown->name = strdup(name);
+	grown->seen = 0;
+	if (grown->name == NULL)
+		return NULL;
+	st->section_count++;
+	return st->current = grown;
+}
+
+/* Where the keys of a section go: its profile, found or created, or scratch. */
+static struct profile *
+section_profile(struct parse_state *st, const struct section *sec)
+{
+	struct profile *p;
+
+	if (st->only != NULL && strcmp(sec->name, st->only) != 0)
+		return &st->scratch;
+	p = (struct profile *)config_find(st->cfg, sec->name);
 	if (p == NULL)
-		p = profile_add(st->cfg, name, st->err);
+		p = profile_add(st->cfg, sec->name, st->err);
 	if (p != NULL)
 		p->in_file = 1;
 	return p;
-}
-
-static int
-ensure_seen_capacity(struct parse_state *st)
-{
-	unsigned *grown;
-
-	if (st->seen_cap >= st->cfg->count)
-		return 0;
-	grown = realloc(st->seen, st->cfg->count * sizeof(*grown));
-	if (grown == NULL)
-		return out_of_memory(st->err);
-	memset(grown + st->seen_cap, 0, (st->cfg->count - st->seen_cap) * sizeof(*grown));
-	st->seen = grown;
-	st->seen_cap = st->cfg->count;
-	return 0;
 }
 
 static int
@@ -494,8 +542,8 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 {
 	char where[WHERE_MAX];
 	const struct key_rule *rule;
+	struct section *sec;
 	struct profile *p;
-	size_t index;
 	unsigned bit;
 
 	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
@@ -505,7 +553,12 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 			  name);
 		return 0;
 	}
-	p = section_profile(st, section);
+	sec = section_enter(st, section);
+	if (sec == NULL) {
+		out_of_memory(st->err);
+		return 0;
+	}
+	p = section_profile(st, sec);
 	if (p == NULL)
 		return 0;
 	rule = key_rule_find(name);
@@ -516,25 +569,23 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 			  where, name, section);
 		return 0;
 	}
-	if (ensure_seen_capacity(st) != 0)
-		return 0;
-	index = (size_t)(p - st->cfg->profiles);
 	bit = 1u << (unsigned)(rule - key_rules);
-	if ((st->seen[index] & bit) && st->continued && rule->type == KEY_URL_LIST)
+	if ((sec->seen & bit) && st->continued && rule->type == KEY_URL_LIST)
 		return set_url_list(p, value, 1, where, st->err) == 0;
-	if ((st->seen[index] & bit) && st->continued) {
+	if ((sec->seen & bit) && st->continued) {
 		error_set(st->err, KB_EXIT_CONFIG,
 			  "%s: an indented line continues %s, which takes one value — write it on "
 			  "one line (only urls may go on over several)",
 			  where, name);
 		return 0;
 	}
-	if (st->seen[index] & bit) {
+	if (sec->seen & bit) {
 		error_set(st->err, KB_EXIT_CONFIG,
-			  "%s: %s is given twice for profile %s — keep one", where, name, p->name);
+			  "%s: %s is given twice for profile %s — keep one", where, name,
+			  sec->name);
 		return 0;
 	}
-	st->seen[index] |= bit;
+	sec->seen |= bit;
 	return profile_set(p, rule, value, where, st->err) == 0;
 }
 
@@ -600,15 +651,37 @@ add_builtin_profiles(struct config *cfg, struct error *err)
 	if (aspose == NULL)
 		return -1;
 	aspose->token_url = strdup(ASPOSE_TOKEN_URL);
-	aspose->urls[0] = strdup("https://api.aspose.cloud/");
-	if (aspose->token_url == NULL || aspose->urls[0] == NULL)
+	if (aspose->token_url == NULL)
 		return out_of_memory(err);
-	aspose->url_count = 1;
+	return profile_add_url(aspose, "https://api.aspose.cloud/", err);
+}
+
+/* The names of the profiles a filtered load dropped, for "known profiles" in messages. */
+static int
+keep_other_names(struct config *cfg, const struct parse_state *st)
+{
+	size_t i, len = 0, used = 0;
+
+	for (i = 0; i < st->section_count; i++)
+		len += strlen(st->sections[i].name) + 2;
+	if (len == 0)
+		return 0;
+	cfg->other_names = malloc(len + 1);
+	if (cfg->other_names == NULL)
+		return -1;
+	cfg->other_names[0] = '\0';
+	for (i = 0; i < st->section_count; i++) {
+		if (config_find(cfg, st->sections[i].name) != NULL)
+			continue; /* kept, or built in */
+		used += (size_t)sprintf(cfg->other_names + used, "%s%s", used ? ", " : "",
+					st->sections[i].name);
+	}
 	return 0;
 }
 
 int
-config_load_text(struct config *cfg, const char *path, const char *text, struct error *err)
+config_load_text(struct config *cfg, const char *path, const char *text, const char *only,
+		 struct error *err)
 {
 	struct parse_state st = {
 		.cfg = cfg,
@@ -616,8 +689,10 @@ config_load_text(struct config *cfg, const char *path, const char *text, struct 
 		.pos = text,
 		.lineno = 0,
 		.err = err,
+		.only = only,
 	};
 	int rc = 0, line;
+	size_t i;
 
 	if (cfg->count == 0 && add_builtin_profiles(cfg, err) != 0)
 		return -1;
@@ -635,7 +710,12 @@ config_load_text(struct config *cfg, const char *path, const char *text, struct 
 	} else if (line < 0) {
 		rc = out_of_memory(err);
 	}
-	free(st.seen);
+	if (rc == 0 && only != NULL && keep_other_names(cfg, &st) != 0)
+		rc = out_of_memory(err);
+	profile_free(&st.scratch);
+	for (i = 0; i < st.section_count; i++)
+		free(st.sections[i].name);
+	free(st.sections);
 	return rc;
 }
 
@@ -685,10 +765,8 @@ apply_default_urls(struct config *cfg, struct error *err)
 		if (p->url_count > 0 || p->token_url == NULL ||
 		    url_origin(p->token_url, origin, sizeof(origin)) != 0)
 			continue;
-		p->urls[0] = strdup(origin);
-		if (p->urls[0] == NULL)
-			return out_of_memory(err);
-		p->url_count = 1;
+		if (profile_add_url(p, origin, err) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -786,8 +864,8 @@ out:
 	return rc;
 }
 
-int
-config_load(struct config *cfg, struct error *err)
+static int
+load(struct config *cfg, const char *only, struct error *err)
 {
 	/* A writable config could redirect the secret to another endpoint: refuse one that
 	 * others can change. Symbolic links are fine: dotfile managers use them. */
@@ -830,7 +908,7 @@ config_load(struct config *cfg, struct error *err)
 					  path);
 				goto fail;
 			}
-			if (config_load_text(cfg, path, text, err) != 0)
+			if (config_load_text(cfg, path, text, only, err) != 0)
 				goto fail;
 		} else {
 			free(path);
@@ -846,6 +924,22 @@ fail:
 	return -1;
 }
 
+int
+config_load(struct config *cfg, struct error *err)
+{
+	return load(cfg, NULL, err);
+}
+
+int
+config_load_selected(struct config *cfg, const char *flag_name, struct error *err)
+{
+	const char *name = flag_name;
+
+	if (name == NULL || *name == '\0')
+		name = getenv("KEYBEARER_PROFILE");
+	return load(cfg, name != NULL && *name != '\0' ? name : NULL, err);
+}
+
 static void
 append_profile_names(const struct config *cfg, char *out, size_t size, int only_file)
 {
@@ -859,9 +953,11 @@ append_profile_names(const struct config *cfg, char *out, size_t size, int only_
 		n = snprintf(out + used, size - used, "%s%s", used ? ", " : "",
 			     cfg->profiles[i].name);
 		if (n < 0 || (size_t)n >= size - used)
-			break;
+			return;
 		used += (size_t)n;
 	}
+	if (cfg->other_names != NULL && *cfg->other_names != '\0')
+		snprintf(out + used, size - used, "%s%s", used ? ", " : "", cfg->other_names);
 }
 
 const struct profile *

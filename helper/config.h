@@ -34,7 +34,7 @@ struct profile {
 	char *audience;
 	char *resource;
 	enum auth_method auth_method;
-	char *urls[CONFIG_MAX_URLS]; /* prefixes this profile's token may be sent to */
+	char **urls; /* url_count prefixes this profile's token may be sent to */
 	size_t url_count;
 	enum secret_kind secret_kind;
 	char *secret_arg; /* variable name, file path or command; NULL for the keyring */
@@ -49,7 +49,8 @@ struct profile {
 struct config {
 	char *path; /* the file that was read, NULL when none exists */
 	struct profile *profiles;
-	size_t count;
+	size_t count, capacity;
+	char *other_names; /* "a, b": profiles of the file config_load_selected dropped */
 };
 
 /* Reads $KEYBEARER_CONFIG, else $XDG_CONFIG_HOME/keybearer/config, else
@@ -57,8 +58,16 @@ struct config {
  * the KEYBEARER_* variables describe. */
 int config_load(struct config *cfg, struct error *err);
 
-/* Parses INI text as if it came from path; for tests and for config_load. */
-int config_load_text(struct config *cfg, const char *path, const char *text, struct error *err);
+/* config_load for one profile, when one is named (flag_name, else $KEYBEARER_PROFILE): the
+ * file's other profiles are checked as strictly, then dropped, so a cached get does not
+ * grow with them. Only for callers that need no other profile (not for scrubbing secret
+ * variables, matching URLs or listing profiles). */
+int config_load_selected(struct config *cfg, const char *flag_name, struct error *err);
+
+/* Parses INI text as if it came from path, keeping only the profile named only (NULL: all);
+ * for tests and for config_load. */
+int config_load_text(struct config *cfg, const char *path, const char *text, const char *only,
+		     struct error *err);
 
 /* The profile to use: the flag, else $KEYBEARER_PROFILE, else the "env" profile, else the
  * only profile in the file, else the built-in aspose profile. */

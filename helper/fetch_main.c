@@ -71,12 +71,15 @@ mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct
 {
 	struct secret secret = { 0 };
 	struct token_result result = { 0 };
-	long long deadline, delay;
+	long long deadline, delay, started;
 	int attempt, asked, rc = -1;
 
 	*retry_after = -1;
+	started = monotonic_us();
 	if (secret_resolve(p, &secret, err) != 0)
 		return -1;
+	error_debug("profile %s: timing: secret %.3f ms", p->name,
+		    (monotonic_us() - started) / 1000.0);
 	deadline = monotonic_ms() + (long long)p->timeout * 1000;
 	for (attempt = 1;; attempt++) {
 		struct error attempt_err = { 0 };
@@ -169,8 +172,8 @@ refresh_locked(const struct profile *p, const struct cache *c, int lock_fd,
 {
 	struct cache_record cached = { 0 }, fresh = { 0 };
 	struct cache_backoff backoff;
-	long long now = (long long)time(NULL);
-	int have_cached, retry_after, rc = -1;
+	long long now = (long long)time(NULL), started;
+	int have_cached, retry_after, written, rc = -1;
 
 	have_cached = cache_read(c, &cached, err);
 	if (have_cached < 0)
@@ -198,7 +201,11 @@ refresh_locked(const struct profile *p, const struct cache *c, int lock_fd,
 		goto out;
 	}
 	cache_backoff_clear(lock_fd);
-	if (cache_write(c, &fresh, err) != 0) {
+	started = monotonic_us();
+	written = cache_write(c, &fresh, err);
+	error_debug("profile %s: timing: cache write %.3f ms", p->name,
+		    (monotonic_us() - started) / 1000.0);
+	if (written != 0) {
 		/* The token is good; only later calls lose. Say so and hand it out. */
 		error_warn("%s", err->message);
 		memset(err, 0, sizeof(*err));
@@ -311,8 +318,10 @@ static const struct {
 int
 main(int argc, char **argv)
 {
+	long long started = monotonic_us();
 	struct error err = { 0 };
 	size_t i;
+	int rc;
 
 	umask(077);
 	output_keep_standard_fds();
@@ -322,8 +331,12 @@ main(int argc, char **argv)
 		return 0;
 	}
 	for (i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc, argv, &err) == 0 ? 0 : error_print(&err);
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		rc = commands[i].run(argc, argv, &err) == 0 ? 0 : error_print(&err);
+		error_debug("timing: keybearer-fetch main to exit %.3f ms",
+			    (monotonic_us() - started) / 1000.0);
+		return rc;
 	}
 	usage_error(&err, "unknown or missing command");
 	return error_print(&err);

@@ -201,6 +201,23 @@ ca_bundle_read(const struct profile *p, struct ca_bundle *ca, struct error *err)
 	return rc;
 }
 
+/* KEYBEARER_DEBUG=1: where the time of a request went (the cold path's breakdown). */
+static void
+debug_timings(CURL *curl, const struct profile *p)
+{
+	curl_off_t connect = 0, tls = 0, total = 0;
+
+	curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect);
+	curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls);
+	curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total);
+	if (tls < connect)
+		tls = connect; /* plain http: no handshake */
+	error_debug("profile %s: timing: connect %.3f ms, tls %.3f ms, request %.3f ms, "
+		    "total %.3f ms",
+		    p->name, connect / 1000.0, (tls - connect) / 1000.0, (total - tls) / 1000.0,
+		    total / 1000.0);
+}
+
 int
 http_post_token(const struct profile *p, const struct token_request *req, long timeout_ms,
 		struct http_response *resp, struct error *err)
@@ -255,6 +272,7 @@ http_post_token(const struct profile *p, const struct token_request *req, long t
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	debug_timings(curl, p);
 	resp->content_type = header_copy(curl, "Content-Type");
 	resp->retry_after = header_copy(curl, "Retry-After");
 	resp->location = header_copy(curl, "Location");

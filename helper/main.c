@@ -224,7 +224,7 @@ parse_options(int argc, char **argv, const char *allowed, struct options *opts, 
 static int
 load_profile(const char *name, struct config *cfg, const struct profile **p, struct error *err)
 {
-	if (config_load(cfg, err) != 0)
+	if (config_load_selected(cfg, name, err) != 0)
 		return -1;
 	*p = config_select(cfg, name, err);
 	if (*p == NULL) {

@@ -4,4 +4,7 @@
 
 long long monotonic_ms(void);
 
+/* The same clock in microseconds, for the timings KEYBEARER_DEBUG=1 reports. */
+long long monotonic_us(void);
+
 #endif

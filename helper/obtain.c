@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "safefile.h"
 
 extern char **environ;
@@ -75,6 +76,7 @@ obtain_run_fetch(const char *const args[], char *answer, size_t cap, ssize_t *an
 	char path[4096], *argv[16];
 	posix_spawn_file_actions_t actions;
 	int pipe_fds[2], status, spawn_rc;
+	long long spawned;
 	size_t i;
 	pid_t pid;
 
@@ -91,6 +93,7 @@ obtain_run_fetch(const char *const args[], char *answer, size_t cap, ssize_t *an
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+	spawned = monotonic_us();
 	spawn_rc = posix_spawn(&pid, path, &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
 	close(pipe_fds[1]);
@@ -107,6 +110,8 @@ obtain_run_fetch(const char *const args[], char *answer, size_t cap, ssize_t *an
 			return error_set(err, KB_EXIT_INTERNAL, "lost track of %s: %s — retry",
 					 path, strerror(errno));
 	}
+	error_debug("timing: keybearer-fetch spawn to exit %.3f ms",
+		    (monotonic_us() - spawned) / 1000.0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status)) {

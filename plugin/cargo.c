@@ -1,5 +1,6 @@
 /* cargo's credential provider protocol v1: a hello, then one JSON request per line, each
  * answered with one JSON line, {"Ok":...} or {"Err":...}, until cargo closes stdin. */
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,30 +14,76 @@
 
 #define CARGO_LINE_MAX (1024 * 1024)
 
-/* One line from stdin without its newline; byte by byte, as cargo waits for each answer
- * before it writes the next request. Returns the length, or -1 at end of input. */
-static long
-read_request_line(char *buf, size_t cap)
-{
-	size_t len = 0;
-	int unusable = 0; /* too long, or a NUL byte: not JSON */
-	char c;
+/* Requests from stdin, a line each. A read takes what is there and never waits for more
+ * than that (cargo waits for each answer before it writes again), so reading a block at a
+ * time is as safe as a byte at a time, for a system call per request instead of one per
+ * byte. The buffer grows with the line, up to CARGO_LINE_MAX. */
+struct line_reader {
+	char *buf; /* cap + 1 bytes: room for the NUL after a line */
+	size_t cap, len;
+	size_t handed; /* bytes of the line handed out last, newline included */
+	int eof;
+};
 
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, &c, 1);
-		if (n <= 0 && len == 0)
-			return -1;
-		if (n <= 0 || c == '\n')
-			break; /* a last request without its newline still counts */
-		if (c == '\0')
-			unusable = 1;
-		if (len + 1 < cap)
-			buf[len++] = c;
-		else
-			unusable = 1;
+static int
+line_reader_fill(struct line_reader *r, int *too_long)
+{
+	char *grown;
+	size_t cap;
+	ssize_t n;
+
+	if (r->len == r->cap) {
+		if (r->cap >= CARGO_LINE_MAX) {
+			*too_long = 1; /* drop what we have; the line's end is still to come */
+			r->len = 0;
+		} else {
+			cap = r->cap == 0 ? 4096 : r->cap * 2;
+			grown = realloc(r->buf, cap + 1);
+			if (grown == NULL)
+				return -1;
+			r->buf = grown;
+			r->cap = cap;
+		}
 	}
-	buf[unusable ? 0 : len] = '\0';
-	return unusable ? 0 : (long)len;
+	do
+		n = read(STDIN_FILENO, r->buf + r->len, r->cap - r->len);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		r->eof = 1;
+	else
+		r->len += (size_t)n;
+	return 0;
+}
+
+/* The next line without its newline in *line (valid until the next call). Returns its
+ * length; 0 for a line that is not JSON (too long, or with a NUL byte); -1 at the end of
+ * input or when out of memory. */
+static long
+read_request_line(struct line_reader *r, char **line)
+{
+	char *newline = NULL;
+	size_t line_len;
+	int too_long = 0;
+
+	memmove(r->buf, r->buf + r->handed, r->len - r->handed);
+	r->len -= r->handed;
+	r->handed = 0;
+	while (r->cap == 0 || ((newline = memchr(r->buf, '\n', r->len)) == NULL && !r->eof)) {
+		if (line_reader_fill(r, &too_long) != 0)
+			return -1;
+	}
+	if (newline == NULL && r->len == 0 && !too_long)
+		return -1;
+	/* a last request without its newline still counts */
+	line_len = newline != NULL ? (size_t)(newline - r->buf) : r->len;
+	r->handed = line_len + (newline != NULL);
+	r->buf[line_len] = '\0';
+	*line = r->buf;
+	if (too_long || memchr(r->buf, '\0', line_len) != NULL) {
+		r->buf[0] = '\0';
+		return 0;
+	}
+	return (long)line_len;
 }
 
 static int
@@ -174,9 +221,9 @@ answer(const struct config *cfg, const char *line, struct error *err)
 int
 plugin_cargo(int argc, char **argv, struct error *err)
 {
+	struct line_reader reader = { 0 };
 	struct config cfg;
 	char *line;
-	long len;
 	int rc = 0;
 
 	if (argc != 2 || strcmp(argv[1], "--cargo-plugin") != 0)
@@ -185,19 +232,16 @@ plugin_cargo(int argc, char **argv, struct error *err)
 				 "--cargo-plugin — see keybearer cargo --help");
 	if (output_answer("{\"v\":[1]}\n", err) != 0)
 		return -1;
-	line = malloc(CARGO_LINE_MAX);
-	if (line == NULL)
-		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	if (config_load(&cfg, err) != 0) {
 		/* still the protocol's answer: cargo shows it to the user */
-		while (read_request_line(line, CARGO_LINE_MAX) >= 0 && rc == 0)
+		while (read_request_line(&reader, &line) >= 0 && rc == 0)
 			rc = send_error("other", err->message, err);
-		free(line);
+		free(reader.buf);
 		return -1;
 	}
-	while (rc == 0 && (len = read_request_line(line, CARGO_LINE_MAX)) >= 0)
+	while (rc == 0 && read_request_line(&reader, &line) >= 0)
 		rc = answer(&cfg, line, err);
 	config_free(&cfg);
-	free(line);
+	free(reader.buf);
 	return rc;
 }

@@ -106,31 +106,47 @@ plugin_token_for_profile(const struct config *cfg, const char *profile_flag,
 	return obtain_token(cfg, *p, -1, rec, err);
 }
 
+/* The buffer grows with what comes (a request is a few hundred bytes; the limit is for
+ * the odd caller), so memory is what was read, not the limit. */
 int
 plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err)
 {
-	char *buf = malloc(max + 2);
+	size_t cap = 0, used = 0;
+	char *buf = NULL, *grown;
 	ssize_t n;
 
-	if (buf == NULL)
-		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	n = safefile_read_up_to(STDIN_FILENO, buf, max + 1);
-	if (n < 0) {
-		free(buf);
-		return error_set(err, KB_EXIT_DATA,
-				 "cannot read the request on stdin: %s — check "
-				 "the caller",
-				 strerror(errno));
-	}
-	if ((size_t)n > max) {
+	do {
+		if (used == cap) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			if (cap > max + 1)
+				cap = max + 1;
+			grown = realloc(buf, cap + 1);
+			if (grown == NULL) {
+				free(buf);
+				return error_set(err, KB_EXIT_INTERNAL,
+						 "out of memory — free some memory");
+			}
+			buf = grown;
+		}
+		n = safefile_read_up_to(STDIN_FILENO, buf + used, cap - used);
+		if (n < 0) {
+			free(buf);
+			return error_set(err, KB_EXIT_DATA,
+					 "cannot read the request on stdin: %s — check "
+					 "the caller",
+					 strerror(errno));
+		}
+		used += (size_t)n;
+	} while (used == cap && used <= max);
+	if (used > max) {
 		free(buf);
 		return error_set(err, KB_EXIT_DATA,
 				 "the request on stdin is larger than %zu bytes "
 				 "— check the caller",
 				 max);
 	}
-	buf[n] = '\0';
+	buf[used] = '\0';
 	*out = buf;
-	*len = (size_t)n;
+	*len = used;
 	return 0;
 }

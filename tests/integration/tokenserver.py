@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import socketserver
 import ssl
 import subprocess
@@ -474,6 +475,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.response_started = False
+        # Headers and body go out as separate writes: without this, Nagle holds the body
+        # until the client's delayed ACK, 40 ms that no real server adds to a token reply.
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     # -- response helpers ---------------------------------------------------
 

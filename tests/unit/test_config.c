@@ -114,11 +114,17 @@ load_file(const char *text, struct config *cfg, struct error *err, char *path, s
 }
 
 static int
-load_text(const char *text, struct config *cfg, struct error *err)
+load_text_only(const char *text, const char *only, struct config *cfg, struct error *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	memset(err, 0, sizeof(*err));
-	return config_load_text(cfg, PATH, text, err);
+	return config_load_text(cfg, PATH, text, only, err);
+}
+
+static int
+load_text(const char *text, struct config *cfg, struct error *err)
+{
+	return load_text_only(text, NULL, cfg, err);
 }
 
 #define OR_DASH(s) ((s) != NULL ? (s) : "-")
@@ -468,9 +474,22 @@ test_config_error_table(void **state)
 		struct config cfg;
 		struct error err;
 
+		struct error kept_err, other_err;
+
 		failures += mismatch_int(c->name, "rc", load_text(c->text, &cfg, &err), -1);
 		failures += mismatch_int(c->name, "exit code", err.code, KB_EXIT_CONFIG);
 		failures += mismatch_contains(c->name, "message", err.message, c->message);
+		config_free(&cfg);
+		/* Keeping one profile, the erring one or another, finds the same error. */
+		failures += mismatch_int(c->name, "rc keeping work",
+					 load_text_only(c->text, "work", &cfg, &kept_err), -1);
+		failures += mismatch_str(c->name, "message keeping work", kept_err.message,
+					 err.message);
+		config_free(&cfg);
+		failures += mismatch_int(c->name, "rc keeping another",
+					 load_text_only(c->text, "other", &cfg, &other_err), -1);
+		failures += mismatch_str(c->name, "message keeping another", other_err.message,
+					 err.message);
 		/* The location comes first, so editors and eyes can jump to it. */
 		if (strncmp(err.message, PATH ":", strlen(PATH ":")) != 0) {
 			print_error("%s: message \"%s\" does not start with the path\n", c->name,
@@ -480,6 +499,44 @@ test_config_error_table(void **state)
 		config_free(&cfg);
 	}
 	assert_int_equal(failures, 0);
+}
+
+/* A filtered load keeps the named profile (and the built-in one) and only the names of
+ * the rest; the kept profile is read as a full load reads it, sections merged. */
+static void
+test_config_load_keeps_one_profile(void **state)
+{
+	static const char text[] = "[profile a]\ntoken_url = https://a.example/token\n"
+				   "[profile main]\nclient_id = m\nurls = https://m.example/\n"
+				   "[profile b]\ntoken_url = https://b.example/token\n"
+				   "[profile main]\ntoken_url = https://m.example/token\n"
+				   "[profile aspose]\nclient_id = x\n";
+	struct config cfg;
+	struct error err;
+	const struct profile *p;
+	char line[1024];
+
+	(void)state;
+	assert_int_equal(load_text_only(text, "main", &cfg, &err), 0);
+	assert_int_equal(cfg.count, 2);
+	assert_non_null(config_find(&cfg, "aspose"));
+	assert_null(config_find(&cfg, "aspose")->client_id); /* the file's section was dropped */
+	p = config_find(&cfg, "main");
+	assert_non_null(p);
+	describe_profile(p, line, sizeof(line));
+	assert_non_null(strstr(line, ";token_url=https://m.example/token;"));
+	assert_non_null(strstr(line, ";client_id=m;"));
+	assert_string_equal(cfg.other_names, "a, b");
+	assert_null(config_select(&cfg, "c", &err));
+	assert_non_null(strstr(err.message, "known profiles: aspose, main, a, b;"));
+	config_free(&cfg);
+	/* a key repeated across two sections of a dropped profile is still an error */
+	assert_int_equal(load_text_only("[profile a]\nscope = x\n[profile main]\nscope = y\n"
+					"[profile a]\nscope = z\n",
+					"main", &cfg, &err),
+			 -1);
+	assert_string_equal(err.message, PATH ":6: scope is given twice for profile a — keep one");
+	config_free(&cfg);
 }
 
 /* inih hands us at most 198 characters of a line: the 199th must be an error, never a
@@ -675,8 +732,9 @@ static const struct select_case select_cases[] = {
 	  "no profile named \"c\" — known profiles: aspose; add [profile c] to the config file" },
 };
 
+/* filtered: config_load_selected, which must select exactly as config_load does. */
 static int
-check_select_case(const struct select_case *c)
+check_select_case(const struct select_case *c, int filtered)
 {
 	struct config cfg;
 	struct error err = { 0 };
@@ -686,25 +744,23 @@ check_select_case(const struct select_case *c)
 	int failures = 0;
 
 	clean_environment(NULL);
+	if (c->env_profile != NULL)
+		setenv("KEYBEARER_PROFILE", c->env_profile, 1);
+	if (c->env_token_url != NULL)
+		setenv("KEYBEARER_TOKEN_URL", c->env_token_url, 1);
 	if (c->file != NULL) {
-		failures += mismatch_int(c->name, "config_load",
-					 load_file(c->file, &cfg, &err, path, sizeof(path)), 0);
+		write_file("config", c->file, strlen(c->file), 0600, path, sizeof(path));
+		setenv("KEYBEARER_CONFIG", path, 1);
 	} else {
 		/* An empty XDG_CONFIG_HOME: the default file is simply absent. */
 		snprintf(path, sizeof(path), "%s/no-config-here", scratch_dir);
 		setenv("XDG_CONFIG_HOME", path, 1);
-		failures += mismatch_int(c->name, "config_load", config_load(&cfg, &err), 0);
 	}
+	failures += mismatch_int(
+		c->name, "config_load",
+		filtered ? config_load_selected(&cfg, c->flag, &err) : config_load(&cfg, &err), 0);
 	if (failures != 0)
 		return failures;
-	if (c->env_profile != NULL)
-		setenv("KEYBEARER_PROFILE", c->env_profile, 1);
-	if (c->env_token_url != NULL) {
-		/* The env profile exists only when config_load saw the variable. */
-		config_free(&cfg);
-		setenv("KEYBEARER_TOKEN_URL", c->env_token_url, 1);
-		failures += mismatch_int(c->name, "config_load", config_load(&cfg, &err), 0);
-	}
 	p = config_select(&cfg, c->flag, &err);
 	if (c->selected != NULL) {
 		failures += mismatch_str(c->name, "selected", p ? p->name : NULL, c->selected);
@@ -731,8 +787,10 @@ test_config_select_table(void **state)
 	int failures = 0;
 
 	(void)state;
-	for (i = 0; i < sizeof(select_cases) / sizeof(select_cases[0]); i++)
-		failures += check_select_case(&select_cases[i]);
+	for (i = 0; i < sizeof(select_cases) / sizeof(select_cases[0]); i++) {
+		failures += check_select_case(&select_cases[i], 0);
+		failures += check_select_case(&select_cases[i], 1);
+	}
 	assert_int_equal(failures, 0);
 }
 
@@ -1204,6 +1262,7 @@ main(void)
 		ENV_TEST(test_config_builtin_aspose),
 		ENV_TEST(test_config_file_overrides_aspose),
 		ENV_TEST(test_config_error_table),
+		ENV_TEST(test_config_load_keeps_one_profile),
 		ENV_TEST(test_config_line_length_limit),
 		ENV_TEST(test_config_profile_name_length_limit),
 		ENV_TEST(test_config_reports_first_error_first),

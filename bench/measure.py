@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""The measurements hyperfine cannot make, for bench/run.sh. Each prints one JSON object.
+
+  measure.py heap [--stdin FILE] -- CMD...         peak heap of CMD (valgrind massif)
+  measure.py crowd N -- CMD...                     N copies of CMD started at once
+  measure.py cold RUNS PROFILE -- KEYBEARER        cold gets, with KEYBEARER_DEBUG timings
+  measure.py percentiles JSON                      p50/p99/max per hyperfine command
+"""
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def split_command(args):
+    if "--" not in args:
+        sys.exit("measure.py: missing -- before the command")
+    i = args.index("--")
+    return args[:i], args[i + 1:]
+
+
+def heap(args):
+    """Peak heap of CMD as valgrind's massif sees it (CMD must be dynamically linked)."""
+    opts, cmd = split_command(args)
+    stdin = open(opts[1], "rb") if opts[:1] == ["--stdin"] else subprocess.DEVNULL
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.run(["valgrind", "-q", "--tool=massif", "--massif-out-file=" + out.name,
+                        "--detailed-freq=1000000"] + cmd,
+                       stdin=stdin, stdout=subprocess.DEVNULL, check=True)
+        text = out.read()
+    useful = [int(v) for v in re.findall(r"^mem_heap_B=(\d+)", text, re.M)]
+    extra = [int(v) for v in re.findall(r"^mem_heap_extra_B=(\d+)", text, re.M)]
+    return {"peak_kib": max(u + e for u, e in zip(useful, extra)) / 1024}
+
+
+def crowd(args):
+    opts, cmd = split_command(args)
+    count = int(opts[0])
+    outputs, procs = [], {}
+    start = time.monotonic()
+    for _ in range(count):
+        out = tempfile.TemporaryFile()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.DEVNULL)
+        procs[proc.pid] = (proc, out)
+    latencies, failed = [], 0
+    while procs:
+        pid, status = os.wait()
+        latencies.append(time.monotonic() - start)
+        proc, out = procs.pop(pid)
+        failed += os.waitstatus_to_exitcode(status) != 0
+        out.seek(0)
+        outputs.append(out.read())
+        out.close()
+    return {"slowest_ms": max(latencies) * 1000,
+            "median_ms": statistics.median(latencies) * 1000,
+            "failed": failed, "distinct_answers": len(set(outputs))}
+
+
+TIMING = re.compile(r"timing: (.*)$")  # "timing: NAME 1.234 ms[, NAME 5.678 ms]..."
+
+
+def cold(args):
+    opts, cmd = split_command(args)
+    runs, profile = int(opts[0]), opts[1]
+    keybearer = cmd[0]
+    env = dict(os.environ, KEYBEARER_DEBUG="1")
+    parts = {}
+    for _ in range(runs):
+        subprocess.run([keybearer, "invalidate", "--profile", profile], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        start = time.monotonic()
+        proc = subprocess.run([keybearer, "get", "--profile", profile], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        wall = (time.monotonic() - start) * 1000
+        if proc.returncode != 0:
+            sys.exit("measure.py: a cold get failed: " + proc.stderr)
+        seen = {"wall": wall}
+        for line in proc.stderr.splitlines():
+            m = TIMING.search(line)
+            if m:
+                for part in m.group(1).split(", "):
+                    name, value, _ = part.rsplit(" ", 2)
+                    seen[name] = float(value)
+        for name, value in seen.items():
+            parts.setdefault(name, []).append(value)
+    return {name: statistics.median(values) for name, values in parts.items()}
+
+
+def percentiles(args):
+    with open(args[0]) as f:
+        results = json.load(f)["results"]
+    answer = {}
+    for r in results:
+        times = sorted(r["times"])
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        answer[r["command"]] = {"p50_ms": statistics.median(times) * 1000,
+                                "p99_ms": p99 * 1000, "max_ms": times[-1] * 1000,
+                                "runs": len(times)}
+    return answer
+
+
+COMMANDS = {"heap": heap, "crowd": crowd, "cold": cold,
+            "percentiles": percentiles}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    print(json.dumps(COMMANDS[sys.argv[1]](sys.argv[2:])))
