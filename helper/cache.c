@@ -516,7 +516,7 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 		.code = KB_EXIT_IO,
 	};
 	long long deadline = monotonic_ms() + (long long)timeout_seconds * 1000;
-	long pause_ms = 2;
+	long pause_ms = 1;
 	struct stat st;
 	int fd;
 
@@ -539,23 +539,45 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 			goto fail;
 		}
 		if (monotonic_ms() >= deadline) {
-			error_set(err, KB_EXIT_TRANSIENT,
-				  "another keybearer has been refreshing profile %s for more than "
-				  "%d s — try again; if it persists, look for a stuck "
-				  "keybearer-fetch",
-				  profile_name, timeout_seconds);
+			cache_lock_busy(profile_name, timeout_seconds, err);
 			goto fail;
 		}
+		/* A refresh takes tens of ms: waiters notice its end within 10 ms. */
 		pause.tv_sec = 0;
 		pause.tv_nsec = pause_ms * 1000000L;
 		nanosleep(&pause, NULL);
-		if (pause_ms < 50)
-			pause_ms *= 2;
+		pause_ms = pause_ms * 2 > 10 ? 10 : pause_ms * 2;
 	}
 	return fd;
 fail:
 	close(fd);
 	return -1;
+}
+
+int
+cache_lock_busy(const char *profile_name, int timeout_seconds, struct error *err)
+{
+	return error_set(err, KB_EXIT_TRANSIENT,
+			 "another keybearer has been refreshing profile %s for more than %d s — "
+			 "try again; if it persists, look for a stuck keybearer-fetch",
+			 profile_name, timeout_seconds);
+}
+
+int
+cache_lock_inherited(const struct cache *c, int fd, struct error *err)
+{
+	struct stat handed, lock;
+
+	if (fstat(fd, &handed) != 0 ||
+	    fstatat(c->dirfd, c->lock_name, &lock, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(handed.st_mode) || handed.st_dev != lock.st_dev ||
+	    handed.st_ino != lock.st_ino || flock(fd, LOCK_EX | LOCK_NB) != 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) /* a secret command must not hold it */
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "keybearer-fetch was not handed the lock of %s/%s — check that "
+				 "keybearer and keybearer-fetch come from the same version",
+				 c->dir, c->lock_name);
+	return fd;
 }
 
 int

@@ -86,6 +86,15 @@ int cache_lock_wait(const struct profile *p);
 int cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 	       struct error *err);
 
+/* The error of a lock that stayed busy for timeout_seconds; returns -1. */
+int cache_lock_busy(const char *profile_name, int timeout_seconds, struct error *err);
+
+/* A lock handed down by the process that took it (keybearer takes it before it starts
+ * keybearer-fetch, so a crowd of callers starts one keybearer-fetch, not one each). fd
+ * must be c's lock file, taken through the same open file: then asking again succeeds at
+ * once. Returns fd, or -1 with err set. */
+int cache_lock_inherited(const struct cache *c, int fd, struct error *err);
+
 /* The record as the JSON text stored in the cache file (and handed from keybearer-fetch to
  * keybearer); caller frees. */
 char *cache_record_format(const char *key, const struct cache_record *rec);

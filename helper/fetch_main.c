@@ -8,6 +8,7 @@
  *   keybearer-fetch keyring-status --profile NAME
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct mint_job {
 	const char *profile_name;
 	int min_ttl;	/* -1: the profile's refresh margin decides */
 	int background; /* nobody waits: no answer, and a busy lock means someone else is on it */
+	int lock_fd;	/* >= 0: the profile's lock, taken by keybearer and handed down */
+	int lock_busy;	/* keybearer waited for the lock in vain: do not wait again */
 };
 
 static void
@@ -235,7 +238,12 @@ run_mint(const struct mint_job *job, struct error *err)
 	if (cache_open(&c, p, 1, err) != 0)
 		goto out;
 	/* In the background a busy lock means the refresh is already under way. */
-	lock_fd = cache_lock(&c, p->name, job->background ? 0 : cache_lock_wait(p), err);
+	if (job->lock_fd >= 0)
+		lock_fd = cache_lock_inherited(&c, job->lock_fd, err);
+	else if (job->lock_busy)
+		lock_fd = cache_lock_busy(p->name, cache_lock_wait(p), err);
+	else
+		lock_fd = cache_lock(&c, p->name, job->background ? 0 : cache_lock_wait(p), err);
 	if (lock_fd < 0 && job->background) {
 		memset(err, 0, sizeof(*err));
 		rc = 0;
@@ -273,9 +281,11 @@ run_mint_command(int argc, char **argv, struct error *err)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "min-ttl", required_argument, NULL, 't' },
 		{ "background", no_argument, NULL, 'b' },
+		{ "lock-fd", required_argument, NULL, 'l' },
+		{ "lock-busy", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mint_job job = { NULL, -1, 0 };
+	struct mint_job job = { NULL, -1, 0, -1, 0 };
 	char *end;
 	long value;
 	int opt;
@@ -289,6 +299,16 @@ run_mint_command(int argc, char **argv, struct error *err)
 			break;
 		case 'b':
 			job.background = 1;
+			break;
+		case 'B':
+			job.lock_busy = 1;
+			break;
+		case 'l':
+			value = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || value <= STDERR_FILENO ||
+			    value > INT_MAX)
+				return usage_error(err, "bad --lock-fd");
+			job.lock_fd = (int)value;
 			break;
 		case 't':
 			value = strtol(optarg, &end, 10);

@@ -345,7 +345,7 @@ keyring_state(const struct profile *p, char *out, size_t size)
 		snprintf(out, size, "nothing stored: no client_id yet");
 		return;
 	}
-	if (obtain_run_fetch(args, answer, sizeof(answer) - 1, &len, &err) != 0 || len <= 0) {
+	if (obtain_run_fetch(args, -1, answer, sizeof(answer) - 1, &len, &err) != 0 || len <= 0) {
 		snprintf(out, size, "state unknown");
 		return;
 	}

@@ -70,8 +70,8 @@ fetch_path(char *out, size_t size, struct error *err)
 }
 
 int
-obtain_run_fetch(const char *const args[], char *answer, size_t cap, ssize_t *answer_len,
-		 struct error *err)
+obtain_run_fetch(const char *const args[], int pass_fd, char *answer, size_t cap,
+		 ssize_t *answer_len, struct error *err)
 {
 	char path[4096], *argv[16];
 	posix_spawn_file_actions_t actions;
@@ -93,6 +93,8 @@ obtain_run_fetch(const char *const args[], char *answer, size_t cap, ssize_t *an
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+	if (pass_fd >= 0) /* onto itself: clears its close-on-exec flag in the child only */
+		posix_spawn_file_actions_adddup2(&actions, pass_fd, pass_fd);
 	spawned = monotonic_us();
 	spawn_rc = posix_spawn(&pid, path, &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
@@ -180,13 +182,81 @@ refresh_in_background(const struct profile *p)
 		;
 }
 
+/* keybearer-fetch mints under the lock we hand it, or, when we waited for the lock in
+ * vain, falls back without waiting again; its answer is the record it leaves in the
+ * cache. */
+static int
+mint_under_lock(const struct profile *p, int min_ttl, int lock_fd, struct cache_record *rec,
+		struct error *err)
+{
+	const char *args[8] = { "mint", "--profile", p->name };
+	char key[65], min_ttl_text[24], lock_fd_text[24], *answer;
+	ssize_t answer_len = 0;
+	int n = 3, rc;
+
+	if (min_ttl >= 0) {
+		snprintf(min_ttl_text, sizeof(min_ttl_text), "%d", min_ttl);
+		args[n++] = "--min-ttl";
+		args[n++] = min_ttl_text;
+	}
+	if (lock_fd >= 0) {
+		snprintf(lock_fd_text, sizeof(lock_fd_text), "%d", lock_fd);
+		args[n++] = "--lock-fd";
+		args[n++] = lock_fd_text;
+	} else {
+		args[n++] = "--lock-busy";
+	}
+	answer = malloc(CACHE_RECORD_MAX);
+	if (answer == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	rc = obtain_run_fetch(args, lock_fd, answer, CACHE_RECORD_MAX, &answer_len, err);
+	if (rc == 0) {
+		cache_profile_key(p, key);
+		if (answer_len <= 0 ||
+		    cache_record_parse(answer, (size_t)answer_len, key, rec) != 0)
+			rc = error_set(err, KB_EXIT_INTERNAL,
+				       "keybearer-fetch answered something unreadable — check that "
+				       "keybearer and keybearer-fetch come from the same version");
+	}
+	safefile_free_secret(answer, CACHE_RECORD_MAX);
+	return rc;
+}
+
+/* Single flight starts here, before any keybearer-fetch: of a crowd of callers, the one
+ * that takes the lock starts keybearer-fetch, and the others find its token when the lock
+ * comes free, having cost a static process each instead of one loading libcurl. */
+static int
+refresh_now(const struct profile *p, int min_ttl, struct cache_record *rec, struct error *err)
+{
+	struct error lock_err = { 0 }, read_err = { 0 };
+	struct cache c = { .dirfd = -1 };
+	int lock_fd, rc;
+
+	if (cache_open(&c, p, 1, err) != 0)
+		return -1;
+	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), &lock_err);
+	if (lock_fd < 0 && lock_err.code != KB_EXIT_TRANSIENT) {
+		*err = lock_err;
+		cache_close(&c);
+		return -1;
+	}
+	if (lock_fd >= 0 && cache_read(&c, rec, &read_err) == 0 &&
+	    cache_need(rec, time(NULL), p->refresh_margin, min_ttl) != CACHE_REFRESH_NOW) {
+		rc = 0; /* another caller refreshed it while we waited */
+	} else {
+		cache_record_free(rec);
+		rc = mint_under_lock(p, min_ttl, lock_fd, rec, err);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	cache_close(&c);
+	return rc;
+}
+
 int
 obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	     struct cache_record *rec, struct error *err)
 {
-	const char *args[] = { "mint", "--profile", NULL, "--min-ttl", NULL, NULL };
-	char key[65], min_ttl_text[24], *answer;
-	ssize_t answer_len = 0;
 	enum cache_need need;
 	int rc;
 
@@ -206,24 +276,5 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 		return 0;
 	}
 	cache_record_free(rec);
-	answer = malloc(CACHE_RECORD_MAX);
-	if (answer == NULL)
-		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	snprintf(min_ttl_text, sizeof(min_ttl_text), "%d", min_ttl);
-	args[2] = p->name;
-	if (min_ttl >= 0)
-		args[4] = min_ttl_text;
-	else
-		args[3] = NULL;
-	rc = obtain_run_fetch(args, answer, CACHE_RECORD_MAX, &answer_len, err);
-	if (rc == 0) {
-		cache_profile_key(p, key);
-		if (answer_len <= 0 ||
-		    cache_record_parse(answer, (size_t)answer_len, key, rec) != 0)
-			rc = error_set(err, KB_EXIT_INTERNAL,
-				       "keybearer-fetch answered something unreadable — check that "
-				       "keybearer and keybearer-fetch come from the same version");
-	}
-	safefile_free_secret(answer, CACHE_RECORD_MAX);
-	return rc;
+	return refresh_now(p, min_ttl, rec, err);
 }

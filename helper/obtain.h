@@ -17,10 +17,11 @@ int obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 		 struct cache_record *rec, struct error *err);
 
 /* Runs keybearer-fetch with args (NULL-terminated, args[0] its command), stdin from
- * /dev/null, and reads its stdout into answer. A failure it reported itself on stderr
- * comes back with its exit code and an empty message. */
-int obtain_run_fetch(const char *const args[], char *answer, size_t cap, ssize_t *answer_len,
-		     struct error *err);
+ * /dev/null, and reads its stdout into answer; pass_fd (>= 0) stays open in it under its
+ * own number. A failure it reported itself on stderr comes back with its exit code and an
+ * empty message. */
+int obtain_run_fetch(const char *const args[], int pass_fd, char *answer, size_t cap,
+		     ssize_t *answer_len, struct error *err);
 
 /* Replaces this process with `keybearer-fetch command argv[1..]`, for the commands that
  * need the keyring or a terminal; returns only on failure. */

@@ -65,9 +65,11 @@ read_request_line(struct line_reader *r, char **line)
 	size_t line_len;
 	int too_long = 0;
 
-	memmove(r->buf, r->buf + r->handed, r->len - r->handed);
-	r->len -= r->handed;
-	r->handed = 0;
+	if (r->handed > 0) {
+		memmove(r->buf, r->buf + r->handed, r->len - r->handed);
+		r->len -= r->handed;
+		r->handed = 0;
+	}
 	while (r->cap == 0 || ((newline = memchr(r->buf, '\n', r->len)) == NULL && !r->eof)) {
 		if (line_reader_fill(r, &too_long) != 0)
 			return -1;

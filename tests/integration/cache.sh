@@ -73,17 +73,36 @@ cat "$WORK/edited" >"$file"
 run_kb get --profile main
 expect_eq "$(requests ok)" 6 "no refresh outside the margin"
 
-echo "# 50 parallel cold gets: one token request, one token"
+echo "# 50 parallel cold gets: one keybearer-fetch, one token request, one token"
 write_profile crowd ok-slow
+# keybearer-fetch behind a wrapper that counts its runs
+printf '#!/bin/sh\necho "$*" >>%s\nexec %s "$@"\n' "$WORK/fetch-runs" \
+	"${KEYBEARER_FETCH:-$KB_STAGE/libexec/keybearer/keybearer-fetch}" >"$WORK/counting-fetch"
+chmod 755 "$WORK/counting-fetch"
 pids=()
 for i in $(seq 50); do
-	"$KB" get --profile crowd >"$WORK/crowd.$i" 2>"$WORK/crowd-err.$i" </dev/null &
+	KEYBEARER_FETCH="$WORK/counting-fetch" "$KB" get --profile crowd \
+		>"$WORK/crowd.$i" 2>"$WORK/crowd-err.$i" </dev/null &
 	pids+=($!)
 done
 for i in "${!pids[@]}"; do
 	wait "${pids[$i]}" || fail "parallel get $((i + 1)) failed: $(cat "$WORK/crowd-err.$((i + 1))")"
 done
+expect_match "$(cat "$WORK/fetch-runs")" "^mint --profile crowd --lock-fd [0-9]+$" \
+	"the one keybearer-fetch the crowd started, with the lock handed down"
 expect_eq "$(requests ok-slow)" 1 "token requests for 50 parallel gets"
+crowd_key=$(basename "$(grep -l -F -- "$(cut -d' ' -f3 "$WORK/crowd.1")" "$CACHE_DIR"/*.json)" .json)
+for handed in /dev/null "$CACHE_DIR/$crowd_key.lock"; do # not the lock; the lock, held by another
+	flock "$CACHE_DIR/$crowd_key.lock" sleep 5 &
+	holder=$!
+	sleep 0.2
+	out=$("$KB_STAGE/libexec/keybearer/keybearer-fetch" mint --profile crowd --lock-fd 3 \
+		3<"$handed" 2>&1) && fail "keybearer-fetch took $handed for the lock"
+	expect_match "$out" "^keybearer: keybearer-fetch was not handed the lock of .*/$crowd_key.lock — " \
+		"a lock fd that is not the lock"
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+done
 expect_eq "$(cat "$WORK"/crowd.* | sort -u | wc -l)" 1 "distinct tokens printed"
 expect_eq "$(cat "$WORK"/crowd-err.*)" "" "stderr of the parallel gets"
 
