@@ -3,7 +3,8 @@
 #   1. a -Werror build and ctest: unit tests, the install into build/stage, integration
 #      tests against local servers (faults, keyring, plugins, robustness, secrets, hardening);
 #   2. the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
-#   3. the libFuzzer harnesses in a clang build (KEYBEARER_FUZZ_SECONDS each, default 20).
+#   3. the libFuzzer harnesses in a clang build (KEYBEARER_FUZZ_SECONDS each, default 20);
+#   4. the benchmark's short run, which checks its exact counts but no timing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +25,10 @@ CC=clang cmake -S . -B "$fuzz_build" -DKEYBEARER_WERROR=ON -DKEYBEARER_FUZZ=ON \
 	-DKEYBEARER_FUZZ_SECONDS="${KEYBEARER_FUZZ_SECONDS:-20}" >/dev/null
 cmake --build "$fuzz_build" -j"$(nproc)" >/dev/null
 (cd "$fuzz_build" && ctest --output-on-failure -j"$(nproc)" -R '^fuzz_')
+
+bench_log=$(mktemp)
+bench_status=0
+BENCH_QUICK=1 bench/run.sh >"$bench_log" 2>&1 || bench_status=$?
+[ "$bench_status" -eq 0 ] && grep -E '^\|' "$bench_log" || cat "$bench_log"
+rm -f "$bench_log"
+exit "$bench_status"
