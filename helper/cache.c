@@ -63,7 +63,7 @@ cache_profile_key(const struct profile *p, char out[65])
 
 	sha256_init(&ctx);
 	hash_field(&ctx, CACHE_FORMAT);
-	hash_field(&ctx, p->token_url);
+	hash_field(&ctx, config_endpoint_identity(p));
 	hash_field(&ctx, p->client_id);
 	hash_field(&ctx, p->scope);
 	hash_field(&ctx, p->audience);
@@ -290,7 +290,7 @@ random_hex(char *out, size_t bytes)
 /* A writer killed between create and rename leaves its temp file. Whoever holds the lock
  * is the only writer of this profile, so any such file it sees is stale. */
 static void
-remove_stale_temp_files(const struct cache *c)
+remove_stale_temp_files(const struct cache *c, const char *name)
 {
 	char prefix[64];
 	size_t prefix_len, name_len;
@@ -304,7 +304,7 @@ remove_stale_temp_files(const struct cache *c)
 		return;
 	}
 	rewinddir(dir);
-	snprintf(prefix, sizeof(prefix), ".%s.", c->file_name);
+	snprintf(prefix, sizeof(prefix), ".%s.", name);
 	prefix_len = strlen(prefix);
 	while ((entry = readdir(dir)) != NULL) {
 		name_len = strlen(entry->d_name);
@@ -316,17 +316,14 @@ remove_stale_temp_files(const struct cache *c)
 }
 
 int
-cache_write(const struct cache *c, const struct cache_record *rec, struct error *err)
+cache_write_file(const struct cache *c, const char *name, const char *text, struct error *err)
 {
 	char tmp_name[96], suffix[33];
-	char *text = cache_record_format(c->key, rec);
 	int fd = -1, rc = -1;
 
-	if (text == NULL)
-		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	remove_stale_temp_files(c);
+	remove_stale_temp_files(c, name);
 	random_hex(suffix, 8);
-	snprintf(tmp_name, sizeof(tmp_name), ".%s.%s.tmp", c->file_name, suffix);
+	snprintf(tmp_name, sizeof(tmp_name), ".%s.%s.tmp", name, suffix);
 	fd = openat(c->dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		error_set(err, KB_EXIT_IO,
@@ -351,7 +348,7 @@ cache_write(const struct cache *c, const struct cache_record *rec, struct error 
 		goto out;
 	}
 	fd = -1;
-	if (renameat(c->dirfd, tmp_name, c->dirfd, c->file_name) != 0) {
+	if (renameat(c->dirfd, tmp_name, c->dirfd, name) != 0) {
 		error_set(err, KB_EXIT_IO,
 			  "cannot replace the token cache in %s: %s — check the "
 			  "directory's permissions",
@@ -365,8 +362,27 @@ out:
 		close(fd);
 	if (rc != 0)
 		unlinkat(c->dirfd, tmp_name, 0);
+	return rc;
+}
+
+int
+cache_write(const struct cache *c, const struct cache_record *rec, struct error *err)
+{
+	char *text = cache_record_format(c->key, rec);
+	int rc;
+
+	if (text == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	rc = cache_write_file(c, c->file_name, text, err);
 	safefile_free_string(text);
 	return rc;
+}
+
+int
+cache_read_file(const struct cache *c, const char *name, char **text, size_t *len,
+		struct error *err)
+{
+	return safefile_read(c->dirfd, name, &cache_file_rules, text, len, err);
 }
 
 int

@@ -53,6 +53,12 @@ int cache_lookup(const struct profile *p, struct cache_record *rec, struct error
 /* Temp file, fsync, rename: a reader sees the old record or the new one, never half. */
 int cache_write(const struct cache *c, const struct cache_record *rec, struct error *err);
 
+/* The same for another file of the cache directory (an issuer's discovery document), and
+ * reading one under the cache file's rules: 0, 1 when absent, -1 with err set. */
+int cache_write_file(const struct cache *c, const char *name, const char *text, struct error *err);
+int cache_read_file(const struct cache *c, const char *name, char **text, size_t *len,
+		    struct error *err);
+
 /* Removes the cached token; absent is fine. */
 int cache_remove(const struct cache *c, struct error *err);
 

@@ -41,6 +41,8 @@ struct key_rule {
 
 static const struct key_rule key_rules[] = {
 	{ "token_url", KEY_ENDPOINT, offsetof(struct profile, token_url), 0, 0 },
+	{ "issuer", KEY_ENDPOINT, offsetof(struct profile, issuer), 0, 0 },
+	{ "jwks_url", KEY_ENDPOINT, offsetof(struct profile, jwks_url), 0, 0 },
 	{ "client_id", KEY_STRING, offsetof(struct profile, client_id), 0, 0 },
 	{ "scope", KEY_STRING, offsetof(struct profile, scope), 0, 0 },
 	{ "audience", KEY_STRING, offsetof(struct profile, audience), 0, 0 },
@@ -132,6 +134,8 @@ profile_free(struct profile *p)
 
 	free(p->name);
 	free(p->token_url);
+	free(p->issuer);
+	free(p->jwks_url);
 	free(p->client_id);
 	free(p->scope);
 	free(p->audience);
@@ -762,8 +766,8 @@ apply_default_urls(struct config *cfg, struct error *err)
 
 	for (i = 0; i < cfg->count; i++) {
 		struct profile *p = &cfg->profiles[i];
-		if (p->url_count > 0 || p->token_url == NULL ||
-		    url_origin(p->token_url, origin, sizeof(origin)) != 0)
+		if (p->url_count > 0 || config_endpoint_identity(p) == NULL ||
+		    url_origin(config_endpoint_identity(p), origin, sizeof(origin)) != 0)
 			continue;
 		if (profile_add_url(p, origin, err) != 0)
 			return -1;
@@ -924,6 +928,12 @@ fail:
 	return -1;
 }
 
+const char *
+config_endpoint_identity(const struct profile *p)
+{
+	return p->issuer != NULL ? p->issuer : p->token_url;
+}
+
 int
 config_load(struct config *cfg, struct error *err)
 {
@@ -1066,10 +1076,10 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 {
 	const char *file = cfg->path ? cfg->path : "the config file";
 
-	if (p->token_url == NULL)
+	if (p->token_url == NULL && p->issuer == NULL)
 		return error_set(err, KB_EXIT_CONFIG,
-				 "profile %s has no token_url — set token_url in [profile %s] in "
-				 "%s or KEYBEARER_TOKEN_URL",
+				 "profile %s has no token_url — set token_url (or an OIDC issuer) "
+				 "in [profile %s] in %s or KEYBEARER_TOKEN_URL",
 				 p->name, p->name, file);
 	if (p->client_id == NULL)
 		return error_set(err, KB_EXIT_CONFIG,

@@ -28,7 +28,9 @@ enum secret_kind {
 
 struct profile {
 	char *name;
-	char *token_url;
+	char *token_url; /* NULL with an issuer: keybearer-fetch discovers it */
+	char *issuer;	 /* OIDC issuer: its discovery document names the token endpoint */
+	char *jwks_url;	 /* the keys inspect --verify checks against; default: the issuer's */
 	char *client_id;
 	char *scope;
 	char *audience;
@@ -57,6 +59,10 @@ struct config {
  * ~/.config/keybearer/config (a missing default file is fine), and adds the "env" profile
  * the KEYBEARER_* variables describe. */
 int config_load(struct config *cfg, struct error *err);
+
+/* The endpoint that names a profile's tokens and its keyring item: the issuer when one is
+ * set (its token endpoint is only known after discovery), else token_url. */
+const char *config_endpoint_identity(const struct profile *p);
 
 /* config_load for one profile, when one is named (flag_name, else $KEYBEARER_PROFILE): the
  * file's other profiles are checked as strictly, then dropped, so a cached get does not

@@ -21,6 +21,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "discovery.h"
 #include "error.h"
 #include "http.h"
 #include "login.h"
@@ -78,6 +79,9 @@ mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct
 	int attempt, asked, rc = -1;
 
 	*retry_after = -1;
+	/* the config is our own: an issuer's token endpoint is filled in once discovered */
+	if (discovery_resolve_token_url((struct profile *)p, err) != 0)
+		return -1;
 	started = monotonic_us();
 	if (secret_resolve(p, &secret, err) != 0)
 		return -1;

@@ -60,64 +60,66 @@ server_date(CURL *curl)
 
 static int
 transport_error(CURLcode code, const char *detail, const struct profile *p,
-		const struct body_buffer *body, struct error *err)
+		const struct http_target *t, const struct body_buffer *body, struct error *err)
 {
 	const char *why = detail[0] != '\0' ? detail : curl_easy_strerror(code);
 
 	switch (code) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return error_set(err, KB_EXIT_TRANSIENT,
-				 "token endpoint %s did not answer in time: %s — try again later, "
+				 "%s %s did not answer in time: %s — try again later, "
 				 "or raise timeout (now %d s) in the profile",
-				 p->token_url, why, p->timeout);
+				 t->what, t->url, why, p->timeout);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_ISSUER_ERROR:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		return error_set(err, KB_EXIT_CONFIG,
-				 "TLS certificate of token endpoint %s could not be verified: %s — "
+				 "TLS certificate of %s %s could not be verified: %s — "
 				 "if it uses a private CA, set ca_file in the profile",
-				 p->token_url, why);
+				 t->what, t->url, why);
 	case CURLE_FILESIZE_EXCEEDED:
 		return error_set(err, KB_EXIT_PROTOCOL,
-				 "token endpoint %s sent a reply larger than %d bytes — check "
-				 "token_url",
-				 p->token_url, HTTP_REPLY_MAX);
+				 "%s %s sent a reply larger than %d bytes — check "
+				 "%s",
+				 t->what, t->url, HTTP_REPLY_MAX, t->key);
 	case CURLE_WRITE_ERROR:
 		if (body->overflowed)
-			return transport_error(CURLE_FILESIZE_EXCEEDED, "", p, body, err);
+			return transport_error(CURLE_FILESIZE_EXCEEDED, "", p, t, body, err);
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-		return error_set(err, KB_EXIT_CONFIG, "token_url %s cannot be used: %s — fix it",
-				 p->token_url, why);
+		return error_set(err, KB_EXIT_CONFIG, "%s %s cannot be used: %s — fix it", t->key,
+				 t->url, why);
 	default:
 		break;
 	}
 	return error_set(err, KB_EXIT_TRANSIENT,
-			 "cannot reach token endpoint %s: %s — check the network, proxy settings "
-			 "and token_url",
-			 p->token_url, why);
+			 "cannot reach %s %s: %s — check the network, proxy settings "
+			 "and %s",
+			 t->what, t->url, why, t->key);
 }
 
 static struct curl_slist *
 request_headers(const struct token_request *req)
 {
 	static const char *const fixed[] = {
-		"Accept: application/json", "Content-Type: application/x-www-form-urlencoded",
+		"Accept: application/json",
 		"Expect:", /* no 100-continue round trip */
+		"Content-Type: application/x-www-form-urlencoded",
 	};
+	/* a GET has no body, so no Content-Type */
+	size_t i, count = sizeof(fixed) / sizeof(fixed[0]) - (req == NULL);
 	struct curl_slist *list = NULL, *next;
-	size_t i;
 
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+	for (i = 0; i < count; i++) {
 		next = curl_slist_append(list, fixed[i]);
 		if (next == NULL)
 			goto fail;
 		list = next;
 	}
-	if (req->authorization != NULL) {
+	if (req != NULL && req->authorization != NULL) {
 		next = curl_slist_append(list, req->authorization);
 		if (next == NULL)
 			goto fail;
@@ -143,13 +145,13 @@ request_headers_free(struct curl_slist *list)
 /* The options that keep the secret where it belongs. Each is checked: a libcurl that
  * ignored one would fail open. ca holds the profile's CA file, or NULL. */
 static int
-restrict_transport(CURL *curl, const struct profile *p, const struct url *endpoint,
+restrict_transport(CURL *curl, const char *url, const struct url *endpoint,
 		   const struct ca_bundle *ca, struct error *err)
 {
 	struct curl_blob blob;
 	CURLcode rc = CURLE_OK;
 
-	rc |= curl_easy_setopt(curl, CURLOPT_URL, p->token_url);
+	rc |= curl_easy_setopt(curl, CURLOPT_URL, url);
 	rc |= curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, endpoint->scheme);
 	rc |= curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	rc |= curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -219,8 +221,8 @@ debug_timings(CURL *curl, const struct profile *p)
 }
 
 int
-http_post_token(const struct profile *p, const struct token_request *req, long timeout_ms,
-		struct http_response *resp, struct error *err)
+http_request(const struct profile *p, const struct http_target *t, const struct token_request *req,
+	     long timeout_ms, struct http_response *resp, struct error *err)
 {
 	char detail[CURL_ERROR_SIZE] = "";
 	struct body_buffer body = { 0 };
@@ -235,8 +237,8 @@ http_post_token(const struct profile *p, const struct token_request *req, long t
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
-	if (url_parse(p->token_url, &endpoint) != 0)
-		return url_check_endpoint(p->token_url, "token_url", err);
+	if (url_parse(t->url, &endpoint) != 0)
+		return url_check_endpoint(t->url, t->key, err);
 	/* libcurl would log the TLS session keys there, and with them the secret. */
 	unsetenv("SSLKEYLOGFILE");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -252,11 +254,13 @@ http_post_token(const struct profile *p, const struct token_request *req, long t
 		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 		goto out;
 	}
-	if (restrict_transport(curl, p, &endpoint, p->ca_file ? &ca_storage : NULL, err) != 0)
+	if (restrict_transport(curl, t->url, &endpoint, p->ca_file ? &ca_storage : NULL, err) != 0)
 		goto out;
-	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
+	if (req != NULL) {
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
+	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "keybearer/" KEYBEARER_VERSION);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -268,7 +272,7 @@ http_post_token(const struct profile *p, const struct token_request *req, long t
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	code = curl_easy_perform(curl);
 	if (code != CURLE_OK) {
-		transport_error(code, detail, p, &body, err);
+		transport_error(code, detail, p, t, &body, err);
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -339,6 +343,7 @@ int
 http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 	  struct token_result *out, int *retry_after, struct error *err)
 {
+	const struct http_target target = { p->token_url, "token endpoint", "token_url" };
 	struct token_request req = { 0 };
 	struct http_response resp = { 0 };
 	struct token_reply reply;
@@ -350,7 +355,7 @@ http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 	if (left < 1)
 		left = 1;
 	if (token_request_build(p, secret, &req, err) != 0 ||
-	    http_post_token(p, &req, (long)left, &resp, err) != 0)
+	    http_request(p, &target, &req, (long)left, &resp, err) != 0)
 		goto out;
 	http_response_view(&resp, &reply);
 	*retry_after = retry_after_seconds(resp.retry_after);

@@ -1,4 +1,6 @@
-/* The one HTTP exchange keybearer makes: POST the token request, bounded in time and size. */
+/* The HTTP exchanges keybearer makes: POST the token request, and GET the issuer's OIDC
+ * discovery document and JWKS; all bounded in time and size, under the same transport
+ * rules. */
 #ifndef KEYBEARER_HTTP_H
 #define KEYBEARER_HTTP_H
 
@@ -20,11 +22,20 @@ struct http_response {
 	long long server_date; /* Date header, 0 when absent or unreadable */
 };
 
-/* Sends req to the profile's token_url: https with verification (plain http only to
- * loopback), no redirects, proxies as libcurl reads them from the environment (never for
- * loopback). Transport failures set err; any HTTP answer is returned for token.c. */
-int http_post_token(const struct profile *p, const struct token_request *req, long timeout_ms,
-		    struct http_response *resp, struct error *err);
+/* Where a request goes, and how messages name it. */
+struct http_target {
+	const char *url;
+	const char *what; /* "token endpoint", "OIDC discovery", "JWKS" */
+	const char *key;  /* the profile key to check: "token_url", "issuer", "jwks_url" */
+};
+
+/* POSTs req to t->url, or GETs it when req is NULL: https with verification (plain http
+ * only to loopback), the profile's ca_file, no redirects, proxies as libcurl reads them
+ * from the environment (never for loopback). Transport failures set err; any HTTP answer
+ * is returned to the caller. */
+int http_request(const struct profile *p, const struct http_target *t,
+		 const struct token_request *req, long timeout_ms, struct http_response *resp,
+		 struct error *err);
 
 /* One attempt of the whole exchange: the request built for the profile with this secret,
  * sent, the reply validated into out, all by deadline_ms (monotonic). *retry_after is what

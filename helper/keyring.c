@@ -190,7 +190,8 @@ static GHashTable *
 item_attributes(const struct profile *p)
 {
 	return secret_attributes_build(&keyring_schema, "profile", p->name, "token_url",
-				       p->token_url, "client_id", p->client_id, NULL);
+				       config_endpoint_identity(p), "client_id", p->client_id,
+				       NULL);
 }
 
 static int
@@ -379,7 +380,7 @@ clear_items(struct keyring_call *call, int *removed, struct error *err)
 	/* Only this profile's item for this token endpoint and client: another config file
 	 * may have a profile of the same name. */
 	GHashTable *attributes =
-		call->p->token_url != NULL && call->p->client_id != NULL
+		config_endpoint_identity(call->p) != NULL && call->p->client_id != NULL
 			? item_attributes(call->p)
 			: secret_attributes_build(&keyring_schema, "profile", call->p->name, NULL);
 	struct pending pending = { NULL };

@@ -11,6 +11,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "discovery.h"
 #include "http.h"
 #include "keyring.h"
 #include "monotonic.h"
@@ -276,15 +277,17 @@ login_run(int argc, char **argv, struct error *err)
 	client_id_is_new = p->client_id == NULL;
 	if (apply_option(p, "token_url", o.token_url, "--token-url", err) != 0 ||
 	    apply_option(p, "client_id", o.client_id, "--client-id", err) != 0 ||
-	    (p->token_url == NULL && ask(p, "token_url", "Token URL", "--token-url", err) != 0) ||
+	    (config_endpoint_identity(p) == NULL &&
+	     ask(p, "token_url", "Token URL", "--token-url", err) != 0) ||
 	    (p->client_id == NULL && ask(p, "client_id", "Client id", "--client-id", err) != 0))
 		goto out;
 	snprintf(prompt, sizeof(prompt), "Client secret for profile %s (not shown): ", p->name);
 	/* one byte of room for the NUL: the secret itself fits SECRET_MAX, as every source's */
 	if (read_line(prompt, 1, secret, SECRET_MAX + 1, &secret_len, err) != 0)
 		goto out;
-	if (o.verify && http_mint(p, secret, monotonic_ms() + (long long)p->timeout * 1000, &fresh,
-				  &retry_after, err) != 0) {
+	if (o.verify && (discovery_resolve_token_url(p, err) != 0 ||
+			 http_mint(p, secret, monotonic_ms() + (long long)p->timeout * 1000, &fresh,
+				   &retry_after, err) != 0)) {
 		char why[ERROR_MESSAGE_MAX];
 		enum exit_code code = err->code;
 		snprintf(why, sizeof(why), "%s", err->message);

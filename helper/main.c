@@ -341,7 +341,7 @@ keyring_state(const struct profile *p, char *out, size_t size)
 	char answer[512];
 	ssize_t len = 0;
 
-	if (p->token_url == NULL || p->client_id == NULL) {
+	if (config_endpoint_identity(p) == NULL || p->client_id == NULL) {
 		snprintf(out, size, "nothing stored: no client_id yet");
 		return;
 	}
@@ -440,7 +440,13 @@ print_profile_status(const struct profile *p, int selected, time_t now)
 	       : strcmp(p->name, "aspose") == 0 ? " (built in)"
 						: " (from the environment)",
 	       selected ? " [default]" : "");
-	printf("  token_url     %s\n", p->token_url ? p->token_url : "(not set)");
+	if (p->issuer)
+		printf("  issuer        %s\n", p->issuer);
+	printf("  token_url     %s\n", p->token_url ? p->token_url
+				       : p->issuer  ? "(from the issuer's discovery document)"
+						    : "(not set)");
+	if (p->jwks_url)
+		printf("  jwks_url      %s\n", p->jwks_url);
 	printf("  client_id     %s\n", p->client_id ? p->client_id : "(not set)");
 	if (p->scope)
 		printf("  scope         %s\n", p->scope);

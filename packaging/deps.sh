@@ -12,6 +12,8 @@ packages=(
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
 	python3 openssl curl wget ca-certificates util-linux jq procps binutils strace valgrind # tests, demo
 	hyperfine                                      # benchmark
+	scdoc man-db                                   # man pages, and checking them
+	bash-completion zsh fish                       # the completions, and checking them
 )
 
 missing=()

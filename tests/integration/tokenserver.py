@@ -648,6 +648,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif method == "POST" and path == "/_reset":
             state.reset()
             self.send_body(204, None, b"")
+        elif method == "GET" and path.startswith("/issuer/") and \
+                path.endswith("/.well-known/openid-configuration"):
+            self.discovery(path[len("/issuer/"):-len("/.well-known/openid-configuration")])
         elif method == "GET" and path == "/api/hello":
             self.api_hello()
         elif path == "/api/deny":
@@ -658,6 +661,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.git_http(path[len("/git"):], body)
         else:
             self.send_text(404, "not found\n")
+
+    def discovery(self, variant):
+        """OIDC discovery for the issuer BASE/issuer/<variant>: "ok" names the ok mode's
+        token endpoint; "<mode>" names that mode's; "other-issuer" claims another issuer;
+        "no-token-endpoint" lacks it; "missing" is a 404. Counted under "discovery"."""
+        state = self.server.state
+        state.record("discovery", {"path": self.path})
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        base = "%s://127.0.0.1:%d" % (scheme, self.server.server_address[1])
+        issuer = "%s/issuer/%s" % (base, variant)
+        doc = {"issuer": issuer, "token_endpoint": "%s/%s/token" % (base, variant),
+               "jwks_uri": "%s/jwks" % base,
+               "grant_types_supported": ["client_credentials"]}
+        if variant == "missing":
+            self.send_text(404, "not found\n")
+            return
+        if variant == "other-issuer":
+            doc["issuer"] = "https://elsewhere.example"
+            doc["token_endpoint"] = "%s/ok/token" % base
+        elif variant == "no-token-endpoint":
+            del doc["token_endpoint"]
+        self.send_json(200, doc)
 
     def api_hello(self):
         scheme, _, token = self.headers.get("Authorization", "").partition(" ")

@@ -1180,8 +1180,10 @@ static const struct mintable_case mintable_cases[] = {
 	  "profile work has no client_id — set client_id in [profile work] in @PATH@ or "
 	  "KEYBEARER_CLIENT_ID" },
 	{ "no token_url", "[profile work]\nclient_id = c\n", "work",
-	  "profile work has no token_url — set token_url in [profile work] in @PATH@ or "
-	  "KEYBEARER_TOKEN_URL" },
+	  "profile work has no token_url — set token_url (or an OIDC issuer) in [profile work] "
+	  "in @PATH@ or KEYBEARER_TOKEN_URL" },
+	{ "an issuer instead of token_url",
+	  "[profile work]\nissuer = https://login.example/realm\nclient_id = c\n", "work", NULL },
 	{ "aspose without client_id", "", "aspose",
 	  "profile aspose has no client_id — set client_id in [profile aspose] in @PATH@ or "
 	  "KEYBEARER_CLIENT_ID" },

@@ -1,0 +1,184 @@
+# bash completion for keybearer(1)                                    -*- shell-script -*-
+# Commands, each command's options, --format values, and profile names from the config
+# file's [profile NAME] lines. Works with or without the bash-completion package; with it,
+# the command after `keybearer exec --` and curl's arguments complete as their own.
+
+# The profile names of the config file, one a line (aspose, built in, when it has none).
+_keybearer_profiles()
+{
+	local config=${KEYBEARER_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/keybearer/config}
+	local re='^[[:space:]]*\[profile[[:space:]]+([A-Za-z0-9._-]+)\]' line
+	local -a names=()
+
+	if [[ -r $config && ! -d $config ]]; then
+		while IFS= read -r line || [[ -n $line ]]; do
+			if [[ $line =~ $re && " ${names[*]} " != *" ${BASH_REMATCH[1]} "* ]]; then
+				names+=("${BASH_REMATCH[1]}")
+			fi
+		done <"$config"
+	fi
+	((${#names[@]})) || names=(aspose)
+	printf '%s\n' "${names[@]}"
+}
+
+# _keybearer_value OPTION: completes the value OPTION takes; false when it takes none.
+_keybearer_value()
+{
+	case $1 in
+	--profile | -p)
+		COMPREPLY=($(compgen -W "$(_keybearer_profiles)" -- "$cur"))
+		;;
+	--format | -f)
+		COMPREPLY=($(compgen -W "header token curl wget json" -- "$cur"))
+		;;
+	--min-ttl | --client-id | --token-url | --audience | --env)
+		COMPREPLY=() # seconds, an id, a URL, an audience, a variable name: free text
+		;;
+	*)
+		return 1
+		;;
+	esac
+}
+
+# _keybearer_delegate WORD...: completes the last WORD as the completion of the command
+# line WORD... would (the first is the command), when bash-completion is there to ask.
+_keybearer_delegate()
+{
+	local offset=_command_offset IFS=' '
+	local line="$*" # the words joined by spaces
+
+	IFS=$' \t\n' # the callee splits its own words
+
+	declare -F _comp_command_offset >/dev/null && offset=_comp_command_offset
+	if ! declare -F "$offset" >/dev/null; then
+		compopt -o default 2>/dev/null
+		COMPREPLY=()
+		return
+	fi
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	COMP_LINE=$line
+	COMP_POINT=${#COMP_LINE}
+	"$offset" 0
+}
+
+_keybearer()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev="" cword=$COMP_CWORD cmd start i
+	local -a words=("${COMP_WORDS[@]}")
+	local commands="get invalidate status inspect login logout git bazel kubectl cargo terraform curl exec help"
+	local opts takes
+
+	COMPREPLY=()
+	((cword > 0)) && prev=${words[cword - 1]}
+	# COMP_WORDBREAKS holds '=': --profile=NAME arrives as three words
+	if [[ $cur == = ]]; then
+		cur=""
+	elif [[ $prev == = ]] && ((cword > 1)); then
+		prev=${words[cword - 2]}
+	fi
+
+	if ((cword == 1)); then
+		COMPREPLY=($(compgen -W "$commands --help -h --version" -- "$cur"))
+		return 0
+	fi
+	cmd=${words[1]}
+
+	case $cmd in
+	get)
+		opts="--profile --format --min-ttl --help"
+		takes="--profile -p --format -f --min-ttl"
+		;;
+	invalidate)
+		opts="--profile --token-stdin --help"
+		takes="--profile -p"
+		;;
+	status | logout)
+		opts="--profile --help"
+		takes="--profile -p"
+		;;
+	inspect)
+		opts="--profile --verify --audience --help -"
+		takes="--profile -p --audience"
+		;;
+	login)
+		opts="--profile --client-id --token-url --no-verify --help"
+		takes="--profile -p --client-id --token-url"
+		;;
+	kubectl)
+		if ((cword == 2)); then
+			COMPREPLY=($(compgen -W "--profile --help" -- "$cur"))
+		elif [[ $prev == --profile ]] && ((cword <= 4)); then
+			_keybearer_value --profile
+		fi
+		return 0
+		;;
+	git | bazel | cargo | terraform | help)
+		if ((cword == 2)); then
+			case $cmd in
+			git) opts="get store erase capability --help" ;;
+			bazel) opts="get --help" ;;
+			cargo) opts="--cargo-plugin --help" ;;
+			terraform) opts="get forget --help" ;;
+			help) opts=${commands% help} ;;
+			esac
+			COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		fi
+		return 0 # terraform's HOST is free text
+		;;
+	exec)
+		# keybearer's options up to --, then the command and its own completion
+		for ((i = 2; i < cword; i++)); do
+			case ${words[i]} in
+			--)
+				_keybearer_delegate "${words[@]:i+1:cword-i-1}" "$cur"
+				return 0
+				;;
+			--profile | --env)
+				[[ ${words[i + 1]} == = ]] && ((i++))
+				((i++))
+				;;
+			esac
+		done
+		if [[ $prev == @(--profile|--env) ]]; then
+			_keybearer_value "$prev"
+		else
+			COMPREPLY=($(compgen -W "--profile --env --" -- "$cur"))
+		fi
+		return 0
+		;;
+	curl)
+		# [--profile P] [--], then curl's arguments as curl completes them
+		if [[ $prev == --profile && ${words[2]} == --profile ]] && ((cword <= 4)); then
+			_keybearer_value --profile
+			return 0
+		fi
+		start=2
+		if [[ ${words[2]} == --profile=* ]] && ((cword > 2)); then
+			start=3
+		elif [[ ${words[2]} == --profile ]] && ((cword > 2)); then
+			start=4
+			[[ ${words[3]} == = ]] && start=5
+		fi
+		if [[ ${words[start]} == -- ]] && ((cword > start)); then
+			((start++))
+		fi
+		_keybearer_delegate curl "${words[@]:start:cword-start}" "$cur"
+		if ((cword == 2)); then
+			COMPREPLY+=($(compgen -W "--profile -- --help" -- "$cur"))
+		fi
+		return 0
+		;;
+	*)
+		return 0
+		;;
+	esac
+
+	if [[ " $takes " == *" $prev "* ]] && _keybearer_value "$prev"; then
+		return 0
+	fi
+	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+	return 0
+}
+
+complete -F _keybearer keybearer

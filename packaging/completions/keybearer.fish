@@ -1,0 +1,172 @@
+# fish completion for keybearer(1): commands, each command's options, --format values, and
+# profile names from the config file's [profile NAME] lines; the command after
+# `keybearer exec --` and curl's arguments complete as their own.
+
+# The profile names of the config file (aspose, built in, when it has none).
+function __keybearer_profiles
+    set -l config $KEYBEARER_CONFIG
+    if test -z "$config"
+        set -l base $XDG_CONFIG_HOME
+        test -n "$base"; or set base $HOME/.config
+        set config $base/keybearer/config
+    end
+    set -l names
+    if test -f "$config" -a -r "$config"
+        for name in (string replace -rf '^\s*\[profile\s+([A-Za-z0-9._-]+)\].*$' '$1' <$config)
+            contains -- $name $names; or set -a names $name
+        end
+    end
+    set -q names[1]; or set names aspose
+    printf '%s\n' $names
+end
+
+# True when the command (the first word after keybearer) is one of the arguments.
+function __keybearer_command_is
+    set -l words (commandline -opc)
+    set -q words[2]; and contains -- $words[2] $argv
+end
+
+# True when no command is given yet.
+function __keybearer_needs_command
+    set -l words (commandline -opc)
+    not set -q words[2]
+end
+
+# True when the word being completed is the Nth argument of the command (1: just after it).
+function __keybearer_argument_is
+    set -l words (commandline -opc)
+    test (count $words) -eq (math $argv[1] + 1)
+end
+
+# True at the first argument of the command, and at the value of a --profile given there.
+function __keybearer_first_argument
+    set -l words (commandline -opc)
+    test (count $words) -eq 2; or begin
+        test (count $words) -eq 3; and test "$words[3]" = --profile
+    end
+end
+
+# The words after keybearer's own options of exec (after its --) or of curl ([--profile P]
+# [--]), and the word being completed; nothing while keybearer's options are completed.
+function __keybearer_delegated_words
+    set -l words (commandline -opc)
+    set -l i 3
+    switch $words[2]
+        case exec
+            while test $i -le (count $words)
+                if test "$words[$i]" = --
+                    set -l rest $words[(math $i + 1)..-1]
+                    set -q rest[1]; and printf '%s\n' $rest
+                    return 0
+                end
+                set i (math $i + 1)
+            end
+            return 1
+        case curl
+            if string match -q -- '--profile=*' "$words[3]"
+                set i 4
+            else if test "$words[3]" = --profile
+                set i 5
+            end
+            if test (count $words) -ge $i; and test "$words[$i]" = --
+                set i (math $i + 1)
+            end
+            test (count $words) -ge (math $i - 1); or return 1
+            echo curl
+            if test (count $words) -ge $i
+                printf '%s\n' $words[$i..-1]
+            end
+            return 0
+    end
+    return 1
+end
+
+# Completes the current word as the delegated command line would.
+function __keybearer_complete_delegated
+    set -l words (__keybearer_delegated_words)
+    set -l line (string join ' ' -- (string escape -- $words)) (commandline -ct)
+    complete -C (string join ' ' -- $line)
+end
+
+function __keybearer_delegating
+    __keybearer_delegated_words >/dev/null
+end
+
+complete -c keybearer -f
+
+# keybearer itself
+complete -c keybearer -n __keybearer_needs_command -s h -l help -d 'List the commands and the exit codes'
+complete -c keybearer -n __keybearer_needs_command -l version -d 'Print the version'
+complete -c keybearer -n __keybearer_needs_command -a get -d 'Print a valid token (from the cache, or freshly minted)'
+complete -c keybearer -n __keybearer_needs_command -a invalidate -d 'Drop the cached token'
+complete -c keybearer -n __keybearer_needs_command -a status -d 'Show profiles, secret sources and token lifetimes'
+complete -c keybearer -n __keybearer_needs_command -a inspect -d 'Decode the cached (or stdin) JWT'
+complete -c keybearer -n __keybearer_needs_command -a login -d 'Store a client secret in the OS keyring (rotation too)'
+complete -c keybearer -n __keybearer_needs_command -a logout -d 'Remove a stored client secret and the cached token'
+complete -c keybearer -n __keybearer_needs_command -a git -d 'git credential helper (credential.helper)'
+complete -c keybearer -n __keybearer_needs_command -a bazel -d 'Bazel credential helper (--credential_helper)'
+complete -c keybearer -n __keybearer_needs_command -a kubectl -d 'kubectl exec credential plugin (ExecCredential)'
+complete -c keybearer -n __keybearer_needs_command -a cargo -d 'cargo credential provider (protocol v1)'
+complete -c keybearer -n __keybearer_needs_command -a terraform -d 'Terraform credentials helper'
+complete -c keybearer -n __keybearer_needs_command -a curl -d 'Run curl with the token, retrying once after a 401'
+complete -c keybearer -n __keybearer_needs_command -a exec -d 'Run a command with the token in an environment variable'
+complete -c keybearer -n __keybearer_needs_command -a help -d 'Describe a command'
+
+# help COMMAND
+complete -c keybearer -n '__keybearer_command_is help; and __keybearer_argument_is 1' \
+    -a 'get invalidate status inspect login logout git bazel kubectl cargo terraform curl exec'
+
+# get, invalidate, status, inspect, login, logout
+complete -c keybearer -n '__keybearer_command_is get invalidate status inspect login logout' \
+    -l help -d 'Describe the command'
+complete -c keybearer -n '__keybearer_command_is get invalidate status inspect login logout' \
+    -s p -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
+complete -c keybearer -n '__keybearer_command_is get' -s f -l format -x \
+    -a 'header\t"Authorization: Bearer TOKEN (the default)" token\t"The token alone" curl\t"A line for curl -K" wget\t"A line for wget --config" json\t"access_token, token_type, expires_at, expires_in"' \
+    -d 'What to print'
+complete -c keybearer -n '__keybearer_command_is get' -l min-ttl -x \
+    -d 'The token must stay valid at least this many more seconds'
+complete -c keybearer -n '__keybearer_command_is invalidate' -l token-stdin \
+    -d 'Drop it only if it is the token on stdin'
+complete -c keybearer -n '__keybearer_command_is inspect' -a - -d 'The token on stdin'
+complete -c keybearer -n '__keybearer_command_is inspect' -l verify \
+    -d 'Verify the signature against the JWKS, the expiry and the audience'
+complete -c keybearer -n '__keybearer_command_is inspect' -l audience -x \
+    -d 'With --verify: the audience the token must name'
+complete -c keybearer -n '__keybearer_command_is login' -l client-id -x \
+    -d 'The client id, when the profile has none'
+complete -c keybearer -n '__keybearer_command_is login' -l token-url -x \
+    -d 'The token endpoint of a new profile'
+complete -c keybearer -n '__keybearer_command_is login' -l no-verify \
+    -d 'Store without minting a token first'
+
+# the host tools' protocols
+complete -c keybearer -n '__keybearer_command_is git bazel kubectl cargo terraform curl; and __keybearer_argument_is 1' \
+    -l help -d 'Describe the command'
+complete -c keybearer -n '__keybearer_command_is git; and __keybearer_argument_is 1' \
+    -a 'get\t"Answer with the token" store\tIgnored erase\t"Drop the token git erases" capability\t"Announce authtype"'
+complete -c keybearer -n '__keybearer_command_is bazel; and __keybearer_argument_is 1' \
+    -a 'get\t"Answer with the headers for a URI"'
+complete -c keybearer -n '__keybearer_command_is cargo; and __keybearer_argument_is 1' \
+    -l cargo-plugin -d 'The argument cargo passes to credential providers'
+complete -c keybearer -n '__keybearer_command_is terraform; and __keybearer_argument_is 1' \
+    -a 'get\t"Answer with the token for HOST" forget\t"Drop the cached token"'
+complete -c keybearer -n '__keybearer_command_is kubectl; and __keybearer_first_argument' \
+    -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
+
+# curl [--profile P] [--] ARGS: keybearer's options first, then curl's own completion
+complete -c keybearer -n '__keybearer_command_is curl; and __keybearer_first_argument' \
+    -l profile -x -a '(__keybearer_profiles)' -d 'The profile (default: the one whose urls claim the URLs)'
+complete -c keybearer -n '__keybearer_command_is curl; and __keybearer_argument_is 1' \
+    -a -- -d "End of keybearer's options: curl's follow"
+
+# exec [--profile P] [--env NAME] -- COMMAND: the options up to --, then the command's own
+complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
+    -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
+complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
+    -l env -x -d 'The variable that holds the token (default KEYBEARER_TOKEN)'
+complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
+    -a -- -d 'End of the options: the command follows'
+
+complete -c keybearer -n '__keybearer_command_is exec curl; and __keybearer_delegating' \
+    -a '(__keybearer_complete_delegated)'
