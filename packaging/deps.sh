@@ -14,6 +14,7 @@ packages=(
 	hyperfine                                      # benchmark
 	scdoc man-db                                   # man pages, and checking them
 	bash-completion zsh fish                       # the completions, and checking them
+	debhelper dpkg-dev lintian rpm                 # the .deb and the RPM
 )
 
 missing=()

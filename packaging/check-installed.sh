@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# After `apt-get install ./dist/keybearer_*.deb` (CI does it): the installed package works
+# where a distribution puts it: --version, git finding its credential helper, a cold and a
+# cached get through /usr/libexec/keybearer/keybearer-fetch, the man pages and completions.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export KB_STAGE=/usr KB_SOURCE="$root"
+. "$root/tests/integration/lib.sh"
+
+[ "$(command -v keybearer)" = /usr/bin/keybearer ] || fail "keybearer is not /usr/bin/keybearer"
+expect_eq "$(keybearer --version)" "keybearer $(sed -n '1s/^keybearer (\([^-)]*\).*/\1/p' "$root/packaging/debian/changelog")" "keybearer --version"
+expect_eq "$(git credential-keybearer capability)" $'version 0\ncapability authtype' \
+	"git credential-keybearer capability"
+
+start_server
+write_profile main ok
+run_kb get --profile main --format token
+expect_rc 0 "cold get from the package"
+token=$OUT
+KEYBEARER_FETCH=/bin/false run_kb get --profile main --format token
+expect_rc 0 "cached get from the package"
+expect_eq "$OUT" "$token" "the cached token"
+expect_eq "$(requests ok)" 1 "token requests"
+
+man -w keybearer >/dev/null || fail "man keybearer: no page"
+man -w 5 keybearer-config >/dev/null || fail "man 5 keybearer-config: no page"
+for f in /usr/share/bash-completion/completions/keybearer \
+	/usr/share/zsh/vendor-completions/_keybearer \
+	/usr/share/fish/vendor_completions.d/keybearer.fish; do
+	[ -s "$f" ] || fail "missing completion $f"
+done
+echo "installed package: all passed"
