@@ -22,6 +22,7 @@
 #include "cache.h"
 #include "config.h"
 #include "discovery.h"
+#include "verify.h"
 #include "error.h"
 #include "http.h"
 #include "login.h"
@@ -34,6 +35,9 @@
 /* Retries after a transient failure start here and double up to the cap. */
 #define RETRY_FIRST_MS 250
 #define RETRY_MAX_MS   8000
+/* An attempt that could not even finish a TLS handshake would only turn the endpoint's
+ * answer into a timeout: none starts with less than this left. */
+#define RETRY_MIN_ATTEMPT_MS 1000
 
 struct mint_job {
 	const char *profile_name;
@@ -101,7 +105,8 @@ mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct
 		if (asked >= 0)
 			delay = asked >= CACHE_RETRY_AFTER_CAP ? CACHE_RETRY_AFTER_CAP * 1000LL
 							       : asked * 1000LL;
-		if (attempt_err.code != KB_EXIT_TRANSIENT || monotonic_ms() + delay >= deadline) {
+		if (attempt_err.code != KB_EXIT_TRANSIENT ||
+		    monotonic_ms() + delay + RETRY_MIN_ATTEMPT_MS > deadline) {
 			*err = attempt_err;
 			error_debug("attempt %d for profile %s failed for good: %s", attempt,
 				    p->name, attempt_err.message);
@@ -333,10 +338,9 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv, struct error *err);
 } commands[] = {
-	{ "mint", run_mint_command },
-	{ "login", login_run },
-	{ "logout", login_logout },
-	{ "keyring-status", login_keyring_status },
+	{ "mint", run_mint_command }, { "login", login_run },
+	{ "logout", login_logout },   { "keyring-status", login_keyring_status },
+	{ "verify", verify_run },
 };
 
 int

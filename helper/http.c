@@ -358,6 +358,7 @@ http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 	    http_request(p, &target, &req, (long)left, &resp, err) != 0)
 		goto out;
 	http_response_view(&resp, &reply);
+	reply.auth_method = p->auth_method;
 	*retry_after = retry_after_seconds(resp.retry_after);
 	rc = token_reply_parse(&reply, secret, time(NULL), out, err);
 out:

@@ -2,6 +2,7 @@
  * keybearer-fetch only when the cache cannot answer. Links libc, json-c and inih only. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@ struct options {
 	int min_ttl;
 	int token_stdin;
 	int from_stdin; /* inspect - */
+	int verify;	/* inspect --verify */
+	const char *audience;
 };
 
 static int cmd_get(int argc, char **argv, struct error *err);
@@ -72,11 +75,19 @@ static const struct command commands[] = {
 	  "Shows each profile (or one), where its secret would come from, and the state of\n"
 	  "its cached token. Never prints a token or a secret.\n" },
 	{ "inspect", cmd_inspect, "decode the cached (or stdin) JWT",
-	  "usage: keybearer inspect [--profile P | -]\n"
+	  "usage: keybearer inspect [--profile P | -] [--verify [--audience AUD]]\n"
 	  "\n"
 	  "Prints the header and claims of the profile's cached token, or of the token on\n"
 	  "stdin with -, as JSON with its expiry in human terms. The token is decoded, not\n"
-	  "verified; its signature is never printed.\n" },
+	  "verified; its signature is never printed.\n"
+	  "\n"
+	  "      --verify       then check it as a resource server would: its RS256 or ES256\n"
+	  "                     signature against the issuer's keys (the profile's jwks_url,\n"
+	  "                     or its issuer's jwks_uri), its expiry, its issuer and its\n"
+	  "                     audience; prints \"verified: ...\" or exits 77 saying why\n"
+	  "      --audience AUD the audience to expect (default: the profile's audience,\n"
+	  "                     else its resource; with neither, not checked)\n"
+	  "  -p, --profile P    with -, the profile whose issuer and keys to verify against\n" },
 	{ "login", cmd_keyring, "store a client secret in the OS keyring (rotation too)",
 	  "usage: keybearer login [--profile P] [--client-id ID] [--token-url URL] [--no-verify]\n"
 	  "\n"
@@ -152,6 +163,8 @@ parse_options(int argc, char **argv, const char *allowed, struct options *opts, 
 		{ "format", required_argument, NULL, 'f' },
 		{ "min-ttl", required_argument, NULL, 't' },
 		{ "token-stdin", no_argument, NULL, 's' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "audience", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -209,10 +222,18 @@ parse_options(int argc, char **argv, const char *allowed, struct options *opts, 
 		case 's':
 			opts->token_stdin = 1;
 			break;
+		case 'v':
+			opts->verify = 1;
+			break;
+		case 'a':
+			opts->audience = optarg;
+			break;
 		}
 	}
+	if (opts->audience != NULL && !opts->verify)
+		return usage_error(err, command, "--audience goes with", "--verify");
 	if (optind < argc && strcmp(command, "inspect") == 0 && strcmp(argv[optind], "-") == 0 &&
-	    optind + 1 == argc && opts->profile == NULL) {
+	    optind + 1 == argc && (opts->profile == NULL || opts->verify)) {
 		opts->from_stdin = 1;
 		return 0;
 	}
@@ -545,6 +566,39 @@ print_inspection(const char *token, const struct cache_record *cached, struct er
 	return rc;
 }
 
+/* inspect --verify: keybearer-fetch checks the token, as it links libcurl and libcrypto.
+ * The token reaches its stdin through a pipe, never its argv; returns only on failure. */
+static int
+verify_in_fetch(const struct options *opts, const char *token, struct error *err)
+{
+	char *args[6] = { "verify" };
+	size_t len = strlen(token);
+	int pipe_fds[2], n = 1;
+
+	/* a pipe holds 64 KiB: the token (at most TOKEN_MAX_LENGTH) fits without a reader */
+	if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+		return error_set(err, KB_EXIT_INTERNAL, "cannot create a pipe: %s — retry",
+				 strerror(errno));
+	if (output_write_all(pipe_fds[1], token, len) != 0 ||
+	    output_write_all(pipe_fds[1], "\n", 1) != 0 || close(pipe_fds[1]) != 0 ||
+	    dup2(pipe_fds[0], STDIN_FILENO) < 0) {
+		close(pipe_fds[0]);
+		return error_set(err, KB_EXIT_INTERNAL, "cannot hand the token over: %s — retry",
+				 strerror(errno));
+	}
+	close(pipe_fds[0]);
+	if (opts->profile != NULL) {
+		args[n++] = "--profile";
+		args[n++] = (char *)opts->profile;
+	}
+	if (opts->audience != NULL) {
+		args[n++] = "--audience";
+		args[n++] = (char *)opts->audience;
+	}
+	args[n] = NULL;
+	return obtain_exec_fetch("verify", n, args, err);
+}
+
 static int
 cmd_inspect(int argc, char **argv, struct error *err)
 {
@@ -555,13 +609,15 @@ cmd_inspect(int argc, char **argv, struct error *err)
 	char *token = NULL;
 	int rc;
 
-	rc = parse_options(argc, argv, "profile", &opts, err);
+	rc = parse_options(argc, argv, "profile verify audience", &opts, err);
 	if (rc != 0)
 		return rc;
 	if (opts.from_stdin) {
 		if (read_stdin_token(&token, err) != 0)
 			return -1;
 		rc = print_inspection(token, NULL, err);
+		if (rc == 0 && opts.verify)
+			rc = verify_in_fetch(&opts, token, err);
 		free(token);
 		return rc;
 	}
@@ -575,6 +631,10 @@ cmd_inspect(int argc, char **argv, struct error *err)
 			       p->name, p->name);
 	if (rc == 0)
 		rc = print_inspection(rec.access_token, &rec, err);
+	if (rc == 0 && opts.verify) {
+		opts.profile = p->name; /* the profile selected here, not chosen again */
+		rc = verify_in_fetch(&opts, rec.access_token, err);
+	}
 	cache_record_free(&rec);
 	config_free(&cfg);
 	return rc;

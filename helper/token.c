@@ -281,7 +281,8 @@ rejection_advice(const char *code)
 		const char *code;
 		const char *advice;
 	} table[] = {
-		{ "invalid_client", "check client_id and secret (was the secret rotated?)" },
+		{ "invalid_client", "check client_id, the secret (was it rotated?) and "
+				    "auth_method" },
 		{ "unauthorized_client", "this client may not use the client_credentials grant: "
 					 "check its registration at the provider" },
 		{ "invalid_grant", "check client_id and secret (was the secret rotated?)" },
@@ -307,7 +308,7 @@ oauth_error_reply(const struct token_reply *reply, const char *secret, struct er
 {
 	struct json_object *obj = strictjson_parse(reply->body, reply->body_len);
 	const char *code, *description;
-	char safe_code[64], safe_description[EXCERPT_MAX + 1];
+	char safe_code[64], safe_description[EXCERPT_MAX + 1], method[64] = "";
 
 	if (obj == NULL)
 		return -1;
@@ -318,6 +319,10 @@ oauth_error_reply(const struct token_reply *reply, const char *secret, struct er
 		return -1;
 	}
 	description = strictjson_get_string(obj, "error_description");
+	/* A server that wants the other client authentication says only invalid_client. */
+	if (strcmp(code, "invalid_client") == 0)
+		snprintf(method, sizeof(method), " (this request used %s)",
+			 config_auth_method_name(reply->auth_method));
 	token_excerpt(code, strlen(code), secret, safe_code, sizeof(safe_code));
 	if (description != NULL)
 		token_excerpt(description, strlen(description), secret, safe_description,
@@ -327,9 +332,9 @@ oauth_error_reply(const struct token_reply *reply, const char *secret, struct er
 		  strcmp(code, "temporarily_unavailable") == 0 || strcmp(code, "server_error") == 0
 			  ? KB_EXIT_TRANSIENT
 			  : KB_EXIT_REJECTED,
-		  "token endpoint refused the request: %s%s%s — %s", safe_code,
+		  "token endpoint refused the request: %s%s%s — %s%s", safe_code,
 		  description ? ": " : "", description ? safe_description : "",
-		  rejection_advice(code));
+		  rejection_advice(code), method);
 	json_object_put(obj);
 	return 0;
 }

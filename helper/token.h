@@ -29,6 +29,7 @@ struct token_reply {
 	const char *retry_after;  /* may be NULL */
 	const char *location;	  /* may be NULL */
 	long long server_date;	  /* the Date header as Unix time, 0 when absent */
+	enum auth_method auth_method; /* how the request authenticated the client */
 	const char *body;
 	size_t body_len;
 };

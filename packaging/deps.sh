@@ -15,16 +15,28 @@ packages=(
 	scdoc man-db                                   # man pages, and checking them
 	bash-completion zsh fish                       # the completions, and checking them
 	debhelper dpkg-dev lintian rpm                 # the .deb and the RPM
+	libssl-dev                                     # inspect --verify (libcurl's OpenSSL)
+	python3-authlib python3-flask                  # a real authorization server (interop)
 )
+# and Node.js for the other (oidc-provider); a Node already installed (say from NodeSource)
+# is kept: Debian's npm package would replace it
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+	sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -qq
+	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The interop test's oidc-provider, exactly as tests/interop/package-lock.json pins it.
+interop="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
+if [ ! -d "$interop/node_modules/oidc-provider" ]; then
+	(cd "$interop" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -88,7 +88,7 @@ echo "# a secret the endpoint rejects is not stored"
 printf 'nope' >"$WORK/stdin"
 KB_STDIN="$WORK/stdin" run_kb login --profile rejected --client-id "$CLIENT_ID" --token-url "$BASE/ok/token?rejected"
 expect_rc 77 "login with a rejected secret"
-expect_eq "$ERR" "keybearer: the secret of profile rejected was not stored: token endpoint refused the request: invalid_client: Client authentication failed — check client_id and secret (was the secret rotated?)" "rejection message"
+expect_eq "$ERR" "keybearer: the secret of profile rejected was not stored: token endpoint refused the request: invalid_client: Client authentication failed — check client_id, the secret (was it rotated?) and auth_method (this request used client_secret_post)" "rejection message"
 stored rejected && fail "a rejected secret was stored"
 grep -q 'profile rejected' "$CONFIG" && fail "a rejected login wrote the config"
 

@@ -211,7 +211,8 @@ test_token_is_b64token_table(void **state)
 #define OPAQUE		 "2YotnFZFEjr1zCsicMWpAA"
 #define INVALID_CLIENT_MESSAGE                                                                     \
 	"token endpoint refused the request: invalid_client: Client authentication failed — "    \
-	"check client_id and secret (was the secret rotated?)"
+	"check client_id, the secret (was it rotated?) and auth_method (this request used "      \
+	"client_secret_post)"
 
 struct reply_case {
 	const char *name;

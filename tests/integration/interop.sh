@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# keybearer against authorization servers nobody here wrote: npm oidc-provider (pinned in
+# tests/interop/package-lock.json) and Debian's python3-authlib. Both auth methods, RS256
+# and ES256 JWT access tokens through resource indicators, scope and resource passed
+# through, OIDC discovery, inspect, inspect --verify, and authlib refusing a client that
+# authenticates the way it is not registered to.
+. "$(dirname "$0")/lib.sh"
+
+INTEROP="$KB_SOURCE/tests/interop"
+[ -d "$INTEROP/node_modules/oidc-provider" ] ||
+	fail "tests/interop/node_modules is missing — packaging/deps.sh runs npm ci there"
+API=https://api.keybearer.test/
+ES=https://es.keybearer.test/
+
+# start_interop NAME COMMAND...: sets PORT and BASE of that server
+start_interop() {
+	local name=$1 port_file="$WORK/$1.port"
+	shift
+	"$@" --port-file "$port_file" --cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
+		--secret-file "$WORK/$name.secret" --log "$WORK/$name.log" 2>"$WORK/$name.err" &
+	SERVER_PIDS+=($!)
+	for _ in $(seq 250); do
+		[ -s "$port_file" ] && break
+		sleep 0.02
+	done
+	[ -s "$port_file" ] || fail "$name did not start: $(cat "$WORK/$name.err")"
+	PORT=$(cat "$port_file")
+	BASE="https://127.0.0.1:$PORT"
+}
+logged() { tail -1 "$WORK/$1.log" | jq -r "$2"; } # NAME JQ: of the last request
+jwt_part() { # TOKEN N: part N (1 header, 2 claims) of a JWT, as JSON
+	local part
+	part=$(cut -d. -f"$2" <<<"$1" | tr '_-' '/+')
+	while [ $((${#part} % 4)) -ne 0 ]; do part="$part="; done
+	base64 -d <<<"$part"
+}
+
+start_server # the CA, and the secret file of lib.sh
+cp "$WORK/secret" "$WORK/oidc.secret"
+start_interop oidc node "$INTEROP/oidc_server.mjs"
+OIDC=$BASE
+
+echo "# oidc-provider, client_secret_basic, an RS256 JWT for a resource, through discovery"
+write_profile op-basic ok "token_url = " "issuer = $OIDC" "client_id = kb-basic" \
+	"auth_method = client_secret_basic" "scope = read" "resource = $API"
+run_kb get --profile op-basic --format json
+expect_rc 0 "get from oidc-provider with client_secret_basic"
+expect_eq "$ERR" "" "stderr of that get"
+token=$(jq -r .access_token <<<"$OUT")
+expires_at=$(jq -r .expires_at <<<"$OUT")
+expect_eq "$(logged oidc .auth_method)" client_secret_basic "the auth method the server saw"
+expect_eq "$(logged oidc .scope)" read "scope passed through"
+expect_eq "$(logged oidc .resource)" "$API" "resource passed through"
+expect_eq "$(jwt_part "$token" 1 | jq -r .alg)" RS256 "alg"
+exp=$(jwt_part "$token" 2 | jq -r .exp)
+[ $((expires_at - exp)) -ge -2 ] && [ $((expires_at - exp)) -le 2 ] ||
+	fail "--format json expires_at $expires_at is not the JWT's exp $exp"
+run_kb inspect --profile op-basic
+expect_rc 0 "inspect"
+for claim in "aud.*$API" "scope.*read" "client_id.*kb-basic" "iss.*$OIDC" "alg.*RS256"; do
+	expect_match "$OUT" "$claim" "inspect shows $claim"
+done
+
+echo "# oidc-provider, client_secret_post, an ES256 JWT"
+write_profile op-post ok "token_url = " "issuer = $OIDC" "client_id = kb-post" \
+	"scope = read write" "resource = $ES"
+run_kb get --profile op-post --format token
+expect_rc 0 "get from oidc-provider with client_secret_post"
+es_token=$OUT
+expect_eq "$(logged oidc .auth_method)" client_secret_post "the auth method the server saw"
+expect_eq "$(logged oidc .scope)" "read write" "both scopes passed through"
+expect_eq "$(jwt_part "$es_token" 1 | jq -r .alg)" ES256 "alg"
+expect_eq "$(jwt_part "$es_token" 2 | jq -r .aud)" "$ES" "aud of the ES256 token"
+expect_eq "$(curl -sS --cacert "$CA" "$OIDC/_count")" 2 "oidc-provider token requests"
+
+echo "# inspect --verify: the signature against the issuer's JWKS, then expiry and audience"
+run_kb inspect --profile op-basic --verify
+expect_rc 0 "verify the RS256 token"
+expect_match "$(tail -1 <<<"$OUT")" "^verified: RS256 signature by key kb-rs256 of $OIDC/jwks; expires in [0-9]+ min( [0-9]+ s)?; audience $API; issuer $OIDC$" "verdict on the RS256 token"
+run_kb inspect --profile op-post --verify
+expect_rc 0 "verify the ES256 token"
+expect_match "$(tail -1 <<<"$OUT")" "^verified: ES256 signature by key kb-es256 of $OIDC/jwks; .*audience $ES; issuer $OIDC$" "verdict on the ES256 token"
+run_kb inspect --profile op-basic --verify --audience https://other.example/
+expect_rc 77 "verify against another audience"
+expect_eq "$ERR" "keybearer: token verification failed: wrong audience: the token is for \"$API\", not https://other.example/ — check audience or resource in [profile op-basic]" "wrong audience"
+# one character in the middle of the signature changed (the last one carries spare bits)
+signature=${token##*.}
+middle=$((${#signature} / 2))
+swap=$([ "${signature:$middle:1}" = A ] && echo B || echo A)
+tampered="${token%.*}.${signature:0:$middle}$swap${signature:$((middle + 1))}"
+printf '%s\n' "$tampered" >"$WORK/tampered"
+KB_STDIN="$WORK/tampered" run_kb inspect - --profile op-basic --verify
+expect_rc 77 "verify a tampered token"
+expect_match "$ERR" "^keybearer: token verification failed with the keys of $OIDC/jwks: .*signature does not match key kb-rs256" "tampered signature"
+printf '%s\n' "$token" >"$WORK/token"
+write_profile plain ok
+KB_STDIN="$WORK/token" run_kb inspect - --profile plain --verify
+expect_rc 78 "verify with a profile that names no keys"
+expect_match "$ERR" "names no keys to verify with — set jwks_url, or issuer" "no keys"
+
+echo "# a genuine signature does not excuse the claims: expiry, nbf, issuer, audience"
+# tokens signed here with a key whose JWKS a plain loopback web server publishes
+mkdir -p "$WORK/keys"
+cat >"$WORK/sign.py" <<'PY'
+import base64, json, sys, time
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+keydir, claims = sys.argv[1], json.loads(sys.argv[2])
+try:
+    with open(keydir + "/key.pem", "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), None)
+except FileNotFoundError:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with open(keydir + "/key.pem", "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    n = key.public_key().public_numbers()
+    jwk = {"kty": "RSA", "kid": "local", "use": "sig", "alg": "RS256",
+           "n": b64(n.n.to_bytes(256, "big")), "e": b64(n.e.to_bytes(3, "big"))}
+    with open(keydir + "/jwks.json", "w") as f:
+        json.dump({"keys": [jwk]}, f)
+now = int(time.time())
+claims = {k: (now + v if k in ("exp", "nbf", "iat") else v) for k, v in claims.items()}
+signing_input = b64(json.dumps({"alg": "RS256", "kid": "local"}).encode()) + "." + \
+    b64(json.dumps(claims).encode())
+signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+print(signing_input + "." + b64(signature))
+PY
+sign() { "$PY" "$WORK/sign.py" "$WORK/keys" "$1" >"$WORK/signed"; }
+sign '{"exp": 300}'
+"$PY" -m http.server --bind 127.0.0.1 --directory "$WORK/keys" 0 >"$WORK/http.out" 2>&1 &
+SERVER_PIDS+=($!)
+for _ in $(seq 100); do
+	grep -q "port" "$WORK/http.out" && break
+	sleep 0.05
+done
+JWKS="http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$WORK/http.out")/jwks.json"
+write_profile local ok "jwks_url = $JWKS" "audience = https://local.test/"
+for row in \
+	'{"exp": 300, "aud": ["x", "https://local.test/"]}|0|^verified: RS256 signature by key local of '"$JWKS"'; expires in (4 min 5[89] s|5 min); audience https://local.test/; issuer \(none\)$' \
+	'{"exp": -90, "aud": "https://local.test/"}|77|^keybearer: token verification failed: expired 1 min 3[01] s ago — run keybearer get for a fresh one$' \
+	'{"aud": "https://local.test/"}|77|^keybearer: token verification failed: the token has no exp' \
+	'{"exp": 300, "nbf": 600, "aud": "https://local.test/"}|77|^keybearer: token verification failed: not valid for another (599|600) s \(nbf\)' \
+	'{"exp": 300, "aud": "https://elsewhere.test/"}|77|^keybearer: token verification failed: wrong audience: the token is for "https://elsewhere.test/", not https://local.test/' \
+	'{"exp": 300}|77|^keybearer: token verification failed: wrong audience: the token is for no audience \(no aud\), not https://local.test/'; do
+	IFS='|' read -r claims code pattern <<<"$row"
+	sign "$claims"
+	KB_STDIN="$WORK/signed" run_kb inspect - --profile local --verify
+	expect_rc "$code" "verify $claims"
+	if [ "$code" = 0 ]; then
+		expect_match "$(tail -1 <<<"$OUT")" "$pattern" "verdict on $claims"
+	else
+		expect_match "$ERR" "$pattern" "verdict on $claims"
+	fi
+done
+write_profile local-iss ok "jwks_url = $JWKS" "issuer = https://issuer.test"
+sign '{"exp": 300, "iss": "https://impostor.test"}'
+KB_STDIN="$WORK/signed" run_kb inspect - --profile local-iss --verify
+expect_rc 77 "a token from another issuer"
+expect_match "$ERR" "^keybearer: token verification failed: issued by \"https://impostor.test\", not by the profile's issuer https://issuer.test" "issuer"
+
+echo "# authlib: each client authenticates only the way it is registered to"
+# authlib 1.2 compares the Basic credentials without form-decoding them (RFC 6749 2.3.1
+# says to encode them), so its clients get a secret that encoding leaves alone.
+printf 'authlibSecret0123456789' >"$WORK/authlib.secret"
+chmod 600 "$WORK/authlib.secret"
+start_interop authlib "$PY" "$INTEROP/authlib_server.py"
+AUTHLIB=$BASE
+for row in "al-basic|kb-basic|client_secret_basic" "al-post|kb-post|client_secret_post"; do
+	IFS='|' read -r name client method <<<"$row"
+	write_profile "$name" ok "token_url = $AUTHLIB/oauth/token" "client_id = $client" \
+		"auth_method = $method" "scope = read" "secret = file:$WORK/authlib.secret"
+	run_kb get --profile "$name" --format json
+	expect_rc 0 "get from authlib with $method"
+	expect_eq "$(logged authlib .auth_method)" "$method" "the auth method authlib saw"
+	left=$(($(jq -r .expires_at <<<"$OUT") - $(date +%s)))
+	[ "$left" -ge 3590 ] && [ "$left" -le 3600 ] || fail "expires_in 3600 read as $left s"
+done
+# (another scope: the same client and scope would share al-basic's cached token)
+write_profile al-wrong ok "token_url = $AUTHLIB/oauth/token" "client_id = kb-basic" \
+	"auth_method = client_secret_post" "scope = read write" "secret = file:$WORK/authlib.secret"
+run_kb get --profile al-wrong
+expect_rc 77 "client_secret_post for a client_secret_basic client"
+expect_eq "$OUT" "" "stdout of the refused get"
+expect_eq "$ERR" "keybearer: token endpoint refused the request: invalid_client — check client_id, the secret (was it rotated?) and auth_method (this request used client_secret_post)" "the refusal"
+expect_eq "$(logged authlib .status)" 401 "authlib's answer"
+expect_no_secret "$ERR"
+echo "interop: all passed"

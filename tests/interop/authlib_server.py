@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+"""A real OAuth 2.0 authorization server for keybearer's interoperability tests.
+
+Authlib's AuthorizationServer (authlib.integrations.flask_oauth2) with its
+ClientCredentialsGrant, as Debian packages them (python3-authlib 1.2,
+python3-flask 2.2).  Run it with /usr/bin/python3: another python3 first on
+PATH may lack Debian's modules.
+
+Usage:
+    authlib_server.py --port-file PATH --cert server.pem --key server.key
+                      --secret-file PATH [--log PATH]
+
+Listens on 127.0.0.1, on an ephemeral port that it writes to --port-file once
+it accepts connections (threaded: one thread per connection).
+
+    POST /oauth/token   the token endpoint (grant client_credentials only)
+    GET  /_count        number of token-endpoint requests so far, as text
+
+Clients (scope "read write"), both with the secret read raw from --secret-file
+(every byte of the file, nothing stripped), each accepting only its registered
+token_endpoint_auth_method; the other method fails with 401 invalid_client:
+    kb-basic  client_secret_basic
+    kb-post   client_secret_post
+
+Tokens are opaque: authlib's default generator (42 random characters),
+"token_type": "Bearer", "expires_in": 3600, and "scope" when one was granted
+(the requested scopes that the client may have; asking for any other scope
+fails with invalid_scope).
+
+Note: authlib 1.2 does not form-decode the credentials of a Basic header
+(RFC 6749 section 2.3.1 says the client form-encodes them); it compares the
+client_id and secret exactly as they appear after base64 decoding.
+
+--log gets one JSON line per token-endpoint request:
+    {"client_id", "auth_method", "grant_type", "scope", "resource", "status", "error"}
+where auth_method is what the request actually used (Authorization: Basic
+header -> client_secret_basic; client_secret in the form -> client_secret_post;
+both -> "client_secret_basic+client_secret_post"; neither -> "none").
+
+SIGTERM or SIGINT: stops serving and exits 0.
+"""
+
+import argparse
+import base64
+import binascii
+import hmac
+import io
+import json
+import logging
+import os
+import signal
+import ssl
+import sys
+import threading
+import urllib.parse
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from flask import Flask
+from werkzeug.serving import make_server
+
+TOKEN_PATH = "/oauth/token"
+SCOPES = ["read", "write"]
+MAX_BODY = 1024 * 1024
+
+
+class ClientCredentials(ClientCredentialsGrant):
+    # authlib's grants accept only client_secret_basic unless told otherwise;
+    # which of these a given client may use is its own check_endpoint_auth_method.
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class Client(ClientMixin):
+    """An in-memory confidential client with one registered auth method."""
+
+    def __init__(self, client_id, secret, auth_method):
+        self.client_id = client_id
+        self.client_secret = secret
+        self.token_endpoint_auth_method = auth_method
+        self.scope = " ".join(SCOPES)
+        self.grant_types = ["client_credentials"]
+
+    def get_client_id(self):
+        return self.client_id
+
+    def get_default_redirect_uri(self):
+        return None
+
+    def get_allowed_scope(self, scope):
+        if not scope:
+            return ""
+        allowed = set(self.scope.split())
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri):
+        return False
+
+    def check_client_secret(self, client_secret):
+        return hmac.compare_digest(client_secret.encode("utf-8"),
+                                   self.client_secret.encode("utf-8"))
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        if endpoint == "token":
+            return method == self.token_endpoint_auth_method
+        return True
+
+    def check_response_type(self, response_type):
+        return False
+
+    def check_grant_type(self, grant_type):
+        return grant_type in self.grant_types
+
+
+class Recorder:
+    """Counts and logs token-endpoint requests, shared by all request threads."""
+
+    def __init__(self, log_path):
+        self.lock = threading.Lock()
+        self.count = 0
+        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+
+    def record(self, entry):
+        with self.lock:
+            self.count += 1
+            if self.log_file is not None:
+                self.log_file.write(json.dumps(entry) + "\n")
+                self.log_file.flush()
+
+    def get(self):
+        with self.lock:
+            return self.count
+
+
+def describe_token_request(environ, body):
+    """What the request presented, whether or not authlib accepted it."""
+    form = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"),
+                                 keep_blank_values=True)
+
+    def field(name):
+        values = form.get(name)
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else values
+
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    basic = authorization is not None and authorization[:6].lower() == "basic "
+    post = "client_secret" in form
+    client_id = field("client_id")
+    if basic:
+        try:
+            decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
+            if ":" in decoded:
+                client_id = decoded.split(":", 1)[0]
+        except (binascii.Error, UnicodeDecodeError):
+            pass
+    if basic and post:
+        method = "client_secret_basic+client_secret_post"
+    elif basic:
+        method = "client_secret_basic"
+    elif post:
+        method = "client_secret_post"
+    elif authorization is not None:
+        method = "other"
+    else:
+        method = "none"
+    return {
+        "client_id": client_id,
+        "auth_method": method,
+        "grant_type": field("grant_type"),
+        "scope": field("scope"),
+        "resource": field("resource"),
+    }
+
+
+def recording(app, recorder):
+    """WSGI middleware: answers /_count, and records every token request
+    before its response goes out (so /_count already includes it then)."""
+
+    def middleware(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/_count" and environ.get("REQUEST_METHOD") == "GET":
+            data = ("%d\n" % recorder.get()).encode("ascii")
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
+                                      ("Content-Length", str(len(data)))])
+            return [data]
+        if path != TOKEN_PATH:
+            return app(environ, start_response)
+
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(min(max(length, 0), MAX_BODY)) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        entry = describe_token_request(environ, body)
+        status = []
+
+        def capture(status_line, headers, exc_info=None):
+            status.append(int(status_line.split(" ", 1)[0]))
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            result = app(environ, capture)
+            chunks = list(result)
+            if hasattr(result, "close"):
+                result.close()
+        except BaseException:
+            entry["status"] = 500
+            entry["error"] = "exception"
+            recorder.record(entry)
+            raise
+        entry["status"] = status[-1] if status else None
+        entry["error"] = None
+        if entry["status"] is not None and entry["status"] >= 400:
+            try:
+                entry["error"] = json.loads(b"".join(chunks)).get("error")
+            except ValueError:
+                pass
+        recorder.record(entry)
+        return chunks
+
+    return middleware
+
+
+def create_app(secret, recorder):
+    app = Flask(__name__)
+    app.config.update(
+        OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": 3600},
+        OAUTH2_SCOPES_SUPPORTED=SCOPES,
+    )
+    clients = {
+        "kb-basic": Client("kb-basic", secret, "client_secret_basic"),
+        "kb-post": Client("kb-post", secret, "client_secret_post"),
+    }
+    tokens_lock = threading.Lock()
+    tokens = {}
+
+    def query_client(client_id):
+        return clients.get(client_id)
+
+    def save_token(token, request):
+        with tokens_lock:
+            tokens[token["access_token"]] = (request.client.get_client_id(), token)
+
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server.register_grant(ClientCredentials)
+
+    @app.route(TOKEN_PATH, methods=["POST"])
+    def issue_token():
+        return server.create_token_response()
+
+    app.wsgi_app = recording(app.wsgi_app, recorder)
+    return app
+
+
+class DeferredHandshakeContext(ssl.SSLContext):
+    """werkzeug wraps the listening socket, so by default each TLS handshake
+    runs inside accept(), on the one thread that accepts: a client that
+    connects and sends nothing would stall every other client.  Deferred, the
+    handshake happens on the first read, in that connection's own thread."""
+
+    def wrap_socket(self, sock, *args, **kwargs):
+        kwargs["do_handshake_on_connect"] = False
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def write_port_file(path, port):
+    # Write then rename, so a polling test never reads a partial number.
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--secret-file", required=True)
+    ap.add_argument("--log")
+    args = ap.parse_args()
+
+    with open(args.secret_file, "rb") as f:
+        secret = f.read().decode("utf-8")  # raw: nothing stripped
+
+    # One line per request on stderr would drown test output; errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    tls = DeferredHandshakeContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(args.cert, args.key)
+
+    recorder = Recorder(args.log)
+    app = create_app(secret, recorder)
+    # make_server binds and listens before it returns.
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever() to return: not from its thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    write_port_file(args.port_file, server.server_port)
+    try:
+        server.serve_forever(poll_interval=0.05)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
