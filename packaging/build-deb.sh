@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Debian package from this tree and checks it with lintian:
 #   packaging/build-deb.sh [OUTDIR]      (default: dist/)
-# dpkg-buildpackage wants debian/ at the top of the source; ours lives in packaging/debian,
-# so the build runs on a copy of the tree (the files git tracks or would track).
+# debian/ is a link to packaging/debian, so `dpkg-buildpackage -us -uc -b` works in the tree
+# too; this script builds in a copy (the files git tracks or would track), which leaves the
+# tree clean and the .deb in OUTDIR instead of the tree's parent directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist}
@@ -14,8 +15,7 @@ trap 'rm -rf "$work"' EXIT
 src="$work/keybearer-$version"
 mkdir -p "$src" "$out"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard |
-	xargs -0 cp --parents -t "$src")
-cp -r "$root/packaging/debian" "$src/debian"
+	xargs -0 cp -P --parents -t "$src")
 (cd "$src" && dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1) ||
 	{ tail -50 "$work/build.log"; exit 1; }
 # every tag at warning level or above fails the build; the overrides say why one is fine

@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{SOURCES,SPECS,BUILD,RPMS,SRPMS} "$out" "$work/keybearer-$version"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard |
-	xargs -0 cp --parents -t "$work/keybearer-$version")
+	xargs -0 cp -P --parents -t "$work/keybearer-$version")
 tar -C "$work" -czf "$work/SOURCES/keybearer-$version.tar.gz" "keybearer-$version"
 rpmbuild --nodeps --define "_topdir $work" -bb "$spec" >"$work/build.log" 2>&1 ||
 	{ tail -50 "$work/build.log"; exit 1; }
