@@ -101,43 +101,9 @@ expect_match "$ERR" "names no keys to verify with — set jwks_url, or issuer" "
 echo "# a genuine signature does not excuse the claims: expiry, nbf, issuer, audience"
 # tokens signed here with a key whose JWKS a plain loopback web server publishes
 mkdir -p "$WORK/keys"
-cat >"$WORK/sign.py" <<'PY'
-import base64, json, sys, time
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-keydir, claims = sys.argv[1], json.loads(sys.argv[2])
-try:
-    with open(keydir + "/key.pem", "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), None)
-except FileNotFoundError:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    with open(keydir + "/key.pem", "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM,
-                                  serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    n = key.public_key().public_numbers()
-    jwk = {"kty": "RSA", "kid": "local", "use": "sig", "alg": "RS256",
-           "n": b64(n.n.to_bytes(256, "big")), "e": b64(n.e.to_bytes(3, "big"))}
-    with open(keydir + "/jwks.json", "w") as f:
-        json.dump({"keys": [jwk]}, f)
-now = int(time.time())
-claims = {k: (now + v if k in ("exp", "nbf", "iat") else v) for k, v in claims.items()}
-signing_input = b64(json.dumps({"alg": "RS256", "kid": "local"}).encode()) + "." + \
-    b64(json.dumps(claims).encode())
-signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-print(signing_input + "." + b64(signature))
-PY
-sign() { "$PY" "$WORK/sign.py" "$WORK/keys" "$1" >"$WORK/signed"; }
+sign() { "$PY" "$TESTS/sign-jwt.py" "$WORK/keys" "$1" >"$WORK/signed"; }
 sign '{"exp": 300}'
-"$PY" -m http.server --bind 127.0.0.1 --directory "$WORK/keys" 0 >"$WORK/http.out" 2>&1 &
-SERVER_PIDS+=($!)
-for _ in $(seq 100); do
-	grep -q "port" "$WORK/http.out" && break
-	sleep 0.05
-done
-JWKS="http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$WORK/http.out")/jwks.json"
+JWKS="$(serve_directory "$WORK/keys")/jwks.json"
 write_profile local ok "jwks_url = $JWKS" "audience = https://local.test/"
 for row in \
 	'{"exp": 300, "aud": ["x", "https://local.test/"]}|0|^verified: RS256 signature by key local of '"$JWKS"'; expires in (4 min 5[89] s|5 min); audience https://local.test/; issuer \(none\)$' \

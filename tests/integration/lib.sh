@@ -19,6 +19,7 @@ SERVER_PIDS=()
 
 cleanup() {
 	local rc=$? pid
+	[ ! -f "$WORK/directory-servers" ] || SERVER_PIDS+=($(cat "$WORK/directory-servers"))
 	for pid in "${SERVER_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -102,6 +103,21 @@ start_server() {
 	[ -s "$port_file" ] || fail "token server did not start"
 	PORT=$(cat "$port_file")
 	BASE="$scheme://127.0.0.1:$PORT"
+}
+
+# serve_directory DIR: publishes DIR over plain http on 127.0.0.1 (which keybearer allows
+# for loopback) and prints its base URL. Call it as $(serve_directory DIR).
+serve_directory() {
+	local log
+	log=$(mktemp "$WORK/http.XXXXXX")
+	"$PY" -m http.server --bind 127.0.0.1 --directory "$1" 0 >"$log" 2>&1 &
+	echo $! >>"$WORK/directory-servers"
+	for _ in $(seq 100); do
+		grep -q " port " "$log" && break
+		sleep 0.05
+	done
+	grep -q " port " "$log" || fail "the web server for $1 did not start"
+	echo "http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$log")"
 }
 
 # server GET|POST PATH [BODY]: talks to the control endpoints of the last server started.

@@ -37,6 +37,23 @@ must 64 get --bogus
 must 64 frobnicate
 must 78 get --profile nosuch
 
+echo "# OIDC discovery and inspect --verify (libcrypto)"
+write_profile disc ok "token_url = " "issuer = $BASE/issuer/ok" "audience = https://local.test/"
+must 0 get --profile disc
+must 0 invalidate --profile disc
+must 0 get --profile disc
+write_profile disc-bad ok "token_url = " "issuer = $BASE/issuer/other-issuer"
+must 76 get --profile disc-bad
+must 76 inspect --profile disc --verify # its jwks_uri is a 404
+mkdir -p "$WORK/keys"
+"$PY" "$TESTS/sign-jwt.py" "$WORK/keys" '{"exp": 300, "aud": "https://local.test/"}' >"$WORK/signed"
+write_profile local ok "jwks_url = $(serve_directory "$WORK/keys")/jwks.json" \
+	"audience = https://local.test/"
+KB_STDIN="$WORK/signed" must 0 inspect - --profile local --verify
+KB_STDIN="$WORK/signed" must 77 inspect - --profile local --verify --audience https://else/
+"$PY" "$TESTS/sign-jwt.py" "$WORK/keys" '{"exp": -60}' >"$WORK/signed"
+KB_STDIN="$WORK/signed" must 77 inspect - --profile local --verify
+
 echo "# bad replies and transport failures"
 for row in "badjson 76" "html200 76" "huge 76" "redirect 76" "crlf 76" "mac 76" "negative 76" \
 	"invalid-client 77" "invalid-scope 77" "unavailable 75" "jwt-skewed 0" "no-expiry 0"; do
