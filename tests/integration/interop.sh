@@ -19,9 +19,11 @@ start_interop() {
 	"$@" --port-file "$port_file" --cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
 		--secret-file "$WORK/$name.secret" --log "$WORK/$name.log" 2>"$WORK/$name.err" &
 	SERVER_PIDS+=($!)
-	for _ in $(seq 250); do
+	# under 1 s on an idle machine; CI runs valgrind beside it
+	for _ in $(seq 600); do
 		[ -s "$port_file" ] && break
-		sleep 0.02
+		kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
+		sleep 0.05
 	done
 	[ -s "$port_file" ] || fail "$name did not start: $(cat "$WORK/$name.err")"
 	PORT=$(cat "$port_file")
