@@ -321,7 +321,10 @@ cache_write_file(const struct cache *c, const char *name, const char *text, stru
 	char tmp_name[96], suffix[33];
 	int fd = -1, rc = -1;
 
-	remove_stale_temp_files(c, name);
+	/* only the token file's own writer is alone under the lock: a shared file (an
+	 * issuer's discovery document) may have another writer mid-way */
+	if (strcmp(name, c->file_name) == 0)
+		remove_stale_temp_files(c, name);
 	random_hex(suffix, 8);
 	snprintf(tmp_name, sizeof(tmp_name), ".%s.%s.tmp", name, suffix);
 	fd = openat(c->dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -517,7 +520,10 @@ cache_lock_wait(const struct profile *p)
 		     : p->secret_kind == SECRET_COMMAND ? p->timeout
 							: 0;
 
-	return secret + p->timeout + CACHE_LOCK_GRACE_SECONDS;
+	/* an issuer's first mint reads its discovery document first, within its own timeout */
+	int discovery = p->issuer != NULL && p->token_url == NULL ? p->timeout : 0;
+
+	return secret + discovery + p->timeout + CACHE_LOCK_GRACE_SECONDS;
 }
 
 int
@@ -610,8 +616,8 @@ cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_t
 		if (needed > lifetime / 2)
 			needed = lifetime / 2;
 	}
-	if (needed < 1)
-		needed = 1;
+	if (needed < TOKEN_MIN_LIFETIME)
+		needed = TOKEN_MIN_LIFETIME; /* never a token about to die, whatever was asked */
 	return left >= needed;
 }
 
@@ -631,25 +637,21 @@ cache_need(const struct cache_record *rec, time_t now, int margin, int min_ttl)
 }
 
 int
-cache_background_refresh_wanted(const struct profile *p, time_t now)
+cache_background_lock(const struct profile *p, time_t now)
 {
 	struct cache_backoff backoff;
 	struct error err = { 0 };
 	struct cache c;
-	int fd, wanted = 0;
+	int fd;
 
-	if (cache_open(&c, p, 0, &err) != 0)
-		return 1;
-	fd = openat(c.dirfd, c.lock_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		wanted = 1; /* never refreshed here: nothing running */
-	} else if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		/* nobody holds it; a failure recorded there may still ask us to wait */
-		wanted = cache_backoff_read(fd, &backoff) != 0 ||
-			 (long long)now >= backoff.next_attempt;
-	}
-	if (fd >= 0)
-		close(fd); /* and with it our shared lock */
+	if (cache_open(&c, p, 1, &err) != 0)
+		return -1;
+	fd = cache_lock(&c, p->name, 0, &err); /* one try: busy means a refresh is running */
 	cache_close(&c);
-	return wanted;
+	if (fd >= 0 && cache_backoff_read(fd, &backoff) == 0 &&
+	    (long long)now < backoff.next_attempt) {
+		close(fd); /* a failed refresh is being waited out */
+		fd = -1;
+	}
+	return fd;
 }

@@ -122,9 +122,9 @@ enum cache_need {
 
 enum cache_need cache_need(const struct cache_record *rec, time_t now, int margin, int min_ttl);
 
-/* Whether a background refresh of the profile should start now: none is running (its lock
- * is free) and no failed refresh is being waited out. */
-int cache_background_refresh_wanted(const struct profile *p, time_t now);
+/* The profile's lock, for a background refresh to start under, when none is running (the
+ * lock is free) and no failed refresh is being waited out; else -1. */
+int cache_background_lock(const struct profile *p, time_t now);
 
 /* Whether the record can be handed out as is: at least min_ttl seconds left when
  * 0 <= min_ttl <= the token's lifetime, else at least margin, capped at half the lifetime.

@@ -86,8 +86,9 @@ struct parse_state {
 	const char *path;
 	const char *pos; /* next unread byte of the text */
 	int lineno;
-	int error_line; /* the line of the error in err; lines are read in order */
-	int continued;	/* the line being parsed is indented: inih continues the last key */
+	int error_line;	    /* the line of the error in err; lines are read in order */
+	int continued;	    /* the line being parsed is indented: inih continues the last key */
+	int key_in_section; /* a key line came since the last section header */
 	struct error *err;
 	struct section *sections;
 	size_t section_count, section_cap;
@@ -614,14 +615,23 @@ text_reader(char *str, int num, void *stream)
 {
 	struct parse_state *st = stream;
 	size_t line_len, take;
+	char first;
 
 	if (*st->pos == '\0')
 		return NULL;
 	line_len = strcspn(st->pos, "\n");
 	st->lineno++;
+	/* As inih sees it: an indented line continues the section's last key; after a
+	 * section header, with no key yet, it is a key line of its own. */
 	st->continued = (st->pos[0] == ' ' || st->pos[0] == '\t') &&
 			st->pos[strspn(st->pos, " \t\r")] != '\n' &&
-			st->pos[strspn(st->pos, " \t\r")] != '\0';
+			st->pos[strspn(st->pos, " \t\r")] != '\0' && st->key_in_section;
+	first = st->pos[strspn(st->pos, " \t")];
+	if (first == '[')
+		st->key_in_section = 0;
+	else if (!st->continued && first != ';' && first != '#' && first != '\n' && first != '\r' &&
+		 first != '\0')
+		st->key_in_section = 1;
 	take = line_len;
 	if (st->err->code == KB_EXIT_OK) {
 		const char *start = st->pos + strspn(st->pos, " \t");

@@ -30,6 +30,7 @@ take_endpoint(struct json_object *doc, const char *name, int required, const cha
 	      char **out, struct error *err)
 {
 	struct json_object *value;
+	struct url endpoint, origin;
 	char what[600];
 
 	*out = NULL;
@@ -49,6 +50,15 @@ take_endpoint(struct json_object *doc, const char *name, int required, const cha
 		err->code = KB_EXIT_PROTOCOL;
 		return -1;
 	}
+	/* Plain http is for an issuer on this machine, not for one elsewhere to point us at a
+	 * local port any user could open. */
+	if (url_parse(json_object_get_string(value), &endpoint) == 0 &&
+	    strcmp(endpoint.scheme, "https") != 0 &&
+	    (url_parse(issuer, &origin) != 0 || !url_host_is_loopback(origin.host)))
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "%s names plain http, which only an issuer on this machine may "
+				 "— check issuer",
+				 what);
 	*out = strdup(json_object_get_string(value));
 	return *out != NULL ? 0
 			    : error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");

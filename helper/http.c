@@ -237,8 +237,12 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
+	/* every URL, wherever it came from, passes the rules the config's must */
+	if (url_check_endpoint(t->url, t->key, err) != 0)
+		return -1;
 	if (url_parse(t->url, &endpoint) != 0)
-		return url_check_endpoint(t->url, t->key, err);
+		return error_set(err, KB_EXIT_CONFIG, "%s %s cannot be used — fix it", t->key,
+				 t->url);
 	/* libcurl would log the TLS session keys there, and with them the secret. */
 	unsetenv("SSLKEYLOGFILE");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -567,26 +568,25 @@ print_inspection(const char *token, const struct cache_record *cached, struct er
 }
 
 /* inspect --verify: keybearer-fetch checks the token, as it links libcurl and libcrypto.
- * The token reaches its stdin through a pipe, never its argv; returns only on failure. */
+ * The token reaches its stdin in a memory file (a pipe may hold as little as a page when
+ * the user's pipe quota is spent), never its argv; returns only on failure. */
 static int
 verify_in_fetch(const struct options *opts, const char *token, struct error *err)
 {
 	char *args[6] = { "verify" };
 	size_t len = strlen(token);
-	int pipe_fds[2], n = 1;
+	int fd, n = 1;
 
-	/* a pipe holds 64 KiB: the token (at most TOKEN_MAX_LENGTH) fits without a reader */
-	if (pipe2(pipe_fds, O_CLOEXEC) != 0)
-		return error_set(err, KB_EXIT_INTERNAL, "cannot create a pipe: %s — retry",
-				 strerror(errno));
-	if (output_write_all(pipe_fds[1], token, len) != 0 ||
-	    output_write_all(pipe_fds[1], "\n", 1) != 0 || close(pipe_fds[1]) != 0 ||
-	    dup2(pipe_fds[0], STDIN_FILENO) < 0) {
-		close(pipe_fds[0]);
-		return error_set(err, KB_EXIT_INTERNAL, "cannot hand the token over: %s — retry",
-				 strerror(errno));
+	fd = memfd_create("keybearer-token", MFD_CLOEXEC);
+	if (fd < 0 || output_write_all(fd, token, len) != 0 || output_write_all(fd, "\n", 1) != 0 ||
+	    lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, STDIN_FILENO) < 0) {
+		error_set(err, KB_EXIT_INTERNAL, "cannot hand the token over: %s — retry",
+			  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	close(pipe_fds[0]);
+	close(fd);
 	if (opts->profile != NULL) {
 		args[n++] = "--profile";
 		args[n++] = (char *)opts->profile;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,8 @@ obtain_run_fetch(const char *const args[], int pass_fd, char *answer, size_t cap
 	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
 	if (pass_fd >= 0) /* onto itself: clears its close-on-exec flag in the child only */
 		posix_spawn_file_actions_adddup2(&actions, pass_fd, pass_fd);
+	/* a SIGCHLD ignored by whoever started us would reap it before waitpid can */
+	signal(SIGCHLD, SIG_DFL);
 	spawned = monotonic_us();
 	spawn_rc = posix_spawn(&pid, path, &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
@@ -154,16 +157,21 @@ obtain_exec_fetch(const char *command, int argc, char **argv, struct error *err)
 static void
 refresh_in_background(const struct profile *p)
 {
-	char path[4096], *argv[] = { path, "mint", "--profile", p->name, "--background", NULL };
+	char path[4096], lock_text[24];
+	char *argv[] = { path,		 "mint",      "--profile", p->name,
+			 "--background", "--lock-fd", lock_text,   NULL };
 	struct error err = { 0 };
+	int fd, lock_fd;
 	pid_t pid;
-	int fd;
 
 	if (fetch_path(path, sizeof(path), &err) != 0)
 		return;
-	pid = fork();
-	if (pid < 0)
+	/* Single flight: whoever takes the lock starts the refresh and hands it the lock. */
+	lock_fd = cache_background_lock(p, time(NULL));
+	if (lock_fd < 0)
 		return;
+	snprintf(lock_text, sizeof(lock_text), "%d", lock_fd);
+	pid = fork();
 	if (pid == 0) {
 		if (setsid() < 0 || fork() != 0)
 			_exit(0);
@@ -172,13 +180,20 @@ refresh_in_background(const struct profile *p)
 			dup2(fd, STDIN_FILENO);
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
-			if (fd > STDERR_FILENO)
+			if (fd > STDERR_FILENO && fd != lock_fd)
 				close(fd);
 		}
+		/* nothing of the caller's stays open in it (a pipe someone reads to its end),
+		 * but the lock */
+		if (lock_fd > STDERR_FILENO + 1)
+			close_range(STDERR_FILENO + 1, (unsigned)lock_fd - 1, 0);
+		close_range((unsigned)lock_fd + 1, ~0U, 0);
+		fcntl(lock_fd, F_SETFD, 0);
 		execve(path, argv, environ);
 		_exit(127);
 	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	close(lock_fd); /* the refresher holds it now, through the same open file */
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 }
 
@@ -271,8 +286,7 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 		return 0;
 	if (need == CACHE_REFRESH_SOON) {
 		/* still good: hand it out now, refresh behind the caller's back */
-		if (cache_background_refresh_wanted(p, time(NULL)))
-			refresh_in_background(p);
+		refresh_in_background(p);
 		return 0;
 	}
 	cache_record_free(rec);

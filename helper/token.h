@@ -25,10 +25,10 @@ struct token_request {
 /* What came back over HTTP, as the transport saw it. */
 struct token_reply {
 	long status;
-	const char *content_type; /* may be NULL */
-	const char *retry_after;  /* may be NULL */
-	const char *location;	  /* may be NULL */
-	long long server_date;	  /* the Date header as Unix time, 0 when absent */
+	const char *content_type;     /* may be NULL */
+	const char *retry_after;      /* may be NULL */
+	const char *location;	      /* may be NULL */
+	long long server_date;	      /* the Date header as Unix time, 0 when absent */
 	enum auth_method auth_method; /* how the request authenticated the client */
 	const char *body;
 	size_t body_len;

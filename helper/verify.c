@@ -69,6 +69,18 @@ fetch_jwks(const struct profile *p, const char *url, struct http_response *resp,
 	return 0;
 }
 
+/* Whether a JSON string is exactly want: compared by length, so an embedded \u0000 does
+ * not pass for the end of the string. */
+static int
+json_string_is(struct json_object *value, const char *want)
+{
+	size_t len = strlen(want);
+
+	return json_object_is_type(value, json_type_string) &&
+	       (size_t)json_object_get_string_len(value) == len &&
+	       memcmp(json_object_get_string(value), want, len) == 0;
+}
+
 /* Whether aud (a string or an array of strings) holds want. */
 static int
 audience_holds(struct json_object *aud, const char *want)
@@ -76,13 +88,11 @@ audience_holds(struct json_object *aud, const char *want)
 	size_t i;
 
 	if (json_object_is_type(aud, json_type_string))
-		return strcmp(json_object_get_string(aud), want) == 0;
+		return json_string_is(aud, want);
 	if (!json_object_is_type(aud, json_type_array))
 		return 0;
 	for (i = 0; i < json_object_array_length(aud); i++) {
-		struct json_object *one = json_object_array_get_idx(aud, i);
-		if (json_object_is_type(one, json_type_string) &&
-		    strcmp(json_object_get_string(one), want) == 0)
+		if (json_string_is(json_object_array_get_idx(aud, i), want))
 			return 1;
 	}
 	return 0;
@@ -94,6 +104,7 @@ check_claims(const struct profile *p, const char *token, const char *audience, c
 	     size_t size, struct error *err)
 {
 	struct json_object *header = NULL, *claims = NULL, *aud;
+	struct json_object *iss_claim = NULL;
 	const char *iss;
 	long long exp, nbf, now = (long long)time(NULL);
 	char span[48];
@@ -123,7 +134,8 @@ check_claims(const struct profile *p, const char *token, const char *audience, c
 		goto out;
 	}
 	iss = strictjson_get_string(claims, "iss");
-	if (p->issuer != NULL && (iss == NULL || strcmp(iss, p->issuer) != 0)) {
+	json_object_object_get_ex(claims, "iss", &iss_claim);
+	if (p->issuer != NULL && !json_string_is(iss_claim, p->issuer)) {
 		error_set(err, KB_EXIT_REJECTED,
 			  "token verification failed: issued by \"%.200s\", not by the profile's "
 			  "issuer %s — check issuer in [profile %s]",
@@ -148,7 +160,7 @@ check_claims(const struct profile *p, const char *token, const char *audience, c
 	output_duration(exp - now, span, sizeof(span));
 	snprintf(summary, size, "expires in %s; audience %s; issuer %s", span,
 		 audience != NULL ? audience : "not checked (none expected)",
-		 iss != NULL ? iss : "(none)");
+		 p->issuer != NULL ? p->issuer : "not checked (the profile names none)");
 	rc = 0;
 out:
 	json_object_put(header);
@@ -194,12 +206,14 @@ out:
 static int
 read_token(char **token, struct error *err)
 {
-	char *buf = malloc(TOKEN_MAX_LENGTH + 2);
+	char *buf = malloc(TOKEN_MAX_LENGTH + 3);
 	ssize_t n;
 
 	if (buf == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory");
-	n = safefile_read_up_to(STDIN_FILENO, buf, TOKEN_MAX_LENGTH + 1);
+	n = safefile_read_up_to(STDIN_FILENO, buf, TOKEN_MAX_LENGTH + 2); /* and its newline */
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
 	if (n <= 0 || n > TOKEN_MAX_LENGTH) {
 		free(buf);
 		return error_set(err, KB_EXIT_NOINPUT,
@@ -208,7 +222,6 @@ read_token(char **token, struct error *err)
 				 TOKEN_MAX_LENGTH);
 	}
 	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
 	*token = buf;
 	return 0;
 }

@@ -117,20 +117,28 @@ plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err)
 
 	do {
 		if (used == cap) {
+			/* grown by hand, not realloc: the old copy may hold a password= line,
+			 * and is wiped before it is freed */
+			size_t old_cap = cap;
 			cap = cap == 0 ? 4096 : cap * 2;
 			if (cap > max + 1)
 				cap = max + 1;
-			grown = realloc(buf, cap + 1);
+			grown = malloc(cap + 1);
 			if (grown == NULL) {
-				free(buf);
+				if (buf != NULL)
+					safefile_free_secret(buf, old_cap + 1);
 				return error_set(err, KB_EXIT_INTERNAL,
 						 "out of memory — free some memory");
+			}
+			if (buf != NULL) {
+				memcpy(grown, buf, used);
+				safefile_free_secret(buf, old_cap + 1);
 			}
 			buf = grown;
 		}
 		n = safefile_read_up_to(STDIN_FILENO, buf + used, cap - used);
 		if (n < 0) {
-			free(buf);
+			safefile_free_secret(buf, cap + 1);
 			return error_set(err, KB_EXIT_DATA,
 					 "cannot read the request on stdin: %s — check "
 					 "the caller",
@@ -139,7 +147,7 @@ plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err)
 		used += (size_t)n;
 	} while (used == cap && used <= max);
 	if (used > max) {
-		free(buf);
+		safefile_free_secret(buf, cap + 1);
 		return error_set(err, KB_EXIT_DATA,
 				 "the request on stdin is larger than %zu bytes "
 				 "— check the caller",

@@ -44,6 +44,29 @@ pgrep -f "keybearer-fetch mint --profile slow" >/dev/null && fail "a background 
 zombies=$(ps -eo stat=,comm= | awk '$1 ~ /^Z/ && $2 ~ /keybearer/' | wc -l)
 expect_eq "$zombies" 0 "zombie keybearer processes"
 
+echo "# 20 callers at once in the refresh window start one refresh, which keeps none of their fds"
+"$KB" invalidate --profile slow
+run_kb get --profile slow --format token
+sleep 16 # into its refresh window
+printf '#!/bin/sh\necho "$*" >>%s\nexec %s "$@"\n' "$WORK/fetch-runs" \
+	"${KEYBEARER_FETCH:-$KB_STAGE/libexec/keybearer/keybearer-fetch}" >"$WORK/counting-fetch"
+chmod 755 "$WORK/counting-fetch"
+start=$(date +%s%N)
+# stdout is a pipe to cat, and fd 9 another end of it: a refresher that kept either would
+# hold cat (and this line) for the endpoint's 2 s
+for _ in $(seq 20); do
+	KEYBEARER_FETCH="$WORK/counting-fetch" "$KB" get --profile slow --format token 9>&1 &
+done | cat >"$WORK/crowd-tokens"
+took=$((($(date +%s%N) - start) / 1000000))
+[ "$took" -lt 1500 ] || fail "the callers' pipe stayed open ${took} ms: a refresher kept it"
+expect_eq "$(sort -u "$WORK/crowd-tokens" | wc -l)" 1 "one token for all 20"
+expect_match "$(cat "$WORK/fetch-runs")" "^mint --profile slow --background --lock-fd [0-9]+$" \
+	"the one background refresh, with the lock handed down"
+for _ in $(seq 150); do
+	pgrep -f "keybearer-fetch mint --profile slow" >/dev/null || break
+	sleep 0.1
+done
+
 echo "# a failed background refresh: the caller still gets its token, status says why"
 "$KB" invalidate --profile slow
 run_kb get --profile slow --format token # a new 30 s token

@@ -108,7 +108,7 @@ sign '{"exp": 300}'
 JWKS="$(serve_directory "$WORK/keys")/jwks.json"
 write_profile local ok "jwks_url = $JWKS" "audience = https://local.test/"
 for row in \
-	'{"exp": 300, "aud": ["x", "https://local.test/"]}|0|^verified: RS256 signature by key local of '"$JWKS"'; expires in (4 min 5[89] s|5 min); audience https://local.test/; issuer \(none\)$' \
+	'{"exp": 300, "aud": ["x", "https://local.test/"]}|0|^verified: RS256 signature by key local of '"$JWKS"'; expires in (4 min 5[89] s|5 min); audience https://local.test/; issuer not checked \(the profile names none\)$' \
 	'{"exp": -90, "aud": "https://local.test/"}|77|^keybearer: token verification failed: expired 1 min 3[01] s ago — run keybearer get for a fresh one$' \
 	'{"aud": "https://local.test/"}|77|^keybearer: token verification failed: the token has no exp' \
 	'{"exp": 300, "nbf": 600, "aud": "https://local.test/"}|77|^keybearer: token verification failed: not valid for another (599|600) s \(nbf\)' \

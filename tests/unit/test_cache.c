@@ -340,8 +340,13 @@ static const struct fresh_case fresh_cases[] = {
 	/* A 400 s token with a 300 s margin would be stale after 100 s: cap at half its life. */
 	{ "short life, above half", T0, T0 + 400, T0 + 200, 300, -1, 1 },
 	{ "short life, below half", T0, T0 + 400, T0 + 201, 300, -1, 0 },
-	{ "one-second life", T0, T0 + 1, T0, 300, -1, 1 },
-	{ "margin 0, 1 s left", T0, T0 + 3600, T0 + 3599, 0, -1, 1 },
+	/* Less than 10 s left is never fresh, whatever the margin or min_ttl asks. */
+	{ "one-second life", T0, T0 + 1, T0, 300, -1, 0 },
+	{ "15 s life, 7 s left", T0, T0 + 15, T0 + 8, 300, -1, 0 },
+	{ "margin 0, 10 s left", T0, T0 + 3600, T0 + 3590, 0, -1, 1 },
+	{ "margin 0, 9 s left", T0, T0 + 3600, T0 + 3591, 0, -1, 0 },
+	{ "margin 3, 4 s left", T0, T0 + 3600, T0 + 3596, 3, -1, 0 },
+	{ "margin 0, 1 s left", T0, T0 + 3600, T0 + 3599, 0, -1, 0 },
 	{ "margin 0, 0 left", T0, T0 + 3600, T0 + 3600, 0, -1, 0 },
 	{ "expired", T0, T0 + 3600, T0 + 3700, 0, -1, 0 },
 	{ "expired at obtain", T0, T0, T0, 300, -1, 0 },
@@ -353,7 +358,9 @@ static const struct fresh_case fresh_cases[] = {
 	/* No token from this endpoint can meet it: the margin rule, not a mint per call. */
 	{ "min_ttl beyond the lifetime, fresh", T0, T0 + 3600, T0 + 100, 300, 7200, 1 },
 	{ "min_ttl beyond the lifetime, due", T0, T0 + 3600, T0 + 3400, 300, 7200, 0 },
-	{ "min_ttl 0, 1 s left", T0, T0 + 3600, T0 + 3599, 300, 0, 1 },
+	{ "min_ttl 0, 10 s left", T0, T0 + 3600, T0 + 3590, 300, 0, 1 },
+	{ "min_ttl 2, 4 s left", T0, T0 + 3600, T0 + 3596, 300, 2, 0 },
+	{ "min_ttl 0, 1 s left", T0, T0 + 3600, T0 + 3599, 300, 0, 0 },
 	{ "min_ttl 0, 0 left", T0, T0 + 3600, T0 + 3600, 300, 0, 0 },
 	{ "min_ttl 0, expired", T0, T0 + 3600, T0 + 4000, 300, 0, 0 },
 };

@@ -457,6 +457,11 @@ static const struct error_case error_cases[] = {
 	  "[profile work]\nscope = a\x7f"
 	  "b\n",
 	  PATH ":2: scope contains a control character" },
+	/* After a header an indented line starts a key; it does not continue the last one. */
+	{ "indented urls after a reopened section",
+	  "[profile work]\nurls = https://a.example/\n[profile other]\nscope = x\n[profile work]\n"
+	  "  urls = https://evil.example/\n",
+	  PATH ":6: urls is given twice for profile work" },
 	/* The first error is the one reported, even when later lines have more. */
 	{ "first of two errors", "[profile work]\ntimeout = 0\nbogus = 1\n",
 	  PATH ":2: timeout must be" },
