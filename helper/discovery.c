@@ -182,13 +182,7 @@ fetch_document(const struct profile *p, struct http_response *resp, struct error
 			     DISCOVERY_WELL_KNOWN) >= sizeof(url))
 		return error_set(err, KB_EXIT_CONFIG, "issuer %.200s is too long — shorten it",
 				 p->issuer);
-	if (http_request(p, &target, NULL, (long)p->timeout * 1000, resp, err) != 0)
-		return -1;
-	if (resp->status != 200)
-		return error_set(err, resp->status >= 500 ? KB_EXIT_TRANSIENT : KB_EXIT_PROTOCOL,
-				 "OIDC discovery %s answered HTTP %ld — check issuer", url,
-				 resp->status);
-	return 0;
+	return http_get_document(p, &target, resp, err);
 }
 
 int

@@ -8,6 +8,7 @@
  *   keybearer-fetch keyring-status --profile NAME
  */
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,7 @@ main(int argc, char **argv)
 
 	umask(077);
 	output_keep_standard_fds();
+	signal(SIGCHLD, SIG_DFL); /* or an ignored one reaps a secret command before waitpid */
 	forbid_core_dumps();
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("keybearer-fetch %s\n", KEYBEARER_VERSION);

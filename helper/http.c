@@ -299,6 +299,19 @@ out:
 	return rc;
 }
 
+int
+http_get_document(const struct profile *p, const struct http_target *t, struct http_response *resp,
+		  struct error *err)
+{
+	if (http_request(p, t, NULL, (long)p->timeout * 1000, resp, err) != 0)
+		return -1;
+	if (resp->status != 200)
+		return error_set(err, resp->status >= 500 ? KB_EXIT_TRANSIENT : KB_EXIT_PROTOCOL,
+				 "%s %s answered HTTP %ld — check %s", t->what, t->url,
+				 resp->status, t->key);
+	return 0;
+}
+
 void
 http_response_view(const struct http_response *resp, struct token_reply *reply)
 {

@@ -37,6 +37,11 @@ int http_request(const struct profile *p, const struct http_target *t,
 		 const struct token_request *req, long timeout_ms, struct http_response *resp,
 		 struct error *err);
 
+/* GETs a document (discovery, JWKS) within the profile's timeout: 0 for a 200 answer, else
+ * -1 with err set (a 5xx is transient). */
+int http_get_document(const struct profile *p, const struct http_target *t,
+		      struct http_response *resp, struct error *err);
+
 /* One attempt of the whole exchange: the request built for the profile with this secret,
  * sent, the reply validated into out, all by deadline_ms (monotonic). *retry_after is what
  * the endpoint asked for in Retry-After, in seconds, or -1. */

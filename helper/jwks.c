@@ -345,31 +345,36 @@ jwks_member_bytes(struct json_object *key, const char *name, unsigned char *out,
 	return jwt_base64url_decode(s, len, out);
 }
 
-/* The public key the builder's parameters describe; NULL when OpenSSL refuses them, with its
- * reason left on the error queue. */
-static EVP_PKEY *
-jwks_fromdata(const char *type, OSSL_PARAM_BLD *bld)
-{
-	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-	EVP_PKEY *pkey = NULL;
-
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
-	}
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	return pkey;
-}
-
 static const char *
 jwks_openssl_reason(void)
 {
 	const char *reason = ERR_reason_error_string(ERR_peek_last_error());
 
 	return reason != NULL ? reason : "no reason given";
+}
+
+/* The public key (type "RSA" or "EC") the builder's parameters describe: 0, or -1 with err
+ * saying why OpenSSL refuses them. */
+static int
+jwks_fromdata(const char *type, OSSL_PARAM_BLD *bld, const char *label, EVP_PKEY **pkey,
+	      struct error *err)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+
+	*pkey = NULL;
+	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		EVP_PKEY_free(*pkey);
+		*pkey = NULL;
+		error_set(err, KB_EXIT_PROTOCOL,
+			  "key %s is not a usable %s key: OpenSSL refuses it (%s) — report this "
+			  "to the provider",
+			  label, type, jwks_openssl_reason());
+	}
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	return *pkey != NULL ? 0 : -1;
 }
 
 /* A base64url big-endian number member: 0, or -1 when it is not one (KB_EXIT_PROTOCOL is the
@@ -437,15 +442,7 @@ jwks_rsa_load(struct json_object *key, const char *label, EVP_PKEY **pkey, struc
 		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory and retry");
 		goto out;
 	}
-	*pkey = jwks_fromdata("RSA", bld);
-	if (*pkey == NULL) {
-		error_set(err, KB_EXIT_PROTOCOL,
-			  "key %s is not a usable RSA key: OpenSSL refuses it (%s) — report this "
-			  "to the provider",
-			  label, jwks_openssl_reason());
-		goto out;
-	}
-	rc = 0;
+	rc = jwks_fromdata("RSA", bld, label, pkey, err);
 out:
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(n);
@@ -498,15 +495,7 @@ jwks_ec_load(struct json_object *key, const char *label, EVP_PKEY **pkey, struct
 		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory and retry");
 		goto out;
 	}
-	*pkey = jwks_fromdata("EC", bld);
-	if (*pkey == NULL) {
-		error_set(err, KB_EXIT_PROTOCOL,
-			  "key %s is not a usable EC key: OpenSSL refuses it (%s) — report this "
-			  "to the provider",
-			  label, jwks_openssl_reason());
-		goto out;
-	}
-	rc = 0;
+	rc = jwks_fromdata("EC", bld, label, pkey, err);
 out:
 	OSSL_PARAM_BLD_free(bld);
 	return rc;

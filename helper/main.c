@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -724,6 +725,8 @@ main(int argc, char **argv)
 
 	umask(077);
 	output_keep_standard_fds();
+	/* A SIGCHLD our caller ignores would reap keybearer-fetch and curl before waitpid. */
+	signal(SIGCHLD, SIG_DFL);
 	/* Host tools run us under the names they look for: git-credential-keybearer, ... */
 	if (argc > 0) {
 		slash = strrchr(argv[0], '/');

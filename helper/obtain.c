@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +95,6 @@ obtain_run_fetch(const char *const args[], int pass_fd, char *answer, size_t cap
 	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
 	if (pass_fd >= 0) /* onto itself: clears its close-on-exec flag in the child only */
 		posix_spawn_file_actions_adddup2(&actions, pass_fd, pass_fd);
-	/* a SIGCHLD ignored by whoever started us would reap it before waitpid can */
-	signal(SIGCHLD, SIG_DFL);
 	spawned = monotonic_us();
 	spawn_rc = posix_spawn(&pid, path, &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);

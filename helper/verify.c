@@ -55,20 +55,6 @@ jwks_location(const struct profile *p, char **url, struct error *err)
 	return 0;
 }
 
-static int
-fetch_jwks(const struct profile *p, const char *url, struct http_response *resp, struct error *err)
-{
-	struct http_target target = { url, "JWKS", "jwks_url" };
-
-	if (http_request(p, &target, NULL, (long)p->timeout * 1000, resp, err) != 0)
-		return -1;
-	if (resp->status != 200)
-		return error_set(err, resp->status >= 500 ? KB_EXIT_TRANSIENT : KB_EXIT_PROTOCOL,
-				 "JWKS %s answered HTTP %ld — check jwks_url or issuer", url,
-				 resp->status);
-	return 0;
-}
-
 /* Whether a JSON string is exactly want: compared by length, so an embedded \u0000 does
  * not pass for the end of the string. */
 static int
@@ -171,12 +157,16 @@ out:
 static int
 verify_token(const struct profile *p, const char *token, const char *audience, struct error *err)
 {
+	struct http_target target = { NULL, "JWKS", "jwks_url or issuer" };
 	struct http_response resp = { 0 };
 	struct jwks_result key;
 	char *url = NULL, summary[1024], *line = NULL;
 	int rc = -1;
 
-	if (jwks_location(p, &url, err) != 0 || fetch_jwks(p, url, &resp, err) != 0)
+	if (jwks_location(p, &url, err) != 0)
+		goto out;
+	target.url = url;
+	if (http_get_document(p, &target, &resp, err) != 0)
 		goto out;
 	if (jwks_verify(resp.body, resp.body_len, token, &key, err) != 0) {
 		char why[ERROR_MESSAGE_MAX];

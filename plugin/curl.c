@@ -578,8 +578,6 @@ plugin_curl(int argc, char **argv, struct error *err)
 	struct config cfg;
 	int first = 1, rc = -1, retry;
 
-	/* curl's exit status is ours: a SIGCHLD ignored by our caller would reap it first */
-	signal(SIGCHLD, SIG_DFL);
 	if (first < argc && strncmp(argv[first], "--profile=", 10) == 0) {
 		profile_flag = argv[first++] + 10;
 	} else if (first + 1 < argc && strcmp(argv[first], "--profile") == 0) {

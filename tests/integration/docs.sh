@@ -45,13 +45,20 @@ done
 roff_text "$MAN1" >"$WORK/man1"
 roff_text "$MAN5" >"$WORK/man5"
 
+# expect_entries PAGE-TEXT PAGE WHAT MINIMUM ITEMS: at least MINIMUM items were found (else
+# the extraction broke), and each has an entry in the page
+expect_entries() {
+	local text=$1 page=$2 what=$3 minimum=$4 items=$5 item
+	[ "$(printf '%s\n' "$items" | wc -l)" -ge "$minimum" ] || fail "found only these ${what}s: $items"
+	for item in $items; do
+		has_entry "$text" "$item" || fail "$page has no entry for the $what $item"
+	done
+}
+
 echo "# every command of keybearer --help has an entry in keybearer.1"
 "$KB" --help >"$WORK/help"
 commands=$(sed -n '/^commands:/,/^keybearer <command> --help/s/^  \([a-z][a-z-]*\) .*/\1/p' "$WORK/help")
-[ "$(printf '%s\n' "$commands" | wc -l)" -ge 13 ] || fail "found only these commands in keybearer --help: $commands"
-for command in $commands; do
-	has_entry "$WORK/man1" "$command" || fail "keybearer.1 has no entry for the command $command"
-done
+expect_entries "$WORK/man1" keybearer.1 command 13 "$commands"
 
 echo "# every long option of every command's --help appears in keybearer.1"
 options=0
@@ -68,17 +75,11 @@ done
 
 echo "# every exit code of keybearer --help has an entry in keybearer.1"
 codes=$("$KB" --help | sed -n '/^exit codes:/,$p' | grep -oE '(^|[ ,:])[0-9]+ [a-z]' | grep -oE '[0-9]+')
-[ "$(printf '%s\n' "$codes" | wc -l)" -ge 10 ] || fail "found only these exit codes in keybearer --help: $codes"
-for code in $codes; do
-	has_entry "$WORK/man1" "$code" || fail "keybearer.1 has no entry for exit code $code"
-done
+expect_entries "$WORK/man1" keybearer.1 "exit code" 10 "$codes"
 
 echo "# every key of config.c's key_rules has an entry in keybearer-config.5"
 keys=$(sed -n '/key_rules\[\] = {/,/^};/s/^[[:space:]]*{ "\([a-z_]*\)".*/\1/p' "$KB_SOURCE/helper/config.c")
-[ "$(printf '%s\n' "$keys" | wc -l)" -ge 13 ] || fail "found only these keys in key_rules: $keys"
-for key in $keys; do
-	has_entry "$WORK/man5" "$key" || fail "keybearer-config.5 has no entry for the key $key"
-done
+expect_entries "$WORK/man5" keybearer-config.5 key 13 "$keys"
 
 echo "# the completions are installed and parse"
 for file in "$BASH_COMPLETION" "$ZSH_COMPLETION" "$FISH_COMPLETION"; do

@@ -50,19 +50,19 @@ mismatch_lacks(const char *row, const char *what, const char *text, const char *
 }
 
 void
-base64url_encode(const char *in, char *out, size_t size)
+base64url_encode_bytes(const unsigned char *in, size_t len, char *out, size_t size)
 {
 	static const char alphabet[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t len = strlen(in), i, n = 0;
+	size_t i, n = 0;
 
 	assert_true((len + 2) / 3 * 4 + 1 <= size);
 	for (i = 0; i < len; i += 3) {
-		unsigned long chunk = (unsigned long)(unsigned char)in[i] << 16;
+		unsigned long chunk = (unsigned long)in[i] << 16;
 		if (i + 1 < len)
-			chunk |= (unsigned long)(unsigned char)in[i + 1] << 8;
+			chunk |= (unsigned long)in[i + 1] << 8;
 		if (i + 2 < len)
-			chunk |= (unsigned char)in[i + 2];
+			chunk |= in[i + 2];
 		out[n++] = alphabet[(chunk >> 18) & 63];
 		out[n++] = alphabet[(chunk >> 12) & 63];
 		if (i + 1 < len)
@@ -71,6 +71,12 @@ base64url_encode(const char *in, char *out, size_t size)
 			out[n++] = alphabet[chunk & 63];
 	}
 	out[n] = '\0';
+}
+
+void
+base64url_encode(const char *in, char *out, size_t size)
+{
+	base64url_encode_bytes((const unsigned char *)in, strlen(in), out, size);
 }
 
 void

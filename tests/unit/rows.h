@@ -13,6 +13,7 @@ int mismatch_lacks(const char *row, const char *what, const char *text, const ch
 /* Unpadded base64url, written independently of jwt.c so the decoder is not checked
  * against itself. */
 void base64url_encode(const char *in, char *out, size_t size);
+void base64url_encode_bytes(const unsigned char *in, size_t len, char *out, size_t size);
 
 /* header.claims.signature from two JSON texts. */
 void make_jwt(const char *header_json, const char *claims_json, char *out, size_t size);

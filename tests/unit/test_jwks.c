@@ -514,31 +514,6 @@ static const struct verify_case verify_cases[] = {
 	  NULL },
 };
 
-/* Unpadded base64url of bytes; rows.c's encoder takes C strings. */
-static void
-test_base64url(const unsigned char *in, size_t len, char *out, size_t size)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t i, n = 0;
-
-	assert_true((len + 2) / 3 * 4 + 1 <= size);
-	for (i = 0; i < len; i += 3) {
-		unsigned long chunk = (unsigned long)in[i] << 16;
-		if (i + 1 < len)
-			chunk |= (unsigned long)in[i + 1] << 8;
-		if (i + 2 < len)
-			chunk |= in[i + 2];
-		out[n++] = alphabet[(chunk >> 18) & 63];
-		out[n++] = alphabet[(chunk >> 12) & 63];
-		if (i + 1 < len)
-			out[n++] = alphabet[(chunk >> 6) & 63];
-		if (i + 2 < len)
-			out[n++] = alphabet[chunk & 63];
-	}
-	out[n] = '\0';
-}
-
 static void
 test_bn_param(EVP_PKEY *pkey, const char *name, char *out, size_t size)
 {
@@ -551,7 +526,7 @@ test_bn_param(EVP_PKEY *pkey, const char *name, char *out, size_t size)
 	assert_true(len > 0 && (size_t)len <= sizeof(bytes));
 	BN_bn2bin(bn, bytes);
 	BN_free(bn);
-	test_base64url(bytes, (size_t)len, out, size);
+	base64url_encode_bytes(bytes, (size_t)len, out, size);
 }
 
 static void
@@ -582,8 +557,8 @@ test_jwk(const struct jwk_spec *spec, char *out, size_t size)
 	assert_int_equal(point[0], 0x04);
 	if (spec->flags & JWK_OFF_CURVE)
 		point[64] ^= 1;
-	test_base64url(point + 1, 32, a, sizeof(a));
-	test_base64url(point + 33, 32, b, sizeof(b));
+	base64url_encode_bytes(point + 1, 32, a, sizeof(a));
+	base64url_encode_bytes(point + 33, 32, b, sizeof(b));
 	assert_true(
 		(size_t)snprintf(out, size,
 				 "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"%s%s}",
@@ -670,7 +645,7 @@ test_token(const struct verify_case *c, char *out, size_t size)
 			sig[0] ^= 0x01;
 		if (c->tamper == TAMPER_SHORT)
 			sig_len--;
-		test_base64url(sig, sig_len, signature, sizeof(signature));
+		base64url_encode_bytes(sig, sig_len, signature, sizeof(signature));
 	}
 	if (c->tamper == TAMPER_PAYLOAD)
 		base64url_encode(OTHER_CLAIMS_JSON, claims, sizeof(claims));
