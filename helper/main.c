@@ -81,7 +81,7 @@ static const struct command commands[] = {
 	  "\n"
 	  "Prints the header and claims of the profile's cached token, or of the token on\n"
 	  "stdin with -, as JSON with its expiry in human terms. The token is decoded, not\n"
-	  "verified; its signature is never printed.\n"
+	  "verified unless --verify is given; its signature is never printed.\n"
 	  "\n"
 	  "      --verify       then check it as a resource server would: its RS256 or ES256\n"
 	  "                     signature against the issuer's keys (the profile's jwks_url,\n"
@@ -89,7 +89,8 @@ static const struct command commands[] = {
 	  "                     audience; prints \"verified: ...\" or exits 77 saying why\n"
 	  "      --audience AUD the audience to expect (default: the profile's audience,\n"
 	  "                     else its resource; with neither, not checked)\n"
-	  "  -p, --profile P    with -, the profile whose issuer and keys to verify against\n" },
+	  "  -p, --profile P    the profile whose cached token to inspect; with - and\n"
+	  "                     --verify, the profile whose keys to verify against\n" },
 	{ "login", cmd_keyring, "store a client secret in the OS keyring (rotation too)",
 	  "usage: keybearer login [--profile P] [--client-id ID] [--token-url URL] [--no-verify]\n"
 	  "\n"
