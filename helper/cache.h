@@ -12,10 +12,9 @@
 #define CACHE_FORMAT	 "keybearer-cache/1"
 #define CACHE_RECORD_MAX (64 * 1024)
 /* After a refresh failed for a transient reason, no process of the profile asks the token
- * endpoint again for this long (or as long as its Retry-After asked, up to the cap): an
- * outage costs one round of retries, not one per caller. */
+ * endpoint again for this long (or as long as its Retry-After asked, up to
+ * BACKOFF_RETRY_AFTER_CAP): an outage costs one round of retries, not one per caller. */
 #define CACHE_BACKOFF_SECONDS 30
-#define CACHE_RETRY_AFTER_CAP 300
 /* How much longer than a token request's own deadline to wait for another process's. */
 #define CACHE_LOCK_GRACE_SECONDS 5
 

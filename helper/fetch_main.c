@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "cache.h"
 #include "config.h"
 #include "discovery.h"
@@ -33,9 +34,6 @@
 #include "secret.h"
 #include "token.h"
 
-/* Retries after a transient failure start here and double up to the cap. */
-#define RETRY_FIRST_MS 250
-#define RETRY_MAX_MS   8000
 /* An attempt that could not even finish a TLS handshake would only turn the endpoint's
  * answer into a timeout: none starts with less than this left. */
 #define RETRY_MIN_ATTEMPT_MS 1000
@@ -57,24 +55,19 @@ forbid_core_dumps(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* Exponential backoff with "equal jitter" (half fixed, half random): processes that fail
- * together do not retry together. */
-static long long
-retry_delay_ms(int attempt)
+static unsigned int
+random_noise(void)
 {
-	long long base = RETRY_FIRST_MS << (attempt < 6 ? attempt : 6);
 	unsigned int noise = 0;
 
-	if (base > RETRY_MAX_MS)
-		base = RETRY_MAX_MS;
 	if (getrandom(&noise, sizeof(noise), GRND_NONBLOCK) != (ssize_t)sizeof(noise))
-		noise = (unsigned int)getpid();
-	return base / 2 + (long long)(noise % (unsigned int)(base / 2 + 1));
+		noise = (unsigned int)getpid() ^ (unsigned int)monotonic_us();
+	return noise;
 }
 
 /* The secret, then requests to the token endpoint: transient failures are retried with
- * backoff (and as late as Retry-After asks) until the profile's deadline, permanent ones
- * never. *retry_after is the longest Retry-After seen, in seconds, or -1. */
+ * backoff (never sooner than that, later when Retry-After asks) until the profile's deadline,
+ * permanent ones never. *retry_after is the longest Retry-After seen, in seconds, or -1. */
 static int
 mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct error *err)
 {
@@ -102,10 +95,7 @@ mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct
 		}
 		if (asked > *retry_after)
 			*retry_after = asked;
-		delay = retry_delay_ms(attempt - 1);
-		if (asked >= 0)
-			delay = asked >= CACHE_RETRY_AFTER_CAP ? CACHE_RETRY_AFTER_CAP * 1000LL
-							       : asked * 1000LL;
+		delay = backoff_delay_ms(attempt - 1, asked, random_noise());
 		if (attempt_err.code != KB_EXIT_TRANSIENT ||
 		    monotonic_ms() + delay + RETRY_MIN_ATTEMPT_MS > deadline) {
 			*err = attempt_err;
@@ -169,7 +159,8 @@ record_failure(int lock_fd, const struct error *failure, int retry_after)
 	long long wait = CACHE_BACKOFF_SECONDS;
 
 	if (retry_after > wait)
-		wait = retry_after < CACHE_RETRY_AFTER_CAP ? retry_after : CACHE_RETRY_AFTER_CAP;
+		wait = retry_after < BACKOFF_RETRY_AFTER_CAP ? retry_after
+							     : BACKOFF_RETRY_AFTER_CAP;
 	backoff.failed_at = (long long)time(NULL);
 	backoff.next_attempt = backoff.failed_at + wait;
 	snprintf(backoff.reason, sizeof(backoff.reason), "%.*s", (int)sizeof(backoff.reason) - 1,

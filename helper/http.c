@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -336,24 +337,30 @@ http_response_free(struct http_response *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-/* Seconds from a Retry-After value: delta-seconds or an HTTP date; -1 when absent. */
-static int
-retry_after_seconds(const char *value)
+int
+http_retry_after_seconds(const char *value, time_t now)
 {
 	long long when;
-	char *end;
-	long n;
+	size_t digits;
 
 	if (value == NULL || *value == '\0')
 		return -1;
-	n = strtol(value, &end, 10);
-	if (end != value && *end == '\0' && n >= 0)
-		return n > 86400 ? 86400 : (int)n;
-	when = (long long)curl_getdate(value, NULL);
-	if (when <= 0)
+	/* delta-seconds is 1*DIGIT: no sign, no fraction, no unit */
+	digits = strspn(value, "0123456789");
+	if (digits > 0 && value[digits] == '\0') {
+		if (digits > 6)
+			return 86400;
+		when = strtol(value, NULL, 10);
+		return when <= 0 ? -1 : when > 86400 ? 86400 : (int)when;
+	}
+	/* an HTTP-date starts with the day's name */
+	if (!isalpha((unsigned char)value[0]))
 		return -1;
-	when -= (long long)time(NULL);
-	return when < 0 ? 0 : when > 86400 ? 86400 : (int)when;
+	when = (long long)curl_getdate(value, NULL);
+	if (when <= (long long)now)
+		return -1; /* unreadable, or already past: no wait asked */
+	when -= (long long)now;
+	return when > 86400 ? 86400 : (int)when;
 }
 
 int
@@ -376,7 +383,7 @@ http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 		goto out;
 	http_response_view(&resp, &reply);
 	reply.auth_method = p->auth_method;
-	*retry_after = retry_after_seconds(resp.retry_after);
+	*retry_after = http_retry_after_seconds(resp.retry_after, time(NULL));
 	rc = token_reply_parse(&reply, secret, time(NULL), out, err);
 out:
 	http_response_free(&resp);

@@ -5,6 +5,7 @@
 #define KEYBEARER_HTTP_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "error.h"
@@ -47,6 +48,10 @@ int http_get_document(const struct profile *p, const struct http_target *t,
  * the endpoint asked for in Retry-After, in seconds, or -1. */
 int http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 	      struct token_result *out, int *retry_after, struct error *err);
+
+/* What a Retry-After header asks for, in seconds from now: delta-seconds or an HTTP-date.
+ * -1 for none: absent, 0, negative, unreadable, or a date already past. */
+int http_retry_after_seconds(const char *value, time_t now);
 
 /* resp as token.c reads it. */
 void http_response_view(const struct http_response *resp, struct token_reply *reply);

@@ -392,6 +392,12 @@ def mode_echo(h, req):
     h.send_body(500, "text/plain", b"bad request: " + req.body)
 
 
+def mode_retry_after_past(h, req):
+    # An HTTP-date a day ago: "retry now", as a broken or replayed header would say.
+    h.send_body(503, "text/plain", b"Service Unavailable",
+                {"Retry-After": http_date(time.time() - 86400)})
+
+
 def mode_hang_body(h, req):
     # Promise 1000 bytes, deliver 20, then stall: only a deadline covering
     # the whole transfer (not just connect or headers) gets the client out.
@@ -435,6 +441,15 @@ MODES = {
     "unavailable": fixed(503, "text/plain", "Service Unavailable",
                          {"Retry-After": "120"}),
     "down": fixed(503, "text/plain", "Service Unavailable"),  # no Retry-After
+    # Retry-After values that ask for no wait at all, or for less than the backoff.
+    "ra-1": fixed(503, "text/plain", "Service Unavailable", {"Retry-After": "1"}),
+    "ra-0": fixed(503, "text/plain", "Service Unavailable", {"Retry-After": "0"}),
+    "ra-negative": fixed(503, "text/plain", "Service Unavailable",
+                         {"Retry-After": "-5"}),
+    "ra-junk": fixed(503, "text/plain", "Service Unavailable",
+                     {"Retry-After": "soon"}),
+    "ra-past": mode_retry_after_past,
+    "ratelimit-0": fixed(429, "text/plain", "Too Many Requests", {"Retry-After": "0"}),
     "ratelimit": fixed(429, "text/plain", "Too Many Requests",
                        {"Retry-After": "30"}),
     "badjson": fixed(200, "application/json",
