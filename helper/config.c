@@ -62,16 +62,19 @@ static const struct key_rule key_rules[] = {
 static const struct {
 	const char *variable;
 	const char *key;
+	int names_client; /* set alone, it makes the env profile exist */
 } env_profile_variables[] = {
-	{ "KEYBEARER_TOKEN_URL", "token_url" },
-	{ "KEYBEARER_CLIENT_ID", "client_id" },
-	{ "KEYBEARER_SCOPE", "scope" },
-	{ "KEYBEARER_CA_FILE", "ca_file" },
+	{ "KEYBEARER_TOKEN_URL", "token_url", 1 }, { "KEYBEARER_ISSUER", "issuer", 1 },
+	{ "KEYBEARER_CLIENT_ID", "client_id", 1 }, { "KEYBEARER_SCOPE", "scope", 0 },
+	{ "KEYBEARER_CA_FILE", "ca_file", 0 },
 };
 
+#define ENV_VARIABLE_COUNT  (sizeof(env_profile_variables) / sizeof(env_profile_variables[0]))
 #define ENV_PROFILE_NAME    "env"
 #define ENV_SECRET_VARIABLE "KEYBEARER_CLIENT_SECRET"
+#define ENV_PRESET_VARIABLE "KEYBEARER_PRESET"
 #define ASPOSE_TOKEN_URL    "https://api.aspose.cloud/connect/token"
+#define ASPOSE_API_URL	    "https://api.aspose.cloud/"
 #define KEY_COUNT	    (sizeof(key_rules) / sizeof(key_rules[0]))
 
 /* A [profile NAME] of the file, and the keys it gave already: a repeated key is an error,
@@ -654,6 +657,16 @@ text_reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* Aspose Cloud's token endpoint and API: the built-in aspose profile, and the env profile
+ * with KEYBEARER_PRESET=aspose. */
+static int
+apply_aspose_preset(struct profile *p, struct error *err)
+{
+	if (replace_string(&p->token_url, ASPOSE_TOKEN_URL, err) != 0)
+		return -1;
+	return profile_add_url(p, ASPOSE_API_URL, err);
+}
+
 static int
 add_builtin_profiles(struct config *cfg, struct error *err)
 {
@@ -664,10 +677,7 @@ add_builtin_profiles(struct config *cfg, struct error *err)
 	aspose = profile_add(cfg, "aspose", err);
 	if (aspose == NULL)
 		return -1;
-	aspose->token_url = strdup(ASPOSE_TOKEN_URL);
-	if (aspose->token_url == NULL)
-		return out_of_memory(err);
-	return profile_add_url(aspose, "https://api.aspose.cloud/", err);
+	return apply_aspose_preset(aspose, err);
 }
 
 /* The names of the profiles a filtered load dropped, for "known profiles" in messages. */
@@ -741,23 +751,37 @@ getenv_nonempty(const char *name)
 	return value != NULL && *value != '\0' ? value : NULL;
 }
 
-/* With KEYBEARER_TOKEN_URL or KEYBEARER_CLIENT_ID set, the "env" profile exists: Aspose's
- * token URL unless told otherwise, its secret from KEYBEARER_CLIENT_SECRET. */
+/* Any KEYBEARER_* variable that describes a client makes the "env" profile exist, its secret
+ * from KEYBEARER_CLIENT_SECRET. No endpoint is implied: an exported secret goes to the
+ * endpoint the variables name (KEYBEARER_TOKEN_URL, KEYBEARER_ISSUER), or to Aspose's only
+ * when KEYBEARER_PRESET=aspose says so; else config_check_mintable refuses to mint. */
 static int
 add_env_profile(struct config *cfg, struct error *err)
 {
+	const char *preset = getenv_nonempty(ENV_PRESET_VARIABLE);
 	struct profile *p;
+	int wanted = preset != NULL;
 	size_t i;
 
-	if (getenv_nonempty("KEYBEARER_TOKEN_URL") == NULL &&
-	    getenv_nonempty("KEYBEARER_CLIENT_ID") == NULL)
+	for (i = 0; i < ENV_VARIABLE_COUNT; i++) {
+		if (env_profile_variables[i].names_client &&
+		    getenv_nonempty(env_profile_variables[i].variable) != NULL)
+			wanted = 1;
+	}
+	if (!wanted)
 		return 0;
 	p = profile_add(cfg, ENV_PROFILE_NAME, err);
-	if (p == NULL || replace_string(&p->token_url, ASPOSE_TOKEN_URL, err) != 0 ||
-	    replace_string(&p->secret_arg, ENV_SECRET_VARIABLE, err) != 0)
+	if (p == NULL || replace_string(&p->secret_arg, ENV_SECRET_VARIABLE, err) != 0)
 		return -1;
 	p->secret_kind = SECRET_ENV;
-	for (i = 0; i < sizeof(env_profile_variables) / sizeof(env_profile_variables[0]); i++) {
+	if (preset != NULL && strcmp(preset, "aspose") != 0)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s: unknown preset \"%.64s\" — the only preset is aspose (Aspose "
+				 "Cloud); for another provider set KEYBEARER_TOKEN_URL instead",
+				 ENV_PRESET_VARIABLE, preset);
+	if (preset != NULL && apply_aspose_preset(p, err) != 0)
+		return -1;
+	for (i = 0; i < ENV_VARIABLE_COUNT; i++) {
 		const char *value = getenv_nonempty(env_profile_variables[i].variable);
 		if (value != NULL &&
 		    profile_set(p, key_rule_find(env_profile_variables[i].key), value,
@@ -890,6 +914,7 @@ load(struct config *cfg, const char *only, struct error *err)
 		.forbidden = 022,
 		.max_size = CONFIG_FILE_MAX,
 		.code = KB_EXIT_CONFIG,
+		.check_parents = 1,
 	};
 	const char *explicit_path = getenv("KEYBEARER_CONFIG");
 	char *path, *text = NULL;
@@ -1086,6 +1111,14 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 {
 	const char *file = cfg->path ? cfg->path : "the config file";
 
+	if (p->token_url == NULL && p->issuer == NULL && !p->in_file &&
+	    strcmp(p->name, ENV_PROFILE_NAME) == 0)
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"profile env has no token endpoint: KEYBEARER_TOKEN_URL is not set, "
+			"and keybearer never guesses where a secret goes — export "
+			"KEYBEARER_TOKEN_URL (or KEYBEARER_ISSUER; for Aspose Cloud, "
+			"KEYBEARER_PRESET=aspose)");
 	if (p->token_url == NULL && p->issuer == NULL)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has no token_url — set token_url (or an OIDC issuer) "

@@ -189,6 +189,7 @@ ca_bundle_read(const struct profile *p, struct ca_bundle *ca, struct error *err)
 		.forbidden = 022,
 		.max_size = 4 * 1024 * 1024,
 		.code = KB_EXIT_CONFIG,
+		.check_parents = 1,
 	};
 	int rc;
 

@@ -127,11 +127,12 @@ service_failed(const struct keyring_call *call, const GError *gerr, const char *
 static int
 no_service(const struct profile *p, const char *why, struct error *err)
 {
-	return error_set(err, KB_EXIT_CONFIG,
-			 "no Secret Service available for profile %s (%s) — for headless use, set "
-			 "secret = file:PATH, env:NAME or command:CMD in [profile %s], or use the "
-			 "env profile (KEYBEARER_CLIENT_ID and KEYBEARER_CLIENT_SECRET)",
-			 p->name, why, p->name);
+	return error_set(
+		err, KB_EXIT_CONFIG,
+		"no Secret Service available for profile %s (%s) — for headless use, set "
+		"secret = file:PATH, env:NAME or command:CMD in [profile %s], or use the "
+		"env profile (KEYBEARER_TOKEN_URL, KEYBEARER_CLIENT_ID, KEYBEARER_CLIENT_SECRET)",
+		p->name, why, p->name);
 }
 
 /* Without a session bus address GLib would try to autolaunch one through X11; a helper

@@ -15,6 +15,11 @@ struct safefile_rules {
 	mode_t forbidden;     /* mode bits that make the file unsafe, e.g. 077 or 022 */
 	size_t max_size;
 	enum exit_code code; /* exit code for a refused file */
+	/* The directories above an absolute path count too (OpenSSH's StrictModes): each must
+	 * belong to root or to us and be closed to writes by group and others, but for a
+	 * sticky one (like /tmp) whose entry on the path is ours or root's. Whoever can
+	 * change one of them can swap the file for their own. */
+	int check_parents;
 };
 
 /* Reads path (relative to dirfd, or AT_FDCWD) into a NUL-terminated buffer the caller frees
@@ -27,6 +32,9 @@ int safefile_read(int dirfd, const char *path, const struct safefile_rules *rule
  * when refused. */
 int safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct stat *st,
 		   struct error *err);
+
+/* The check_parents rule for path, on its own: 0, or -1 with err set. */
+int safefile_check_parents(const char *path, const struct safefile_rules *rules, struct error *err);
 
 /* Reads fd until end of file or cap bytes, retrying interrupted reads; the byte count, or
  * -1 with errno set. */

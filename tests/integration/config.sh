@@ -34,14 +34,45 @@ run_kb status
 expect_match "$OUT" "profile aspose \[default\]" "aspose selected"
 expect_match "$OUT" "urls          https://api.aspose.cloud/" "urls kept from the preset"
 
-echo "# Aspose in CI: a client id and a secret, nothing else"
+echo "# an exported secret goes to no implied endpoint: KEYBEARER_TOKEN_URL, or a preset by name"
 (
-	export KEYBEARER_CLIENT_ID=aspose-ci-client KEYBEARER_CLIENT_SECRET="$SECRET"
+	export KEYBEARER_CLIENT_ID=ci-client KEYBEARER_CLIENT_SECRET="$SECRET"
 	run_kb status
 	expect_match "$OUT" "profile env \(from the environment\) \[default\]" "env profile chosen"
-	expect_match "$OUT" "token_url     https://api.aspose.cloud/connect/token" "env profile is an Aspose client"
-	expect_match "$OUT" "urls          https://api.aspose.cloud/" "env profile's urls"
-	expect_match "$OUT" "client_id     aspose-ci-client" "env client id"
+	expect_match "$OUT" "token_url     \(not set\)" "no token_url implied"
+	expected="keybearer: profile env has no token endpoint: KEYBEARER_TOKEN_URL is not set, and keybearer never guesses where a secret goes — export KEYBEARER_TOKEN_URL (or KEYBEARER_ISSUER; for Aspose Cloud, KEYBEARER_PRESET=aspose)"
+	run_kb get
+	expect_rc 78 "get with a secret and no endpoint"
+	expect_eq "$OUT" "" "stdout without an endpoint"
+	expect_eq "$ERR" "$expected" "the missing endpoint, named"
+	# not one DNS query or connection: in a network namespace with nothing but a downed
+	# loopback, strace sees every attempt without anything leaving
+	if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
+		set +e
+		unshare -n strace -f -qq -e trace=connect,sendto,sendmsg -o "$WORK/net.trace" \
+			"$KB" get >/dev/null 2>"$WORK/err"
+		rc=$?
+		set -e
+		expect_eq "$rc" 78 "get without an endpoint, in a namespace without a network"
+		expect_eq "$(grep -v 'AF_UNIX\|sa_family=AF_LOCAL\|exited\|+++' "$WORK/net.trace" | wc -l)" 0 \
+			"network attempts without an endpoint: $(cat "$WORK/net.trace")"
+	else
+		echo "    skipped: the network-namespace check needs root and unshare"
+	fi
+	for verb in kubectl "curl $BASE/api/hello"; do
+		run_kb $verb
+		expect_rc 78 "keybearer $verb without an endpoint"
+	done
+
+	KEYBEARER_PRESET=aspose run_kb status
+	expect_match "$OUT" "token_url     https://api.aspose.cloud/connect/token" "the aspose preset, chosen"
+	expect_match "$OUT" "urls          https://api.aspose.cloud/" "the preset's urls"
+	expect_match "$OUT" "client_id     ci-client" "env client id"
+	KEYBEARER_PRESET=okta run_kb status
+	expect_rc 78 "an unknown preset"
+	expect_eq "$ERR" 'keybearer: KEYBEARER_PRESET: unknown preset "okta" — the only preset is aspose (Aspose Cloud); for another provider set KEYBEARER_TOKEN_URL instead' "unknown preset message"
+	KEYBEARER_ISSUER="$BASE/issuer/ok" run_kb status
+	expect_match "$OUT" "issuer        $BASE/issuer/ok" "KEYBEARER_ISSUER"
 	run_kb status --profile aspose
 	expect_match "$OUT" "client_id     $CLIENT_ID" "the variables leave file profiles alone"
 	KEYBEARER_TOKEN_URL=https://elsewhere.example/token run_kb status --profile aspose
@@ -109,7 +140,7 @@ expect_eq "$ERR" "keybearer: profile p has no client_id — set client_id in [pr
 printf '[profile p]\ntoken_url = %s/ok/token?nosecret\nclient_id = x\n' "$BASE" >"$CONFIG"
 run_kb get --profile p
 expect_rc 78 "no secret"
-expect_eq "$ERR" "keybearer: no Secret Service available for profile p (no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set) — for headless use, set secret = file:PATH, env:NAME or command:CMD in [profile p], or use the env profile (KEYBEARER_CLIENT_ID and KEYBEARER_CLIENT_SECRET)" "no secret message"
+expect_eq "$ERR" "keybearer: no Secret Service available for profile p (no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set) — for headless use, set secret = file:PATH, env:NAME or command:CMD in [profile p], or use the env profile (KEYBEARER_TOKEN_URL, KEYBEARER_CLIENT_ID, KEYBEARER_CLIENT_SECRET)" "no secret message"
 KEYBEARER_CLIENT_SECRET="$SECRET" run_kb get --profile p
 expect_rc 78 "KEYBEARER_CLIENT_SECRET is not every profile's secret"
 printf '[profile p]\ntoken_url = %s/ok/token?env\nclient_id = %s\nsecret = env:MY_SECRET\nca_file = %s\n' "$BASE" "$CLIENT_ID" "$CA" >"$CONFIG"

@@ -26,6 +26,7 @@
 static const char *const touched_variables[] = {
 	"KEYBEARER_PROFILE", "KEYBEARER_TOKEN_URL", "KEYBEARER_CLIENT_ID", "KEYBEARER_SCOPE",
 	"KEYBEARER_CA_FILE", "KEYBEARER_CONFIG",    "XDG_CONFIG_HOME",	   "HOME",
+	"KEYBEARER_ISSUER",  "KEYBEARER_PRESET",
 };
 #define TOUCHED_COUNT (sizeof(touched_variables) / sizeof(touched_variables[0]))
 static char *saved_values[TOUCHED_COUNT];
@@ -831,8 +832,9 @@ test_config_environment_defines_env_profile(void **state)
 }
 
 /* The variables describe the "env" profile and nothing else: a CI variable meant for one
- * service must not redirect another profile's secret. With no token URL given, "env" is
- * an Aspose client. Empty variables count as unset. */
+ * service must not redirect another profile's secret. With no token URL given, "env" has no
+ * endpoint at all (an exported secret goes nowhere implied); KEYBEARER_PRESET=aspose makes
+ * it an Aspose client. Empty variables count as unset. */
 static void
 test_config_environment_leaves_file_profiles_alone(void **state)
 {
@@ -859,14 +861,46 @@ test_config_environment_leaves_file_profiles_alone(void **state)
 					  "ca_file=/etc/file-ca.pem;"),
 			 0);
 	assert_int_equal(mismatch_profile("env", &cfg, "env",
+					  ";token_url=-;client_id=env-client;scope=env-scope;"
+					  "audience=-;resource=-;auth_method=client_secret_post;"
+					  "urls=[];secret=env:KEYBEARER_CLIENT_SECRET;ca_file=-;"),
+			 0);
+	assert_string_equal(config_select(&cfg, NULL, &err)->name, "env");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_check_mintable(&cfg, config_select(&cfg, NULL, &err), &err), -1);
+	assert_int_equal(err.code, KB_EXIT_CONFIG);
+	assert_string_equal(err.message,
+			    "profile env has no token endpoint: KEYBEARER_TOKEN_URL is not set, "
+			    "and keybearer never guesses where a secret goes — export "
+			    "KEYBEARER_TOKEN_URL (or KEYBEARER_ISSUER; for Aspose Cloud, "
+			    "KEYBEARER_PRESET=aspose)");
+	config_free(&cfg);
+
+	setenv("KEYBEARER_PRESET", "aspose", 1);
+	assert_int_equal(load_file("", &cfg, &err, path, sizeof(path)), 0);
+	assert_int_equal(mismatch_profile("env", &cfg, "env",
 					  ";token_url=https://api.aspose.cloud/connect/token;"
 					  "client_id=env-client;scope=env-scope;audience=-;"
 					  "resource=-;auth_method=client_secret_post;"
 					  "urls=[https://api.aspose.cloud/];"
 					  "secret=env:KEYBEARER_CLIENT_SECRET;ca_file=-;"),
 			 0);
-	assert_string_equal(config_select(&cfg, NULL, &err)->name, "env");
 	config_free(&cfg);
+
+	/* a preset alone makes the profile; the client id can still be missing */
+	unsetenv("KEYBEARER_CLIENT_ID");
+	assert_int_equal(load_file("", &cfg, &err, path, sizeof(path)), 0);
+	assert_non_null(config_find(&cfg, "env"));
+	config_free(&cfg);
+
+	setenv("KEYBEARER_PRESET", "Aspose", 1);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(load_file("", &cfg, &err, path, sizeof(path)), -1);
+	assert_string_equal(err.message,
+			    "KEYBEARER_PRESET: unknown preset \"Aspose\" — the only preset is "
+			    "aspose (Aspose Cloud); for another provider set KEYBEARER_TOKEN_URL "
+			    "instead");
+	unsetenv("KEYBEARER_PRESET");
 }
 
 struct env_error_case {
