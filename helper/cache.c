@@ -29,19 +29,6 @@ static const struct safefile_rules cache_file_rules = {
 };
 
 static void
-hex_encode(const unsigned char *raw, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-static void
 hash_field(struct sha256 *ctx, const char *value)
 {
 	char prefix[24];
@@ -69,7 +56,89 @@ cache_profile_key(const struct profile *p, char out[65])
 	hash_field(&ctx, p->audience);
 	hash_field(&ctx, p->resource);
 	sha256_final(&ctx, digest);
-	hex_encode(digest, SHA256_DIGEST_SIZE, out);
+	sha256_hex(digest, SHA256_DIGEST_SIZE, out);
+}
+
+void
+cache_profile_fingerprint(const struct profile *p, char out[65])
+{
+	unsigned char digest[SHA256_DIGEST_SIZE];
+	char number[32];
+	struct sha256 ctx;
+
+	sha256_init(&ctx);
+	hash_field(&ctx, "keybearer-profile/1");
+	hash_field(&ctx, p->token_url);
+	hash_field(&ctx, p->issuer);
+	hash_field(&ctx, p->client_id);
+	hash_field(&ctx, p->scope);
+	hash_field(&ctx, p->audience);
+	hash_field(&ctx, p->resource);
+	hash_field(&ctx, config_auth_method_name(p->auth_method));
+	snprintf(number, sizeof(number), "%d", (int)p->secret_kind);
+	hash_field(&ctx, number);
+	hash_field(&ctx, p->secret_arg);
+	hash_field(&ctx, p->ca_file);
+	snprintf(number, sizeof(number), "%d,%d", p->timeout, p->keyring_timeout);
+	hash_field(&ctx, number);
+	sha256_final(&ctx, digest);
+	sha256_hex(digest, SHA256_DIGEST_SIZE, out);
+}
+
+void
+cache_clock_now(struct cache_clock *now)
+{
+	now->wall = (long long)time(NULL);
+	now->boot = monotonic_boot_seconds();
+	monotonic_boot_id(now->boot_id);
+}
+
+void
+cache_record_stamp(struct cache_record *rec, const struct cache_clock *now)
+{
+	/* received obtained_at, a moment ago by the wall clock: as long ago by the boot's */
+	long long ago = now->wall - rec->obtained_at;
+
+	rec->obtained_boot = now->boot >= 0 && ago >= 0 && ago <= now->boot ? now->boot - ago : -1;
+	snprintf(rec->boot_id, sizeof(rec->boot_id), "%s",
+		 rec->obtained_boot >= 0 ? now->boot_id : "");
+}
+
+long long
+cache_record_left(const struct cache_record *rec, const struct cache_clock *now)
+{
+	long long lifetime = rec->expires_at - rec->obtained_at;
+	long long left = rec->expires_at - now->wall, passed;
+
+	if (rec->obtained_at > now->wall)
+		return 0; /* from the future: the clock stepped back, by how much nobody knows */
+	if (now->boot_id[0] != '\0' || rec->boot_id[0] != '\0') {
+		/* the boot clock says how long ago it really was, unless it was another boot */
+		if (strcmp(rec->boot_id, now->boot_id) != 0 || rec->obtained_boot < 0 ||
+		    now->boot < rec->obtained_boot)
+			return 0;
+		passed = now->boot - rec->obtained_boot;
+		if (lifetime - passed < left)
+			left = lifetime - passed;
+	}
+	return left > 0 ? left : 0;
+}
+
+long long
+cache_record_expiry(const struct cache_record *rec, const struct cache_clock *now)
+{
+	return now->wall + cache_record_left(rec, now);
+}
+
+long long
+cache_floor(long long lifetime)
+{
+	/* no endpoint's token lives less: such a record is not one of ours, never usable */
+	if (lifetime < TOKEN_MIN_LIFETIME)
+		return TOKEN_MIN_LIFETIME;
+	if (lifetime >= 4 * TOKEN_MIN_LIFETIME)
+		return TOKEN_MIN_LIFETIME;
+	return lifetime / 4 > 2 ? lifetime / 4 : 2;
 }
 
 static int
@@ -187,15 +256,14 @@ get_int64(struct json_object *obj, const char *name, long long *out)
 }
 
 int
-cache_record_parse(const char *text, size_t len, const char *key, struct cache_record *rec)
+cache_record_from_json(struct json_object *obj, const char *key, struct cache_record *rec)
 {
-	struct json_object *obj = strictjson_parse(text, len);
-	const char *format, *record_key, *token;
-	int rc = -1;
+	const char *format, *record_key, *token, *boot_id;
 
 	memset(rec, 0, sizeof(*rec));
+	rec->obtained_boot = -1;
 	if (obj == NULL || !json_object_is_type(obj, json_type_object))
-		goto out;
+		return -1;
 	format = strictjson_get_string(obj, "format");
 	record_key = strictjson_get_string(obj, "key");
 	token = strictjson_get_string(obj, "access_token");
@@ -206,19 +274,33 @@ cache_record_parse(const char *text, size_t len, const char *key, struct cache_r
 	    get_int64(obj, "expires_at", &rec->expires_at) != 0 || rec->obtained_at <= 0 ||
 	    rec->expires_at < rec->obtained_at ||
 	    rec->expires_at - rec->obtained_at > TOKEN_MAX_EXPIRES_IN)
-		goto out;
+		return -1;
+	/* Without the boot's clock (a record of an older keybearer) nothing tells how long ago
+	 * it was really received: cache_record_left counts it as dead. */
+	boot_id = strictjson_get_string(obj, "boot_id");
+	if (boot_id != NULL && strlen(boot_id) < sizeof(rec->boot_id) &&
+	    get_int64(obj, "obtained_boot", &rec->obtained_boot) == 0 && rec->obtained_boot >= 0)
+		memcpy(rec->boot_id, boot_id, strlen(boot_id) + 1);
+	else
+		rec->obtained_boot = -1;
 	rec->access_token = strdup(token);
-	rc = rec->access_token != NULL ? 0 : -1;
-out:
+	return rec->access_token != NULL ? 0 : -1;
+}
+
+int
+cache_record_parse(const char *text, size_t len, const char *key, struct cache_record *rec)
+{
+	struct json_object *obj = strictjson_parse(text, len);
+	int rc = cache_record_from_json(obj, key, rec);
+
 	json_object_put(obj);
 	return rc;
 }
 
-char *
-cache_record_format(const char *key, const struct cache_record *rec)
+struct json_object *
+cache_record_to_json(const char *key, const struct cache_record *rec)
 {
 	struct json_object *obj = json_object_new_object();
-	char *text;
 
 	if (obj == NULL)
 		return NULL;
@@ -227,10 +309,36 @@ cache_record_format(const char *key, const struct cache_record *rec)
 	json_object_object_add(obj, "access_token", json_object_new_string(rec->access_token));
 	json_object_object_add(obj, "obtained_at", json_object_new_int64(rec->obtained_at));
 	json_object_object_add(obj, "expires_at", json_object_new_int64(rec->expires_at));
+	if (rec->boot_id[0] != '\0' && rec->obtained_boot >= 0) {
+		json_object_object_add(obj, "boot_id", json_object_new_string(rec->boot_id));
+		json_object_object_add(obj, "obtained_boot",
+				       json_object_new_int64(rec->obtained_boot));
+	}
+	return obj;
+}
+
+char *
+cache_record_format(const char *key, const struct cache_record *rec)
+{
+	struct json_object *obj = cache_record_to_json(key, rec);
+	char *text;
+
+	if (obj == NULL)
+		return NULL;
 	text = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
 	return text;
+}
+
+const struct cache_record *
+cache_record_newer(const struct cache_record *a, const struct cache_record *b)
+{
+	if (a->access_token == NULL)
+		return b->access_token != NULL ? b : NULL;
+	if (b->access_token == NULL)
+		return a;
+	return b->obtained_at > a->obtained_at ? b : a;
 }
 
 void
@@ -284,7 +392,7 @@ random_hex(char *out, size_t bytes)
 		for (i = 0; i < bytes; i++)
 			raw[i] = (unsigned char)(mix >> (8 * (i % sizeof(mix))));
 	}
-	hex_encode(raw, bytes, out);
+	sha256_hex(raw, bytes, out);
 }
 
 /* A writer killed between create and rename leaves its temp file. Whoever holds the lock
@@ -399,120 +507,6 @@ cache_remove(const struct cache *c, struct error *err)
 	return 0;
 }
 
-/* Compares without stopping at the first difference: how much of a token matched is
- * nobody's business. */
-static int
-same_token(const char *a, const char *b)
-{
-	size_t len = strlen(a), i;
-	unsigned char diff = 0;
-
-	if (len != strlen(b))
-		return 0;
-	for (i = 0; i < len; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
-int
-cache_drop(const struct profile *p, const char *only_if, struct error *err)
-{
-	struct cache_record rec = { 0 };
-	struct cache c;
-	int lock_fd, found, rc;
-
-	rc = cache_open(&c, p, 0, err);
-	if (rc != 0)
-		return rc == 1 ? 0 : -1; /* no cache directory: nothing to drop */
-	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);
-	if (lock_fd < 0) {
-		cache_close(&c);
-		return -1;
-	}
-	found = cache_read(&c, &rec, err);
-	if (found < 0)
-		rc = -1;
-	else if (found == 0 && (only_if == NULL || same_token(rec.access_token, only_if)))
-		rc = cache_remove(&c, err) == 0 ? 1 : -1;
-	else
-		rc = 0;
-	close(lock_fd);
-	cache_record_free(&rec);
-	cache_close(&c);
-	return rc;
-}
-
-#define BACKOFF_FORMAT "keybearer-backoff/1"
-
-int
-cache_backoff_read(int lock_fd, struct cache_backoff *b)
-{
-	char text[512], *newline;
-	ssize_t n;
-
-	memset(b, 0, sizeof(*b));
-	n = pread(lock_fd, text, sizeof(text) - 1, 0);
-	if (n < 0)
-		return -1;
-	text[n] = '\0';
-	if (sscanf(text, BACKOFF_FORMAT " %lld %lld", &b->failed_at, &b->next_attempt) != 2) {
-		memset(b, 0, sizeof(*b)); /* empty, or not ours: nothing recorded */
-		return 0;
-	}
-	newline = strchr(text, '\n');
-	if (newline != NULL)
-		snprintf(b->reason, sizeof(b->reason), "%.*s", (int)strcspn(newline + 1, "\n"),
-			 newline + 1);
-	return 0;
-}
-
-int
-cache_backoff_write(int lock_fd, const struct cache_backoff *b)
-{
-	char text[512];
-	int len, i;
-
-	len = snprintf(text, sizeof(text), BACKOFF_FORMAT " %lld %lld\n%s\n", b->failed_at,
-		       b->next_attempt, b->reason);
-	for (i = (int)strcspn(text, "\n") + 1; i < len - 1; i++) {
-		if ((unsigned char)text[i] < 0x20)
-			text[i] = ' '; /* the reason stays one line */
-	}
-	if (ftruncate(lock_fd, 0) != 0 || pwrite(lock_fd, text, (size_t)len, 0) != len)
-		return -1;
-	return 0;
-}
-
-void
-cache_backoff_clear(int lock_fd)
-{
-	if (ftruncate(lock_fd, 0) != 0) {
-		/* a stale record only delays the next refresh by its own deadline */
-	}
-}
-
-int
-cache_backoff_peek(const struct profile *p, struct cache_backoff *b)
-{
-	struct error err = { 0 };
-	struct stat st;
-	struct cache c;
-	int fd, rc = -1;
-
-	memset(b, 0, sizeof(*b));
-	if (cache_open(&c, p, 0, &err) != 0)
-		return 0;
-	fd = openat(c.dirfd, c.lock_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
-		rc = cache_backoff_read(fd, b);
-	else
-		rc = 0;
-	if (fd >= 0)
-		close(fd);
-	cache_close(&c);
-	return rc;
-}
-
 int
 cache_lock_wait(const struct profile *p)
 {
@@ -526,6 +520,26 @@ cache_lock_wait(const struct profile *p)
 	return secret + discovery + p->timeout + CACHE_LOCK_GRACE_SECONDS;
 }
 
+/* Makes the lock file its full size while the disk still has room, with zeros past what it
+ * holds: a later state is written over blocks it already has. A failure only means a full
+ * disk may leave the state unwritten later. */
+static void
+reserve_lock_state(int fd, const struct stat *st)
+{
+	static const char zeros[4096];
+	off_t at = st->st_size;
+
+	while (at < CACHE_LOCK_FILE_SIZE) {
+		size_t chunk = CACHE_LOCK_FILE_SIZE - at < (off_t)sizeof(zeros)
+				       ? (size_t)(CACHE_LOCK_FILE_SIZE - at)
+				       : sizeof(zeros);
+		ssize_t n = pwrite(fd, zeros, chunk, at);
+		if (n <= 0)
+			return;
+		at += n;
+	}
+}
+
 int
 cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds, struct error *err)
 {
@@ -534,7 +548,7 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 		.refuse_symlink = 1,
 		.allow_root_owner = 0,
 		.forbidden = 077,
-		.max_size = 4096,
+		.max_size = CACHE_LOCK_FILE_SIZE,
 		.code = KB_EXIT_IO,
 	};
 	long long deadline = monotonic_ms() + (long long)timeout_seconds * 1000;
@@ -570,6 +584,7 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 		nanosleep(&pause, NULL);
 		pause_ms = pause_ms * 2 > 10 ? 10 : pause_ms * 2;
 	}
+	reserve_lock_state(fd, &st);
 	return fd;
 fail:
 	close(fd);
@@ -602,56 +617,49 @@ cache_lock_inherited(const struct cache *c, int fd, struct error *err)
 	return fd;
 }
 
-int
-cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_ttl)
+/* The refresh window of a token of this lifetime: the margin, capped at half the lifetime,
+ * never below the floor. */
+static long long
+refresh_window(long long lifetime, int margin)
 {
-	long long left = rec->expires_at - (long long)now;
-	long long lifetime = rec->expires_at - rec->obtained_at;
-	long long needed;
+	long long window = margin, floor = cache_floor(lifetime);
 
-	if (min_ttl >= 0 && min_ttl <= lifetime) {
-		needed = min_ttl;
-	} else {
-		needed = margin;
-		if (needed > lifetime / 2)
-			needed = lifetime / 2;
-	}
-	if (needed < TOKEN_MIN_LIFETIME)
-		needed = TOKEN_MIN_LIFETIME; /* never a token about to die, whatever was asked */
-	return left >= needed;
+	if (window > lifetime / 2)
+		window = lifetime / 2;
+	return window > floor ? window : floor;
+}
+
+int
+cache_is_fresh(const struct cache_record *rec, const struct cache_clock *now, int margin,
+	       int min_ttl)
+{
+	long long lifetime = rec->expires_at - rec->obtained_at;
+	long long floor = cache_floor(lifetime), needed;
+
+	if (min_ttl >= 0 && min_ttl <= lifetime)
+		needed = min_ttl > floor ? min_ttl : floor;
+	else
+		needed = refresh_window(lifetime, margin);
+	return cache_record_left(rec, now) >= needed;
+}
+
+int
+cache_is_usable(const struct cache_record *rec, const struct cache_clock *now)
+{
+	return rec->access_token != NULL &&
+	       cache_record_left(rec, now) >= cache_floor(rec->expires_at - rec->obtained_at);
 }
 
 enum cache_need
-cache_need(const struct cache_record *rec, time_t now, int margin, int min_ttl)
+cache_need(const struct cache_record *rec, const struct cache_clock *now, int margin, int min_ttl)
 {
-	long long left = rec->expires_at - (long long)now;
-	long long window = margin, lifetime = rec->expires_at - rec->obtained_at;
+	long long lifetime = rec->expires_at - rec->obtained_at;
+	long long left = cache_record_left(rec, now), floor = cache_floor(lifetime);
+	long long half = refresh_window(lifetime, margin) / 2;
 
 	if (cache_is_fresh(rec, now, margin, min_ttl))
 		return CACHE_FRESH;
-	if (window > lifetime / 2)
-		window = lifetime / 2;
-	if (min_ttl < 0 && left >= window / 2 && left >= TOKEN_MIN_LIFETIME)
+	if (min_ttl < 0 && left >= (half > floor ? half : floor))
 		return CACHE_REFRESH_SOON;
 	return CACHE_REFRESH_NOW;
-}
-
-int
-cache_background_lock(const struct profile *p, time_t now)
-{
-	struct cache_backoff backoff;
-	struct error err = { 0 };
-	struct cache c;
-	int fd;
-
-	if (cache_open(&c, p, 1, &err) != 0)
-		return -1;
-	fd = cache_lock(&c, p->name, 0, &err); /* one try: busy means a refresh is running */
-	cache_close(&c);
-	if (fd >= 0 && cache_backoff_read(fd, &backoff) == 0 &&
-	    (long long)now < backoff.next_attempt) {
-		close(fd); /* a failed refresh is being waited out */
-		fd = -1;
-	}
-	return fd;
 }

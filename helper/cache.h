@@ -18,11 +18,40 @@
 /* How much longer than a token request's own deadline to wait for another process's. */
 #define CACHE_LOCK_GRACE_SECONDS 5
 
+/* The clocks a record is judged by: the wall clock, and this boot's own clock, which no
+ * step of the wall clock moves. */
+struct cache_clock {
+	long long wall;
+	long long boot;	  /* seconds since boot (CLOCK_BOOTTIME), -1 when unknown */
+	char boot_id[40]; /* "" when unknown */
+};
+
+void cache_clock_now(struct cache_clock *now);
+
 struct cache_record {
 	char *access_token;
-	long long obtained_at;
-	long long expires_at;
+	long long obtained_at;	 /* wall clock at receipt */
+	long long expires_at;	 /* obtained_at + the token's lifetime */
+	long long obtained_boot; /* boot clock at receipt, -1 when unknown */
+	char boot_id[40];	 /* the boot it was received in, "" when unknown */
 };
+
+/* Fills in the boot clock of a record received at obtained_at (a moment ago). */
+void cache_record_stamp(struct cache_record *rec, const struct cache_clock *now);
+
+/* What the token has left, in seconds, as far as both clocks can tell: by the wall clock
+ * and, for a record of this boot, by the time that has really passed since it was
+ * received. A record from the future (the clock stepped back) or from another boot counts
+ * as dead (0): nothing can tell how long ago it really was received. */
+long long cache_record_left(const struct cache_record *rec, const struct cache_clock *now);
+
+/* now->wall + cache_record_left: the expiry to show and hand on, which no clock step can
+ * make later than the token's real one. */
+long long cache_record_expiry(const struct cache_record *rec, const struct cache_clock *now);
+
+/* The least a token must have left to be handed out at all, even as a fallback: 10 s, or a
+ * quarter of a lifetime shorter than 40 s (at least 2 s). */
+long long cache_floor(long long lifetime);
 
 /* One profile's place in the cache directory. */
 struct cache {
@@ -61,33 +90,18 @@ int cache_read_file(const struct cache *c, const char *name, char **text, size_t
 /* Removes the cached token; absent is fine. */
 int cache_remove(const struct cache *c, struct error *err);
 
-/* Drops the profile's cached token under its lock — with only_if, only when the cached
- * token is that one (a token a server just refused), so a token another process has
- * already put in its place survives. Returns 1 when one was dropped, 0 when not, -1. */
-int cache_drop(const struct profile *p, const char *only_if, struct error *err);
-
-/* The failed refresh keybearer-fetch leaves in the profile's lock file, read under the lock
- * by the next process (and by status, without it). */
-struct cache_backoff {
-	long long failed_at;	/* Unix seconds; 0: no failure recorded */
-	long long next_attempt; /* no request to the token endpoint before this */
-	char reason[256];	/* the failure's message, one printable line */
-};
-
-/* 0 with b filled (failed_at 0 when nothing is recorded), or -1 on a read error. */
-int cache_backoff_read(int lock_fd, struct cache_backoff *b);
-int cache_backoff_write(int lock_fd, const struct cache_backoff *b);
-void cache_backoff_clear(int lock_fd);
-
-/* cache_backoff_read for a profile without taking its lock: for status. */
-int cache_backoff_peek(const struct profile *p, struct cache_backoff *b);
-
 /* How long to wait for the profile's lock: as long as its holder may take — the secret
  * (a keyring prompt, a command) and then the token request — plus a little. */
 int cache_lock_wait(const struct profile *p);
 
+/* The lock file holds the profile's lock state (lockstate.h) in a region of this size, made
+ * when the lock file is: later states overwrite it in place, so recording that the disk
+ * is full needs no space on the disk. */
+#define CACHE_LOCK_FILE_SIZE (20 * 1024)
+
 /* Takes the profile's lock, waiting at most timeout_seconds; returns the lock fd (closing
- * it releases the lock) or -1 with err set. */
+ * it releases the lock) or -1 with err set (code KB_EXIT_TRANSIENT when it stayed busy,
+ * KB_EXIT_IO when the lock file cannot be opened or locked). */
 int cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 	       struct error *err);
 
@@ -107,27 +121,47 @@ char *cache_record_format(const char *key, const struct cache_record *rec);
 /* Parses such a text; 0, or -1 when it is not a record for key. */
 int cache_record_parse(const char *text, size_t len, const char *key, struct cache_record *rec);
 
+/* The same as a json-c object, for records kept inside other files. */
+struct json_object *cache_record_to_json(const char *key, const struct cache_record *rec);
+int cache_record_from_json(struct json_object *obj, const char *key, struct cache_record *rec);
+
+/* The later of two records (either may have no token); NULL when neither has one. */
+const struct cache_record *cache_record_newer(const struct cache_record *a,
+					      const struct cache_record *b);
+
 void cache_record_free(struct cache_record *rec);
 
 /* What a cached record needs. REFRESH_SOON: still good to hand out, but inside the refresh
  * window (and with at least half that window left), so a refresh can run in the
  * background while callers go on using it. A caller's own min_ttl never waits: it is
- * FRESH or NOW. */
+ * FRESH or NOW.
+ *
+ * For a token of lifetime L the window is the margin (refresh_margin, capped at L/2),
+ * never less than the floor (10 s, or L/4 for a token of less than 40 s); the background
+ * half of it ends at the floor at the latest. Both scale with L, so even a 20 s token has
+ * a background window (from 10 s left down to 5 s). */
 enum cache_need {
 	CACHE_FRESH,
 	CACHE_REFRESH_SOON,
 	CACHE_REFRESH_NOW,
 };
 
-enum cache_need cache_need(const struct cache_record *rec, time_t now, int margin, int min_ttl);
-
-/* The profile's lock, for a background refresh to start under, when none is running (the
- * lock is free) and no failed refresh is being waited out; else -1. */
-int cache_background_lock(const struct profile *p, time_t now);
+enum cache_need cache_need(const struct cache_record *rec, const struct cache_clock *now,
+			   int margin, int min_ttl);
 
 /* Whether the record can be handed out as is: at least min_ttl seconds left when
- * 0 <= min_ttl <= the token's lifetime, else at least margin, capped at half the lifetime.
- * (A min_ttl no token from this endpoint can meet would otherwise mint on every call.) */
-int cache_is_fresh(const struct cache_record *rec, time_t now, int margin, int min_ttl);
+ * 0 <= min_ttl <= the token's lifetime, else at least the refresh window; never less than
+ * the floor. (A min_ttl no token from this endpoint can meet would otherwise mint on every
+ * call.) */
+int cache_is_fresh(const struct cache_record *rec, const struct cache_clock *now, int margin,
+		   int min_ttl);
+
+/* Whether the record may still be handed out at all (a fallback): the floor is left. */
+int cache_is_usable(const struct cache_record *rec, const struct cache_clock *now);
+
+/* A hex digest of everything in the profile that shapes a token request (endpoint, client,
+ * scope, audience, resource, auth method, secret source, CA, timeouts; never the secret):
+ * a recorded failure holds only while the profile is the same. */
+void cache_profile_fingerprint(const struct profile *p, char out[65]);
 
 #endif

@@ -7,6 +7,7 @@
  *   keybearer-fetch login|logout [options]      (keybearer login|logout execs these)
  *   keybearer-fetch keyring-status --profile NAME
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
@@ -26,6 +27,8 @@
 #include "discovery.h"
 #include "verify.h"
 #include "error.h"
+#include "fingerprint.h"
+#include "lockstate.h"
 #include "http.h"
 #include "login.h"
 #include "monotonic.h"
@@ -65,31 +68,24 @@ random_noise(void)
 	return noise;
 }
 
-/* The secret, then requests to the token endpoint: transient failures are retried with
+/* Requests to the token endpoint with the secret: transient failures are retried with
  * backoff (never sooner than that, later when Retry-After asks) until the profile's deadline,
  * permanent ones never. *retry_after is the longest Retry-After seen, in seconds, or -1. */
 static int
-mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct error *err)
+mint(const struct profile *p, const struct secret *secret, struct cache_record *rec,
+     int *retry_after, struct error *err)
 {
-	struct secret secret = { 0 };
 	struct token_result result = { 0 };
-	long long deadline, delay, started;
+	struct cache_clock now;
+	long long deadline, delay;
 	int attempt, asked, rc = -1;
 
 	*retry_after = -1;
-	/* the config is our own: an issuer's token endpoint is filled in once discovered */
-	if (discovery_resolve_token_url((struct profile *)p, err) != 0)
-		return -1;
-	started = monotonic_us();
-	if (secret_resolve(p, &secret, err) != 0)
-		return -1;
-	error_debug("profile %s: timing: secret %.3f ms", p->name,
-		    (monotonic_us() - started) / 1000.0);
 	deadline = monotonic_ms() + (long long)p->timeout * 1000;
 	for (attempt = 1;; attempt++) {
 		struct error attempt_err = { 0 };
 		struct timespec pause;
-		if (http_mint(p, secret.value, deadline, &result, &asked, &attempt_err) == 0) {
+		if (http_mint(p, secret->value, deadline, &result, &asked, &attempt_err) == 0) {
 			rc = 0;
 			break;
 		}
@@ -114,11 +110,12 @@ mint(const struct profile *p, struct cache_record *rec, int *retry_after, struct
 		rec->obtained_at = result.obtained_at;
 		rec->expires_at = result.expires_at;
 		result.access_token = NULL;
+		cache_clock_now(&now);
+		cache_record_stamp(rec, &now);
 		error_debug("profile %s: new token after %d attempt(s), %lld s to live", p->name,
 			    attempt, rec->expires_at - rec->obtained_at);
 	}
 	token_result_free(&result);
-	secret_free(&secret);
 	return rc;
 }
 
@@ -132,91 +129,239 @@ emit(const struct cache *c, const struct cache_record *rec, struct error *err)
 	return rc;
 }
 
-/* After a transient failure, a cached token that is still alive beats no token; the
- * failure and the fallback are both said on stderr. Returns 0 when the cached token was
- * handed out; -1 leaves err as it was. */
+/* When no new token can be had for now — the endpoint failing, or the lock out of reach —
+ * a cached token that is still alive beats no token; the failure and the fallback are
+ * both said on stderr. A rejection is not papered over: the secret needs fixing, and the
+ * sooner that is said the better. Returns 0 when the cached token was handed out; -1
+ * leaves err as it was. */
 static int
 fall_back(const struct profile *p, const struct cache *c, const struct cache_record *cached,
 	  struct error *err)
 {
-	long long left = cached->expires_at - (long long)time(NULL);
+	struct cache_clock now;
 
-	if (err->code != KB_EXIT_TRANSIENT || cached->access_token == NULL ||
-	    left < TOKEN_MIN_LIFETIME)
+	cache_clock_now(&now);
+	if ((err->code != KB_EXIT_TRANSIENT && err->code != KB_EXIT_IO) || cached == NULL ||
+	    !cache_is_usable(cached, &now))
 		return -1;
 	error_warn("%s", err->message);
-	error_warn("using the cached token of profile %s, valid for %lld more s", p->name, left);
+	error_warn("using the cached token of profile %s, valid for %lld more s", p->name,
+		   cache_record_left(cached, &now));
 	memset(err, 0, sizeof(*err));
 	return emit(c, cached, err);
 }
 
-/* Records a transient failure beside the cache, so that every process of the profile
- * waits it out instead of asking the endpoint again. */
-static void
-record_failure(int lock_fd, const struct error *failure, int retry_after)
+/* How long a failure holds every process of the profile off, or 0 for one not worth
+ * recording: a configuration error is cheap to meet again, and its fix must show at once. */
+static long long
+failure_hold(enum lockstate_source source, enum exit_code code, int retry_after)
 {
-	struct cache_backoff backoff = { 0 };
-	long long wait = CACHE_BACKOFF_SECONDS;
+	long long hold = CACHE_BACKOFF_SECONDS;
 
-	if (retry_after > wait)
-		wait = retry_after < BACKOFF_RETRY_AFTER_CAP ? retry_after
-							     : BACKOFF_RETRY_AFTER_CAP;
-	backoff.failed_at = (long long)time(NULL);
-	backoff.next_attempt = backoff.failed_at + wait;
-	snprintf(backoff.reason, sizeof(backoff.reason), "%.*s", (int)sizeof(backoff.reason) - 1,
-		 failure->message);
-	cache_backoff_write(lock_fd, &backoff);
+	if (code == KB_EXIT_TRANSIENT) {
+		if (retry_after > hold)
+			hold = retry_after < BACKOFF_RETRY_AFTER_CAP ? retry_after
+								     : BACKOFF_RETRY_AFTER_CAP;
+		return hold;
+	}
+	if ((source == LOCKSTATE_ENDPOINT || source == LOCKSTATE_DISCOVERY) &&
+	    (code == KB_EXIT_REJECTED || code == KB_EXIT_PROTOCOL))
+		return LOCKSTATE_REJECTION_SECONDS;
+	if (source == LOCKSTATE_CACHE)
+		return CACHE_BACKOFF_SECONDS;
+	return 0;
 }
 
-/* Under the profile's lock: a fresh cached token, else a new one, else a still-valid cached
- * one. */
-static int
-refresh_locked(const struct profile *p, const struct cache *c, int lock_fd,
-	       const struct mint_job *job, struct error *err)
+/* Records a failure beside the cache, so that every process of the profile gives the same
+ * answer instead of asking again. A rejection of the secret carries the secret's
+ * fingerprint, so that a new secret is tried at once. */
+static void
+record_failure(const struct cache *c, int lock_fd, struct lockstate *st, const char *profile_fp,
+	       enum lockstate_source source, const struct error *failure, int retry_after,
+	       const struct secret *secret)
 {
-	struct cache_record cached = { 0 }, fresh = { 0 };
-	struct cache_backoff backoff;
-	long long now = (long long)time(NULL), started;
-	int have_cached, retry_after, written, rc = -1;
+	struct lockstate_failure *f = &st->failure;
+	long long hold = failure_hold(source, failure->code, retry_after);
+	struct fingerprint print = { 0 };
+	struct cache_clock now;
 
-	have_cached = cache_read(c, &cached, err);
-	if (have_cached < 0)
-		goto out;
-	if (have_cached == 0 &&
-	    cache_is_fresh(&cached, (time_t)now, p->refresh_margin, job->min_ttl)) {
-		rc = job->background ? 0 : emit(c, &cached, err);
+	if (hold <= 0)
+		return;
+	cache_clock_now(&now);
+	memset(f, 0, sizeof(*f));
+	f->failed_at = now.wall;
+	f->failed_boot = now.boot;
+	snprintf(f->boot_id, sizeof(f->boot_id), "%s", now.boot_id);
+	f->hold = hold;
+	f->code = failure->code;
+	f->source = source;
+	snprintf(f->profile, sizeof(f->profile), "%s", profile_fp);
+	if (secret != NULL && lockstate_failure_is_rejection(f)) {
+		fingerprint_secret(c, secret, 1, &print);
+		snprintf(f->secret_mark, sizeof(f->secret_mark), "%s", print.mark);
+		snprintf(f->secret_origin, sizeof(f->secret_origin), "%s", print.origin);
+	}
+	snprintf(f->message, sizeof(f->message), "%s", failure->message);
+	if (lockstate_write(c, lock_fd, st) != 0)
+		error_debug("the failure of profile %s could not be recorded: %s", f->message,
+			    strerror(errno));
+}
+
+/* The answer a recorded failure gives while it holds: a final answer word for word, with
+ * its exit code; a transient one as what failed, how long ago, and when keybearer asks
+ * again. */
+static int
+repeat_failure(const struct profile *p, const struct lockstate_failure *f, long long holds,
+	       struct error *err)
+{
+	struct cache_clock now;
+
+	if (f->code != KB_EXIT_TRANSIENT) {
+		error_debug("profile %s: the answer of %lld s ago stands (%lld s more, or until "
+			    "the secret or the profile changes)",
+			    p->name, (long long)time(NULL) - f->failed_at, holds);
+		return error_set(err, f->code, "%s", f->message);
+	}
+	cache_clock_now(&now);
+	return error_set(err, KB_EXIT_TRANSIENT,
+			 "%s of profile %s failed %lld s ago (%s); keybearer asks again in %lld s "
+			 "— try again later",
+			 lockstate_source_name(f->source), p->name, now.wall - f->failed_at,
+			 f->message, holds);
+}
+
+/* Whether secret is not the one the recorded rejection was made with. */
+static int
+secret_changed(const struct cache *c, const struct lockstate_failure *f,
+	       const struct secret *secret)
+{
+	struct fingerprint recorded = { 0 }, now;
+
+	snprintf(recorded.mark, sizeof(recorded.mark), "%s", f->secret_mark);
+	snprintf(recorded.origin, sizeof(recorded.origin), "%s", f->secret_origin);
+	fingerprint_secret(c, secret, 0, &now);
+	return fingerprint_changed(&recorded, &now);
+}
+
+/* A new token the cache file could not take (a full disk, a read-only directory) stays in
+ * the lock file, so the next caller is served without a request; the failure shows in
+ * status and holds off background refreshes for a while. Takes fresh's token. */
+static void
+keep_as_spare(const struct cache *c, int lock_fd, struct lockstate *st, const char *profile_fp,
+	      struct cache_record *fresh, const struct error *failure)
+{
+	if (&st->spare != fresh) {
+		cache_record_free(&st->spare);
+		st->spare = *fresh;
+		fresh->access_token = NULL;
+	}
+	record_failure(c, lock_fd, st, profile_fp, LOCKSTATE_CACHE, failure, -1, NULL);
+}
+
+/* A spare token is moved into the cache file once the directory takes it again. */
+static void
+store_spare(const struct cache *c, int lock_fd, struct lockstate *st, const char *profile_fp)
+{
+	struct error write_err = { 0 };
+
+	if (cache_write(c, &st->spare, &write_err) != 0) {
+		keep_as_spare(c, lock_fd, st, profile_fp, &st->spare, &write_err);
+		return;
+	}
+	cache_record_free(&st->spare);
+	memset(&st->failure, 0, sizeof(st->failure));
+	lockstate_write(c, lock_fd, st);
+}
+
+/* Under the profile's lock: a fresh cached token, else the answer a recorded failure still
+ * gives, else a new token, else a still-valid cached one. */
+static int
+refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const struct mint_job *job,
+	       struct error *err)
+{
+	struct cache_record from_file = { 0 }, fresh = { 0 };
+	const struct cache_record *cached;
+	struct secret secret = { 0 };
+	struct cache_clock now;
+	struct lockstate st;
+	enum lockstate_source source = LOCKSTATE_ENDPOINT;
+	char profile_fp[65];
+	long long holds, started;
+	int retry_after = -1, rc = -1;
+
+	/* before discovery fills in the token endpoint: the profile as configured */
+	cache_profile_fingerprint(p, profile_fp);
+	if (cache_read(c, &from_file, err) < 0)
+		return -1;
+	lockstate_read(c, lock_fd, &st);
+	cache_clock_now(&now);
+	cached = cache_record_newer(&from_file, &st.spare);
+	if (cached != NULL && cache_is_fresh(cached, &now, p->refresh_margin, job->min_ttl)) {
+		rc = job->background ? 0 : emit(c, cached, err);
+		if (cached == &st.spare)
+			store_spare(c, lock_fd, &st, profile_fp);
 		goto out;
 	}
-	if (cache_backoff_read(lock_fd, &backoff) == 0 && now < backoff.next_attempt) {
-		error_set(err, KB_EXIT_TRANSIENT,
-			  "the token endpoint of profile %s failed %lld s ago (%s); keybearer asks "
-			  "again in %lld s — try again later",
-			  p->name, now - backoff.failed_at, backoff.reason,
-			  backoff.next_attempt - now);
-		rc = job->background ? -1 : fall_back(p, c, &cached, err);
-		goto out;
+	holds = lockstate_failure_holds(&st.failure, &now, profile_fp);
+	if (holds > 0 && !lockstate_failure_is_rejection(&st.failure) &&
+	    st.failure.source != LOCKSTATE_CACHE) {
+		repeat_failure(p, &st.failure, holds, err);
+		goto failed;
 	}
-	if (mint(p, &fresh, &retry_after, err) != 0) {
-		/* In the background nobody sees the error: status shows it, and the back-off
-		 * keeps every caller from starting the same failing refresh again. */
-		if (err->code == KB_EXIT_TRANSIENT || job->background)
-			record_failure(lock_fd, err, retry_after);
-		rc = job->background ? -1 : fall_back(p, c, &cached, err);
-		goto out;
-	}
-	cache_backoff_clear(lock_fd);
+	/* the config is our own: an issuer's token endpoint is filled in once discovered */
+	source = LOCKSTATE_DISCOVERY;
+	if (discovery_resolve_token_url(p, err) != 0)
+		goto record;
+	source = p->secret_kind == SECRET_KEYRING   ? LOCKSTATE_KEYRING
+		 : p->secret_kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
+						    : LOCKSTATE_ENDPOINT;
 	started = monotonic_us();
-	written = cache_write(c, &fresh, err);
+	if (secret_resolve(p, &secret, err) != 0)
+		goto record;
+	error_debug("profile %s: timing: secret %.3f ms", p->name,
+		    (monotonic_us() - started) / 1000.0);
+	if (holds > 0 && lockstate_failure_is_rejection(&st.failure)) {
+		if (!secret_changed(c, &st.failure, &secret)) {
+			repeat_failure(p, &st.failure, holds, err);
+			goto failed;
+		}
+		error_debug("profile %s: the secret has changed since it was refused: asking "
+			    "again",
+			    p->name);
+	}
+	source = LOCKSTATE_ENDPOINT;
+	if (mint(p, &secret, &fresh, &retry_after, err) != 0)
+		goto record;
+	started = monotonic_us();
+	if (cache_write(c, &fresh, err) != 0) {
+		/* The token is good; only later calls would lose it: it waits in the lock
+		 * file. Say so and hand it out. */
+		error_warn("%s", err->message);
+		keep_as_spare(c, lock_fd, &st, profile_fp, &fresh, err);
+		memset(err, 0, sizeof(*err));
+		rc = job->background ? 0 : emit(c, &st.spare, err);
+		goto out;
+	}
 	error_debug("profile %s: timing: cache write %.3f ms", p->name,
 		    (monotonic_us() - started) / 1000.0);
-	if (written != 0) {
-		/* The token is good; only later calls lose. Say so and hand it out. */
-		error_warn("%s", err->message);
-		memset(err, 0, sizeof(*err));
+	if (st.failure.failed_at > 0 || st.spare.access_token != NULL) {
+		cache_record_free(&st.spare);
+		memset(&st.failure, 0, sizeof(st.failure));
+		lockstate_write(c, lock_fd, &st);
 	}
 	rc = job->background ? 0 : emit(c, &fresh, err);
+	goto out;
+record:
+	/* In the background nobody sees the error: status shows it, and the record keeps
+	 * every caller from starting the same failing refresh again. */
+	record_failure(c, lock_fd, &st, profile_fp, source, err, retry_after,
+		       secret.value != NULL ? &secret : NULL);
+failed:
+	rc = job->background ? -1 : fall_back(p, c, cached, err);
 out:
-	cache_record_free(&cached);
+	secret_free(&secret);
+	lockstate_free(&st);
+	cache_record_free(&from_file);
 	cache_record_free(&fresh);
 	return rc;
 }
@@ -225,13 +370,14 @@ static int
 run_mint(const struct mint_job *job, struct error *err)
 {
 	struct config cfg;
-	const struct profile *p;
+	struct profile *p;
 	struct cache c = { .dirfd = -1 };
 	int lock_fd = -1, rc = -1;
 
 	if (config_load(&cfg, err) != 0)
 		return -1;
-	p = config_select(&cfg, job->profile_name, err);
+	/* the config is our own: discovery fills in an issuer's token endpoint */
+	p = (struct profile *)config_select(&cfg, job->profile_name, err);
 	if (p == NULL || config_check_mintable(&cfg, p, err) != 0)
 		goto out;
 	/* A secret command runs as our child: it sees no secret variable but the profile's. */
@@ -251,11 +397,12 @@ run_mint(const struct mint_job *job, struct error *err)
 	} else if (lock_fd >= 0) {
 		rc = refresh_locked(p, &c, lock_fd, job, err);
 	} else {
-		/* Another process is stuck at the endpoint: what it would refresh may still do. */
+		/* Another process is stuck at the endpoint, or the lock is out of reach: what
+		 * it would refresh may still do. */
 		struct cache_record cached = { 0 };
 		struct error read_err = { 0 };
-		if (cache_read(&c, &cached, &read_err) == 0)
-			rc = fall_back(p, &c, &cached, err);
+		rc = fall_back(p, &c, cache_read(&c, &cached, &read_err) == 0 ? &cached : NULL,
+			       err);
 		cache_record_free(&cached);
 	}
 out:

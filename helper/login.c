@@ -1,5 +1,6 @@
 #include "login.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "discovery.h"
 #include "http.h"
 #include "keyring.h"
+#include "lockstate.h"
 #include "monotonic.h"
 #include "safefile.h"
 #include "secret.h"
@@ -212,11 +214,14 @@ login_profile(struct config *cfg, const struct login_options *o, struct error *e
 	return p;
 }
 
-/* Drops the cached token (minted with the old secret) and keeps the new one, if any. */
+/* Drops the cached token (minted with the old secret) and what was recorded of a failure
+ * with the old secret, and keeps the new token, if any. */
 static int
 replace_cached_token(const struct profile *p, const struct token_result *fresh, struct error *err)
 {
 	struct cache_record rec = { 0 };
+	struct cache_clock now;
+	struct lockstate st = { 0 };
 	struct cache c;
 	int lock_fd, rc;
 
@@ -224,10 +229,16 @@ replace_cached_token(const struct profile *p, const struct token_result *fresh, 
 		return -1;
 	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), err);
 	rc = lock_fd < 0 ? -1 : cache_remove(&c, err);
+	if (rc == 0 && lockstate_write(&c, lock_fd, &st) != 0)
+		rc = error_set(err, KB_EXIT_IO,
+			       "cannot rewrite the lock file %s/%s: %s — remove it by hand", c.dir,
+			       c.lock_name, strerror(errno));
 	if (rc == 0 && fresh != NULL && fresh->access_token != NULL) {
 		rec.access_token = fresh->access_token;
 		rec.obtained_at = fresh->obtained_at;
 		rec.expires_at = fresh->expires_at;
+		cache_clock_now(&now);
+		cache_record_stamp(&rec, &now);
 		rc = cache_write(&c, &rec, err);
 	}
 	if (lock_fd >= 0)

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "error.h"
 #include "jwt.h"
+#include "lockstate.h"
 #include "obtain.h"
 #include "output.h"
 #include "plugin.h"
@@ -348,7 +349,7 @@ cmd_invalidate(int argc, char **argv, struct error *err)
 		return -1;
 	rc = load_profile(opts.profile, &cfg, &p, err);
 	if (rc == 0) {
-		rc = cache_drop(p, refused, err) < 0 ? -1 : 0;
+		rc = lockstate_drop(p, refused, err) < 0 ? -1 : 0;
 		config_free(&cfg);
 	}
 	safefile_free_string(refused);
@@ -410,26 +411,47 @@ describe_secret(const struct profile *p, char *out, size_t size)
 	snprintf(out, size, state[0] != '\0' ? "%s (%s)" : "%s", source, state);
 }
 
+/* A failure recorded beside the cache (in the background, or for every caller), whatever
+ * the token's state; "" when none holds any more. */
 static void
-describe_token(const struct profile *p, time_t now, char *out, size_t size)
+describe_failure(const struct profile *p, const struct cache_clock *now, char *out, size_t size)
+{
+	struct lockstate_failure f;
+	char fingerprint[65];
+	long long holds;
+
+	out[0] = '\0';
+	lockstate_peek(p, &f);
+	if (f.failed_at <= 0)
+		return;
+	cache_profile_fingerprint(p, fingerprint);
+	holds = lockstate_failure_holds(&f, now, fingerprint);
+	if (f.source == LOCKSTATE_CACHE)
+		snprintf(out, size,
+			 "; the last new token could not be cached %lld s ago: %.300s (it is kept "
+			 "beside the lock until the cache takes it)",
+			 now->wall - f.failed_at, f.message);
+	else
+		snprintf(out, size,
+			 "; last refresh failed %lld s ago: %.300s; next attempt in %lld s%s",
+			 now->wall - f.failed_at, f.message, holds,
+			 holds > 0 && lockstate_failure_is_rejection(&f)
+				 ? ", or at once when the secret or the profile changes"
+				 : "");
+}
+
+static void
+describe_token(const struct profile *p, char *out, size_t size)
 {
 	struct error err = { 0 };
 	struct cache_record rec;
-	struct cache_backoff backoff;
-	char left[48], until[32], failure[400] = "";
+	struct cache_clock now;
+	char left[48], until[32], failure[600];
 	long long remaining;
 	int rc;
 
-	/* A refresh that failed (in the background, or for every caller) is recorded beside
-	 * the cache: say so, whatever the token's state. */
-	if (cache_backoff_peek(p, &backoff) == 0 && backoff.failed_at > 0)
-		snprintf(failure, sizeof(failure),
-			 "; last refresh failed %lld s ago: %.200s; next "
-			 "attempt in %lld s",
-			 (long long)now - backoff.failed_at, backoff.reason,
-			 backoff.next_attempt > (long long)now
-				 ? backoff.next_attempt - (long long)now
-				 : 0);
+	cache_clock_now(&now);
+	describe_failure(p, &now, failure, sizeof(failure));
 	rc = cache_lookup(p, &rec, &err);
 	if (rc < 0) {
 		snprintf(out, size, "cache unusable: %s", err.message);
@@ -439,12 +461,25 @@ describe_token(const struct profile *p, time_t now, char *out, size_t size)
 		snprintf(out, size, "none cached%s", failure);
 		return;
 	}
-	remaining = rec.expires_at - (long long)now;
+	/* both clocks' view: never more than the token really has left */
+	remaining = cache_record_left(&rec, &now);
 	output_duration(remaining, left, sizeof(left));
-	output_rfc3339(rec.expires_at, until, sizeof(until));
-	if (remaining <= 0)
+	output_rfc3339(now.wall + remaining, until, sizeof(until));
+	if (remaining <= 0 && rec.obtained_at > now.wall)
+		snprintf(out, size,
+			 "not trusted: received %lld s in the future (the clock was set "
+			 "back); a new one is minted at the next get%s",
+			 rec.obtained_at - now.wall, failure);
+	else if (remaining <= 0 && rec.expires_at > now.wall)
+		snprintf(out, size,
+			 "not trusted: received before this boot, or by a keybearer that "
+			 "did not record when; a new one is minted at the next get%s",
+			 failure);
+	else if (remaining <= 0) {
+		output_duration(now.wall - rec.expires_at, left, sizeof(left));
+		output_rfc3339(rec.expires_at, until, sizeof(until));
 		snprintf(out, size, "expired %s ago (%s)%s", left, until, failure);
-	else if (cache_is_fresh(&rec, now, p->refresh_margin, -1))
+	} else if (cache_is_fresh(&rec, &now, p->refresh_margin, -1))
 		snprintf(out, size, "valid for %s (until %s)%s", left, until, failure);
 	else
 		snprintf(out, size, "refresh due, valid for %s (until %s)%s", left, until, failure);
@@ -452,13 +487,13 @@ describe_token(const struct profile *p, time_t now, char *out, size_t size)
 }
 
 static void
-print_profile_status(const struct profile *p, int selected, time_t now)
+print_profile_status(const struct profile *p, int selected)
 {
 	char secret[4300], token[1200];
 	size_t i;
 
 	describe_secret(p, secret, sizeof(secret));
-	describe_token(p, now, token, sizeof(token));
+	describe_token(p, token, sizeof(token));
 	printf("profile %s%s%s\n", p->name,
 	       p->in_file			? ""
 	       : strcmp(p->name, "aspose") == 0 ? " (built in)"
@@ -494,7 +529,6 @@ cmd_status(int argc, char **argv, struct error *err)
 	struct config cfg;
 	struct error ignored = { 0 };
 	const struct profile *chosen, *fallback;
-	time_t now = time(NULL);
 	size_t i;
 	int rc;
 
@@ -510,11 +544,11 @@ cmd_status(int argc, char **argv, struct error *err)
 	}
 	printf("config file     %s\n", cfg.path ? cfg.path : "(none)");
 	if (chosen != NULL) {
-		print_profile_status(chosen, 1, now);
+		print_profile_status(chosen, 1);
 	} else {
 		fallback = config_select(&cfg, NULL, &ignored);
 		for (i = 0; i < cfg.count; i++)
-			print_profile_status(&cfg.profiles[i], &cfg.profiles[i] == fallback, now);
+			print_profile_status(&cfg.profiles[i], &cfg.profiles[i] == fallback);
 	}
 	config_free(&cfg);
 	return 0;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lockstate.h"
 #include "monotonic.h"
 #include "safefile.h"
 
@@ -158,13 +159,15 @@ refresh_in_background(const struct profile *p)
 	char *argv[] = { path,		 "mint",      "--profile", p->name,
 			 "--background", "--lock-fd", lock_text,   NULL };
 	struct error err = { 0 };
+	struct cache_clock now;
 	int fd, lock_fd;
 	pid_t pid;
 
 	if (fetch_path(path, sizeof(path), &err) != 0)
 		return;
 	/* Single flight: whoever takes the lock starts the refresh and hands it the lock. */
-	lock_fd = cache_background_lock(p, time(NULL));
+	cache_clock_now(&now);
+	lock_fd = lockstate_background_lock(p, &now);
 	if (lock_fd < 0)
 		return;
 	snprintf(lock_text, sizeof(lock_text), "%d", lock_fd);
@@ -234,31 +237,82 @@ mint_under_lock(const struct profile *p, int min_ttl, int lock_fd, struct cache_
 	return rc;
 }
 
+/* When the lock is out of reach (a read-only cache directory, a lock file that cannot be
+ * opened), a cached token that is still alive is handed out with a warning: a broken lock
+ * never hides a valid token. Returns 0 with rec set, or -1 leaving err as it was. */
+static int
+serve_stale(const struct profile *p, struct cache_record *stale, struct cache_record *rec,
+	    struct error *err)
+{
+	struct cache_clock now;
+
+	cache_clock_now(&now);
+	if (stale->access_token == NULL || !cache_is_usable(stale, &now))
+		return -1;
+	error_warn("%s", err->message);
+	error_warn("using the cached token of profile %s, valid for %lld more s", p->name,
+		   cache_record_left(stale, &now));
+	memset(err, 0, sizeof(*err));
+	*rec = *stale;
+	stale->access_token = NULL;
+	return 0;
+}
+
+/* Under the lock: the newer of the cache file and a token the lock file holds because the
+ * cache file could not take it (lockstate.h). 0 with rec set when it will do, else 1. */
+static int
+read_under_lock(const struct profile *p, const struct cache *c, int lock_fd, int min_ttl,
+		struct cache_record *rec)
+{
+	struct cache_record from_file = { 0 };
+	struct error read_err = { 0 };
+	const struct cache_record *newer;
+	struct lockstate st;
+	struct cache_clock now;
+	int rc = 1;
+
+	if (cache_read(c, &from_file, &read_err) < 0)
+		return 1;
+	lockstate_read(c, lock_fd, &st);
+	cache_clock_now(&now);
+	newer = cache_record_newer(&from_file, &st.spare);
+	if (newer != NULL &&
+	    cache_need(newer, &now, p->refresh_margin, min_ttl) != CACHE_REFRESH_NOW) {
+		*rec = *newer;
+		if (newer == &st.spare)
+			st.spare.access_token = NULL;
+		else
+			from_file.access_token = NULL;
+		rc = 0;
+	}
+	cache_record_free(&from_file);
+	lockstate_free(&st);
+	return rc;
+}
+
 /* Single flight starts here, before any keybearer-fetch: of a crowd of callers, the one
  * that takes the lock starts keybearer-fetch, and the others find its token when the lock
  * comes free, having cost a static process each instead of one loading libcurl. */
 static int
-refresh_now(const struct profile *p, int min_ttl, struct cache_record *rec, struct error *err)
+refresh_now(const struct profile *p, int min_ttl, struct cache_record *stale,
+	    struct cache_record *rec, struct error *err)
 {
-	struct error lock_err = { 0 }, read_err = { 0 };
+	struct error lock_err = { 0 };
 	struct cache c = { .dirfd = -1 };
 	int lock_fd, rc;
 
 	if (cache_open(&c, p, 1, err) != 0)
-		return -1;
+		return serve_stale(p, stale, rec, err);
 	lock_fd = cache_lock(&c, p->name, cache_lock_wait(p), &lock_err);
 	if (lock_fd < 0 && lock_err.code != KB_EXIT_TRANSIENT) {
 		*err = lock_err;
 		cache_close(&c);
-		return -1;
+		return serve_stale(p, stale, rec, err);
 	}
-	if (lock_fd >= 0 && cache_read(&c, rec, &read_err) == 0 &&
-	    cache_need(rec, time(NULL), p->refresh_margin, min_ttl) != CACHE_REFRESH_NOW) {
+	if (lock_fd >= 0 && read_under_lock(p, &c, lock_fd, min_ttl, rec) == 0)
 		rc = 0; /* another caller refreshed it while we waited */
-	} else {
-		cache_record_free(rec);
+	else
 		rc = mint_under_lock(p, min_ttl, lock_fd, rec, err);
-	}
 	if (lock_fd >= 0)
 		close(lock_fd);
 	cache_close(&c);
@@ -269,6 +323,8 @@ int
 obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	     struct cache_record *rec, struct error *err)
 {
+	struct cache_record stale = { 0 };
+	struct cache_clock now;
 	enum cache_need need;
 	int rc;
 
@@ -277,15 +333,21 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	rc = cache_lookup(p, rec, err);
 	if (rc < 0)
 		return -1;
-	need = rc == 0 ? cache_need(rec, time(NULL), p->refresh_margin, min_ttl)
-		       : CACHE_REFRESH_NOW;
-	if (need == CACHE_FRESH)
-		return 0;
+	cache_clock_now(&now);
+	need = rc == 0 ? cache_need(rec, &now, p->refresh_margin, min_ttl) : CACHE_REFRESH_NOW;
 	if (need == CACHE_REFRESH_SOON) {
 		/* still good: hand it out now, refresh behind the caller's back */
 		refresh_in_background(p);
-		return 0;
+	} else if (need == CACHE_REFRESH_NOW) {
+		stale = *rec;
+		memset(rec, 0, sizeof(*rec));
+		rc = refresh_now(p, min_ttl, &stale, rec, err);
+		cache_record_free(&stale);
+		if (rc != 0)
+			return -1;
+		cache_clock_now(&now);
 	}
-	cache_record_free(rec);
-	return refresh_now(p, min_ttl, rec, err);
+	/* Whoever prints the expiry prints one no clock step has made later than it is. */
+	rec->expires_at = cache_record_expiry(rec, &now);
+	return 0;
 }

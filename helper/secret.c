@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,8 +92,10 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 		.forbidden = 077,
 		.max_size = SECRET_MAX + 2,
 		.code = KB_EXIT_CONFIG,
+		.check_parents = 1,
 	};
 	char *text = NULL, origin[4200];
+	struct stat st;
 	size_t len = 0;
 	int rc;
 
@@ -107,6 +110,11 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 	snprintf(origin, sizeof(origin), "file %s", p->secret_arg);
 	rc = secret_take(s, text, strip_line_end(text, len), p, origin, err);
 	safefile_free_secret(text, len + 1);
+	if (rc == 0 && stat(p->secret_arg, &st) == 0)
+		snprintf(s->origin, sizeof(s->origin), "file %llu:%llu:%lld:%lld.%09ld:%lld.%09ld",
+			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 	return rc;
 }
 
@@ -263,8 +271,7 @@ secret_resolve(const struct profile *p, struct secret *s, struct error *err)
 {
 	size_t i;
 
-	s->value = NULL;
-	s->size = 0;
+	memset(s, 0, sizeof(*s));
 	for (i = 0; i < sizeof(resolvers) / sizeof(resolvers[0]); i++) {
 		if (resolvers[i].kind == p->secret_kind)
 			return resolvers[i].resolve(p, s, err);

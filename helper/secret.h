@@ -13,6 +13,9 @@
 struct secret {
 	char *value; /* NUL-terminated, locked in memory where the system lets us, wiped */
 	size_t size; /* bytes allocated */
+	/* What tells this secret's source apart from a replaced one without looking at the
+	 * secret: a secret file's device, inode, size and change times; "" for the others. */
+	char origin[160];
 };
 
 /* The profile's source: `secret = keyring` (the default), `env:NAME`, `file:PATH` or

@@ -106,3 +106,50 @@ sha256_final(struct sha256 *ctx, unsigned char digest[SHA256_DIGEST_SIZE])
 		digest[4 * i + 3] = (unsigned char)ctx->state[i];
 	}
 }
+
+void
+sha256_hmac(const void *key, size_t key_len, const void *data, size_t len,
+	    unsigned char mac[SHA256_DIGEST_SIZE])
+{
+	unsigned char block[64] = { 0 }, pad[64], inner[SHA256_DIGEST_SIZE];
+	struct sha256 ctx;
+	size_t i;
+
+	if (key_len > sizeof(block)) {
+		sha256_init(&ctx);
+		sha256_update(&ctx, key, key_len);
+		sha256_final(&ctx, block);
+	} else {
+		memcpy(block, key, key_len);
+	}
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = block[i] ^ 0x36;
+	sha256_init(&ctx);
+	sha256_update(&ctx, pad, sizeof(pad));
+	sha256_update(&ctx, data, len);
+	sha256_final(&ctx, inner);
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = block[i] ^ 0x5c;
+	sha256_init(&ctx);
+	sha256_update(&ctx, pad, sizeof(pad));
+	sha256_update(&ctx, inner, sizeof(inner));
+	sha256_final(&ctx, mac);
+	/* the key block and the pads held key material */
+	explicit_bzero(block, sizeof(block));
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(inner, sizeof(inner));
+	explicit_bzero(&ctx, sizeof(ctx));
+}
+
+void
+sha256_hex(const unsigned char *raw, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * len] = '\0';
+}

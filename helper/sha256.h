@@ -19,4 +19,11 @@ void sha256_init(struct sha256 *ctx);
 void sha256_update(struct sha256 *ctx, const void *data, size_t len);
 void sha256_final(struct sha256 *ctx, unsigned char digest[SHA256_DIGEST_SIZE]);
 
+/* HMAC-SHA256 (RFC 2104) of data under key. */
+void sha256_hmac(const void *key, size_t key_len, const void *data, size_t len,
+		 unsigned char mac[SHA256_DIGEST_SIZE]);
+
+/* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
+void sha256_hex(const unsigned char *raw, size_t len, char *out);
+
 #endif

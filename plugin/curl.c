@@ -22,6 +22,7 @@
 
 #include "obtain.h"
 #include "output.h"
+#include "lockstate.h"
 #include "plugin.h"
 #include "safefile.h"
 #include "url.h"
@@ -604,7 +605,7 @@ plugin_curl(int argc, char **argv, struct error *err)
 		 * place), then once more with a fresh one. */
 		free(run.held);
 		run.held = NULL;
-		if (cache_drop(p, rec.access_token, err) < 0)
+		if (lockstate_drop(p, rec.access_token, err) < 0)
 			goto out;
 		cache_record_free(&rec);
 		if (obtain_token(&cfg, p, -1, &rec, err) != 0 ||

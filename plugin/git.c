@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "output.h"
+#include "lockstate.h"
 #include "plugin.h"
 #include "safefile.h"
 #include "url.h"
@@ -140,7 +141,7 @@ plugin_git(int argc, char **argv, struct error *err)
 		rc = 0; /* no profile claims this URL: no credential */
 	} else if (strcmp(argv[1], "erase") == 0) {
 		const char *erased = req.credential != NULL ? req.credential : req.password;
-		found = erased != NULL ? cache_drop(p, erased, err) : 0;
+		found = erased != NULL ? lockstate_drop(p, erased, err) : 0;
 		rc = found < 0 ? -1 : 0;
 	} else {
 		found = plugin_token_for_url(&cfg, url, NULL, &p, &rec, err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "output.h"
+#include "lockstate.h"
 #include "plugin.h"
 #include "safefile.h"
 
@@ -60,7 +61,7 @@ plugin_terraform(int argc, char **argv, struct error *err)
 		goto out;
 	if (strcmp(argv[1], "forget") == 0) {
 		p = config_match_url(&cfg, url);
-		rc = p == NULL || cache_drop(p, NULL, err) >= 0 ? 0 : -1;
+		rc = p == NULL || lockstate_drop(p, NULL, err) >= 0 ? 0 : -1;
 	} else {
 		found = plugin_token_for_url(&cfg, url, NULL, &p, &rec, err);
 		if (found == 1)

@@ -176,7 +176,7 @@ test_cache_profile_key_field_boundaries(void **state)
 static void
 test_cache_record_format_exact(void **state)
 {
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 };
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, -1, "" };
 	char *text = cache_record_format(KEY, &rec);
 
 	(void)state;
@@ -189,7 +189,7 @@ test_cache_record_format_exact(void **state)
 static void
 test_cache_record_round_trip(void **state)
 {
-	struct cache_record rec = { TOKEN, 1700000000, 2015360000LL }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 2015360000LL, -1, "" }, back;
 	char *text = cache_record_format(KEY, &rec);
 
 	(void)state;
@@ -323,7 +323,34 @@ test_cache_record_parse_token_length_limit(void **state)
 	}
 }
 
-#define T0 1000000LL
+#define T0   1000000LL
+#define B0   5000LL /* the boot clock when the wall clock read T0 */
+#define BOOT "0b5d1e39-7c4a-4f0e-9a53-3d2e6f1a8b7c"
+
+/* A record received at obtained_at by a clock that has not stepped since. */
+static struct cache_record
+record_at(long long obtained_at, long long expires_at)
+{
+	struct cache_record rec = { TOKEN, obtained_at, expires_at, B0 + (obtained_at - T0), BOOT };
+
+	return rec;
+}
+
+static struct cache_clock
+clock_at(long long wall, long long boot, const char *boot_id)
+{
+	struct cache_clock now = { wall, boot, "" };
+
+	snprintf(now.boot_id, sizeof(now.boot_id), "%s", boot_id);
+	return now;
+}
+
+/* The clock of a machine on which the wall clock has not stepped since T0. */
+static struct cache_clock
+steady_clock(long long wall)
+{
+	return clock_at(wall, B0 + (wall - T0), BOOT);
+}
 
 struct fresh_case {
 	const char *name;
@@ -340,9 +367,15 @@ static const struct fresh_case fresh_cases[] = {
 	/* A 400 s token with a 300 s margin would be stale after 100 s: cap at half its life. */
 	{ "short life, above half", T0, T0 + 400, T0 + 200, 300, -1, 1 },
 	{ "short life, below half", T0, T0 + 400, T0 + 201, 300, -1, 0 },
-	/* Less than 10 s left is never fresh, whatever the margin or min_ttl asks. */
+	/* The window scales down with short lives: half of a 20 s or 15 s token. */
+	{ "20 s life, 10 s left", T0, T0 + 20, T0 + 10, 300, -1, 1 },
+	{ "20 s life, 9 s left", T0, T0 + 20, T0 + 11, 300, -1, 0 },
+	{ "15 s life, 7 s left", T0, T0 + 15, T0 + 8, 300, -1, 1 },
+	{ "15 s life, 6 s left", T0, T0 + 15, T0 + 9, 300, -1, 0 },
+	/* Shorter than any endpoint's token may live: not ours, never fresh. */
 	{ "one-second life", T0, T0 + 1, T0, 300, -1, 0 },
-	{ "15 s life, 7 s left", T0, T0 + 15, T0 + 8, 300, -1, 0 },
+	{ "9 s life", T0, T0 + 9, T0, 300, -1, 0 },
+	/* The 10 s floor of a long token holds whatever the margin asks. */
 	{ "margin 0, 10 s left", T0, T0 + 3600, T0 + 3590, 0, -1, 1 },
 	{ "margin 0, 9 s left", T0, T0 + 3600, T0 + 3591, 0, -1, 0 },
 	{ "margin 3, 4 s left", T0, T0 + 3600, T0 + 3596, 3, -1, 0 },
@@ -374,11 +407,120 @@ test_cache_is_fresh_table(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(fresh_cases) / sizeof(fresh_cases[0]); i++) {
 		const struct fresh_case *c = &fresh_cases[i];
-		struct cache_record rec = { TOKEN, c->obtained_at, c->expires_at };
+		struct cache_record rec = record_at(c->obtained_at, c->expires_at);
+		struct cache_clock now = steady_clock(c->now);
 
-		failures += mismatch_int(
-			c->name, "fresh",
-			cache_is_fresh(&rec, (time_t)c->now, c->margin, c->min_ttl) != 0, c->fresh);
+		failures += mismatch_int(c->name, "fresh",
+					 cache_is_fresh(&rec, &now, c->margin, c->min_ttl) != 0,
+					 c->fresh);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* What a token has left after the wall clock stepped: never more than the boot's clock,
+ * which no step moves, says has really passed. */
+struct left_case {
+	const char *name;
+	long long obtained_at, expires_at, obtained_boot;
+	const char *record_boot;
+	long long wall, boot;
+	const char *now_boot;
+	long long left;
+};
+
+static const struct left_case left_cases[] = {
+	{ "no step", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 + 100, BOOT, 3500 },
+	/* stepped back an hour after receipt: the record is from the future */
+	{ "from the future", T0, T0 + 3600, B0, BOOT, T0 - 3500, B0 + 100, BOOT, 0 },
+	{ "a second in the future", T0, T0 + 3600, B0, BOOT, T0 - 1, B0 + 100, BOOT, 0 },
+	/* stepped back, but not past the receipt: 3700 s have really passed, the wall clock
+	 * says 304 — the token is dead, though the wall clock gives it 4 min 56 s */
+	{ "stepped back, dead", T0, T0 + 3600, B0, BOOT, T0 + 304, B0 + 3700, BOOT, 0 },
+	{ "stepped back, alive", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 + 3000, BOOT, 600 },
+	/* stepped forward: the wall clock says less, and is believed */
+	{ "stepped forward", T0, T0 + 3600, B0, BOOT, T0 + 3000, B0 + 100, BOOT, 600 },
+	{ "stepped far forward", T0, T0 + 3600, B0, BOOT, T0 + 7200, B0 + 100, BOOT, 0 },
+	/* another boot: how long ago nobody can say */
+	{ "another boot", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 + 100,
+	  "11111111-2222-3333-4444-555555555555", 0 },
+	{ "a record without its boot", T0, T0 + 3600, -1, "", T0 + 100, B0 + 100, BOOT, 0 },
+	{ "boot clock behind the record", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 - 1, BOOT, 0 },
+	/* no boot id anywhere (no /proc): the wall clock alone, the future still refused */
+	{ "no boot clock anywhere", T0, T0 + 3600, -1, "", T0 + 100, -1, "", 3500 },
+	{ "no boot clock, from the future", T0, T0 + 3600, -1, "", T0 - 10, -1, "", 0 },
+	{ "expired", T0, T0 + 3600, B0, BOOT, T0 + 3700, B0 + 3700, BOOT, 0 },
+};
+
+static void
+test_cache_record_left_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(left_cases) / sizeof(left_cases[0]); i++) {
+		const struct left_case *c = &left_cases[i];
+		struct cache_record rec = { TOKEN, c->obtained_at, c->expires_at, c->obtained_boot,
+					    "" };
+		struct cache_clock now = clock_at(c->wall, c->boot, c->now_boot);
+		snprintf(rec.boot_id, sizeof(rec.boot_id), "%s", c->record_boot);
+		failures += mismatch_int(c->name, "left", cache_record_left(&rec, &now), c->left);
+		failures += mismatch_int(c->name, "expiry", cache_record_expiry(&rec, &now),
+					 c->wall + c->left);
+		if (c->left == 0)
+			failures += mismatch_int(c->name, "usable", cache_is_usable(&rec, &now), 0);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* Refresh windows scale with the lifetime: even a 20 s token has a background half. */
+struct need_case {
+	const char *name;
+	long long lifetime, left;
+	int margin, min_ttl;
+	enum cache_need need;
+};
+
+static const struct need_case need_cases[] = {
+	{ "hour, fresh", 3600, 301, 300, -1, CACHE_FRESH },
+	{ "hour, window begins", 3600, 299, 300, -1, CACHE_REFRESH_SOON },
+	{ "hour, half the window", 3600, 150, 300, -1, CACHE_REFRESH_SOON },
+	{ "hour, below half", 3600, 149, 300, -1, CACHE_REFRESH_NOW },
+	{ "20 s, fresh", 20, 10, 300, -1, CACHE_FRESH },
+	{ "20 s, window begins", 20, 9, 300, -1, CACHE_REFRESH_SOON },
+	{ "20 s, at the floor", 20, 5, 300, -1, CACHE_REFRESH_SOON },
+	{ "20 s, below the floor", 20, 4, 300, -1, CACHE_REFRESH_NOW },
+	{ "30 s, window", 30, 14, 300, -1, CACHE_REFRESH_SOON },
+	{ "30 s, floor", 30, 7, 300, -1, CACHE_REFRESH_SOON },
+	{ "30 s, below", 30, 6, 300, -1, CACHE_REFRESH_NOW },
+	{ "40 s, floor 10", 40, 10, 300, -1, CACHE_REFRESH_SOON },
+	{ "40 s, below 10", 40, 9, 300, -1, CACHE_REFRESH_NOW },
+	{ "10 s token", 10, 5, 300, -1, CACHE_FRESH },
+	{ "10 s token, 2 s left", 10, 2, 300, -1, CACHE_REFRESH_SOON },
+	{ "10 s token, 1 s left", 10, 1, 300, -1, CACHE_REFRESH_NOW },
+	/* margin 0: refresh as late as the floor allows, and then wait */
+	{ "margin 0, floor", 3600, 10, 0, -1, CACHE_FRESH },
+	{ "margin 0, below", 3600, 9, 0, -1, CACHE_REFRESH_NOW },
+	/* a caller's own --min-ttl never waits in the background */
+	{ "min_ttl unmet", 3600, 200, 300, 250, CACHE_REFRESH_NOW },
+	{ "min_ttl met", 3600, 250, 300, 250, CACHE_FRESH },
+};
+
+static void
+test_cache_need_table(void **state)
+{
+	static const char *const names[] = { "fresh", "soon", "now" };
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(need_cases) / sizeof(need_cases[0]); i++) {
+		const struct need_case *c = &need_cases[i];
+		struct cache_record rec = record_at(T0, T0 + c->lifetime);
+		struct cache_clock now = steady_clock(T0 + c->lifetime - c->left);
+		failures += mismatch_str(c->name, "need",
+					 names[cache_need(&rec, &now, c->margin, c->min_ttl)],
+					 names[c->need]);
 	}
 	assert_int_equal(failures, 0);
 }
@@ -597,8 +739,8 @@ static void
 test_cache_write_read_round_trip(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record first = { TOKEN, 1700000000, 1700003600 };
-	struct cache_record second = { "second-token", 1700000100, 1700007300 };
+	struct cache_record first = { TOKEN, 1700000000, 1700003600, -1, "" };
+	struct cache_record second = { "second-token", 1700000100, 1700007300, -1, "" };
 	struct cache_record back;
 	struct error err = { 0 };
 	char path[400], names[256];
@@ -634,7 +776,7 @@ static void
 test_cache_remove(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, -1, "" }, back;
 	struct error err = { 0 };
 	char names[256];
 
@@ -690,7 +832,7 @@ static void
 test_cache_read_refuses_symlink(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, -1, "" }, back;
 	struct error err = { 0 };
 	char path[400], target[300], *text;
 
@@ -712,7 +854,7 @@ static void
 test_cache_read_refuses_readable_file(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, -1, "" }, back;
 	struct error err = { 0 };
 	char path[400], *text;
 
@@ -733,7 +875,7 @@ static void
 test_cache_lookup(void **state)
 {
 	struct sandbox *sb = *state;
-	struct cache_record rec = { TOKEN, 1700000000, 1700003600 }, back;
+	struct cache_record rec = { TOKEN, 1700000000, 1700003600, -1, "" }, back;
 	struct error err = { 0 };
 	char dir[300];
 
@@ -835,6 +977,8 @@ main(void)
 		cmocka_unit_test(test_cache_record_parse_table),
 		cmocka_unit_test(test_cache_record_parse_token_length_limit),
 		cmocka_unit_test(test_cache_is_fresh_table),
+		cmocka_unit_test(test_cache_record_left_table),
+		cmocka_unit_test(test_cache_need_table),
 		cmocka_unit_test_setup_teardown(test_cache_open_creates_private_dir, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_cache_open_without_create_reports_absence,
