@@ -118,21 +118,44 @@ int
 jwt_local_expiry(const char *token, time_t now, long long server_now, long long *expires_at)
 {
 	struct json_object *header, *claims;
-	long long exp, iat;
+	long long exp, iat, lifetime;
 	int rc = -1;
 
 	if (jwt_decode(token, &header, &claims) != 0)
 		return -1;
 	if (jwt_claim_time(claims, "exp", &exp) != 0)
 		goto out;
-	if (server_now > 0)
-		*expires_at = (long long)now + (exp - server_now);
-	else if (jwt_claim_time(claims, "iat", &iat) == 0 && iat <= exp)
-		*expires_at = (long long)now + (exp - iat);
-	else
-		*expires_at = exp;
+	/* exp against the local clock bounds it in any case ... */
+	lifetime = exp - (long long)now;
+	/* ... then whatever else says less: exp against the issuer's clock at the reply (a
+	 * Date header), and the issuer's own word on the lifetime (exp - iat), so that neither
+	 * a skewed local clock nor a Date header far behind can lengthen it */
+	if (server_now > 0 && exp - server_now < lifetime)
+		lifetime = exp - server_now;
+	if (jwt_claim_time(claims, "iat", &iat) == 0 && iat <= exp && exp - iat < lifetime)
+		lifetime = exp - iat;
+	*expires_at = (long long)now + lifetime;
 	rc = 0;
 out:
+	json_object_put(header);
+	json_object_put(claims);
+	return rc;
+}
+
+int
+jwt_claimed_lifetime(const char *token, long long *lifetime)
+{
+	struct json_object *header, *claims;
+	long long exp, iat;
+	int rc = -1;
+
+	if (jwt_decode(token, &header, &claims) != 0)
+		return -1;
+	if (jwt_claim_time(claims, "exp", &exp) == 0 && jwt_claim_time(claims, "iat", &iat) == 0 &&
+	    iat <= exp) {
+		*lifetime = exp - iat;
+		rc = 0;
+	}
 	json_object_put(header);
 	json_object_put(claims);
 	return rc;

@@ -10,12 +10,17 @@
  * objects. Returns 0, or -1 when the token is not a JWT. */
 int jwt_decode(const char *token, struct json_object **header, struct json_object **claims);
 
-/* Expiry in local time, so a skewed issuer clock neither shortens nor lengthens the token's
- * life here. server_now is the issuer's clock when it replied (the HTTP Date header; 0 when
- * unknown): exp - server_now is the exact time left. Without it, iat stands in for the
- * issuer's now, which overestimates a token issued a while before the reply; without iat,
- * exp as is. Returns 0, or -1 when the token is not a JWT or has no usable exp. */
+/* Expiry in local time for a token without expires_in: the shortest life its claims and
+ * the clocks allow — exp against the local clock, against the issuer's clock when it
+ * replied (server_now, the HTTP Date header; 0 when unknown), and exp - iat, the issuer's
+ * own word on the lifetime. A skewed local clock, a Date header far behind or an iat far
+ * back can each only shorten it. Returns 0, or -1 when the token is not a JWT or has no
+ * usable exp. */
 int jwt_local_expiry(const char *token, time_t now, long long server_now, long long *expires_at);
+
+/* exp - iat of a JWT that has both (iat <= exp): the lifetime its issuer gave it, which
+ * no expires_in may exceed. 0, or -1 when it is not a JWT or lacks either claim. */
+int jwt_claimed_lifetime(const char *token, long long *lifetime);
 
 /* A NumericDate claim (RFC 7519: seconds, possibly fractional) as whole seconds; -1 when
  * absent or not a sane non-negative number. */

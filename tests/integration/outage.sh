@@ -22,6 +22,69 @@ check_requests() {
 	echo "ok - $1 -> $made request(s)"
 }
 
+# run_crowd ROW MODE CODE RANGE PATTERN: 100 parallel cold gets, one answer for all.
+run_crowd() {
+	local row=$1 mode=$2 code=$3 range=$4 pattern=$5 name="row$1" i pids=() rc first
+	local before
+	before=$(requests "$mode")
+	for i in $(seq 100); do
+		"$KB" get --profile "$name" >"$WORK/$name.out.$i" 2>"$WORK/$name.err.$i" </dev/null &
+		pids+=($!)
+	done
+	for i in $(seq 100); do
+		set +e
+		wait "${pids[$((i - 1))]}"
+		rc=$?
+		set -e
+		check_caller "row $row ($mode), caller $i" "$code" "$pattern" \
+			"$(cat "$WORK/$name.out.$i")" "$(cat "$WORK/$name.err.$i")" "$rc"
+	done
+	first=$(cat "$WORK/$name.err.1")
+	for i in $(seq 2 100); do
+		expect_eq "$(cat "$WORK/$name.err.$i")" "$first" "row $row ($mode): caller $i's answer"
+	done
+	check_requests "row $row (100 callers, $mode)" "$mode" "$before" "$range"
+}
+
+# run_change ROW SOURCE:CHANGE CODE RANGE PATTERN
+run_change() {
+	local row=$1 source=${2%%:*} change=${2#*:} code=$3 range=$4 pattern=$5 name="row$1"
+	local file="$WORK/$name.secret" variable="ROW$1_SECRET" before setup
+	printf 'wrong-%s' "$row" >"$file"
+	chmod 600 "$file"
+	case "$source" in
+	file) setup="secret = file:$file" ;;
+	env) setup="secret = env:$variable" && export "$variable=wrong-$row" ;;
+	command) setup="secret = command:cat $file" ;;
+	esac
+	write_profile "$name" ok "token_url = $BASE/ok/token?row=$row" "$setup"
+	before=$(requests ok)
+	run_kb get --profile "$name"
+	expect_rc 77 "row $row: the wrong secret"
+	check_requests "row $row (the wrong secret)" ok "$before" 1-1
+	case "$change" in
+	same) ;;
+	rewritten) printf 'wrong-%s-again' "$row" >"$file" ;;
+	replaced) printf 'wrong-%s-again' "$row" >"$file.new" && chmod 600 "$file.new" &&
+		mv "$file.new" "$file" ;;
+	other) printf 'wrong-%s-again' "$row" >"$file" && export "$variable=wrong-$row-again" ;;
+	profile) printf '[profile %s]\ntimeout = 29\n\n' "$name" >>"$CONFIG" ;;
+	invalidate) "$KB" invalidate --profile "$name" ;;
+	fixed) printf '%s' "$SECRET" >"$file" ;;
+	*) fail "row $row: unknown change $change" ;;
+	esac
+	before=$(requests ok)
+	run_kb get --profile "$name"
+	if [ "$code" = 0 ]; then
+		expect_rc 0 "row $row ($source:$change)"
+		expect_match "$OUT" "^Authorization: Bearer " "row $row: the token"
+		expect_eq "$ERR" "" "row $row: stderr"
+	else
+		check_caller "row $row ($source:$change)" "$code" "$pattern" "$OUT" "$ERR" "$RC"
+	fi
+	check_requests "row $row ($source:$change)" ok "$before" "$range"
+}
+
 row=0
 cold_rows=()
 while IFS= read -r line; do
@@ -30,16 +93,20 @@ while IFS= read -r line; do
 		fail "bad row: $line"
 	kind=${BASH_REMATCH[1]} mode=${BASH_REMATCH[2]} code=${BASH_REMATCH[3]}
 	range=${BASH_REMATCH[4]} pattern=${BASH_REMATCH[5]}
-	row=$((row + 1))
+	row=$((row + 1)) rows=$((row + 1))
 	name="row$row"
-	write_profile "$name" "$mode" "token_url = $BASE/$mode/token?row=$row"
-	before=$(requests "$mode")
+	if [ "$kind" != change ]; then
+		write_profile "$name" "$mode" "token_url = $BASE/$mode/token?row=$row"
+		before=$(requests "$mode")
+	fi
 	case "$kind" in
 	cold)
 		# started now, checked together below: each takes its 30 s
 		"$KB" get --profile "$name" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
 		cold_rows+=("$row $! $mode $before $code $range $pattern")
 		;;
+	crowd) run_crowd "$row" "$mode" "$code" "$range" "$pattern" ;;
+	change) run_change "$row" "$mode" "$code" "$range" "$pattern" ;;
 	*) fail "row $row: unknown kind $kind" ;;
 	esac
 done <"$TESTS/outage.tsv"
@@ -55,4 +122,4 @@ for entry in "${cold_rows[@]}"; do
 		"$(cat "$WORK/row$row.err")" "$rc"
 	check_requests "$what" "$mode" "$before" "$range"
 done
-echo "outage: all $row rows passed"
+echo "outage: all $rows rows passed"

@@ -171,14 +171,14 @@ struct expiry_case {
 static const struct expiry_case expiry_cases[] = {
 	/* The issuer's clock agrees with ours: exp as is. */
 	{ "exp and iat", "{\"iat\":1700000000,\"exp\":1700003600}", NULL, 0, 0, NOW + 3600 },
-	/* Without a Date header, iat stands in for the issuer's now (overestimating an old token).
-	 */
-	{ "iat in the past", "{\"iat\":1699999900,\"exp\":1700003500}", NULL, 0, 0, NOW + 3600 },
+	/* Without a Date header: exp against our clock, and never more than exp - iat. */
+	{ "iat in the past", "{\"iat\":1699999900,\"exp\":1700003500}", NULL, 0, 0, NOW + 3500 },
 	/* The issuer's clock runs 3 h ahead: an hour of life is still an hour here. */
 	{ "iat skewed 3 h ahead", "{\"iat\":1700010800,\"exp\":1700014400}", NULL, 0, 0,
 	  NOW + 3600 },
+	/* 3 h behind: by our clock it expired 2 h ago, and it is not handed out as alive. */
 	{ "iat skewed 3 h behind", "{\"iat\":1699989200,\"exp\":1699992800}", NULL, 0, 0,
-	  NOW + 3600 },
+	  NOW - 7200 },
 	{ "exp only", "{\"exp\":1700000500}", NULL, 0, 0, 1700000500 },
 	{ "exp fractional", "{\"exp\":1700003600.75}", NULL, 0, 0, 1700003600 },
 	{ "exp and iat fractional", "{\"iat\":1700000000.5,\"exp\":1700003600.25}", NULL, 0, 0,
@@ -201,7 +201,51 @@ static const struct expiry_case expiry_cases[] = {
 	{ "Date 3 h ahead", "{\"iat\":1700010800,\"exp\":1700014400}", NULL, NOW + 10800, 0,
 	  NOW + 3600 },
 	{ "Date, exp already past", "{\"exp\":1699999000}", NULL, NOW, 0, NOW - 1000 },
+	/* A Date header a day behind cannot make a 20 s token live a day. */
+	{ "Date a day behind", "{\"iat\":1700000000,\"exp\":1700000020}", NULL, NOW - 86400, 0,
+	  NOW + 20 },
+	{ "Date a day behind, no iat", "{\"exp\":1700000020}", NULL, NOW - 86400, 0, NOW + 20 },
+	{ "Date and iat a day behind", "{\"iat\":1699913600,\"exp\":1700000020}", NULL,
+	  NOW - 86400, 0, NOW + 20 },
+	/* our clock an hour behind the issuer's: its 20 s are 20 s here, not 3620 */
+	{ "local clock behind", "{\"iat\":1700003600,\"exp\":1700003620}", NULL, NOW + 3600, 0,
+	  NOW + 20 },
+	{ "local clock behind, no Date", "{\"iat\":1700003600,\"exp\":1700003620}", NULL, 0, 0,
+	  NOW + 20 },
 };
+
+struct claimed_case {
+	const char *name, *claims_json;
+	int rc;
+	long long lifetime;
+};
+
+static const struct claimed_case claimed_cases[] = {
+	{ "both", "{\"iat\":1700000000,\"exp\":1700000020}", 0, 20 },
+	{ "no iat", "{\"exp\":1700000020}", -1, 0 },
+	{ "no exp", "{\"iat\":1700000020}", -1, 0 },
+	{ "iat after exp", "{\"iat\":1700000030,\"exp\":1700000020}", -1, 0 },
+};
+
+static void
+test_jwt_claimed_lifetime_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(claimed_cases) / sizeof(claimed_cases[0]); i++) {
+		const struct claimed_case *c = &claimed_cases[i];
+		long long lifetime = 0;
+		char token[1024];
+		make_jwt(HEADER_JSON, c->claims_json, token, sizeof(token));
+		failures += mismatch_int(c->name, "rc", jwt_claimed_lifetime(token, &lifetime),
+					 c->rc);
+		failures += mismatch_int(c->name, "lifetime", lifetime, c->lifetime);
+	}
+	assert_int_equal(jwt_claimed_lifetime("2YotnFZFEjr1zCsicMWpAA", &(long long){ 0 }), -1);
+	assert_int_equal(failures, 0);
+}
 
 static void
 test_jwt_local_expiry_table(void **state)
@@ -237,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_jwt_decode_valid),
 		cmocka_unit_test(test_jwt_decode_rejects_table),
 		cmocka_unit_test(test_jwt_local_expiry_table),
+		cmocka_unit_test(test_jwt_claimed_lifetime_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
