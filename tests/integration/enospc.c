@@ -1,5 +1,5 @@
 /* LD_PRELOAD shim for the tests: write() to any file whose path contains $ENOSPC_MATCH
- * fails with ENOSPC, as on a full disk. */
+ * fails with ENOSPC, as on a full disk (with ENOSPC_ERRNO=EDQUOT, as over a quota). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -24,7 +24,9 @@ write(int fd, const void *buf, size_t count)
 		if (n > 0) {
 			path[n] = '\0';
 			if (strstr(path, match) != NULL) {
-				errno = ENOSPC;
+				const char *which = getenv("ENOSPC_ERRNO");
+				errno = which != NULL && strcmp(which, "EDQUOT") == 0 ? EDQUOT
+											: ENOSPC;
 				return -1;
 			}
 		}
