@@ -104,23 +104,30 @@ cache_record_stamp(struct cache_record *rec, const struct cache_clock *now)
 		 rec->obtained_boot >= 0 ? now->boot_id : "");
 }
 
+enum cache_trust
+cache_record_trust(const struct cache_record *rec, const struct cache_clock *now)
+{
+	if (rec->obtained_at > now->wall)
+		return CACHE_FROM_THE_FUTURE; /* the clock stepped back, by how much nobody knows */
+	if (now->boot_id[0] == '\0' && rec->boot_id[0] == '\0')
+		return CACHE_TRUSTED; /* no boot clock on either side: the wall clock alone */
+	if (strcmp(rec->boot_id, now->boot_id) != 0 || rec->obtained_boot < 0 ||
+	    now->boot < rec->obtained_boot)
+		return CACHE_FROM_ANOTHER_BOOT;
+	return CACHE_TRUSTED;
+}
+
 long long
 cache_record_left(const struct cache_record *rec, const struct cache_clock *now)
 {
-	long long lifetime = rec->expires_at - rec->obtained_at;
-	long long left = rec->expires_at - now->wall, passed;
+	long long left = rec->expires_at - now->wall;
+	long long by_boot = rec->expires_at - rec->obtained_at - (now->boot - rec->obtained_boot);
 
-	if (rec->obtained_at > now->wall)
-		return 0; /* from the future: the clock stepped back, by how much nobody knows */
-	if (now->boot_id[0] != '\0' || rec->boot_id[0] != '\0') {
-		/* the boot clock says how long ago it really was, unless it was another boot */
-		if (strcmp(rec->boot_id, now->boot_id) != 0 || rec->obtained_boot < 0 ||
-		    now->boot < rec->obtained_boot)
-			return 0;
-		passed = now->boot - rec->obtained_boot;
-		if (lifetime - passed < left)
-			left = lifetime - passed;
-	}
+	if (cache_record_trust(rec, now) != CACHE_TRUSTED)
+		return 0;
+	/* the boot clock says how long ago it really was */
+	if (rec->boot_id[0] != '\0' && by_boot < left)
+		left = by_boot;
 	return left > 0 ? left : 0;
 }
 

@@ -39,6 +39,16 @@ struct cache_record {
 /* Fills in the boot clock of a record received at obtained_at (a moment ago). */
 void cache_record_stamp(struct cache_record *rec, const struct cache_clock *now);
 
+/* Whether a record's times can be believed: one from the future (the clock stepped back)
+ * or from another boot cannot — nothing tells how long ago it was really received. */
+enum cache_trust {
+	CACHE_TRUSTED,
+	CACHE_FROM_THE_FUTURE,
+	CACHE_FROM_ANOTHER_BOOT, /* or from a keybearer that did not note the boot */
+};
+
+enum cache_trust cache_record_trust(const struct cache_record *rec, const struct cache_clock *now);
+
 /* What the token has left, in seconds, as far as both clocks can tell: by the wall clock
  * and, for a record of this boot, by the time that has really passed since it was
  * received. A record from the future (the clock stepped back) or from another boot counts

@@ -447,6 +447,7 @@ describe_token(const struct profile *p, char *out, size_t size)
 	struct cache_record rec;
 	struct cache_clock now;
 	char left[48], until[32], failure[600];
+	enum cache_trust trust;
 	long long remaining;
 	int rc;
 
@@ -463,21 +464,29 @@ describe_token(const struct profile *p, char *out, size_t size)
 	}
 	/* both clocks' view: never more than the token really has left */
 	remaining = cache_record_left(&rec, &now);
+	trust = cache_record_trust(&rec, &now);
 	output_duration(remaining, left, sizeof(left));
 	output_rfc3339(now.wall + remaining, until, sizeof(until));
-	if (remaining <= 0 && rec.obtained_at > now.wall)
+	if (trust == CACHE_FROM_THE_FUTURE) {
 		snprintf(out, size,
-			 "not trusted: received %lld s in the future (the clock was set "
-			 "back); a new one is minted at the next get%s",
+			 "not trusted: received %lld s in the future (the clock was set back); a "
+			 "new "
+			 "one is minted at the next get%s",
 			 rec.obtained_at - now.wall, failure);
-	else if (remaining <= 0 && rec.expires_at > now.wall)
+	} else if (trust == CACHE_FROM_ANOTHER_BOOT) {
 		snprintf(out, size,
-			 "not trusted: received before this boot, or by a keybearer that "
-			 "did not record when; a new one is minted at the next get%s",
+			 "not trusted: received before this boot, or by a keybearer that did not "
+			 "note when; a new one is minted at the next get%s",
 			 failure);
-	else if (remaining <= 0) {
-		output_duration(now.wall - rec.expires_at, left, sizeof(left));
-		output_rfc3339(rec.expires_at, until, sizeof(until));
+	} else if (remaining <= 0) {
+		/* dead since the earlier of what the two clocks say */
+		long long ago = now.wall - rec.expires_at;
+		long long ago_by_boot =
+			now.boot - rec.obtained_boot - (rec.expires_at - rec.obtained_at);
+		if (rec.boot_id[0] != '\0' && ago_by_boot > ago)
+			ago = ago_by_boot;
+		output_duration(ago, left, sizeof(left));
+		output_rfc3339(now.wall - ago, until, sizeof(until));
 		snprintf(out, size, "expired %s ago (%s)%s", left, until, failure);
 	} else if (cache_is_fresh(&rec, &now, p->refresh_margin, -1))
 		snprintf(out, size, "valid for %s (until %s)%s", left, until, failure);
