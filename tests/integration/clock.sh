@@ -74,4 +74,23 @@ another boot            @ ok    @ .boot_id = "00000000-0000-4000-8000-0000000000
 no boot clock           @ ok    @ del(.boot_id, .obtained_boot)                                           @ not trusted: received before this boot                                          @ 1
 ROWS
 [ "$row" -ge 8 ] || fail "only $row rows ran"
+
+echo "# a token's life is what its claims allow, whatever the Date header or expires_in say"
+while read -r mode least most; do
+	case "$mode" in '#'* | '') continue ;; esac
+	write_profile "$mode" "$mode"
+	run_kb get --profile "$mode" --format json
+	expect_rc 0 "$mode: get"
+	left=$(jq -r .expires_in <<<"$OUT")
+	[ "$left" -ge "$least" ] && [ "$left" -le "$most" ] ||
+		fail "$mode: the token lives $left s, expected $least to $most"
+	echo "ok - $mode -> $left s"
+done <<'ROWS'
+# mode                    expires_in between
+jwt-date-behind           18 20
+jwt-date-behind-no-iat    18 20
+expires-in-lies           18 20
+jwt-skewed                1798 1800
+jwt-old-iat               598 600
+ROWS
 echo "clock: all $row rows passed"

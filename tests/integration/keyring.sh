@@ -142,10 +142,21 @@ kill -STOP "$keyring_pid"
 start=$(date +%s%N)
 run_kb get --profile slowkr
 elapsed=$((($(date +%s%N) - start) / 1000000))
-kill -CONT "$keyring_pid"
 expect_rc 75 "stopped daemon"
-expect_eq "$ERR" "keybearer: the Secret Service did not answer within 2 s (profile slowkr) — is the keyring daemon stuck? restart it, or raise keyring_timeout" "stopped-daemon message"
+stuck="the Secret Service did not answer within 2 s (profile slowkr) — is the keyring daemon stuck? restart it, or raise keyring_timeout"
+expect_eq "$ERR" "keybearer: $stuck" "stopped-daemon message"
 [ "$elapsed" -ge 1900 ] && [ "$elapsed" -lt 4500 ] || fail "stopped daemon answered in ${elapsed} ms"
+# the next caller is told at once, and told it was the keyring, not the token endpoint
+stuck_pattern=$(sed 's/[()?]/\\&/g' <<<"$stuck")
+start=$(date +%s%N)
+run_kb get --profile slowkr
+elapsed=$((($(date +%s%N) - start) / 1000000))
+kill -CONT "$keyring_pid"
+expect_rc 75 "a get while the keyring's failure is recorded"
+expect_match "$ERR" "^keybearer: the keyring of profile slowkr failed [0-9] s ago \($stuck_pattern\); keybearer asks again in (2[0-9]|30) s — try again later$" "the recorded keyring fault"
+[ "$elapsed" -lt 1000 ] || fail "the second caller waited ${elapsed} ms for the stuck keyring"
+run_kb status --profile slowkr
+expect_match "$OUT" "last refresh failed [0-9]+ s ago: $stuck_pattern; next attempt in [0-9]+ s" "status of the keyring fault"
 
 echo "# a locked collection: told apart from a missing item, headless says so"
 printf '%s' "$SECRET" >"$WORK/stdin"

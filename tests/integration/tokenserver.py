@@ -254,7 +254,7 @@ def authenticate(state, req, params, require=None):
 
 def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
                skew=0, age=0, opaque=False, token=None, checks=True,
-               require=None, delay=0.0):
+               require=None, delay=0.0, date_skew=None, claims_iat=True):
     """Build a handler that issues a token.
 
     expires_in  value of the expires_in member; None omits it
@@ -267,6 +267,8 @@ def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
     token       issue exactly this string (fault modes)
     checks      validate the request like a strict server
     require     the only client authentication method accepted
+    date_skew   offset of the Date header alone (a broken proxy's clock); default: skew
+    claims_iat  put an iat claim in the JWT
     """
     if lifetime is None:
         lifetime = int(expires_in)
@@ -283,7 +285,7 @@ def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
                 raise OAuthError(400, "unsupported_grant_type")
             client_id = authenticate(state, req, params, require)
 
-        h.clock_skew = skew
+        h.clock_skew = skew if date_skew is None else date_skew
         iat = int(time.time()) + skew - age
         exp = iat + lifetime
         if token is not None:
@@ -294,6 +296,8 @@ def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
             claims = {"iss": h.server.base_url, "sub": client_id,
                       "client_id": client_id, "iat": iat, "nbf": iat,
                       "exp": exp, "jti": state.next_jti()}
+            if not claims_iat:
+                del claims["iat"]
             for param, claim in (("scope", "scope"), ("audience", "aud"),
                                  ("resource", "resource")):
                 if param in params:
@@ -429,6 +433,12 @@ MODES = {
     "jwt-expiry": token_mode(expires_in=None, lifetime=1800),
     "jwt-skewed": token_mode(expires_in=None, lifetime=1800, skew=3 * 3600),
     "jwt-old-iat": token_mode(expires_in=None, lifetime=3600, age=3000),
+    # A 20 s JWT whose reply's Date header is a day behind: it must not live a day.
+    "jwt-date-behind": token_mode(expires_in=None, lifetime=20, date_skew=-86400),
+    "jwt-date-behind-no-iat": token_mode(expires_in=None, lifetime=20,
+                                         date_skew=-86400, claims_iat=False),
+    # expires_in claims an hour, the JWT's own exp - iat says 20 s
+    "expires-in-lies": token_mode(expires_in=3600, lifetime=20),
     "no-expiry": token_mode(expires_in=None, lifetime=86400, opaque=True),
     "lowercase-type": token_mode(token_type="bearer"),
     "require-basic": token_mode(require="client_secret_basic"),
