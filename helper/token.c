@@ -477,6 +477,9 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 		goto out;
 	out->obtained_at = received_at;
 	if (has_expires_in == 0) {
+		/* never longer than the lifetime the token's own claims give it */
+		if (jwt_claimed_lifetime(token, &lifetime) == 0 && lifetime < expires_in)
+			expires_in = lifetime;
 		out->expires_at = (long long)received_at + expires_in;
 		out->expiry_source = EXPIRY_FROM_EXPIRES_IN;
 	} else if (jwt_local_expiry(token, received_at, reply->server_date, &out->expires_at) ==
