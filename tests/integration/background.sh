@@ -79,4 +79,46 @@ sleep 5 # the background refresh retries until the profile's 4 s timeout
 run_kb status --profile slow
 expect_match "$OUT" "last refresh failed [0-9]+ s ago: token endpoint failed \\(HTTP 503\\): \"Service Unavailable\" — try again later; next attempt in [0-9]+ s" "status after a failed refresh"
 server POST /_override/short-slow "" >/dev/null
+echo "# 20 callers looping for a minute on 20 s tokens from a 2 s endpoint: none waits for it"
+write_profile twenty short20-slow
+run_kb get --profile twenty
+expect_rc 0 "the first 20 s token"
+write_profile steady ok "token_url = $BASE/ok/token?steady"
+run_kb get --profile steady
+# loop PROFILE SECONDS OUT: gets every 50 ms, each one's time in microseconds to OUT
+loop() {
+	local end=$((${EPOCHREALTIME%.*} + $2)) start took
+	while [ "${EPOCHREALTIME%.*}" -lt "$end" ]; do
+		start=${EPOCHREALTIME/./}
+		"$KB" get --profile "$1" --format token >/dev/null 2>>"$3.err" </dev/null ||
+			echo "exit $?" >>"$3.err"
+		took=$((${EPOCHREALTIME/./} - start))
+		echo "$took" >>"$3"
+		sleep 0.05
+	done
+}
+slowest() { sort -n "$@" | tail -n 1; }
+p99() { sort -n "$@" | awk '{ v[NR] = $1 } END { print v[int(NR * 0.99)] }'; }
+before=$(requests short20-slow)
+pids=()
+for i in $(seq 20); do
+	loop twenty 60 "$WORK/twenty.$i" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+made=$(($(requests short20-slow) - before))
+# the same crowd on an hour's token: what a cache hit costs on this machine right now
+pids=()
+for i in $(seq 20); do
+	loop steady 10 "$WORK/steady.$i" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+calls=$(cat "$WORK"/twenty.[0-9]* | wc -l)
+echo "    $calls gets, slowest $(($(slowest "$WORK"/twenty.[0-9]*) / 1000)) ms, p99 $(($(p99 "$WORK"/twenty.[0-9]*) / 1000)) ms; cache hits alone: slowest $(($(slowest "$WORK"/steady.[0-9]*) / 1000)) ms, p99 $(($(p99 "$WORK"/steady.[0-9]*) / 1000)) ms; $made token requests"
+[ ! -s "$(cat "$WORK"/twenty.*.err)" ] || fail "gets failed or warned: $(cat "$WORK"/twenty.*.err | head -3)"
+[ "$(slowest "$WORK"/twenty.[0-9]*)" -lt 1000000 ] ||
+	fail "a get waited $(($(slowest "$WORK"/twenty.[0-9]*) / 1000)) ms: it must not wait for the 2 s endpoint"
+# one refresh per token: fresh for 10 s, refreshed in the background within the next 5
+[ "$made" -ge 4 ] && [ "$made" -le 7 ] || fail "$made token requests in a minute of 20 s tokens"
 echo "background: all passed"

@@ -429,6 +429,7 @@ MODES = {
     "ok-slow": token_mode(delay=0.5),
     "short": token_mode(expires_in=40),
     "short-slow": token_mode(expires_in=30, delay=2.0),  # refreshed in the background
+    "short20-slow": token_mode(expires_in=20, delay=2.0),  # so is a 20 s token
     "string-expiry": token_mode(expires_in="3600", lifetime=3600),
     "jwt-expiry": token_mode(expires_in=None, lifetime=1800),
     "jwt-skewed": token_mode(expires_in=None, lifetime=1800, skew=3 * 3600),
