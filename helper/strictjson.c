@@ -34,9 +34,14 @@ const char *
 strictjson_get_string(struct json_object *obj, const char *key)
 {
 	struct json_object *member;
+	const char *value;
 
 	if (!json_object_object_get_ex(obj, key, &member) ||
 	    !json_object_is_type(member, json_type_string))
 		return NULL;
-	return json_object_get_string(member);
+	value = json_object_get_string(member);
+	/* "\u0000" is valid JSON, but as a C string the value would end there: cut short */
+	if (strlen(value) != (size_t)json_object_get_string_len(member))
+		return NULL;
+	return value;
 }
