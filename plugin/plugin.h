@@ -5,6 +5,7 @@
 #ifndef KEYBEARER_PLUGIN_H
 #define KEYBEARER_PLUGIN_H
 
+#include <json-c/json.h>
 #include <stddef.h>
 
 #include "cache.h"
@@ -53,11 +54,14 @@ int kubectl_parse_exec_info(const char *info, const char **api_version, char **s
 			    struct error *err);
 struct cargo_request {
 	int is_get;
-	char index_url[4096]; /* without cargo's "sparse+" */
-	char profile[128];    /* from args: --profile NAME, or "" */
-	const char *problem;  /* why the request cannot be served, for an Err "other" */
+	const char *index_url;	  /* without cargo's "sparse+"; whole, never cut */
+	const char *profile;	  /* from args: --profile NAME, or NULL */
+	const char *problem;	  /* why the request cannot be served, for an Err "other" */
+	struct json_object *json; /* the parsed request, which index_url and profile are in */
 };
+/* Parses one request line; cargo_request_free releases it, whatever the answer. */
 int cargo_parse_request(const char *line, struct cargo_request *req);
+void cargo_request_free(struct cargo_request *req);
 
 int plugin_git(int argc, char **argv, struct error *err);
 int plugin_bazel(int argc, char **argv, struct error *err);
