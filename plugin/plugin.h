@@ -27,9 +27,16 @@ extern const size_t plugin_count;
 /* The plugin a command name or program name (a link's basename) selects, or NULL. */
 const struct plugin *plugin_find(const char *command, const char *program);
 
-/* A token for url: the profile named by profile_flag (which must claim url), or the one
- * whose urls claim it. Returns 0 with *p and rec set; 1 when no profile claims url (the
- * tool gets "no credential", and nothing is handed out); -1 with err set. */
+/* The profile for url: the one profile_flag names (which must claim url), or the one
+ * whose urls claim it. Returns 0 with *p set; 1 when no profile claims url; -1 with err set
+ * when url cannot be matched whole (its host is too long: never cut to fit) or the flag
+ * names no profile. */
+int plugin_match_url(const struct config *cfg, const char *url, const char *profile_flag,
+		     const struct profile **p, struct error *err);
+
+/* A token for url, from the profile plugin_match_url picks. Returns 0 with *p and rec set;
+ * 1 when no profile claims url (the tool gets "no credential", and nothing is handed out);
+ * -1 with err set. */
 int plugin_token_for_url(const struct config *cfg, const char *url, const char *profile_flag,
 			 const struct profile **p, struct cache_record *rec, struct error *err);
 
@@ -37,6 +44,12 @@ int plugin_token_for_url(const struct config *cfg, const char *url, const char *
  * URL. */
 int plugin_token_for_profile(const struct config *cfg, const char *profile_flag,
 			     const struct profile **p, struct cache_record *rec, struct error *err);
+
+/* A message quotes a value from a host tool as "%.*s%s" with PLUGIN_QUOTE(value, max): at
+ * most max bytes of it, and "…" when there is more, so a cut quote never passes for the
+ * whole value (and the message keeps its "what to do"). */
+#define PLUGIN_QUOTE(value, max) (int)(max), (value), plugin_cut_mark((value), (max))
+const char *plugin_cut_mark(const char *value, size_t max);
 
 /* Reads all of stdin, at most max bytes (more is an error), NUL-terminated. */
 int plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err);
