@@ -31,17 +31,20 @@ fail:
 }
 
 const char *
+strictjson_string(struct json_object *value)
+{
+	const char *text;
+
+	if (!json_object_is_type(value, json_type_string))
+		return NULL;
+	text = json_object_get_string(value);
+	return strlen(text) == (size_t)json_object_get_string_len(value) ? text : NULL;
+}
+
+const char *
 strictjson_get_string(struct json_object *obj, const char *key)
 {
 	struct json_object *member;
-	const char *value;
 
-	if (!json_object_object_get_ex(obj, key, &member) ||
-	    !json_object_is_type(member, json_type_string))
-		return NULL;
-	value = json_object_get_string(member);
-	/* "\u0000" is valid JSON, but as a C string the value would end there: cut short */
-	if (strlen(value) != (size_t)json_object_get_string_len(member))
-		return NULL;
-	return value;
+	return json_object_object_get_ex(obj, key, &member) ? strictjson_string(member) : NULL;
 }

@@ -140,19 +140,6 @@ send_token(const struct cache_record *rec, struct error *err)
 	return rc;
 }
 
-/* A JSON string as a C string, or NULL when it is not a string or holds a NUL byte (at
- * which a C string would end: cut short). */
-static const char *
-whole_string(struct json_object *value)
-{
-	const char *text;
-
-	if (!json_object_is_type(value, json_type_string))
-		return NULL;
-	text = json_object_get_string(value);
-	return strlen(text) == (size_t)json_object_get_string_len(value) ? text : NULL;
-}
-
 /* `args` from cargo's config: keybearer takes "--profile NAME" there. 0 with *profile set
  * (NULL without --profile); -1 for a --profile without a usable name, which must not fall
  * back to another profile. */
@@ -169,10 +156,11 @@ profile_argument(struct json_object *request, const char **profile)
 		return 0;
 	n = json_object_array_length(args);
 	for (i = 0; i < n; i++) {
-		item = whole_string(json_object_array_get_idx(args, i));
+		item = strictjson_string(json_object_array_get_idx(args, i));
 		if (item == NULL || strcmp(item, "--profile") != 0)
 			continue;
-		*profile = i + 1 < n ? whole_string(json_object_array_get_idx(args, i + 1)) : NULL;
+		/* past the end, get_idx is NULL, and so is its string */
+		*profile = strictjson_string(json_object_array_get_idx(args, i + 1));
 		return *profile != NULL ? 0 : -1;
 	}
 	return 0;
@@ -189,7 +177,7 @@ index_url_of(struct json_object *request, const char **url)
 	if (!json_object_object_get_ex(request, "registry", &registry) ||
 	    !json_object_object_get_ex(registry, "index-url", &member))
 		return 0;
-	*url = whole_string(member);
+	*url = strictjson_string(member);
 	if (*url == NULL)
 		return -1;
 	if (strncmp(*url, "sparse+", 7) == 0)

@@ -48,7 +48,7 @@ kubectl_parse_exec_info(const char *info, const char **api_version, char **serve
 		   json_object_object_get_ex(cluster, "server", &member)) {
 		/* a server that is there but unreadable is not "no cluster info": the token
 		 * would go to a cluster nobody checked */
-		url = strictjson_get_string(cluster, "server");
+		url = strictjson_string(member);
 		if (url == NULL)
 			rc = error_set(err, KB_EXIT_DATA,
 				       "KUBERNETES_EXEC_INFO's spec.cluster.server is not a string "
