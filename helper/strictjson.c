@@ -31,12 +31,20 @@ fail:
 }
 
 const char *
+strictjson_string(struct json_object *value)
+{
+	const char *text;
+
+	if (!json_object_is_type(value, json_type_string))
+		return NULL;
+	text = json_object_get_string(value);
+	return strlen(text) == (size_t)json_object_get_string_len(value) ? text : NULL;
+}
+
+const char *
 strictjson_get_string(struct json_object *obj, const char *key)
 {
 	struct json_object *member;
 
-	if (!json_object_object_get_ex(obj, key, &member) ||
-	    !json_object_is_type(member, json_type_string))
-		return NULL;
-	return json_object_get_string(member);
+	return json_object_object_get_ex(obj, key, &member) ? strictjson_string(member) : NULL;
 }

@@ -9,7 +9,11 @@
 /* NULL unless text[0..len) is exactly one JSON value (surrounding whitespace allowed). */
 struct json_object *strictjson_parse(const char *text, size_t len);
 
-/* The member's string value, or NULL when absent or not a string. */
+/* A string value as a C string, or NULL when it is not a string or holds a NUL byte: valid
+ * JSON ("\u0000"), but a C string would end there, silently cut short. */
+const char *strictjson_string(struct json_object *value);
+
+/* The member's strictjson_string, or NULL when it is absent. */
 const char *strictjson_get_string(struct json_object *obj, const char *key);
 
 #endif

@@ -53,14 +53,16 @@ copy_host(struct url *out, const char *start, size_t len, int bracketed)
 {
 	size_t i;
 
-	if (len == 0 || len >= sizeof(out->host))
-		return -1;
+	if (len == 0)
+		return URL_MALFORMED;
+	if (len >= sizeof(out->host))
+		return URL_HOST_TOO_LONG;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)start[i];
 		int ok = bracketed ? (isxdigit(c) || c == ':' || c == '.')
 				   : (isalnum(c) || c == '.' || c == '-' || c == '_');
 		if (!ok)
-			return -1;
+			return URL_MALFORMED;
 		out->host[i] = (char)tolower(c);
 	}
 	out->host[len] = '\0';
@@ -72,6 +74,7 @@ url_parse(const char *text, struct url *out)
 {
 	const char *p, *authority, *end, *host_end;
 	size_t i;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	for (p = text; *p != '\0'; p++) {
@@ -94,16 +97,19 @@ url_parse(const char *text, struct url *out)
 		return -1;
 	if (*authority == '[') {
 		host_end = memchr(authority, ']', (size_t)(end - authority));
-		if (host_end == NULL ||
-		    copy_host(out, authority + 1, (size_t)(host_end - authority - 1), 1) != 0)
+		if (host_end == NULL)
 			return -1;
+		rc = copy_host(out, authority + 1, (size_t)(host_end - authority - 1), 1);
+		if (rc != 0)
+			return rc;
 		host_end++;
 	} else {
 		host_end = memchr(authority, ':', (size_t)(end - authority));
 		if (host_end == NULL)
 			host_end = end;
-		if (copy_host(out, authority, (size_t)(host_end - authority), 0) != 0)
-			return -1;
+		rc = copy_host(out, authority, (size_t)(host_end - authority), 0);
+		if (rc != 0)
+			return rc;
 	}
 	if (host_end < end) {
 		if (*host_end != ':' ||

@@ -6,7 +6,14 @@
 
 #include "error.h"
 
+/* The room for a host and its NUL: a host of up to 255 bytes, which every DNS name fits
+ * (RFC 1035: 255 octets on the wire, 253 characters written out). A longer host is refused
+ * whole, never cut: a cut host would be another host. */
 #define URL_HOST_MAX 256
+
+/* url_parse's answers. */
+#define URL_MALFORMED	  (-1)
+#define URL_HOST_TOO_LONG (-2) /* said apart, so that a caller can say what was too long */
 
 struct url {
 	char scheme[8];		 /* "https" or "http", lower case */
@@ -16,7 +23,8 @@ struct url {
 };
 
 /* Parses an absolute http(s) URL without user info or fragment, whose path has no dot
- * segments and no encoded dot, slash or backslash; -1 on anything else. */
+ * segments and no encoded dot, slash or backslash: 0; URL_HOST_TOO_LONG for a host longer
+ * than URL_HOST_MAX - 1 bytes; URL_MALFORMED (-1) on anything else. */
 int url_parse(const char *text, struct url *out);
 
 /* localhost, 127.0.0.0/8 or ::1. */

@@ -10,6 +10,7 @@
 #include "safefile.h"
 #include "strictjson.h"
 
+/* A longer request is refused with a message, never cut: {"uri": ...} is rarely 1 KiB. */
 #define BAZEL_INPUT_MAX (64 * 1024)
 
 static char *

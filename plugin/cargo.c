@@ -12,7 +12,12 @@
 #include "safefile.h"
 #include "strictjson.h"
 
+/* The longest request line, its newline included (a last line without one counts as if it
+ * had it). A longer line is answered with an Err, never cut: cargo's requests are a few
+ * hundred bytes, and this leaves room for any index URL. */
 #define CARGO_LINE_MAX (1024 * 1024)
+#define LINE_END       (-1)
+#define LINE_TOO_LONG  (-2)
 
 /* Requests from stdin, a line each. A read takes what is there and never waits for more
  * than that (cargo waits for each answer before it writes again), so reading a block at a
@@ -56,8 +61,8 @@ line_reader_fill(struct line_reader *r, int *too_long)
 }
 
 /* The next line without its newline in *line (valid until the next call). Returns its
- * length; 0 for a line that is not JSON (too long, or with a NUL byte); -1 at the end of
- * input or when out of memory. */
+ * length; 0 for a line with a NUL byte (not JSON); LINE_TOO_LONG for a line longer than
+ * CARGO_LINE_MAX; LINE_END at the end of input or when out of memory. */
 static long
 read_request_line(struct line_reader *r, char **line)
 {
@@ -72,16 +77,18 @@ read_request_line(struct line_reader *r, char **line)
 	}
 	while (r->cap == 0 || ((newline = memchr(r->buf, '\n', r->len)) == NULL && !r->eof)) {
 		if (line_reader_fill(r, &too_long) != 0)
-			return -1;
+			return LINE_END;
 	}
 	if (newline == NULL && r->len == 0 && !too_long)
-		return -1;
+		return LINE_END;
 	/* a last request without its newline still counts */
 	line_len = newline != NULL ? (size_t)(newline - r->buf) : r->len;
 	r->handed = line_len + (newline != NULL);
 	r->buf[line_len] = '\0';
 	*line = r->buf;
-	if (too_long || memchr(r->buf, '\0', line_len) != NULL) {
+	if (too_long)
+		return LINE_TOO_LONG;
+	if (memchr(r->buf, '\0', line_len) != NULL) {
 		r->buf[0] = '\0';
 		return 0;
 	}
@@ -133,40 +140,59 @@ send_token(const struct cache_record *rec, struct error *err)
 	return rc;
 }
 
-/* `args` from cargo's config: keybearer takes "--profile NAME" there. */
-static const char *
-profile_argument(struct json_object *request)
+/* `args` from cargo's config: keybearer takes "--profile NAME" there. 0 with *profile set
+ * (NULL without --profile); -1 for a --profile without a usable name, which must not fall
+ * back to another profile. */
+static int
+profile_argument(struct json_object *request, const char **profile)
 {
-	struct json_object *args, *item;
+	struct json_object *args;
+	const char *item;
 	size_t i, n;
 
+	*profile = NULL;
 	if (!json_object_object_get_ex(request, "args", &args) ||
 	    !json_object_is_type(args, json_type_array))
-		return NULL;
+		return 0;
 	n = json_object_array_length(args);
-	for (i = 0; i + 1 < n; i++) {
-		item = json_object_array_get_idx(args, i);
-		if (json_object_is_type(item, json_type_string) &&
-		    strcmp(json_object_get_string(item), "--profile") == 0 &&
-		    json_object_is_type(json_object_array_get_idx(args, i + 1), json_type_string))
-			return json_object_get_string(json_object_array_get_idx(args, i + 1));
+	for (i = 0; i < n; i++) {
+		item = strictjson_string(json_object_array_get_idx(args, i));
+		if (item == NULL || strcmp(item, "--profile") != 0)
+			continue;
+		/* past the end, get_idx is NULL, and so is its string */
+		*profile = strictjson_string(json_object_array_get_idx(args, i + 1));
+		return *profile != NULL ? 0 : -1;
 	}
-	return NULL;
+	return 0;
 }
 
-static void
-copy_field(char *out, size_t size, const char *value)
+/* The registry's index-url, without cargo's "sparse+": 0 with *url set (NULL when there is
+ * none); -1 when it is there but not a whole string. */
+static int
+index_url_of(struct json_object *request, const char **url)
 {
-	snprintf(out, size, "%s", value != NULL ? value : "");
+	struct json_object *registry, *member;
+
+	*url = NULL;
+	if (!json_object_object_get_ex(request, "registry", &registry) ||
+	    !json_object_object_get_ex(registry, "index-url", &member))
+		return 0;
+	*url = strictjson_string(member);
+	if (*url == NULL)
+		return -1;
+	if (strncmp(*url, "sparse+", 7) == 0)
+		*url += 7;
+	return 0;
 }
 
 int
 cargo_parse_request(const char *line, struct cargo_request *req)
 {
-	struct json_object *request = strictjson_parse(line, strlen(line)), *registry, *version;
-	const char *kind, *index_url = NULL;
+	struct json_object *request = strictjson_parse(line, strlen(line)), *version;
+	const char *kind;
 
 	memset(req, 0, sizeof(*req));
+	req->json = request;
 	kind = request != NULL && json_object_is_type(request, json_type_object)
 		       ? strictjson_get_string(request, "kind")
 		       : NULL;
@@ -176,19 +202,25 @@ cargo_parse_request(const char *line, struct cargo_request *req)
 		   !json_object_is_type(version, json_type_int) ||
 		   json_object_get_int64(version) != 1) {
 		req->problem = "keybearer speaks credential provider protocol v1 only";
+	} else if (index_url_of(request, &req->index_url) != 0) {
+		req->problem = "the registry's index-url is not a string free of NUL bytes — check "
+			       "the registry's index in cargo's config";
+	} else if (profile_argument(request, &req->profile) != 0) {
+		req->problem = "the provider's args give --profile without a profile name — write "
+			       "them as [\"--profile\", \"NAME\"] in cargo's config";
 	} else {
-		if (json_object_object_get_ex(request, "registry", &registry))
-			index_url = strictjson_get_string(registry, "index-url");
-		if (index_url != NULL && strncmp(index_url, "sparse+", 7) == 0)
-			index_url += 7;
 		req->is_get = strcmp(kind, "get") == 0;
-		if (req->is_get && index_url == NULL)
+		if (req->is_get && req->index_url == NULL)
 			req->problem = "the request names no registry index-url";
-		copy_field(req->index_url, sizeof(req->index_url), index_url);
-		copy_field(req->profile, sizeof(req->profile), profile_argument(request));
 	}
-	json_object_put(request);
 	return req->problem != NULL ? -1 : 0;
+}
+
+void
+cargo_request_free(struct cargo_request *req)
+{
+	json_object_put(req->json);
+	memset(req, 0, sizeof(*req));
 }
 
 static int
@@ -200,12 +232,15 @@ answer(const struct config *cfg, const char *line, struct error *err)
 	const struct profile *p;
 	int rc, found;
 
-	if (cargo_parse_request(line, &req) != 0)
-		return send_error("other", req.problem, err);
-	if (!req.is_get)
-		return send_error("operation-not-supported", NULL, err); /* login, logout, ... */
-	found = plugin_token_for_url(cfg, req.index_url, req.profile[0] ? req.profile : NULL, &p,
-				     &rec, &token_err);
+	if (cargo_parse_request(line, &req) != 0) {
+		rc = send_error("other", req.problem, err);
+		goto out;
+	}
+	if (!req.is_get) {
+		rc = send_error("operation-not-supported", NULL, err); /* login, logout, ... */
+		goto out;
+	}
+	found = plugin_token_for_url(cfg, req.index_url, req.profile, &p, &rec, &token_err);
 	if (found == 1)
 		rc = send_error("url-not-supported", NULL, err);
 	else if (found == 0)
@@ -216,8 +251,33 @@ answer(const struct config *cfg, const char *line, struct error *err)
 					? token_err.message
 					: "keybearer could not get a token: see its message above",
 				err);
+out:
 	cache_record_free(&rec);
+	cargo_request_free(&req);
 	return rc;
+}
+
+/* The answer to a line too long to be read whole. */
+static int
+answer_too_long(struct error *err)
+{
+	char *message = NULL;
+	int rc;
+
+	if (asprintf(&message,
+		     "the request is longer than %d bytes, its newline included — check the "
+		     "registry's index-url in cargo's config",
+		     CARGO_LINE_MAX) < 0)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	rc = send_error("other", message, err);
+	free(message);
+	return rc;
+}
+
+static int
+answer_line(const struct config *cfg, const char *line, long len, struct error *err)
+{
+	return len == LINE_TOO_LONG ? answer_too_long(err) : answer(cfg, line, err);
 }
 
 int
@@ -226,6 +286,7 @@ plugin_cargo(int argc, char **argv, struct error *err)
 	struct line_reader reader = { 0 };
 	struct config cfg;
 	char *line;
+	long len;
 	int rc = 0;
 
 	if (argc != 2 || strcmp(argv[1], "--cargo-plugin") != 0)
@@ -236,13 +297,13 @@ plugin_cargo(int argc, char **argv, struct error *err)
 		return -1;
 	if (config_load(&cfg, err) != 0) {
 		/* still the protocol's answer: cargo shows it to the user */
-		while (read_request_line(&reader, &line) >= 0 && rc == 0)
+		while (read_request_line(&reader, &line) != LINE_END && rc == 0)
 			rc = send_error("other", err->message, err);
 		free(reader.buf);
 		return -1;
 	}
-	while (rc == 0 && read_request_line(&reader, &line) >= 0)
-		rc = answer(&cfg, line, err);
+	while (rc == 0 && (len = read_request_line(&reader, &line)) != LINE_END)
+		rc = answer_line(&cfg, line, len, err);
 	config_free(&cfg);
 	free(reader.buf);
 	return rc;

@@ -48,9 +48,9 @@ plugin_exec(int argc, char **argv, struct error *err)
 				 "NAME] -- COMMAND — see keybearer exec --help");
 	if (!valid_variable_name(variable))
 		return error_set(err, KB_EXIT_USAGE,
-				 "exec arguments: \"%.64s\" is not a variable "
+				 "exec arguments: \"%.*s%s\" is not a variable "
 				 "name — use letters, digits and _",
-				 variable);
+				 PLUGIN_QUOTE(variable, 64));
 	if (config_load(&cfg, err) != 0)
 		return -1;
 	if (plugin_token_for_profile(&cfg, profile_flag, &p, &rec, err) != 0) {
@@ -59,15 +59,15 @@ plugin_exec(int argc, char **argv, struct error *err)
 	}
 	if (setenv(variable, rec.access_token, 1) != 0 ||
 	    (env = config_environment_without_secrets(&cfg)) == NULL) {
-		error_set(err, KB_EXIT_INTERNAL, "cannot set %s: %s — free some memory", variable,
-			  strerror(errno));
+		error_set(err, KB_EXIT_INTERNAL, "cannot set %.*s%s: %s — free some memory",
+			  PLUGIN_QUOTE(variable, 64), strerror(errno));
 	} else {
 		/* the token, yes; the client secrets in our environment, no */
 		execvpe(argv[i], argv + i, env);
 		free(env);
 		error_set(err, KB_EXIT_CANNOT_RUN,
-			  "cannot run %.200s: %s — check the command and PATH", argv[i],
-			  strerror(errno));
+			  "cannot run %.*s%s: %s — check the command and PATH",
+			  PLUGIN_QUOTE(argv[i], 200), strerror(errno));
 	}
 	cache_record_free(&rec);
 	config_free(&cfg);

@@ -11,6 +11,7 @@
 #include "safefile.h"
 #include "url.h"
 
+/* What git sends is refused whole past these, with a message, never cut to fit. */
 #define GIT_LINE_MAX  65535 /* git's own limit, newline included */
 #define GIT_INPUT_MAX (1024 * 1024)
 
@@ -136,9 +137,9 @@ plugin_git(int argc, char **argv, struct error *err)
 	}
 	if (config_load(&cfg, err) != 0)
 		goto out;
-	p = config_match_url(&cfg, url);
-	if (p == NULL) {
-		rc = 0; /* no profile claims this URL: no credential */
+	found = plugin_match_url(&cfg, url, NULL, &p, err);
+	if (found != 0) {
+		rc = found == 1 ? 0 : -1; /* 1: no profile claims this URL, no credential */
 	} else if (strcmp(argv[1], "erase") == 0) {
 		const char *erased = req.credential != NULL ? req.credential : req.password;
 		found = erased != NULL ? lockstate_drop(p, erased, err) : 0;

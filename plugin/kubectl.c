@@ -19,7 +19,7 @@ int
 kubectl_parse_exec_info(const char *info, const char **api_version, char **server,
 			struct error *err)
 {
-	struct json_object *request, *spec, *cluster;
+	struct json_object *request, *spec, *cluster, *member;
 	const char *version, *url;
 	size_t i;
 	int rc = -1;
@@ -45,8 +45,17 @@ kubectl_parse_exec_info(const char *info, const char **api_version, char **serve
 			  api_versions[0], api_versions[1]);
 	} else if (json_object_object_get_ex(request, "spec", &spec) &&
 		   json_object_object_get_ex(spec, "cluster", &cluster) &&
-		   (url = strictjson_get_string(cluster, "server")) != NULL) {
-		*server = strdup(url);
+		   json_object_object_get_ex(cluster, "server", &member)) {
+		/* a server that is there but unreadable is not "no cluster info": the token
+		 * would go to a cluster nobody checked */
+		url = strictjson_string(member);
+		if (url == NULL)
+			rc = error_set(err, KB_EXIT_DATA,
+				       "KUBERNETES_EXEC_INFO's spec.cluster.server is not a string "
+				       "free of NUL bytes — check the cluster's server in the "
+				       "kubeconfig");
+		else if ((*server = strdup(url)) == NULL)
+			rc = error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	}
 	json_object_put(request);
 	return rc;
@@ -95,9 +104,9 @@ plugin_kubectl(int argc, char **argv, struct error *err)
 			       : plugin_token_for_profile(&cfg, profile_flag, &p, &rec, err);
 	if (found == 1) {
 		error_set(err, KB_EXIT_CONFIG,
-			  "no profile claims the cluster %.200s — add it to the urls of the "
+			  "no profile claims the cluster %.*s%s — add it to the urls of the "
 			  "profile meant for it",
-			  server);
+			  PLUGIN_QUOTE(server, 200));
 	} else if (found == 0) {
 		text = render_credential(api_version, &rec);
 		rc = output_answer(text, err);

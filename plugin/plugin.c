@@ -7,6 +7,7 @@
 
 #include "obtain.h"
 #include "safefile.h"
+#include "url.h"
 
 const struct plugin plugins[] = {
 	{ "git", "git-credential-keybearer", "git credential helper (credential.helper)",
@@ -78,22 +79,42 @@ plugin_find(const char *command, const char *program)
 	return NULL;
 }
 
-int
-plugin_token_for_url(const struct config *cfg, const char *url, const char *profile_flag,
-		     const struct profile **p, struct cache_record *rec, struct error *err)
+const char *
+plugin_cut_mark(const char *value, size_t max)
 {
+	return strnlen(value, max + 1) > max ? "…" : "";
+}
+
+int
+plugin_match_url(const struct config *cfg, const char *url, const char *profile_flag,
+		 const struct profile **p, struct error *err)
+{
+	struct url parsed;
+
+	/* No profile could claim such a host, but the tool should hear why it gets nothing. */
+	if (url_parse(url, &parsed) == URL_HOST_TOO_LONG)
+		return error_set(
+			err, KB_EXIT_DATA,
+			"no token for %.*s%s: its host is longer than %d bytes — check the "
+			"URL (no profile can claim such a host)",
+			PLUGIN_QUOTE(url, 64), URL_HOST_MAX - 1);
 	if (profile_flag != NULL) {
 		*p = config_select(cfg, profile_flag, err);
 		if (*p == NULL)
 			return -1;
-		if (!config_profile_claims(*p, url))
-			return 1;
-	} else {
-		*p = config_match_url(cfg, url);
-		if (*p == NULL)
-			return 1;
+		return config_profile_claims(*p, url) ? 0 : 1;
 	}
-	return obtain_token(cfg, *p, -1, rec, err);
+	*p = config_match_url(cfg, url);
+	return *p != NULL ? 0 : 1;
+}
+
+int
+plugin_token_for_url(const struct config *cfg, const char *url, const char *profile_flag,
+		     const struct profile **p, struct cache_record *rec, struct error *err)
+{
+	int found = plugin_match_url(cfg, url, profile_flag, p, err);
+
+	return found != 0 ? found : obtain_token(cfg, *p, -1, rec, err);
 }
 
 int

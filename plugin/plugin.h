@@ -5,6 +5,7 @@
 #ifndef KEYBEARER_PLUGIN_H
 #define KEYBEARER_PLUGIN_H
 
+#include <json-c/json.h>
 #include <stddef.h>
 
 #include "cache.h"
@@ -26,9 +27,16 @@ extern const size_t plugin_count;
 /* The plugin a command name or program name (a link's basename) selects, or NULL. */
 const struct plugin *plugin_find(const char *command, const char *program);
 
-/* A token for url: the profile named by profile_flag (which must claim url), or the one
- * whose urls claim it. Returns 0 with *p and rec set; 1 when no profile claims url (the
- * tool gets "no credential", and nothing is handed out); -1 with err set. */
+/* The profile for url: the one profile_flag names (which must claim url), or the one
+ * whose urls claim it. Returns 0 with *p set; 1 when no profile claims url; -1 with err set
+ * when url cannot be matched whole (its host is too long: never cut to fit) or the flag
+ * names no profile. */
+int plugin_match_url(const struct config *cfg, const char *url, const char *profile_flag,
+		     const struct profile **p, struct error *err);
+
+/* A token for url, from the profile plugin_match_url picks. Returns 0 with *p and rec set;
+ * 1 when no profile claims url (the tool gets "no credential", and nothing is handed out);
+ * -1 with err set. */
 int plugin_token_for_url(const struct config *cfg, const char *url, const char *profile_flag,
 			 const struct profile **p, struct cache_record *rec, struct error *err);
 
@@ -36,6 +44,12 @@ int plugin_token_for_url(const struct config *cfg, const char *url, const char *
  * URL. */
 int plugin_token_for_profile(const struct config *cfg, const char *profile_flag,
 			     const struct profile **p, struct cache_record *rec, struct error *err);
+
+/* A message quotes a value from a host tool as "%.*s%s" with PLUGIN_QUOTE(value, max): at
+ * most max bytes of it, and "…" when there is more, so a cut quote never passes for the
+ * whole value (and the message keeps its "what to do"). */
+#define PLUGIN_QUOTE(value, max) (int)(max), (value), plugin_cut_mark((value), (max))
+const char *plugin_cut_mark(const char *value, size_t max);
 
 /* Reads all of stdin, at most max bytes (more is an error), NUL-terminated. */
 int plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err);
@@ -53,11 +67,14 @@ int kubectl_parse_exec_info(const char *info, const char **api_version, char **s
 			    struct error *err);
 struct cargo_request {
 	int is_get;
-	char index_url[4096]; /* without cargo's "sparse+" */
-	char profile[128];    /* from args: --profile NAME, or "" */
-	const char *problem;  /* why the request cannot be served, for an Err "other" */
+	const char *index_url;	  /* without cargo's "sparse+"; whole, never cut */
+	const char *profile;	  /* from args: --profile NAME, or NULL */
+	const char *problem;	  /* why the request cannot be served, for an Err "other" */
+	struct json_object *json; /* the parsed request, which index_url and profile are in */
 };
+/* Parses one request line; cargo_request_free releases it, whatever the answer. */
 int cargo_parse_request(const char *line, struct cargo_request *req);
+void cargo_request_free(struct cargo_request *req);
 
 int plugin_git(int argc, char **argv, struct error *err);
 int plugin_bazel(int argc, char **argv, struct error *err);

@@ -10,6 +10,7 @@
 #include "plugin.h"
 #include "safefile.h"
 
+/* store's stdin, read only so Terraform never writes into a closed pipe. */
 #define TERRAFORM_INPUT_MAX (64 * 1024)
 
 static int
@@ -47,21 +48,21 @@ plugin_terraform(int argc, char **argv, struct error *err)
 		if (plugin_read_stdin(&input, &len, TERRAFORM_INPUT_MAX, err) == 0)
 			safefile_free_secret(input, len);
 		return error_set(err, KB_EXIT_USAGE,
-				 "keybearer mints its own tokens for %.200s — instead of terraform "
+				 "keybearer mints its own tokens for %.*s%s — instead of terraform "
 				 "login, run keybearer login",
-				 argv[2]);
+				 PLUGIN_QUOTE(argv[2], 200));
 	}
 	/* Terraform names a service host (with :port when not 443), always over https. */
 	if (strchr(argv[2], '/') != NULL || asprintf(&url, "https://%s/", argv[2]) < 0)
 		return error_set(err, KB_EXIT_USAGE,
-				 "\"%.200s\" is not a host name — Terraform "
+				 "\"%.*s%s\" is not a host name — Terraform "
 				 "passes one",
-				 argv[2]);
+				 PLUGIN_QUOTE(argv[2], 200));
 	if (config_load(&cfg, err) != 0)
 		goto out;
 	if (strcmp(argv[1], "forget") == 0) {
-		p = config_match_url(&cfg, url);
-		rc = p == NULL || lockstate_drop(p, NULL, err) >= 0 ? 0 : -1;
+		found = plugin_match_url(&cfg, url, NULL, &p, err);
+		rc = found == 1 || (found == 0 && lockstate_drop(p, NULL, err) >= 0) ? 0 : -1;
 	} else {
 		found = plugin_token_for_url(&cfg, url, NULL, &p, &rec, err);
 		if (found == 1)

@@ -10,13 +10,15 @@ A case file:
     exit: 0
     --- stdin                               optional; every line ends with a newline,
     ...                                     except one ending in @NOEOL@
-    --- stdout                              compared byte for byte
+    --- stdout                              compared byte for byte (stdin and stdout are UTF-8)
     ...
     --- stderr                              optional: a regular expression (re.search);
     ...                                     without it, stderr must be empty
 
 Anywhere, @NAME@ is replaced by the value given as --subst NAME=value, @CR@ by a carriage
-return, and @REPEAT:c:n@ by n times the character c.
+return, @REPEAT:c:n@ by n times the character c, and @FILL:c:n@ by as many c as make the
+line that holds it exactly n bytes long, its newline not counted (for a limit's boundary,
+whatever the length of the substituted values around it).
 
 Usage: golden.py --bin DIR [--subst NAME=value]... CASE_DIR
 """
@@ -29,6 +31,17 @@ import subprocess
 import sys
 
 SECTION = re.compile(r"^--- (stdin|stdout|stderr)$")
+FILL = re.compile(r"@FILL:(.):(\d+)@")
+
+
+def fill_line(line):
+    m = FILL.search(line)
+    if m is None:
+        return line
+    count = int(m.group(2)) - len((line[:m.start()] + line[m.end():]).encode("utf-8"))
+    if count < 0:
+        raise ValueError("@FILL@ in a line already longer than %s bytes" % m.group(2))
+    return line[:m.start()] + m.group(1) * count + line[m.end():]
 
 
 def expand(text, subst):
@@ -36,7 +49,7 @@ def expand(text, subst):
     text = text.replace("@CR@", "\r")
     for name, value in subst.items():
         text = text.replace("@%s@" % name, value)
-    return text
+    return "\n".join(fill_line(line) for line in text.split("\n"))
 
 
 def parse_case(path, subst):
@@ -79,12 +92,12 @@ def run_case(path, bin_dir, subst):
     argv = [os.path.join(bin_dir, case["args"][0])] + case["args"][1:]
     env = dict(os.environ)
     env.update(case["env"])
-    result = subprocess.run(argv, input=case["sections"].get("stdin", "").encode("latin-1"),
+    result = subprocess.run(argv, input=case["sections"].get("stdin", "").encode("utf-8"),
                             capture_output=True, env=env, timeout=60)
     problems = []
     if result.returncode != case["exit"]:
         problems.append("exit %d, expected %d" % (result.returncode, case["exit"]))
-    want = case["sections"].get("stdout", "").encode("latin-1")
+    want = case["sections"].get("stdout", "").encode("utf-8")
     if result.stdout != want:
         problems.append("stdout %r, expected %r" % (result.stdout, want))
     stderr = result.stderr.decode("utf-8", "replace")

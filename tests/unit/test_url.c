@@ -20,6 +20,14 @@ struct parse_case {
 	const char *path;
 };
 
+/* Hosts at the limit: 255 bytes fit, 256 do not (and are told apart from a malformed URL). */
+#define A16  "aaaaaaaaaaaaaaaa"
+#define A64  A16 A16 A16 A16
+#define A255 A64 A64 A64 A16 A16 A16 "aaaaaaaaaaaaaaa"
+#define V16  "aaa:aaa:aaa:aaa:"
+#define V64  V16 V16 V16 V16
+#define V255 V64 V64 V64 V16 V16 V16 "aaa:aaa:aaa:aaa" /* with colons: an IPv6 host */
+
 static const struct parse_case parse_cases[] = {
 	{ "https://example.com/token", 0, "https", "example.com", 443, "/token" },
 	{ "https://example.com", 0, "https", "example.com", 443, "" },
@@ -75,6 +83,17 @@ static const struct parse_case parse_cases[] = {
 	{ "https://[::1]x/", -1, NULL, NULL, 0, NULL },
 	{ "https://[g::1]/", -1, NULL, NULL, 0, NULL },
 	{ "https://[::1]:0/", -1, NULL, NULL, 0, NULL },
+	/* Host length. */
+	{ "https://" A255 "/x", 0, "https", A255, 443, "/x" },
+	{ "https://" A255 ":8443/x", 0, "https", A255, 8443, "/x" },
+	{ "https://[" A255 "]/x", 0, "https", A255, 443, "/x" },
+	{ "https://" A255 "a/x", URL_HOST_TOO_LONG, NULL, NULL, 0, NULL },
+	{ "https://" A255 "a:8443/x", URL_HOST_TOO_LONG, NULL, NULL, 0, NULL },
+	{ "https://[" A255 "a]/x", URL_HOST_TOO_LONG, NULL, NULL, 0, NULL },
+	{ "http://" A255 "a", URL_HOST_TOO_LONG, NULL, NULL, 0, NULL },
+	/* what is wrong before the host is found says so first */
+	{ "https://u@" A255 "a/x", -1, NULL, NULL, 0, NULL },
+	{ "ftp://" A255 "a/x", -1, NULL, NULL, 0, NULL },
 };
 
 static void
@@ -128,7 +147,7 @@ test_url_parse_host_length_limit(void **state)
 	memset(label, 'a', URL_HOST_MAX);
 	label[URL_HOST_MAX] = '\0';
 	snprintf(text, sizeof(text), "https://%s/", label);
-	assert_int_equal(url_parse(text, &url), -1);
+	assert_int_equal(url_parse(text, &url), URL_HOST_TOO_LONG);
 }
 
 struct loopback_case {
@@ -198,6 +217,10 @@ static const struct origin_case origin_cases[] = {
 	{ "https://[::1]/t", 0, "https://[::1]/" },
 	{ "https://user@h/", -1, NULL },
 	{ "not a url", -1, NULL },
+	/* the longest origins fit the URL_HOST_MAX + 32 bytes callers give */
+	{ "https://" A255 ":65535/x", 0, "https://" A255 ":65535/" },
+	{ "https://[" V255 "]:65535/x", 0, "https://[" V255 "]:65535/" },
+	{ "https://" A255 "a/x", -1, NULL },
 };
 
 static void
