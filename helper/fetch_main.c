@@ -207,29 +207,6 @@ record_failure(const struct cache *c, int lock_fd, struct lockstate *st, const c
 			    strerror(errno));
 }
 
-/* The answer a recorded failure gives while it holds: a final answer word for word, with
- * its exit code; a transient one as what failed, how long ago, and when keybearer asks
- * again. */
-static int
-repeat_failure(const struct profile *p, const struct lockstate_failure *f, long long holds,
-	       struct error *err)
-{
-	struct cache_clock now;
-
-	if (f->code != KB_EXIT_TRANSIENT) {
-		error_debug("profile %s: the answer of %lld s ago stands (%lld s more, or until "
-			    "the secret or the profile changes)",
-			    p->name, (long long)time(NULL) - f->failed_at, holds);
-		return error_set(err, f->code, "%s", f->message);
-	}
-	cache_clock_now(&now);
-	return error_set(err, KB_EXIT_TRANSIENT,
-			 "%s of profile %s failed %lld s ago (%s); keybearer asks again in %lld s "
-			 "— try again later",
-			 lockstate_source_name(f->source), p->name, now.wall - f->failed_at,
-			 f->message, holds);
-}
-
 /* Whether secret is not the one the recorded rejection was made with. */
 static int
 secret_changed(const struct cache *c, const struct lockstate_failure *f,
@@ -305,7 +282,7 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 	holds = lockstate_failure_holds(&st.failure, &now, profile_fp);
 	if (holds > 0 && !lockstate_failure_is_rejection(&st.failure) &&
 	    st.failure.source != LOCKSTATE_CACHE) {
-		repeat_failure(p, &st.failure, holds, err);
+		lockstate_repeat(p, &st.failure, holds, err);
 		goto failed;
 	}
 	/* the config is our own: an issuer's token endpoint is filled in once discovered */
@@ -322,7 +299,7 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 		    (monotonic_us() - started) / 1000.0);
 	if (holds > 0 && lockstate_failure_is_rejection(&st.failure)) {
 		if (!secret_changed(c, &st.failure, &secret)) {
-			repeat_failure(p, &st.failure, holds, err);
+			lockstate_repeat(p, &st.failure, holds, err);
 			goto failed;
 		}
 		error_debug("profile %s: the secret has changed since it was refused: asking "

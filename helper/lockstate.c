@@ -41,6 +41,26 @@ lockstate_failure_is_rejection(const struct lockstate_failure *f)
 	       (f->code == KB_EXIT_REJECTED || f->code == KB_EXIT_PROTOCOL);
 }
 
+int
+lockstate_repeat(const struct profile *p, const struct lockstate_failure *f, long long holds,
+		 struct error *err)
+{
+	struct cache_clock now;
+
+	cache_clock_now(&now);
+	if (f->code != KB_EXIT_TRANSIENT) {
+		error_debug("profile %s: the answer of %lld s ago stands (%lld s more, or until "
+			    "the secret or the profile changes)",
+			    p->name, now.wall - f->failed_at, holds);
+		return error_set(err, f->code, "%s", f->message);
+	}
+	return error_set(err, KB_EXIT_TRANSIENT,
+			 "%s of profile %s failed %lld s ago (%s); keybearer asks again in %lld s "
+			 "— try again later",
+			 lockstate_source_name(f->source), p->name, now.wall - f->failed_at,
+			 f->message, holds);
+}
+
 long long
 lockstate_failure_holds(const struct lockstate_failure *f, const struct cache_clock *now,
 			const char *profile)

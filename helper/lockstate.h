@@ -61,6 +61,12 @@ void lockstate_peek(const struct profile *p, struct lockstate_failure *f);
 long long lockstate_failure_holds(const struct lockstate_failure *f, const struct cache_clock *now,
 				  const char *profile);
 
+/* The answer a recorded failure gives while it holds (always -1, err set): a final answer
+ * word for word, with its exit code; a transient one as what failed, how long ago, and
+ * when keybearer asks again. */
+int lockstate_repeat(const struct profile *p, const struct lockstate_failure *f, long long holds,
+		     struct error *err);
+
 /* Whether a failure stands for the secret's answer (a rejection), which a new secret
  * may change. */
 int lockstate_failure_is_rejection(const struct lockstate_failure *f);

@@ -259,10 +259,11 @@ serve_stale(const struct profile *p, struct cache_record *stale, struct cache_re
 }
 
 /* Under the lock: the newer of the cache file and a token the lock file holds because the
- * cache file could not take it (lockstate.h). 0 with rec set when it will do, else 1. */
+ * cache file could not take it (lockstate.h), in rec when it will do (0); else 1, with the
+ * failure recorded beside the cache in *failure. */
 static int
 read_under_lock(const struct profile *p, const struct cache *c, int lock_fd, int min_ttl,
-		struct cache_record *rec)
+		struct cache_record *rec, struct lockstate_failure *failure)
 {
 	struct cache_record from_file = { 0 };
 	struct error read_err = { 0 };
@@ -271,9 +272,11 @@ read_under_lock(const struct profile *p, const struct cache *c, int lock_fd, int
 	struct cache_clock now;
 	int rc = 1;
 
+	memset(failure, 0, sizeof(*failure));
 	if (cache_read(c, &from_file, &read_err) < 0)
 		return 1;
 	lockstate_read(c, lock_fd, &st);
+	*failure = st.failure;
 	cache_clock_now(&now);
 	newer = cache_record_newer(&from_file, &st.spare);
 	if (newer != NULL &&
@@ -290,6 +293,27 @@ read_under_lock(const struct profile *p, const struct cache *c, int lock_fd, int
 	return rc;
 }
 
+/* A transient failure that still holds is answered here, without keybearer-fetch: a crowd
+ * of callers during an outage costs a static process each. A rejection is not: only
+ * keybearer-fetch can tell whether the secret has changed since. 0 with rec set (the cached
+ * token, with a warning), -1 with err set, 1 when there is no such failure. */
+static int
+answer_from_record(const struct profile *p, const struct lockstate_failure *failure,
+		   struct cache_record *stale, struct cache_record *rec, struct error *err)
+{
+	char fingerprint[65];
+	struct cache_clock now;
+	long long holds;
+
+	cache_clock_now(&now);
+	cache_profile_fingerprint(p, fingerprint);
+	holds = lockstate_failure_holds(failure, &now, fingerprint);
+	if (holds <= 0 || failure->code != KB_EXIT_TRANSIENT)
+		return 1;
+	lockstate_repeat(p, failure, holds, err);
+	return serve_stale(p, stale, rec, err);
+}
+
 /* Single flight starts here, before any keybearer-fetch: of a crowd of callers, the one
  * that takes the lock starts keybearer-fetch, and the others find its token when the lock
  * comes free, having cost a static process each instead of one loading libcurl. */
@@ -297,9 +321,10 @@ static int
 refresh_now(const struct profile *p, int min_ttl, struct cache_record *stale,
 	    struct cache_record *rec, struct error *err)
 {
+	struct lockstate_failure failure = { 0 };
 	struct error lock_err = { 0 };
 	struct cache c = { .dirfd = -1 };
-	int lock_fd, rc;
+	int lock_fd, rc = 1;
 
 	if (cache_open(&c, p, 1, err) != 0)
 		return serve_stale(p, stale, rec, err);
@@ -309,9 +334,11 @@ refresh_now(const struct profile *p, int min_ttl, struct cache_record *stale,
 		cache_close(&c);
 		return serve_stale(p, stale, rec, err);
 	}
-	if (lock_fd >= 0 && read_under_lock(p, &c, lock_fd, min_ttl, rec) == 0)
+	if (lock_fd >= 0 && read_under_lock(p, &c, lock_fd, min_ttl, rec, &failure) == 0)
 		rc = 0; /* another caller refreshed it while we waited */
-	else
+	else if (lock_fd >= 0)
+		rc = answer_from_record(p, &failure, stale, rec, err);
+	if (rc == 1)
 		rc = mint_under_lock(p, min_ttl, lock_fd, rec, err);
 	if (lock_fd >= 0)
 		close(lock_fd);
