@@ -40,10 +40,11 @@ take_endpoint(struct json_object *doc, const char *name, int required, const cha
 					    "issuer",
 					    issuer, name)
 				: 0;
-	if (!json_object_is_type(value, json_type_string))
+	/* a string with a NUL byte would be read, as a C string, only up to it */
+	if (strictjson_string(value) == NULL)
 		return error_set(err, KB_EXIT_PROTOCOL,
-				 "the discovery document of %s has a %s that is not a string — "
-				 "check issuer",
+				 "the discovery document of %s has a %s that is not a string "
+				 "without NUL bytes — check issuer",
 				 issuer, name);
 	snprintf(what, sizeof(what), "%s in the discovery document of %s", name, issuer);
 	if (url_check_endpoint(json_object_get_string(value), what, err) != 0) {

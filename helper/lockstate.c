@@ -119,7 +119,7 @@ failure_from_json(struct json_object *obj, struct lockstate_failure *f)
 	    int_member(obj, "failed_at", &f->failed_at) != 0 ||
 	    int_member(obj, "failed_boot", &f->failed_boot) != 0 ||
 	    int_member(obj, "hold", &f->hold) != 0 || int_member(obj, "code", &code) != 0 ||
-	    code <= 0 || code > 255 ||
+	    f->failed_at <= 0 || f->hold <= 0 || code <= 0 || code > 255 ||
 	    copy_member(obj, "boot_id", f->boot_id, sizeof(f->boot_id)) ||
 	    copy_member(obj, "source", source, sizeof(source)) ||
 	    copy_member(obj, "profile", f->profile, sizeof(f->profile)) ||

@@ -47,6 +47,11 @@ static const struct parse_case parse_cases[] = {
 	  KB_EXIT_PROTOCOL, "token_endpoint in the discovery document of " ISSUER },
 	{ "token endpoint not a string", "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":42}",
 	  KB_EXIT_PROTOCOL, "has a token_endpoint that is not a string" },
+	/* read as a C string it would end at the NUL: https://login.example/token */
+	{ "token endpoint with a NUL byte",
+	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\\u0000"
+	  "/../evil\"}",
+	  KB_EXIT_PROTOCOL, "has a token_endpoint that is not a string without NUL bytes" },
 	{ "jwks_uri with a dot segment",
 	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\","
 	  "\"jwks_uri\":\"https://login.example/a/../certs\"}",
