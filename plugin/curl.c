@@ -37,7 +37,7 @@ extern char **environ;
 #define HOLD_BACK_MAX	(8 * 1024 * 1024)
 #define STATUS_LINE_MAX 512
 #define CURL_MAX_ARGS	4096
-#define CURL_OWN_ARGS	6    /* curl -q -K CONFIG -D HEADERS */
+#define CURL_OWN_ARGS	8    /* curl -q -K CONFIG -D HEADERS --noproxy '*' */
 #define CURL_URL_MAX	8192 /* the longest URL keybearer curl checks, with its NUL */
 #define SHOWN_MAX	64   /* how much of a word from the command line a message quotes */
 
@@ -70,6 +70,7 @@ struct curl_scan {
 	int follows_redirects; /* -L: the header goes wherever the server sends curl */
 	int globoff;	       /* -g: {} and [] in URLs are literal */
 	int reads_stdin;       /* a retry could not send the same request again */
+	int plain_http;	       /* some URL is plain http (loopback): no proxy may see it */
 	const char **urls;     /* the words curl fetches, as given: at most one per word */
 	size_t url_count;
 	const char **uploads; /* the values of -T */
@@ -344,10 +345,11 @@ effective_url(const char *word, char *url, struct error *err)
 
 /* Whether the header may go to url (word as given, for messages). */
 static int
-check_url(const struct profile *p, const char *word, const char *url, const struct curl_scan *scan,
+check_url(const struct profile *p, const char *word, const char *url, struct curl_scan *scan,
 	  struct error *err)
 {
 	char origin[URL_HOST_MAX + 32];
+	struct url parsed;
 
 	if (!scan->globoff && strpbrk(word, "{}[]") != NULL)
 		return error_set(
@@ -355,7 +357,7 @@ check_url(const struct profile *p, const char *word, const char *url, const stru
 			"curl would expand the {} or [] in %.200s into other URLs — add -g "
 			"(--globoff) if they are meant literally",
 			word);
-	if (!config_profile_claims(p, url))
+	if (!config_profile_claims(p, url) || url_parse(url, &parsed) != 0)
 		return error_set(
 			err, KB_EXIT_CONFIG,
 			"profile %s does not claim %.200s — keybearer hands a token only to "
@@ -370,6 +372,15 @@ check_url(const struct profile *p, const char *word, const char *url, const stru
 			"with -L, profile %s must claim all of %.200s's origin — claim it, "
 			"or leave out -L",
 			p->name, word);
+	if (strcmp(parsed.scheme, "http") == 0) {
+		/* a profile claims plain http only on loopback (url_check_endpoint) */
+		if (!url_host_is_loopback(parsed.host))
+			return error_set(err, KB_EXIT_CONFIG,
+					 "%.200s is plain http to %s: the token would travel "
+					 "unencrypted — use https://",
+					 word, parsed.host);
+		scan->plain_http = 1;
+	}
 	return 0;
 }
 
@@ -595,8 +606,8 @@ config_file(const char *token, struct error *err)
 /* One curl run. With watch, its stdout and headers come through us (see relay). SIGINT,
  * SIGTERM and SIGHUP sent to us go on to curl, so it is never left behind. */
 static int
-run_curl(const struct config *cfg, const char *token, char **args, int nargs, int watch,
-	 struct curl_run *run, struct error *err)
+run_curl(const struct config *cfg, const char *token, char **args, int nargs,
+	 const struct curl_scan *scan, int watch, struct curl_run *run, struct error *err)
 {
 	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction forward = { .sa_handler = forward_signal }, saved[3];
@@ -620,6 +631,13 @@ run_curl(const struct config *cfg, const char *token, char **args, int nargs, in
 	if (watch) {
 		argv[argc++] = "-D";
 		argv[argc++] = HEADER_PATH;
+	}
+	if (scan->plain_http) {
+		/* The header in the clear stays on this machine: no proxy from the environment,
+		 * whatever its variable's spelling. No argument can undo it: the table refuses
+		 * --noproxy, -x, --proxy and --preproxy. */
+		argv[argc++] = "--noproxy";
+		argv[argc++] = "*";
 	}
 	for (i = 0; i < nargs; i++)
 		argv[argc++] = args[i];
@@ -697,7 +715,7 @@ plugin_curl(int argc, char **argv, struct error *err)
 		return -1;
 	if (scan_arguments(&cfg, profile_flag, argv + first, argc - first, &p, &scan, err) != 0 ||
 	    obtain_token(&cfg, p, -1, &rec, err) != 0 ||
-	    run_curl(&cfg, rec.access_token, argv + first, argc - first, 1, &run, err) != 0)
+	    run_curl(&cfg, rec.access_token, argv + first, argc - first, &scan, 1, &run, err) != 0)
 		goto out;
 	/* Only a request curl can send again, and only when the 401 is all it printed. */
 	retry = run.last_status == 401 && !run.passed_output && !scan.reads_stdin;
@@ -712,7 +730,8 @@ plugin_curl(int argc, char **argv, struct error *err)
 			goto out;
 		cache_record_free(&rec);
 		if (obtain_token(&cfg, p, -1, &rec, err) != 0 ||
-		    run_curl(&cfg, rec.access_token, argv + first, argc - first, 0, &run, err) != 0)
+		    run_curl(&cfg, rec.access_token, argv + first, argc - first, &scan, 0, &run,
+			     err) != 0)
 			goto out;
 	}
 	rc = 0;
