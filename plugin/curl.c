@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -582,25 +581,43 @@ wait_for(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* The header config in a memory file: no pipe to fill, nothing on disk. */
+/* The header config on a pipe, written whole before curl starts, and read once by curl's
+ * -K: a second open of /dev/fd/3 (-w @/dev/fd/3, -d @/dev/fd/3, a symlink to it) finds it
+ * drained, where a file would hand the token over again, to stdout or elsewhere. The pipe
+ * is made big enough and written without blocking: it can never fill. */
 static int
-config_file(const char *token, struct error *err)
+config_pipe(const char *token, struct error *err)
 {
 	char *config = output_render(OUTPUT_CURL, token, 0, 0);
-	int fd = memfd_create("keybearer-curl-config", MFD_CLOEXEC);
+	int fds[2] = { -1, -1 }, problem;
+	ssize_t written;
+	size_t len;
 
-	if (config == NULL || fd < 0 || output_write_all(fd, config, strlen(config)) != 0 ||
-	    lseek(fd, 0, SEEK_SET) != 0) {
-		error_set(err, KB_EXIT_INTERNAL,
-			  "cannot write curl's config: %s — check the "
-			  "process limits",
-			  strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
+	if (config == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	len = strlen(config);
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+		problem = errno;
+	} else {
+		if (fcntl(fds[1], F_GETPIPE_SZ) < (long)len)
+			(void)fcntl(fds[1], F_SETPIPE_SZ, (int)len);
+		/* an empty pipe that holds len bytes takes them in one write */
+		written = write(fds[1], config, len);
+		problem = written < 0 ? errno : (size_t)written < len ? EMSGSIZE : 0;
+		close(fds[1]);
+		if (problem == 0 && fcntl(fds[0], F_SETFL, 0) != 0)
+			problem = errno;
 	}
 	safefile_free_string(config);
-	return fd;
+	if (problem != 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "cannot hand curl its config on a pipe: %s — check the process "
+				 "limits (pipe sizes: /proc/sys/fs/pipe-user-pages-soft)",
+				 strerror(problem == EAGAIN ? EMSGSIZE : problem));
+	}
+	return fds[0];
 }
 
 /* One curl run. With watch, its stdout and headers come through us (see relay). SIGINT,
@@ -621,7 +638,7 @@ run_curl(const struct config *cfg, const char *token, char **args, int nargs,
 	if (nargs > CURL_MAX_ARGS)
 		return error_set(err, KB_EXIT_USAGE, "too many curl arguments (at most %d)",
 				 CURL_MAX_ARGS);
-	config_fd = config_file(token, err);
+	config_fd = config_pipe(token, err);
 	if (config_fd < 0)
 		return -1;
 	argv[argc++] = "curl";
