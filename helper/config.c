@@ -1148,11 +1148,28 @@ config_is_secret_variable(const struct config *cfg, const char *name, size_t len
 	return 0;
 }
 
+/* Variables that make a TLS library write the session keys to a file (curl's OpenSSL,
+ * wolfSSL and rustls backends, NSS: SSLKEYLOGFILE; GnuTLS: GNUTLS_KEYLOGFILE too): with
+ * them and a capture, the token is read as if sent in the clear. keybearer-fetch clears
+ * SSLKEYLOGFILE for itself before libcurl starts. */
+static int
+is_key_log_variable(const char *name, size_t len)
+{
+	static const char *const names[] = { "SSLKEYLOGFILE", "GNUTLS_KEYLOGFILE" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 char **
 config_environment_without_secrets(const struct config *cfg)
 {
 	extern char **environ;
-	size_t i, n = 0, kept = 0;
+	size_t i, n = 0, kept = 0, len;
 	char **env;
 
 	while (environ[n] != NULL)
@@ -1161,7 +1178,9 @@ config_environment_without_secrets(const struct config *cfg)
 	if (env == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		if (!config_is_secret_variable(cfg, environ[i], strcspn(environ[i], "=")))
+		len = strcspn(environ[i], "=");
+		if (!config_is_secret_variable(cfg, environ[i], len) &&
+		    !is_key_log_variable(environ[i], len))
 			env[kept++] = environ[i];
 	}
 	env[kept] = NULL;

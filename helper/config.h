@@ -106,8 +106,9 @@ int config_profile_claims(const struct profile *p, const char *url);
  * env:NAME. */
 int config_is_secret_variable(const struct config *cfg, const char *name, size_t len);
 
-/* environ without the secret variables, for a child that is not keybearer-fetch (curl, a
- * command keybearer exec runs): a malloc'ed array of environ's own strings. */
+/* environ without the secret variables and those that would log TLS session keys
+ * (SSLKEYLOGFILE), for a child that is not keybearer-fetch (curl, a command keybearer exec
+ * runs: both send the token): a malloc'ed array of environ's own strings. */
 char **config_environment_without_secrets(const struct config *cfg);
 
 /* Unsets the secret variables in this process, but keep (when not NULL): for

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curl-options-help.h"
 #include "obtain.h"
 #include "safefile.h"
 #include "url.h"
@@ -49,10 +50,22 @@ const struct plugin plugins[] = {
 	{ "curl", NULL, "run curl with the token, retrying once after a 401",
 	  "usage: keybearer curl [--profile P] [--] CURL-ARGUMENTS...\n"
 	  "\n"
-	  "Runs curl with the Authorization header handed over in a config on a pipe, never in\n"
-	  "argv; stdin stays curl's. After a 401 it drops exactly that token and runs curl\n"
-	  "once more with a fresh one, without showing the first answer. Exits with curl's\n"
-	  "status. The profile is the one whose urls claim the URLs in the arguments.\n",
+	  "Runs curl with the Authorization header handed over in a config on a file\n"
+	  "descriptor, never in argv; stdin stays curl's. After a 401 it drops exactly that\n"
+	  "token and runs curl once more with a fresh one, without showing the first answer.\n"
+	  "Exits with curl's status. The profile is the one whose urls claim the URLs in the\n"
+	  "arguments, and every URL must be one it claims (a URL without a scheme counts as\n"
+	  "the http:// one curl would fetch); globs need -g, -L needs the whole origin\n"
+	  "claimed. Plain http, which a profile claims only on loopback, goes past every\n"
+	  "proxy.\n"
+	  "\n"
+	  "It passes on only these curl options, spelled exactly (no abbreviations, no \"=\"\n"
+	  "between an option and its value); short ones bundle (-sSf), and every word after\n"
+	  "\"--\" is a URL:\n" CURL_OPTIONS_ALLOWED_HELP
+	  "Any other option is refused, among them those that change where the connection\n"
+	  "goes (-x/--proxy, --preproxy, --connect-to, --resolve, --unix-socket), whom curl\n"
+	  "trusts (-k/--insecure, --cacert) or that would show the header (-v/--verbose,\n"
+	  "--trace, --libcurl), and keybearer curl's own: -K/--config, -D/--dump-header.\n",
 	  plugin_curl },
 	{ "exec", NULL, "run a command with the token in an environment variable",
 	  "usage: keybearer exec [--profile P] [--env NAME] -- COMMAND [ARGS...]\n"
