@@ -109,8 +109,8 @@ cache_record_trust(const struct cache_record *rec, const struct cache_clock *now
 {
 	if (rec->obtained_at > now->wall)
 		return CACHE_FROM_THE_FUTURE; /* the clock stepped back, by how much nobody knows */
-	if (now->boot_id[0] == '\0' && rec->boot_id[0] == '\0')
-		return CACHE_TRUSTED; /* no boot clock on either side: the wall clock alone */
+	if (now->boot_id[0] == '\0')
+		return CACHE_TRUSTED; /* no boot clock to ask here: the wall clock alone */
 	if (strcmp(rec->boot_id, now->boot_id) != 0 || rec->obtained_boot < 0 ||
 	    now->boot < rec->obtained_boot)
 		return CACHE_FROM_ANOTHER_BOOT;
@@ -126,7 +126,7 @@ cache_record_left(const struct cache_record *rec, const struct cache_clock *now)
 	if (cache_record_trust(rec, now) != CACHE_TRUSTED)
 		return 0;
 	/* the boot clock says how long ago it really was */
-	if (rec->boot_id[0] != '\0' && by_boot < left)
+	if (now->boot_id[0] != '\0' && by_boot < left)
 		left = by_boot;
 	return left > 0 ? left : 0;
 }
@@ -250,18 +250,6 @@ cache_close(struct cache *c)
 	c->dirfd = -1;
 }
 
-static int
-get_int64(struct json_object *obj, const char *name, long long *out)
-{
-	struct json_object *member;
-
-	if (!json_object_object_get_ex(obj, name, &member) ||
-	    !json_object_is_type(member, json_type_int))
-		return -1;
-	*out = (long long)json_object_get_int64(member);
-	return 0;
-}
-
 int
 cache_record_from_json(struct json_object *obj, const char *key, struct cache_record *rec)
 {
@@ -277,8 +265,8 @@ cache_record_from_json(struct json_object *obj, const char *key, struct cache_re
 	if (format == NULL || strcmp(format, CACHE_FORMAT) != 0 || record_key == NULL ||
 	    strcmp(record_key, key) != 0 || token == NULL || strlen(token) > TOKEN_MAX_LENGTH ||
 	    !token_is_b64token(token, strlen(token)) ||
-	    get_int64(obj, "obtained_at", &rec->obtained_at) != 0 ||
-	    get_int64(obj, "expires_at", &rec->expires_at) != 0 || rec->obtained_at <= 0 ||
+	    strictjson_get_int(obj, "obtained_at", &rec->obtained_at) != 0 ||
+	    strictjson_get_int(obj, "expires_at", &rec->expires_at) != 0 || rec->obtained_at <= 0 ||
 	    rec->expires_at < rec->obtained_at ||
 	    rec->expires_at - rec->obtained_at > TOKEN_MAX_EXPIRES_IN)
 		return -1;
@@ -286,7 +274,8 @@ cache_record_from_json(struct json_object *obj, const char *key, struct cache_re
 	 * it was really received: cache_record_left counts it as dead. */
 	boot_id = strictjson_get_string(obj, "boot_id");
 	if (boot_id != NULL && strlen(boot_id) < sizeof(rec->boot_id) &&
-	    get_int64(obj, "obtained_boot", &rec->obtained_boot) == 0 && rec->obtained_boot >= 0)
+	    strictjson_get_int(obj, "obtained_boot", &rec->obtained_boot) == 0 &&
+	    rec->obtained_boot >= 0)
 		memcpy(rec->boot_id, boot_id, strlen(boot_id) + 1);
 	else
 		rec->obtained_boot = -1;
@@ -528,15 +517,19 @@ cache_lock_wait(const struct profile *p)
 }
 
 /* Makes the lock file its full size while the disk still has room, with zeros past what it
- * holds: a later state is written over blocks it already has. A failure only means a full
- * disk may leave the state unwritten later. */
+ * holds: a later state is written over blocks it already has. Its size is read again here,
+ * under the lock: what another holder wrote since we opened it must stay. A failure only
+ * means a full disk may leave the state unwritten later. */
 static void
-reserve_lock_state(int fd, const struct stat *st)
+reserve_lock_state(int fd)
 {
 	static const char zeros[4096];
-	off_t at = st->st_size;
+	struct stat st;
+	off_t at;
 
-	while (at < CACHE_LOCK_FILE_SIZE) {
+	if (fstat(fd, &st) != 0)
+		return;
+	for (at = st.st_size; at < CACHE_LOCK_FILE_SIZE;) {
 		size_t chunk = CACHE_LOCK_FILE_SIZE - at < (off_t)sizeof(zeros)
 				       ? (size_t)(CACHE_LOCK_FILE_SIZE - at)
 				       : sizeof(zeros);
@@ -591,7 +584,7 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 		nanosleep(&pause, NULL);
 		pause_ms = pause_ms * 2 > 10 ? 10 : pause_ms * 2;
 	}
-	reserve_lock_state(fd, &st);
+	reserve_lock_state(fd);
 	return fd;
 fail:
 	close(fd);

@@ -40,7 +40,8 @@ struct cache_record {
 void cache_record_stamp(struct cache_record *rec, const struct cache_clock *now);
 
 /* Whether a record's times can be believed: one from the future (the clock stepped back)
- * or from another boot cannot — nothing tells how long ago it was really received. */
+ * or from another boot cannot — nothing tells how long ago it was really received. Where
+ * this boot's id cannot be read (no /proc), the wall clock is all there is. */
 enum cache_trust {
 	CACHE_TRUSTED,
 	CACHE_FROM_THE_FUTURE,

@@ -245,8 +245,10 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 	if (url_parse(t->url, &endpoint) != 0)
 		return error_set(err, KB_EXIT_CONFIG, "%s %s cannot be used — fix it", t->key,
 				 t->url);
-	/* libcurl would log the TLS session keys there, and with them the secret. */
+	/* libcurl would log the TLS session keys there, and with them the secret (OpenSSL
+	 * and GnuTLS builds read one name each). */
 	unsetenv("SSLKEYLOGFILE");
+	unsetenv("GNUTLS_KEYLOGFILE");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return error_set(err, KB_EXIT_INTERNAL,
 				 "libcurl failed to start — reinstall "

@@ -69,13 +69,13 @@ lockstate_failure_holds(const struct lockstate_failure *f, const struct cache_cl
 
 	if (f->failed_at <= 0 || strcmp(f->profile, profile) != 0)
 		return 0;
-	if (now->boot_id[0] != '\0' || f->boot_id[0] != '\0') {
+	if (now->boot_id[0] != '\0') {
 		if (strcmp(now->boot_id, f->boot_id) != 0 || f->failed_boot < 0 ||
 		    now->boot < f->failed_boot)
 			return 0;
 		passed = now->boot - f->failed_boot;
 	} else {
-		/* no boot clock on either side: the wall clock, with a step back ending it */
+		/* no boot clock to ask here: the wall clock, with a step back ending it */
 		passed = now->wall - f->failed_at;
 		if (passed < 0)
 			return 0;
@@ -96,18 +96,6 @@ copy_member(struct json_object *obj, const char *name, char *out, size_t size)
 }
 
 static int
-int_member(struct json_object *obj, const char *name, long long *out)
-{
-	struct json_object *member;
-
-	if (!json_object_object_get_ex(obj, name, &member) ||
-	    !json_object_is_type(member, json_type_int))
-		return -1;
-	*out = (long long)json_object_get_int64(member);
-	return 0;
-}
-
-static int
 failure_from_json(struct json_object *obj, struct lockstate_failure *f)
 {
 	char source[32];
@@ -116,10 +104,11 @@ failure_from_json(struct json_object *obj, struct lockstate_failure *f)
 
 	memset(f, 0, sizeof(*f));
 	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-	    int_member(obj, "failed_at", &f->failed_at) != 0 ||
-	    int_member(obj, "failed_boot", &f->failed_boot) != 0 ||
-	    int_member(obj, "hold", &f->hold) != 0 || int_member(obj, "code", &code) != 0 ||
-	    f->failed_at <= 0 || f->hold <= 0 || code <= 0 || code > 255 ||
+	    strictjson_get_int(obj, "failed_at", &f->failed_at) != 0 ||
+	    strictjson_get_int(obj, "failed_boot", &f->failed_boot) != 0 ||
+	    strictjson_get_int(obj, "hold", &f->hold) != 0 ||
+	    strictjson_get_int(obj, "code", &code) != 0 || f->failed_at <= 0 || f->hold <= 0 ||
+	    code <= 0 || code > 255 ||
 	    copy_member(obj, "boot_id", f->boot_id, sizeof(f->boot_id)) ||
 	    copy_member(obj, "source", source, sizeof(source)) ||
 	    copy_member(obj, "profile", f->profile, sizeof(f->profile)) ||

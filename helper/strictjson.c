@@ -48,3 +48,15 @@ strictjson_get_string(struct json_object *obj, const char *key)
 
 	return json_object_object_get_ex(obj, key, &member) ? strictjson_string(member) : NULL;
 }
+
+int
+strictjson_get_int(struct json_object *obj, const char *key, long long *out)
+{
+	struct json_object *member;
+
+	if (!json_object_object_get_ex(obj, key, &member) ||
+	    !json_object_is_type(member, json_type_int))
+		return -1;
+	*out = (long long)json_object_get_int64(member);
+	return 0;
+}

@@ -16,4 +16,7 @@ const char *strictjson_string(struct json_object *value);
 /* The member's strictjson_string, or NULL when it is absent. */
 const char *strictjson_get_string(struct json_object *obj, const char *key);
 
+/* The member as a whole number in *out: 0, or -1 when it is absent or not an integer. */
+int strictjson_get_int(struct json_object *obj, const char *key, long long *out);
+
 #endif

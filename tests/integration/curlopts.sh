@@ -14,11 +14,7 @@ TABLE="$KB_SOURCE/plugin/curl-options.tsv"
 # attacker's host, PROXY for a proxy named in the environment.
 "$PY" "$TESTS/pathlog.py" --ports 4 --port-file "$WORK/pathlog-ports" --log "$WORK/pathlog" &
 SERVER_PIDS+=($!)
-for _ in $(seq 100); do
-	[ -s "$WORK/pathlog-ports" ] && break
-	sleep 0.05
-done
-[ -s "$WORK/pathlog-ports" ] || fail "pathlog.py did not start"
+wait_for_file "$WORK/pathlog-ports" pathlog.py
 read -r U_PORT V_PORT EVIL_PORT PROXY_PORT <"$WORK/pathlog-ports"
 U="http://127.0.0.1:$U_PORT" V="http://127.0.0.1:$V_PORT"
 EVIL="http://127.0.0.1:$EVIL_PORT" PROXY="http://127.0.0.1:$PROXY_PORT"

@@ -80,6 +80,15 @@ fail() {
 	exit 1
 }
 
+# wait_for_file FILE WHAT: waits up to 5 s for the server WHAT to write FILE.
+wait_for_file() {
+	for _ in $(seq 100); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "$2 did not start"
+}
+
 # start_server [--http]: sets PORT and BASE (https unless --http).
 start_server() {
 	local scheme=https tls_args=() port_file
@@ -96,11 +105,7 @@ start_server() {
 		--secret-file "$WORK/secret" --slow-seconds 5 --log "$WORK/server.log" \
 		--git-root "$WORK/git" "${tls_args[@]}" &
 	SERVER_PIDS+=($!)
-	for _ in $(seq 100); do
-		[ -s "$port_file" ] && break
-		sleep 0.05
-	done
-	[ -s "$port_file" ] || fail "token server did not start"
+	wait_for_file "$port_file" "token server"
 	PORT=$(cat "$port_file")
 	BASE="$scheme://127.0.0.1:$PORT"
 }

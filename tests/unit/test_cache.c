@@ -448,6 +448,8 @@ static const struct left_case left_cases[] = {
 	/* no boot id anywhere (no /proc): the wall clock alone, the future still refused */
 	{ "no boot clock anywhere", T0, T0 + 3600, -1, "", T0 + 100, -1, "", 3500 },
 	{ "no boot clock, from the future", T0, T0 + 3600, -1, "", T0 - 10, -1, "", 0 },
+	/* this boot's id unreadable here (no /proc): the record's boot cannot be compared */
+	{ "no boot id here", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 + 100, "", 3500 },
 	{ "expired", T0, T0 + 3600, B0, BOOT, T0 + 3700, B0 + 3700, BOOT, 0 },
 };
 

@@ -181,6 +181,7 @@ static const struct holds_case holds_cases[] = {
 	/* no boot clock on either side: the wall clock, and a step back ends the hold */
 	{ "wall clock only", 1000, -1, "", 300, PROF, 1100, -1, "", 200 },
 	{ "wall clock only, stepped back", 1000, -1, "", 300, PROF, 990, -1, "", 0 },
+	{ "no boot id here", 1000, 500, BOOT, 300, PROF, 1100, 600, "", 200 },
 };
 
 static void
