@@ -76,6 +76,28 @@ must 0 get --profile main
 server POST /_override/ok "" >/dev/null
 age_cached_token "$("$KB" get --profile main --format token)" 3500 # and forget the failure
 
+echo "# recorded failures: a rejection repeated, a changed secret, a full disk, no lock"
+write_profile rejected invalid-client "token_url = $BASE/invalid-client/token?memcheck"
+must 77 get --profile rejected # recorded, with the secret's mark
+must 77 get --profile rejected # repeated from the record
+must 0 status --profile rejected
+printf '[profile rejected]\ntimeout = 29\n\n' >>"$CONFIG"
+must 77 get --profile rejected # the profile changed: asked again
+must 0 invalidate --profile rejected
+write_profile full ok "token_url = $BASE/ok/token?memcheck-full"
+must 0 get --profile full
+age_cached_token "$("$KB" get --profile full --format token)" 100
+LD_PRELOAD="$KB_ENOSPC_LIB" ENOSPC_MATCH=".json." must 0 get --profile full # kept as spare
+must 0 get --profile full # served from the spare
+must 0 status --profile full
+write_profile nolock ok "token_url = $BASE/ok/token?memcheck-nolock"
+must 0 get --profile nolock
+age_cached_token "$("$KB" get --profile nolock --format token)" 100
+nolock_lock=$(ls -t "$CACHE_DIR"/*.lock | head -n 1)
+rm -f "$nolock_lock" && mkdir "$nolock_lock"
+must 0 get --profile nolock # the cached token, with a warning
+rmdir "$nolock_lock"
+
 echo "# every host-tool protocol"
 "$PY" "$TESTS/golden.py" --bin "$KB_BIN" --subst "HOST=127.0.0.1:$PORT" --subst "BASE=$BASE" \
 	--subst "PORT=$PORT" --subst "CLIENT_ID=$CLIENT_ID" --subst "TOKEN=" --subst "EXPIRES_AT=" \
