@@ -49,6 +49,8 @@ redaction_add(struct redaction *r, const char *bytes, size_t len)
 		return -1;
 	memcpy(r->target[r->count], bytes, len);
 	r->target_len[r->count] = len;
+	r->closes_tag[r->count] = memchr(bytes, '>', len) != NULL;
+	r->any_closes_tag |= r->closes_tag[r->count];
 	r->count++;
 	/* every unit stands for at least one byte and spans at most UNIT_MAX; a cut spelling
 	 * may end in one unfinished unit more */
@@ -411,11 +413,13 @@ struct pending {
 /* Where a reading of the text from i that spells the target ends: the longest full
  * spelling, or the end of the text for a spelling cut off by it. i when there is none. */
 static size_t
-spelling_end(const char *text, size_t len, size_t i, const char *target, size_t tlen)
+spelling_end(struct redaction_scan *scan, size_t i, const char *target, size_t tlen)
 {
 	struct pending stack[PENDING_MAX];
 	struct reading rd;
-	size_t depth = 0, best = i, furthest = i, steps = 0, budget = 4 * tlen + 64, a, n;
+	const char *text = scan->text;
+	size_t len = scan->len, depth = 0, best = i, furthest = i, steps = 0;
+	size_t budget = 4 * tlen + 64, a, n;
 
 	if (!may_start((unsigned char)text[i], (unsigned char)target[0]))
 		return i;
@@ -433,7 +437,11 @@ spelling_end(const char *text, size_t len, size_t i, const char *target, size_t 
 				best = len;
 			continue;
 		}
-		/* a text that reads this many ways is blanked as far as it was read */
+		/* a text that reads this many ways is blanked as far as it was read; one that
+		 * took all the work a text may take, to its end */
+		if (scan->work == 0)
+			return len;
+		scan->work--;
 		if (++steps > budget)
 			return furthest > best ? furthest : best;
 		read_units(text + p.at, len - p.at, &rd);
@@ -483,36 +491,50 @@ may_begin(const struct reading *rd, int cut, unsigned char t)
 	return 0;
 }
 
+/* in_tag: only a spelling with a '>' in it could close the tag and show. */
 static size_t
-spellings_end(const struct redaction *r, const char *text, size_t len, size_t i)
+spellings_end(struct redaction_scan *scan, size_t i, int in_tag)
 {
+	const struct redaction *r = scan->r;
 	struct reading rd;
 	size_t t, end = i, e;
 	int cut;
 
 	/* one reading of the position for all targets: most start none */
-	read_units(text + i, len - i, &rd);
-	cut = len - i < UNIT_MAX && cut_inside_escape(text + i, len - i, &rd);
+	read_units(scan->text + i, scan->len - i, &rd);
+	cut = scan->len - i < UNIT_MAX && cut_inside_escape(scan->text + i, scan->len - i, &rd);
 	for (t = 0; t < r->count; t++) {
-		if (!may_begin(&rd, cut, (unsigned char)r->target[t][0]))
+		if ((in_tag && !r->closes_tag[t]) ||
+		    !may_begin(&rd, cut, (unsigned char)r->target[t][0]))
 			continue;
-		e = spelling_end(text, len, i, r->target[t], r->target_len[t]);
+		e = spelling_end(scan, i, r->target[t], r->target_len[t]);
 		if (e > end)
 			end = e;
 	}
 	return end;
 }
 
-size_t
-redaction_span_end(const struct redaction *r, const char *text, size_t len, size_t i, size_t end)
+void
+redaction_scan_start(struct redaction_scan *scan, const struct redaction *r, const char *text,
+		     size_t len)
 {
+	scan->r = r;
+	scan->text = text;
+	scan->len = len;
+	scan->work = REDACTION_WORK;
+}
+
+size_t
+redaction_span_end(struct redaction_scan *scan, size_t i, size_t end, int in_tag)
+{
+	const struct redaction *r = scan->r;
 	size_t j, e;
 
 	if (end < i)
 		end = i;
-	if (r == NULL || r->count == 0 || i >= len)
+	if (r == NULL || r->count == 0 || i >= scan->len || (in_tag && !r->any_closes_tag))
 		return end;
-	e = spellings_end(r, text, len, i);
+	e = spellings_end(scan, i, in_tag);
 	if (e > end)
 		end = e;
 	/* a spelling that starts inside the blank and ends after it must not show its tail;
@@ -520,7 +542,7 @@ redaction_span_end(const struct redaction *r, const char *text, size_t len, size
 	for (j = i + 1; j < end; j++) {
 		if (end - j > r->max_span)
 			j = end - r->max_span;
-		e = spellings_end(r, text, len, j);
+		e = spellings_end(scan, j, 0);
 		if (e > end)
 			end = e;
 	}

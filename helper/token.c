@@ -281,6 +281,22 @@ add_base64(struct redaction *r, char *encoded)
 	return rc;
 }
 
+/* The secret without leading and trailing whitespace, when that leaves it different and
+ * long enough not to blank ordinary words. */
+static int
+add_trimmed(struct redaction *r, const char *secret)
+{
+	size_t start = 0, end = strlen(secret);
+
+	while (start < end && isspace((unsigned char)secret[start]))
+		start++;
+	while (end > start && isspace((unsigned char)secret[end - 1]))
+		end--;
+	if (end - start == strlen(secret) || end - start < 4)
+		return 0;
+	return redaction_add(r, secret + start, end - start);
+}
+
 int
 token_redaction_build(const char *client_id, const char *secret, struct redaction *r)
 {
@@ -297,8 +313,9 @@ token_redaction_build(const char *client_id, const char *secret, struct redactio
 	if (form_id == NULL || form_secret == NULL)
 		goto out;
 	/* The secret itself is spelled by any escaping of it; the exact outputs of common
-	 * encoders also when a second layer escaped their escapes (&#x25;2B, \&quot;). */
-	if (redaction_add(r, secret, strlen(secret)) != 0 ||
+	 * encoders also when a second layer escaped their escapes (&#x25;2B, \&quot;); and
+	 * the secret without the whitespace around it, which a server may strip. */
+	if (redaction_add(r, secret, strlen(secret)) != 0 || add_trimmed(r, secret) != 0 ||
 	    redaction_add(r, form_secret, strlen(form_secret)) != 0 ||
 	    add_owned(r, percent_encode(secret, upper_hex, 0)) != 0 ||
 	    add_owned(r, percent_encode(secret, lower_hex, 1)) != 0 ||
@@ -423,9 +440,11 @@ void
 token_excerpt(const char *text, size_t len, const struct redaction *redaction, char *out,
 	      size_t max)
 {
+	struct redaction_scan scan;
 	size_t i = 0, n = 0;
 	int in_tag = 0, pending_space = 0;
 
+	redaction_scan_start(&scan, redaction, text, len);
 	if (max > EXCERPT_MAX + 1)
 		max = EXCERPT_MAX + 1;
 	while (i < len && n + 4 < max) {
@@ -436,7 +455,7 @@ token_excerpt(const char *text, size_t len, const struct redaction *redaction, c
 		    token_run(text, len, i) >= EXCERPT_LONGEST_RUN)
 			blank_end = i + token_run(text, len, i);
 		/* even inside a tag: an echo in an attribute could close it and show the rest */
-		blank_end = redaction_span_end(redaction, text, len, i, blank_end);
+		blank_end = redaction_span_end(&scan, i, blank_end, in_tag);
 		if (blank_end > i) {
 			skip = blank_end - i;
 			if (in_tag && tag_open_after(text + i, skip)) {

@@ -631,11 +631,12 @@ struct container {
 	const char *shown_head, *shown_tail;
 	size_t field;			   /* size of the excerpt's buffer */
 	const char *message, *cut_message; /* "%s" marks the excerpt */
-	unsigned excluded; /* views this reply cannot carry: two layers of one escaping */
+	/* views this reply does not carry: HTML escaping of HTML escaping, as a page that
+	 * double-escapes writes it (&amp;quot;), is not blanked */
+	unsigned excluded;
 };
 
 #define BIT(v)		(1u << (v))
-#define JSON_VIEWS	(BIT(VIEW_JSON_C) | BIT(VIEW_JSON_ASCII))
 #define OAUTH_ADVICE	" — check token_url, auth_method, scope, audience and resource"
 #define NOT_JSON_200	"token endpoint's reply is not a JSON object (HTTP 200, application/json): "
 #define CHECK_URL	" — check token_url"
@@ -655,45 +656,44 @@ static const struct container containers[] = {
 	{ "500 JSON (json-c)", 500, "application/json", JSON_C,
 	  "{\"error\":\"server_error\",\"error_description\":\"", "\"}", "bad secret: |", "|", 0, 0,
 	  0, "{\"error\":\"server_error\",\"error_description\":\"", "\"}", 121,
-	  "token endpoint failed (HTTP 500): \"%s\" — try again later", NULL, JSON_VIEWS },
+	  "token endpoint failed (HTTP 500): \"%s\" — try again later", NULL, 0 },
 	{ "500 JSON (ensure_ascii)", 500, "application/json", JSON_ASCII,
 	  "{\"error\":\"server_error\",\"error_description\":\"", "\"}", "bad secret: |", "|", 0, 0,
 	  0, "{\"error\":\"server_error\",\"error_description\":\"", "\"}", 121,
-	  "token endpoint failed (HTTP 500): \"%s\" — try again later", NULL, JSON_VIEWS },
+	  "token endpoint failed (HTTP 500): \"%s\" — try again later", NULL, 0 },
 	{ "400 OAuth description (json-c)", 400, "application/json", JSON_C, OAUTH_DESC_HEAD, "\"}",
 	  "bad secret: |", "|", 0, 1, 0, OAUTH_DESC_HEAD, "\"}", 121,
 	  "token endpoint refused the request: invalid_request: %s" OAUTH_ADVICE,
-	  "token endpoint answered HTTP 400: \"%s\"" CHECK_URL, JSON_VIEWS },
+	  "token endpoint answered HTTP 400: \"%s\"" CHECK_URL, 0 },
 	{ "400 OAuth description (ensure_ascii)", 400, "application/json", JSON_ASCII,
 	  OAUTH_DESC_HEAD, "\"}", "bad secret: |", "|", 0, 1, 0, OAUTH_DESC_HEAD, "\"}", 121,
 	  "token endpoint refused the request: invalid_request: %s" OAUTH_ADVICE,
-	  "token endpoint answered HTTP 400: \"%s\"" CHECK_URL, JSON_VIEWS },
+	  "token endpoint answered HTTP 400: \"%s\"" CHECK_URL, 0 },
 	{ "400 OAuth error code", 400, "application/json", JSON_C, "{\"error\":\"", "\"}", "|", "|",
 	  0, 1, 0, "{\"error\":\"", "\"}", 64,
 	  "token endpoint refused the request: %s — check the profile against the provider's "
 	  "documentation",
-	  "token endpoint answered HTTP 400: \"%s\"" CHECK_URL, JSON_VIEWS },
+	  "token endpoint answered HTTP 400: \"%s\"" CHECK_URL, 0 },
 	{ "200 token_type", 200, "application/json", JSON_C,
 	  "{\"access_token\":\"abc\",\"token_type\":\"", "\"}", "|", "|", 0, 1, 0,
 	  "{\"access_token\":\"abc\",\"token_type\":\"", "\"}", 40,
 	  "token endpoint sent token_type \"%s\", not Bearer — keybearer hands out only Bearer "
 	  "tokens; check token_url",
-	  NOT_JSON_200 "\"%s\"" CHECK_URL, JSON_VIEWS },
+	  NOT_JSON_200 "\"%s\"" CHECK_URL, 0 },
 	{ "200 expires_in", 200, "application/json", JSON_ASCII,
 	  "{\"access_token\":\"abc\",\"token_type\":\"Bearer\",\"expires_in\":\"", "\"}", "|", "|",
 	  0, 1, 1, "{\"access_token\":\"abc\",\"token_type\":\"Bearer\",\"expires_in\":\"", "\"}",
 	  48,
 	  "token endpoint sent an unusable expires_in (%s) — it must be a non-negative whole "
 	  "number of seconds; report this to the provider",
-	  NOT_JSON_200 "\"%s\"" CHECK_URL, JSON_VIEWS },
+	  NOT_JSON_200 "\"%s\"" CHECK_URL, 0 },
 	{ "500 HTML", 500, "text/html", HTML, "<html><body><h1>Error</h1><p>", "</p></body></html>",
 	  "bad secret: |", "|", 0, 0, 0, "Error ", "", 121,
 	  "token endpoint failed (HTTP 500): \"%s\" — try again later", NULL, BIT(VIEW_HTML) },
 	{ "500 HTML showing JSON", 500, "text/html", HTML_OF_JSON_C,
 	  "<pre>{&quot;description&quot;:&quot;", "&quot;}</pre>", "bad secret: |", "|", 0, 0, 0,
 	  "{&quot;description&quot;:&quot;", "&quot;}", 121,
-	  "token endpoint failed (HTTP 500): \"%s\" — try again later", NULL,
-	  BIT(VIEW_HTML) | JSON_VIEWS },
+	  "token endpoint failed (HTTP 500): \"%s\" — try again later", NULL, BIT(VIEW_HTML) },
 	{ "302 Location", 302, "text/html", AS_IS, "https://login.example.com/cb?echo=", "", "|",
 	  "|", 1, 0, 0, "https://login.example.com/cb?echo=", "", 121,
 	  "token endpoint redirected the request (HTTP 302 to %s) — keybearer does not follow "
@@ -786,6 +786,22 @@ reply_build(struct rng *r, const struct container *c, const struct echo *e, int 
 				     mark + 2) < sizeof(out->message));
 }
 
+/* Whether s (n bytes) starts the secret, or the secret without the whitespace around it
+ * (a server may strip that, so it is blanked too). */
+static int
+starts_secret(const char *s, size_t n, const struct text *secret)
+{
+	size_t start = 0, end = secret->len;
+
+	if (n < secret->len && memcmp(s, secret->s, n) == 0)
+		return 1;
+	while (start < end && strchr(" \t\n\v\f\r", secret->s[start]) != NULL)
+		start++;
+	while (end > start && strchr(" \t\n\v\f\r", secret->s[end - 1]) != NULL)
+		end--;
+	return n < end - start && memcmp(s, secret->s + start, n) == 0;
+}
+
 /* The message must be the expected one, or when the excerpt did not fit, the expected one
  * with the excerpt cut before "[redacted]" or after it, and "..." added. A blank may start
  * early only where the text before the echo is itself the start of the secret. */
@@ -799,8 +815,7 @@ message_matches(const struct reply_case *rc, const char *got, const struct text 
 	if (strcmp(got, rc->message) == 0)
 		return 1;
 	for (early = 1; early <= rc->lead && early < secret->len; early++) {
-		const char *swallowed = rc->excerpt.s + rc->lead - early;
-		if (memcmp(swallowed, secret->s, early) != 0)
+		if (!starts_secret(rc->excerpt.s + rc->lead - early, early, secret))
 			continue;
 		if (strncmp(got, rc->message, head + rc->lead - early) == 0 &&
 		    strcmp(got + head + rc->lead - early, rc->message + head + rc->lead) == 0)
@@ -1069,6 +1084,9 @@ static const struct excerpt_row excerpt_rows[] = {
 	  "link" },
 	{ "starts inside a blank, ends after it", "c", "hunter2!", "hunhunter2! x",
 	  "hun[redacted] x" },
+	{ "stripped by the server", "c", " hunter2!\t", "bad secret 'hunter2!'",
+	  "bad secret '[redacted]'" },
+	{ "stripped to less than 4 bytes: too short to tell", "c", " ab ", "ab cd", "ab cd" },
 	{ "unrelated text stays", "c", "hunter2!", "hunter is here &amp; there",
 	  "hunter is here &amp; there" },
 	{ "a path with a backslash stays", "c", "hunter2!", "C:\\temp", "C:\\temp" },
