@@ -7,6 +7,8 @@
 
 /* The longest escape read as one unit: a JSON surrogate pair, \uD83D\uDE00. */
 #define UNIT_MAX 12
+/* The longest unit: a JSON escape whose backslash came escaped too, &#x0005c;&#x0002f; */
+#define UNIT_SPAN (2 * UNIT_MAX)
 /* The byte itself, an escape, the ISO-8859-1 reading of that escape, and the JSON escapes
  * it may start when it stands for a backslash. */
 #define UNIT_READINGS 6
@@ -52,10 +54,10 @@ redaction_add(struct redaction *r, const char *bytes, size_t len)
 	r->closes_tag[r->count] = memchr(bytes, '>', len) != NULL;
 	r->any_closes_tag |= r->closes_tag[r->count];
 	r->count++;
-	/* every unit stands for at least one byte and spans at most UNIT_MAX; a cut spelling
+	/* every unit stands for at least one byte and spans at most UNIT_SPAN; a cut spelling
 	 * may end in one unfinished unit more */
-	if ((len + 1) * UNIT_MAX > r->max_span)
-		r->max_span = (len + 1) * UNIT_MAX;
+	if ((len + 1) * UNIT_SPAN > r->max_span)
+		r->max_span = (len + 1) * UNIT_SPAN;
 	return 0;
 }
 
@@ -102,8 +104,11 @@ hex4(const char *s, size_t avail)
 static void
 add_unit(struct reading *rd, size_t len, const unsigned char *bytes, size_t n)
 {
-	struct unit *u = &rd->unit[rd->count++];
+	struct unit *u;
 
+	if (rd->count == UNIT_READINGS)
+		return; /* cannot happen: no position reads more ways */
+	u = &rd->unit[rd->count++];
 	u->len = len;
 	u->n = n;
 	memcpy(u->byte, bytes, n);
@@ -327,7 +332,7 @@ may_start(unsigned char c, unsigned char t)
 	       (t >= 0x80 && (c == 0xC2 || c == 0xC3 || c == 0xEF || c == '?'));
 }
 
-/* Whether s (avail bytes, all of them) is the start of a hex run: digits only. */
+/* Whether all avail bytes at s are hex digits. */
 static int
 all_hex(const char *s, size_t avail)
 {
