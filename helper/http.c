@@ -60,10 +60,18 @@ server_date(CURL *curl)
 }
 
 static int
-transport_error(CURLcode code, const char *detail, const struct profile *p,
-		const struct http_target *t, const struct body_buffer *body, struct error *err)
+transport_error(CURLcode code, const char *detail, const struct redaction *redaction,
+		const struct profile *p, const struct http_target *t,
+		const struct body_buffer *body, struct error *err)
 {
-	const char *why = detail[0] != '\0' ? detail : curl_easy_strerror(code);
+	const char *raw = detail[0] != '\0' ? detail : curl_easy_strerror(code);
+	char why[CURL_ERROR_SIZE];
+
+	/* libcurl's words may quote what the server sent after it read the request */
+	if (redaction != NULL)
+		token_excerpt(raw, strlen(raw), redaction, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", raw);
 
 	switch (code) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -87,7 +95,8 @@ transport_error(CURLcode code, const char *detail, const struct profile *p,
 				 t->what, t->url, HTTP_REPLY_MAX, t->key);
 	case CURLE_WRITE_ERROR:
 		if (body->overflowed)
-			return transport_error(CURLE_FILESIZE_EXCEEDED, "", p, t, body, err);
+			return transport_error(CURLE_FILESIZE_EXCEEDED, "", redaction, p, t, body,
+					       err);
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
@@ -280,7 +289,8 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	code = curl_easy_perform(curl);
 	if (code != CURLE_OK) {
-		transport_error(code, detail, p, t, &body, err);
+		transport_error(code, detail, req != NULL ? &req->redaction : NULL, p, t, &body,
+				err);
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -387,7 +397,7 @@ http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 	http_response_view(&resp, &reply);
 	reply.auth_method = p->auth_method;
 	*retry_after = http_retry_after_seconds(resp.retry_after, time(NULL));
-	rc = token_reply_parse(&reply, secret, time(NULL), out, err);
+	rc = token_reply_parse(&reply, &req.redaction, time(NULL), out, err);
 out:
 	http_response_free(&resp);
 	token_request_free(&req);

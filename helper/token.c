@@ -23,10 +23,13 @@ is_unreserved(unsigned char c)
 	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-char *
-token_form_encode(const char *value)
+static const char upper_hex[] = "0123456789ABCDEF", lower_hex[] = "0123456789abcdef";
+
+/* ALPHA DIGIT - . _ ~ as they are, space as '+' (plus) or %20, every other byte as %XX in
+ * the digits given. Returns a new string or NULL. */
+static char *
+percent_encode(const char *value, const char *hex, int plus)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t len = strlen(value), i, n = 0;
 	char *out = malloc(len * 3 + 1);
 
@@ -36,7 +39,7 @@ token_form_encode(const char *value)
 		unsigned char c = (unsigned char)value[i];
 		if (is_unreserved(c)) {
 			out[n++] = (char)c;
-		} else if (c == ' ') {
+		} else if (c == ' ' && plus) {
 			out[n++] = '+';
 		} else {
 			out[n++] = '%';
@@ -46,6 +49,12 @@ token_form_encode(const char *value)
 	}
 	out[n] = '\0';
 	return out;
+}
+
+char *
+token_form_encode(const char *value)
+{
+	return percent_encode(value, upper_hex, 1);
 }
 
 static char *
@@ -103,22 +112,32 @@ append_param(char **body, size_t *used, size_t *cap, const char *name, const cha
 	return 0;
 }
 
+/* base64 of "id:pw", as a new string. */
+static char *
+base64_pair(const char *id, const char *pw)
+{
+	size_t len = strlen(id) + strlen(pw) + 2;
+	char *joined = malloc(len), *encoded;
+
+	if (joined == NULL)
+		return NULL;
+	snprintf(joined, len, "%s:%s", id, pw);
+	encoded = base64_encode((unsigned char *)joined, len - 1);
+	safefile_free_secret(joined, len);
+	return encoded;
+}
+
 static int
 build_basic_header(const char *client_id, const char *secret, char **out)
 {
 	char *id = token_form_encode(client_id), *pw = token_form_encode(secret);
-	char *joined = NULL, *encoded = NULL;
+	char *encoded = NULL;
 	size_t len;
 	int rc = -1;
 
 	if (id == NULL || pw == NULL)
 		goto out;
-	len = strlen(id) + strlen(pw) + 2;
-	joined = malloc(len);
-	if (joined == NULL)
-		goto out;
-	snprintf(joined, len, "%s:%s", id, pw);
-	encoded = base64_encode((unsigned char *)joined, strlen(joined));
+	encoded = base64_pair(id, pw);
 	if (encoded == NULL)
 		goto out;
 	len = strlen(encoded) + sizeof("Authorization: Basic ");
@@ -130,8 +149,190 @@ build_basic_header(const char *client_id, const char *secret, char **out)
 out:
 	safefile_free_string(id);
 	safefile_free_string(pw);
-	safefile_free_string(joined);
 	safefile_free_string(encoded);
+	return rc;
+}
+
+/* The secret with only '"' and '\\' escaped: the part of any JSON escaping that an HTML page
+ * showing the JSON changes again (\&quot;). New string or NULL. */
+static char *
+json_quote(const char *value)
+{
+	size_t len = strlen(value), i, n = 0;
+	char *out = malloc(len * 2 + 1);
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (value[i] == '"' || value[i] == '\\')
+			out[n++] = '\\';
+		out[n++] = value[i];
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Appends \uXXXX of a UTF-16 code unit. */
+static size_t
+put_u(char *out, unsigned long unit, const char *hex)
+{
+	out[0] = '\\';
+	out[1] = 'u';
+	out[2] = hex[(unit >> 12) & 15];
+	out[3] = hex[(unit >> 8) & 15];
+	out[4] = hex[(unit >> 4) & 15];
+	out[5] = hex[unit & 15];
+	return 6;
+}
+
+/* The code point of the UTF-8 sequence at s, its length in *n; -1 (and *n = 1) for a byte
+ * that starts none. */
+static long
+utf8_next(const unsigned char *s, size_t *n)
+{
+	size_t len = s[0] >= 0xF0 && s[0] <= 0xF4   ? 4
+		     : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+		     : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+						    : 0,
+	       i;
+	long cp = len == 4 ? s[0] & 0x07 : len == 3 ? s[0] & 0x0F : s[0] & 0x1F;
+
+	*n = 1;
+	if (len == 0)
+		return -1;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return -1;
+	*n = len;
+	return cp;
+}
+
+/* The secret as a JSON string's content, escaped the way JSON encoders do: \" \\ \b \f \n
+ * \r \t, \uXXXX for other control characters. ascii: as Python's json.dumps or Java's
+ * write it, everything else outside ' '..'~' as \uXXXX too (surrogate pairs beyond U+FFFF;
+ * a byte that is no UTF-8 as \u00XX); else as json-c writes it, '/' as \/ and the rest as it
+ * is. New string or NULL. */
+static char *
+json_escape(const char *value, int ascii, const char *hex)
+{
+	static const char plain[] = "\"\\\b\f\n\r\t/", named[] = "\"\\bfnrt/";
+	const unsigned char *s = (const unsigned char *)value;
+	size_t len = strlen(value), i = 0, n = 0, step = 1;
+	char *out = malloc(len * 12 + 1);
+	const char *simple;
+	long cp;
+
+	if (out == NULL)
+		return NULL;
+	while (i < len) {
+		cp = s[i];
+		if (ascii && s[i] >= 0x80 && (cp = utf8_next(s + i, &step)) < 0)
+			cp = s[i]; /* no UTF-8: the byte, as ISO-8859-1 */
+		simple = cp < 0x80 && (ascii ? cp != '/' : 1) ? strchr(plain, (int)cp) : NULL;
+		if (cp != 0 && simple != NULL) {
+			out[n++] = '\\';
+			out[n++] = named[simple - plain];
+		} else if (cp < 0x20 || (ascii && cp >= 0x7F && cp < 0x10000)) {
+			n += put_u(out + n, (unsigned long)cp, hex);
+		} else if (ascii && cp >= 0x10000) {
+			n += put_u(out + n, 0xD800 + (((unsigned long)cp - 0x10000) >> 10), hex);
+			n += put_u(out + n, 0xDC00 + (((unsigned long)cp - 0x10000) & 0x3FF), hex);
+		} else {
+			out[n++] = (char)s[i];
+		}
+		i += ascii ? step : 1;
+		step = 1;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Adds a new string (NULL: out of memory) as a target, then wipes and frees it. */
+static int
+add_owned(struct redaction *r, char *form)
+{
+	int rc = form != NULL ? redaction_add(r, form, strlen(form)) : -1;
+
+	safefile_free_string(form);
+	return rc;
+}
+
+/* A base64 string and, when it has padding, the string without it; wiped and freed. */
+static int
+add_base64(struct redaction *r, char *encoded)
+{
+	size_t len;
+	int rc = -1;
+
+	if (encoded == NULL)
+		return -1;
+	len = strlen(encoded);
+	if (redaction_add(r, encoded, len) == 0) {
+		while (len > 0 && encoded[len - 1] == '=')
+			len--;
+		rc = redaction_add(r, encoded, len);
+	}
+	safefile_free_string(encoded);
+	return rc;
+}
+
+/* The secret without leading and trailing whitespace, when that leaves it different and
+ * long enough not to blank ordinary words. */
+static int
+add_trimmed(struct redaction *r, const char *secret)
+{
+	size_t start = 0, end = strlen(secret);
+
+	while (start < end && isspace((unsigned char)secret[start]))
+		start++;
+	while (end > start && isspace((unsigned char)secret[end - 1]))
+		end--;
+	if (end - start == strlen(secret) || end - start < 4)
+		return 0;
+	return redaction_add(r, secret + start, end - start);
+}
+
+int
+token_redaction_build(const char *client_id, const char *secret, struct redaction *r)
+{
+	char *form_id = NULL, *form_secret = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (secret == NULL || *secret == '\0')
+		return 0;
+	if (client_id == NULL)
+		client_id = "";
+	form_id = token_form_encode(client_id);
+	form_secret = token_form_encode(secret);
+	if (form_id == NULL || form_secret == NULL)
+		goto out;
+	/* The secret itself is spelled by any escaping of it; the exact outputs of common
+	 * encoders also when a second layer escaped their escapes (&#x25;2B, \&quot;); and
+	 * the secret without the whitespace around it, which a server may strip. */
+	if (redaction_add(r, secret, strlen(secret)) != 0 || add_trimmed(r, secret) != 0 ||
+	    redaction_add(r, form_secret, strlen(form_secret)) != 0 ||
+	    add_owned(r, percent_encode(secret, upper_hex, 0)) != 0 ||
+	    add_owned(r, percent_encode(secret, lower_hex, 1)) != 0 ||
+	    add_owned(r, percent_encode(secret, lower_hex, 0)) != 0 ||
+	    add_owned(r, json_quote(secret)) != 0 ||
+	    add_owned(r, json_escape(secret, 0, lower_hex)) != 0 ||
+	    add_owned(r, json_escape(secret, 1, lower_hex)) != 0 ||
+	    add_owned(r, json_escape(secret, 1, upper_hex)) != 0 ||
+	    add_base64(r, base64_pair(form_id, form_secret)) != 0 ||
+	    add_base64(r, base64_pair(client_id, secret)) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		redaction_free(r);
+	safefile_free_string(form_id);
+	safefile_free_string(form_secret);
 	return rc;
 }
 
@@ -160,6 +361,7 @@ token_request_build(const struct profile *p, const char *secret, struct token_re
 	} else {
 		rc |= build_basic_header(p->client_id, secret, &req->authorization);
 	}
+	rc |= token_redaction_build(p->client_id, secret, &req->redaction);
 	if (rc == 0)
 		return 0;
 oom:
@@ -175,6 +377,7 @@ token_request_free(struct token_request *req)
 	safefile_free_string(req->body);
 	safefile_free_string(req->authorization);
 	req->body = req->authorization = NULL;
+	redaction_free(&req->redaction);
 }
 
 void
@@ -216,36 +419,54 @@ token_is_b64token(const char *s, size_t len)
 	return i == len;
 }
 
-void
-token_excerpt(const char *text, size_t len, const char *secret, char *out, size_t max)
+/* Whether a blank that starts inside a tag ends inside one: what it skipped never shows
+ * then, so neither does "[redacted]". */
+static int
+tag_open_after(const char *skipped, size_t len)
 {
-	char *encoded = secret != NULL && *secret != '\0' ? token_form_encode(secret) : NULL;
-	size_t secret_len = secret != NULL ? strlen(secret) : 0;
-	size_t encoded_len = encoded != NULL ? strlen(encoded) : 0;
+	int in_tag = 1;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (skipped[i] == '>')
+			in_tag = 0;
+		else if (skipped[i] == '<')
+			in_tag = 1;
+	}
+	return in_tag;
+}
+
+void
+token_excerpt(const char *text, size_t len, const struct redaction *redaction, char *out,
+	      size_t max)
+{
+	struct redaction_scan scan;
 	size_t i = 0, n = 0;
 	int in_tag = 0, pending_space = 0;
 
+	redaction_scan_start(&scan, redaction, text, len);
 	if (max > EXCERPT_MAX + 1)
 		max = EXCERPT_MAX + 1;
 	while (i < len && n + 4 < max) {
 		unsigned char c = (unsigned char)text[i];
 		const char *emit = NULL;
-		size_t skip = 1;
-		if (in_tag) {
+		size_t skip = 1, blank_end = i;
+		if (!in_tag && (i == 0 || !(is_token_char(text[i - 1]) || text[i - 1] == '=')) &&
+		    token_run(text, len, i) >= EXCERPT_LONGEST_RUN)
+			blank_end = i + token_run(text, len, i);
+		/* even inside a tag: an echo in an attribute could close it and show the rest */
+		blank_end = redaction_span_end(&scan, i, blank_end, in_tag);
+		if (blank_end > i) {
+			skip = blank_end - i;
+			if (in_tag && tag_open_after(text + i, skip)) {
+				pending_space = 1; /* it never showed: nothing to say */
+			} else {
+				in_tag = 0;
+				emit = REDACTED;
+			}
+		} else if (in_tag) {
 			in_tag = c != '>';
 			pending_space = 1;
-		} else if (secret_len > 0 && len - i >= secret_len &&
-			   memcmp(text + i, secret, secret_len) == 0) {
-			emit = REDACTED;
-			skip = secret_len;
-		} else if (encoded_len > 0 && len - i >= encoded_len &&
-			   memcmp(text + i, encoded, encoded_len) == 0) {
-			emit = REDACTED;
-			skip = encoded_len;
-		} else if ((i == 0 || !(is_token_char(text[i - 1]) || text[i - 1] == '=')) &&
-			   token_run(text, len, i) >= EXCERPT_LONGEST_RUN) {
-			emit = REDACTED;
-			skip = token_run(text, len, i);
 		} else if (c == '<') {
 			in_tag = 1;
 		} else if (isspace(c)) {
@@ -271,7 +492,6 @@ token_excerpt(const char *text, size_t len, const char *secret, char *out, size_
 		n += 3;
 	}
 	out[n] = '\0';
-	safefile_free_string(encoded);
 }
 
 static const char *
@@ -304,7 +524,8 @@ rejection_advice(const char *code)
 
 /* An RFC 6749 section 5.2 error object; 0 when the reply was one (err set), -1 when not. */
 static int
-oauth_error_reply(const struct token_reply *reply, const char *secret, struct error *err)
+oauth_error_reply(const struct token_reply *reply, const struct redaction *redaction,
+		  struct error *err)
 {
 	struct json_object *obj = strictjson_parse(reply->body, reply->body_len);
 	const char *code, *description;
@@ -323,9 +544,9 @@ oauth_error_reply(const struct token_reply *reply, const char *secret, struct er
 	if (strcmp(code, "invalid_client") == 0)
 		snprintf(method, sizeof(method), " (this request used %s)",
 			 config_auth_method_name(reply->auth_method));
-	token_excerpt(code, strlen(code), secret, safe_code, sizeof(safe_code));
+	token_excerpt(code, strlen(code), redaction, safe_code, sizeof(safe_code));
 	if (description != NULL)
-		token_excerpt(description, strlen(description), secret, safe_description,
+		token_excerpt(description, strlen(description), redaction, safe_description,
 			      sizeof(safe_description));
 	/* Two RFC 6749 error codes say "not now" rather than "no". */
 	error_set(err,
@@ -340,14 +561,14 @@ oauth_error_reply(const struct token_reply *reply, const char *secret, struct er
 }
 
 static int
-http_failure(const struct token_reply *reply, const char *secret, struct error *err)
+http_failure(const struct token_reply *reply, const struct redaction *redaction, struct error *err)
 {
 	char excerpt[EXCERPT_MAX + 1], retry[64] = "";
 
-	token_excerpt(reply->body, reply->body_len, secret, excerpt, sizeof(excerpt));
+	token_excerpt(reply->body, reply->body_len, redaction, excerpt, sizeof(excerpt));
 	if (reply->retry_after != NULL && *reply->retry_after != '\0') {
 		char value[40];
-		token_excerpt(reply->retry_after, strlen(reply->retry_after), NULL, value,
+		token_excerpt(reply->retry_after, strlen(reply->retry_after), redaction, value,
 			      sizeof(value));
 		snprintf(retry, sizeof(retry), ", retry after %s%s", value,
 			 isdigit((unsigned char)value[0]) &&
@@ -358,7 +579,7 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 	if (reply->status >= 300 && reply->status < 400) {
 		char location[EXCERPT_MAX + 1] = "nowhere";
 		if (reply->location != NULL)
-			token_excerpt(reply->location, strlen(reply->location), secret, location,
+			token_excerpt(reply->location, strlen(reply->location), redaction, location,
 				      sizeof(location));
 		return error_set(err, KB_EXIT_PROTOCOL,
 				 "token endpoint redirected the request (HTTP %ld to %s) — "
@@ -385,7 +606,8 @@ http_failure(const struct token_reply *reply, const char *secret, struct error *
 }
 
 static int
-parse_expires_in(struct json_object *obj, const char *secret, long long *out, struct error *err)
+parse_expires_in(struct json_object *obj, const struct redaction *redaction, long long *out,
+		 struct error *err)
 {
 	char value[48];
 	const char *shown;
@@ -413,7 +635,7 @@ parse_expires_in(struct json_object *obj, const char *secret, long long *out, st
 	return 0;
 bad:
 	shown = json_object_to_json_string_ext(member, JSON_C_TO_STRING_PLAIN);
-	token_excerpt(shown, strlen(shown), secret, value, sizeof(value));
+	token_excerpt(shown, strlen(shown), redaction, value, sizeof(value));
 	return error_set(err, KB_EXIT_PROTOCOL,
 			 "token endpoint sent an unusable expires_in (%s) — it must be a "
 			 "non-negative whole number of seconds; report this to the provider",
@@ -421,8 +643,8 @@ bad:
 }
 
 static int
-parse_success(const struct token_reply *reply, const char *secret, time_t received_at,
-	      struct token_result *out, struct error *err)
+parse_success(const struct token_reply *reply, const struct redaction *redaction,
+	      time_t received_at, struct token_result *out, struct error *err)
 {
 	struct json_object *obj = strictjson_parse(reply->body, reply->body_len), *member;
 	char excerpt[EXCERPT_MAX + 1];
@@ -432,11 +654,16 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 	int rc = -1, has_expires_in;
 
 	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
-		token_excerpt(reply->body, reply->body_len, secret, excerpt, sizeof(excerpt));
+		char content_type[61] = "no content type";
+		token_excerpt(reply->body, reply->body_len, redaction, excerpt, sizeof(excerpt));
+		/* a header is as untrusted as the body */
+		if (reply->content_type != NULL)
+			token_excerpt(reply->content_type, strlen(reply->content_type), redaction,
+				      content_type, sizeof(content_type));
 		error_set(err, KB_EXIT_PROTOCOL,
-			  "token endpoint's reply is not a JSON object (HTTP 200, %.60s): \"%s\" — "
+			  "token endpoint's reply is not a JSON object (HTTP 200, %s): \"%s\" — "
 			  "check token_url",
-			  reply->content_type ? reply->content_type : "no content type", excerpt);
+			  content_type, excerpt);
 		goto out;
 	}
 	if (!json_object_object_get_ex(obj, "access_token", &member) ||
@@ -465,14 +692,14 @@ parse_success(const struct token_reply *reply, const char *secret, time_t receiv
 	if (type == NULL || strcasecmp(type, "Bearer") != 0) {
 		char safe_type[40];
 		if (type != NULL)
-			token_excerpt(type, strlen(type), secret, safe_type, sizeof(safe_type));
+			token_excerpt(type, strlen(type), redaction, safe_type, sizeof(safe_type));
 		error_set(err, KB_EXIT_PROTOCOL,
 			  "token endpoint sent token_type %s%s%s, not Bearer — keybearer hands out "
 			  "only Bearer tokens; check token_url",
 			  type ? "\"" : "", type ? safe_type : "(none)", type ? "\"" : "");
 		goto out;
 	}
-	has_expires_in = parse_expires_in(obj, secret, &expires_in, err);
+	has_expires_in = parse_expires_in(obj, redaction, &expires_in, err);
 	if (has_expires_in < 0)
 		goto out;
 	out->obtained_at = received_at;
@@ -523,14 +750,14 @@ out:
 }
 
 int
-token_reply_parse(const struct token_reply *reply, const char *secret, time_t received_at,
-		  struct token_result *out, struct error *err)
+token_reply_parse(const struct token_reply *reply, const struct redaction *redaction,
+		  time_t received_at, struct token_result *out, struct error *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (reply->status == 200)
-		return parse_success(reply, secret, received_at, out, err);
+		return parse_success(reply, redaction, received_at, out, err);
 	if (reply->status >= 400 && reply->status < 500 && reply->status != 429 &&
-	    oauth_error_reply(reply, secret, err) == 0)
+	    oauth_error_reply(reply, redaction, err) == 0)
 		return -1;
-	return http_failure(reply, secret, err);
+	return http_failure(reply, redaction, err);
 }

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "redaction.h"
 
 #define TOKEN_MAX_LENGTH       (16 * 1024)
 #define TOKEN_DEFAULT_LIFETIME 86400	   /* Aspose's default, used when nothing says otherwise */
@@ -16,10 +17,12 @@
  * not even as a fallback. */
 #define TOKEN_MIN_LIFETIME 10
 
-/* Both strings hold the secret: token_request_free wipes them. */
+/* Every member holds the secret: token_request_free wipes them. */
 struct token_request {
 	char *body;	     /* application/x-www-form-urlencoded */
 	char *authorization; /* "Authorization: Basic ..." header line, or NULL */
+	/* the secret in every form this request carried it, or a reply could echo it */
+	struct redaction redaction;
 };
 
 /* What came back over HTTP, as the transport saw it. */
@@ -55,18 +58,28 @@ int token_request_build(const struct profile *p, const char *secret, struct toke
 			struct error *err);
 void token_request_free(struct token_request *req);
 
+/* What no message about a request authenticated by client_id and secret may show: the
+ * secret as it is, form-encoded and JSON-escaped (a reply decodes its own escapes on top of
+ * those), and the base64 of both client_secret_basic pairs, form(id):form(secret) as RFC
+ * 6749 2.3.1 sends it and id:secret as servers that skip the encoding expect it, padded or
+ * not. An empty or NULL secret leaves r empty. 0, or -1 when out of memory. */
+int token_redaction_build(const char *client_id, const char *secret, struct redaction *r);
+
 /* Accepts only an HTTP 200 JSON object with a b64token access_token of at most 16 KiB and
- * token_type Bearer; everything else becomes an error of the right class. The secret (may
- * be NULL) is blanked out of any excerpt of the reply quoted in a message. */
-int token_reply_parse(const struct token_reply *reply, const char *secret, time_t received_at,
-		      struct token_result *out, struct error *err);
+ * token_type Bearer; everything else becomes an error of the right class. What redaction
+ * describes (may be NULL: nothing to hide) is blanked out of every excerpt of the reply
+ * quoted in a message. */
+int token_reply_parse(const struct token_reply *reply, const struct redaction *redaction,
+		      time_t received_at, struct token_result *out, struct error *err);
 void token_result_free(struct token_result *result);
 
 /* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". */
 int token_is_b64token(const char *s, size_t len);
 
 /* A printable one-line excerpt of an untrusted text: tags dropped, whitespace collapsed,
- * bytes outside printable ASCII as '?', the secret blanked, at most max characters. */
-void token_excerpt(const char *text, size_t len, const char *secret, char *out, size_t max);
+ * bytes outside printable ASCII as '?', every spelling of what redaction describes (may be
+ * NULL) and every run of 32 or more token characters blanked, at most max characters. */
+void token_excerpt(const char *text, size_t len, const struct redaction *redaction, char *out,
+		   size_t max);
 
 #endif

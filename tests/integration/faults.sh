@@ -5,6 +5,11 @@
 start_server
 printf '%s' 'not-the-secret' >"$WORK/wrong-secret"
 chmod 600 "$WORK/wrong-secret"
+# A JSON echo escapes '"' and '\', ensure_ascii writes U+00E9 as \u00e9: what SECRET lacks.
+QUOTE_SECRET='q"u\o/t+e= &%é'
+printf '%s' "$QUOTE_SECRET" >"$WORK/quote-secret"
+chmod 600 "$WORK/quote-secret"
+EXTRA_SECRETS=("$QUOTE_SECRET") # expect_no_secret checks its forms too
 
 # A token cached for another profile must come through every fault untouched.
 write_profile good ok
@@ -26,14 +31,19 @@ while IFS= read -r line; do
 	least=${BASH_REMATCH[4]} most=${BASH_REMATCH[6]:-${BASH_REMATCH[4]}}
 	pattern=${BASH_REMATCH[7]}
 	row=$((row + 1))
-	case "$setup" in
-	-) extra=() ;;
-	timeout=*) extra=("timeout = ${setup#timeout=}") ;;
-	secret=wrong) extra=("secret = file:$WORK/wrong-secret") ;;
-	ca=other) extra=("ca_file = $WORK/tls/other-ca.pem") ;;
-	ca=system) extra=("ca_file = /etc/ssl/certs/ca-certificates.crt") ;;
-	*) fail "row $row: unknown setup $setup" ;;
-	esac
+	extra=()
+	IFS=, read -r -a items <<<"${setup#-}"
+	for item in ${items[@]+"${items[@]}"}; do
+		case "$item" in
+		timeout=*) extra+=("timeout = ${item#timeout=}") ;;
+		secret=wrong) extra+=("secret = file:$WORK/wrong-secret") ;;
+		secret=quote) extra+=("secret = file:$WORK/quote-secret") ;;
+		auth=basic) extra+=("auth_method = client_secret_basic") ;;
+		ca=other) extra+=("ca_file = $WORK/tls/other-ca.pem") ;;
+		ca=system) extra+=("ca_file = /etc/ssl/certs/ca-certificates.crt") ;;
+		*) fail "row $row: unknown setup $item" ;;
+		esac
+	done
 	# The query string keeps each row's cache key apart from the seeded profile's.
 	extra+=("token_url = $BASE/$mode/token?row=$row")
 	[ "$mode" != closed-port ] || extra+=("token_url = https://127.0.0.1:1/closed-port/token")
@@ -53,10 +63,23 @@ while IFS= read -r line; do
 	[ "$elapsed" -le 10 ] || fail "$what: took ${elapsed}s"
 	[ "$made" -ge "$least" ] && [ "$made" -le "$most" ] ||
 		fail "$what: $made requests, expected $least to $most"
+	# The failure record beside the cache, and status, which shows it.
+	failed=$ERR
+	expect_no_secret "$(cat "$CACHE_DIR"/*.lock)" "$what: lock files"
+	run_kb status --profile "fault$row"
+	expect_rc 0 "$what: status"
+	expect_no_secret "$OUT" "$what: status"
+	if [ "$code" = 75 ]; then
+		# what failed and why, as stderr said it
+		reason=${failed#keybearer: }
+		reason=${reason%% — *}
+		grep -Fq -- "last refresh failed" <<<"$OUT" && grep -Fq -- "$reason" <<<"$OUT" ||
+			fail "$what: status [$OUT] does not say the refresh failed: $reason"
+	fi
 	echo "ok $row - $mode ($setup) -> $code after $made request(s) in ${elapsed}s"
 done <"$TESTS/faults.tsv"
 
-[ "$row" -ge 28 ] || fail "only $row fault rows ran"
+[ "$row" -ge 34 ] || fail "only $row fault rows ran"
 # The seeding get and the wrong-secret row reach /ok/token; a followed redirect would too.
 expect_eq "$(requests ok)" 2 "requests to /ok/token"
 expect_eq "$(requests redirect)" 1 "requests to /redirect/token"

@@ -191,10 +191,42 @@ expect_no_match() {
 	fi
 }
 
-# The secret, raw or form-encoded, must never show in anything we print.
+# The secret must never show in anything we print, in any encoding a server may echo it
+# in: raw, form- or percent-encoded (either hex case), JSON-escaped (as json-c writes it,
+# and with ensure_ascii's \uXXXX in either case), HTML-escaped, or as the base64 of either
+# client_secret_basic pair, padded or not; nor any of these as an excerpt shows it, every
+# byte outside printable ASCII as '?'. So must every secret a test lists in EXTRA_SECRETS.
 expect_no_secret() {
+	local form forms=0
 	expect_no_match "$1" "$SECRET" "${2:-output}"
 	expect_no_match "$1" "$SECRET_ENCODED" "${2:-output}"
+	while IFS= read -r -d '' form; do
+		expect_no_match "$1" "$form" "${2:-output} (a form of a secret)"
+		forms=$((forms + 1))
+	done < <("$PY" -c '
+import base64, html, json, re, sys, urllib.parse
+
+client_id, secrets = sys.argv[1], sys.argv[2:]
+form = lambda s: urllib.parse.quote_plus(s, safe="-._~")
+lower = lambda s: re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), s)
+upper = lambda s: re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), s)
+shown = lambda s: re.sub(r"\s+", " ", "".join(
+    chr(b) if 0x20 <= b < 0x7F or b in b"\t\n\v\f\r" else "?" for b in s.encode()))
+for secret in secrets:
+    percent = urllib.parse.quote(secret, safe="-._~")
+    json_c = json.dumps(secret, ensure_ascii=False)[1:-1].replace("/", "\\/")
+    ascii = json.dumps(secret)[1:-1]
+    forms = {secret, form(secret), lower(form(secret)), percent, lower(percent),
+             json_c, ascii, upper(ascii), html.escape(secret)}
+    for pair in (form(client_id) + ":" + form(secret), client_id + ":" + secret):
+        encoded = base64.b64encode(pair.encode()).decode()
+        forms |= {encoded, encoded.rstrip("=")}
+    forms |= {shown(f) for f in forms}
+    for f in sorted(forms):
+        sys.stdout.write(f + "\0")
+' "$CLIENT_ID" "$SECRET" ${EXTRA_SECRETS[@]+"${EXTRA_SECRETS[@]}"})
+	# a checker that printed nothing would pass everything
+	[ "$forms" -ge 6 ] || fail "expect_no_secret: the forms of the secret could not be computed"
 }
 
 file_mode() { stat -c %a "$1"; }

@@ -22,6 +22,7 @@ import base64
 import email.utils
 import hashlib
 import hmac
+import html
 import http.server
 import json
 import os
@@ -396,6 +397,39 @@ def mode_echo(h, req):
     h.send_body(500, "text/plain", b"bad request: " + req.body)
 
 
+def sent_secret(req):
+    """The client secret as the request carried it, without checking it: the echo
+    modes answer whatever secret they are sent."""
+    basic = basic_credentials(req.headers.get("authorization", ""))
+    if basic is not None:
+        return basic[1]
+    params = urllib.parse.parse_qs(req.body.decode("utf-8", errors="replace"))
+    return params.get("client_secret", [""])[0]
+
+
+def echo_json(status, error):
+    """An OAuth error whose description quotes the secret, written by json.dumps: a
+    '"' or '\\' in it comes back escaped, anything beyond ASCII as \\uXXXX."""
+    def handle(h, req):
+        h.send_json(status, {"error": error,
+                             "error_description": "bad secret: " + sent_secret(req)})
+
+    return handle
+
+
+def mode_echo_basic(h, req):
+    # The Authorization header as it arrived: the base64 of form(id):form(secret).
+    h.send_body(401, "text/plain", b"invalid credentials: " +
+                req.headers.get("authorization", "(none)").encode("utf-8"))
+
+
+def mode_echo_html(h, req):
+    page = ("<html><head><title>400 Bad Request</title></head><body>"
+            "<h1>Bad Request</h1><p>The secret %s is not valid.</p></body></html>"
+            % html.escape(sent_secret(req)))
+    h.send_body(500, "text/html; charset=utf-8", page.encode("utf-8"))
+
+
 def mode_retry_after_past(h, req):
     # An HTTP-date a day ago: "retry now", as a broken or replayed header would say.
     h.send_body(503, "text/plain", b"Service Unavailable",
@@ -489,6 +523,13 @@ MODES = {
     "forbidden": fixed(403, "text/plain", "Forbidden"),
     "error-nodesc": oauth_error(400, "invalid_request"),
     "echo": mode_echo,
+    # The secret echoed the ways servers write it: JSON-escaped in an OAuth error (400,
+    # and as a 500 that lands in the lock file), in the Basic header it came in, and
+    # HTML-escaped in an error page.
+    "echo-json": echo_json(400, "invalid_request"),
+    "echo-json-500": echo_json(500, "server_error"),
+    "echo-basic": mode_echo_basic,
+    "echo-html": mode_echo_html,
     "hang-body": mode_hang_body,
 }
 

@@ -15,6 +15,7 @@
 #include "rows.h"
 
 #define RECEIVED_AT 1700000000LL
+#define CLIENT_ID   "my-client"
 #define SECRET	    "s3c+r/e=t&x% y"
 #define SECRET_FORM "s3c%2Br%2Fe%3Dt%26x%25+y"
 #define JWT_MARK    "@JWT@"
@@ -211,7 +212,7 @@ test_token_is_b64token_table(void **state)
 #define OPAQUE		 "2YotnFZFEjr1zCsicMWpAA"
 #define INVALID_CLIENT_MESSAGE                                                                     \
 	"token endpoint refused the request: invalid_client: Client authentication failed — "    \
-	"check client_id, the secret (was it rotated?) and auth_method (this request used "      \
+	"check client_id, the secret (was it rotated?) and auth_method (this request used "        \
 	"client_secret_post)"
 
 struct reply_case {
@@ -424,6 +425,7 @@ static int
 check_reply_case(const struct reply_case *c)
 {
 	char jwt[1024] = "", body[2048], token[1024];
+	struct redaction redaction;
 	struct token_reply reply = { 0 };
 	struct token_result result;
 	struct error err = { 0 };
@@ -438,7 +440,9 @@ check_reply_case(const struct reply_case *c)
 	reply.location = c->location;
 	reply.body = body;
 	reply.body_len = strlen(body);
-	rc = token_reply_parse(&reply, SECRET, (time_t)RECEIVED_AT, &result, &err);
+	assert_int_equal(token_redaction_build(CLIENT_ID, SECRET, &redaction), 0);
+	rc = token_reply_parse(&reply, &redaction, (time_t)RECEIVED_AT, &result, &err);
+	redaction_free(&redaction);
 
 	failures += mismatch_int(c->name, "rc", rc, c->code == KB_EXIT_OK ? 0 : -1);
 	failures += mismatch_int(c->name, "exit code", err.code, c->code);
@@ -566,6 +570,7 @@ test_token_reply_parse_redacts_secret(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(redaction_cases) / sizeof(redaction_cases[0]); i++) {
 		const struct redaction_case *c = &redaction_cases[i];
+		struct redaction redaction;
 		struct token_reply reply = { 0 };
 		struct token_result result;
 		struct error err = { 0 };
@@ -574,9 +579,12 @@ test_token_reply_parse_redacts_secret(void **state)
 		reply.location = c->location;
 		reply.body = c->body;
 		reply.body_len = strlen(c->body);
+		assert_int_equal(token_redaction_build(CLIENT_ID, SECRET, &redaction), 0);
 		failures += mismatch_int(
 			c->name, "rc",
-			token_reply_parse(&reply, SECRET, (time_t)RECEIVED_AT, &result, &err), -1);
+			token_reply_parse(&reply, &redaction, (time_t)RECEIVED_AT, &result, &err),
+			-1);
+		redaction_free(&redaction);
 		failures += mismatch_lacks(c->name, "message", err.message, SECRET);
 		failures += mismatch_lacks(c->name, "message", err.message, SECRET_FORM);
 		if (c->echoes)
@@ -653,10 +661,13 @@ test_token_excerpt_table(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(excerpt_cases) / sizeof(excerpt_cases[0]); i++) {
 		const struct excerpt_case *c = &excerpt_cases[i];
+		struct redaction redaction;
 		char out[1024];
 
 		memset(out, '#', sizeof(out));
-		token_excerpt(c->text, c->len ? c->len : strlen(c->text), c->secret, out, c->max);
+		assert_int_equal(token_redaction_build(CLIENT_ID, c->secret, &redaction), 0);
+		token_excerpt(c->text, c->len ? c->len : strlen(c->text), &redaction, out, c->max);
+		redaction_free(&redaction);
 		failures += mismatch_str(c->name, "excerpt", out, c->expected);
 	}
 	assert_int_equal(failures, 0);
@@ -673,16 +684,18 @@ test_token_excerpt_stays_in_bounds(void **state)
 		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
 		"hunter2! hunter2! hunter2!",
 	};
+	struct redaction redaction;
 	size_t i, max;
 	int failures = 0;
 
 	(void)state;
+	assert_int_equal(token_redaction_build(CLIENT_ID, "hunter2!", &redaction), 0);
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		for (max = 1; max <= 40; max++) {
 			char out[64];
 
 			memset(out, '#', sizeof(out));
-			token_excerpt(texts[i], strlen(texts[i]), "hunter2!", out, max);
+			token_excerpt(texts[i], strlen(texts[i]), &redaction, out, max);
 			if (memchr(out, '\0', max) == NULL || out[max] != '#') {
 				print_error("\"%s\" with max %zu: wrote past the bound\n", texts[i],
 					    max);
@@ -690,6 +703,7 @@ test_token_excerpt_stays_in_bounds(void **state)
 			}
 		}
 	}
+	redaction_free(&redaction);
 	assert_int_equal(failures, 0);
 }
 
