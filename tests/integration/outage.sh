@@ -85,31 +85,50 @@ run_change() {
 	check_requests "row $row ($source:$change)" ok "$before" "$range"
 }
 
-row=0
-cold_rows=()
+# The rows, read first: the cold ones run side by side from a config of their own, written
+# whole before they start (the other rows go on appending profiles to the main one).
+rows=()
 while IFS= read -r line; do
 	case "$line" in '#'* | '') continue ;; esac
 	[[ "$line" =~ ^([a-z]+)\ +([^ ]+)\ +([0-9]+)\ +([0-9]+-[0-9]+)\ +(.*)$ ]] ||
 		fail "bad row: $line"
+	rows+=("$line")
+done <"$TESTS/outage.tsv"
+
+# row_fields LINE: kind, mode, code, range and pattern of a row
+row_fields() {
+	[[ "$1" =~ ^([a-z]+)\ +([^ ]+)\ +([0-9]+)\ +([0-9]+-[0-9]+)\ +(.*)$ ]]
 	kind=${BASH_REMATCH[1]} mode=${BASH_REMATCH[2]} code=${BASH_REMATCH[3]}
 	range=${BASH_REMATCH[4]} pattern=${BASH_REMATCH[5]}
-	row=$((row + 1)) rows=$((row + 1))
-	name="row$row"
-	if [ "$kind" != change ]; then
-		write_profile "$name" "$mode" "token_url = $BASE/$mode/token?row=$row"
-		before=$(requests "$mode")
-	fi
+}
+
+for row in "${!rows[@]}"; do
+	row_fields "${rows[$row]}"
+	[ "$kind" != cold ] || CONFIG="$WORK/cold-config" write_profile "row$row" "$mode" \
+		"token_url = $BASE/$mode/token?row=$row"
+done
+# started now, checked together at the end: each takes its 30 s
+cold_rows=()
+for row in "${!rows[@]}"; do
+	row_fields "${rows[$row]}"
+	[ "$kind" = cold ] || continue
+	before=$(requests "$mode")
+	KEYBEARER_CONFIG="$WORK/cold-config" "$KB" get --profile "row$row" \
+		>"$WORK/row$row.out" 2>"$WORK/row$row.err" </dev/null &
+	cold_rows+=("$row $! $mode $before $code $range $pattern")
+done
+for row in "${!rows[@]}"; do
+	row_fields "${rows[$row]}"
 	case "$kind" in
-	cold)
-		# started now, checked together below: each takes its 30 s
-		"$KB" get --profile "$name" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-		cold_rows+=("$row $! $mode $before $code $range $pattern")
+	cold) ;;
+	crowd)
+		write_profile "row$row" "$mode" "token_url = $BASE/$mode/token?row=$row"
+		run_crowd "$row" "$mode" "$code" "$range" "$pattern"
 		;;
-	crowd) run_crowd "$row" "$mode" "$code" "$range" "$pattern" ;;
 	change) run_change "$row" "$mode" "$code" "$range" "$pattern" ;;
 	*) fail "row $row: unknown kind $kind" ;;
 	esac
-done <"$TESTS/outage.tsv"
+done
 
 for entry in "${cold_rows[@]}"; do
 	read -r row pid mode before code range pattern <<<"$entry"
@@ -122,4 +141,4 @@ for entry in "${cold_rows[@]}"; do
 		"$(cat "$WORK/row$row.err")" "$rc"
 	check_requests "$what" "$mode" "$before" "$range"
 done
-echo "outage: all $rows rows passed"
+echo "outage: all ${#rows[@]} rows passed"
