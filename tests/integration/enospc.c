@@ -26,7 +26,7 @@ write(int fd, const void *buf, size_t count)
 			if (strstr(path, match) != NULL) {
 				const char *which = getenv("ENOSPC_ERRNO");
 				errno = which != NULL && strcmp(which, "EDQUOT") == 0 ? EDQUOT
-											: ENOSPC;
+										      : ENOSPC;
 				return -1;
 			}
 		}

@@ -205,8 +205,8 @@ static const struct expiry_case expiry_cases[] = {
 	{ "Date a day behind", "{\"iat\":1700000000,\"exp\":1700000020}", NULL, NOW - 86400, 0,
 	  NOW + 20 },
 	{ "Date a day behind, no iat", "{\"exp\":1700000020}", NULL, NOW - 86400, 0, NOW + 20 },
-	{ "Date and iat a day behind", "{\"iat\":1699913600,\"exp\":1700000020}", NULL,
-	  NOW - 86400, 0, NOW + 20 },
+	{ "Date and iat a day behind", "{\"iat\":1699913600,\"exp\":1700000020}", NULL, NOW - 86400,
+	  0, NOW + 20 },
 	/* our clock an hour behind the issuer's: its 20 s are 20 s here, not 3620 */
 	{ "local clock behind", "{\"iat\":1700003600,\"exp\":1700003620}", NULL, NOW + 3600, 0,
 	  NOW + 20 },
@@ -239,8 +239,8 @@ test_jwt_claimed_lifetime_table(void **state)
 		long long lifetime = 0;
 		char token[1024];
 		make_jwt(HEADER_JSON, c->claims_json, token, sizeof(token));
-		failures += mismatch_int(c->name, "rc", jwt_claimed_lifetime(token, &lifetime),
-					 c->rc);
+		failures +=
+			mismatch_int(c->name, "rc", jwt_claimed_lifetime(token, &lifetime), c->rc);
 		failures += mismatch_int(c->name, "lifetime", lifetime, c->lifetime);
 	}
 	assert_int_equal(jwt_claimed_lifetime("2YotnFZFEjr1zCsicMWpAA", &(long long){ 0 }), -1);
