@@ -125,8 +125,10 @@ cache_record_left(const struct cache_record *rec, const struct cache_clock *now)
 
 	if (cache_record_trust(rec, now) != CACHE_TRUSTED)
 		return 0;
-	/* the boot clock says how long ago it really was */
-	if (now->boot_id[0] != '\0' && by_boot < left)
+	/* The boot clock says how long ago it really was. Two clocks read in whole seconds
+	 * disagree by a second without any step, so only more than that counts: then the
+	 * wall clock has stepped. */
+	if (now->boot_id[0] != '\0' && by_boot < left - 1)
 		left = by_boot;
 	return left > 0 ? left : 0;
 }

@@ -430,6 +430,9 @@ struct left_case {
 
 static const struct left_case left_cases[] = {
 	{ "no step", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 + 100, BOOT, 3500 },
+	/* whole seconds of two clocks: a second apart without any step, the wall clock's */
+	{ "a second apart", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 + 101, BOOT, 3500 },
+	{ "two seconds apart", T0, T0 + 3600, B0, BOOT, T0 + 100, B0 + 102, BOOT, 3498 },
 	/* stepped back an hour after receipt: the record is from the future */
 	{ "from the future", T0, T0 + 3600, B0, BOOT, T0 - 3500, B0 + 100, BOOT, 0 },
 	{ "a second in the future", T0, T0 + 3600, B0, BOOT, T0 - 1, B0 + 100, BOOT, 0 },
