@@ -25,8 +25,8 @@ trap cleanup EXIT
 export HOME="$demo/home" XDG_CONFIG_HOME="$demo/home/.config" XDG_RUNTIME_DIR="$demo/run"
 mkdir -p "$XDG_CONFIG_HOME/keybearer" "$XDG_RUNTIME_DIR"
 chmod 700 "$HOME" "$XDG_RUNTIME_DIR"
-unset KEYBEARER_CONFIG KEYBEARER_PROFILE KEYBEARER_TOKEN_URL KEYBEARER_CLIENT_ID \
-	KEYBEARER_CLIENT_SECRET https_proxy HTTPS_PROXY
+unset KEYBEARER_CONFIG KEYBEARER_PROFILE KEYBEARER_TOKEN_URL KEYBEARER_ISSUER KEYBEARER_PRESET \
+	KEYBEARER_CLIENT_ID KEYBEARER_CLIENT_SECRET https_proxy HTTPS_PROXY
 
 echo "== starting a local token server on 127.0.0.1"
 bash tests/integration/make-ca.sh "$demo/tls"
