@@ -97,7 +97,7 @@ for _ in $(seq 50); do
 done
 [ -n "$curl_pid" ] || fail "curl did not start"
 argv=$(tr '\0' ' ' <"/proc/$curl_pid/cmdline")
-expect_match "$argv" "^curl -q -K /dev/fd/3 -D /dev/fd/4 -sS -X POST --max-time 3 " "curl's argv"
+expect_match "$argv" "^curl -q -K /dev/fd/3 -D /dev/fd/4 --suppress-connect-headers -sS -X POST --max-time 3 " "curl's argv"
 expect_no_match "$argv" "$(token_of main .access_token)" "curl's argv"
 wait "$curl_wrapper" || true
 echo "# keybearer curl reads curl's arguments as curl does: every URL must be claimed"
@@ -137,4 +137,77 @@ printf 'payload' >"$WORK/payload"
 KB_STDIN="$WORK/payload" run_kb curl -sS --data-binary @- "$BASE/api/deny"
 expect_eq "$OUT" '{"error": "invalid_token"}' "a request that read stdin is not retried"
 expect_eq "$(requests ok)" "$n" "no new token for a request that cannot be sent again"
+
+echo "# keybearer curl after a 401: nothing of the refused attempt, on stdout or stderr"
+# A curl on PATH that keeps each run's stderr, as the real curl wrote it, and passes it on.
+mkdir -p "$WORK/stderr-curl"
+cat >"$WORK/stderr-curl/curl" <<SCRIPT
+#!/bin/sh
+n=\$((\$(cat "$WORK/curl-runs" 2>/dev/null || echo 0) + 1))
+echo "\$n" >"$WORK/curl-runs"
+$(command -v curl) "\$@" 2>"$WORK/curl-stderr.\$n"
+rc=\$?
+cat "$WORK/curl-stderr.\$n" >&2
+exit \$rc
+SCRIPT
+chmod 755 "$WORK/stderr-curl/curl"
+# stderr_runs ARGS...: keybearer curl ARGS with that curl, stdin from $KB_STDIN; sets RC,
+# OUT, ERR and RUNS (how many times curl ran).
+stderr_runs() {
+	rm -f "$WORK/curl-runs" "$WORK"/curl-stderr.*
+	PATH="$WORK/stderr-curl:$PATH" run_kb curl "$@"
+	RUNS=$(cat "$WORK/curl-runs")
+}
+hello='{"hello": "world", "client_id": "kb-test-client"}'
+# Each case, tab-separated: what the refused attempt wrote on stderr (a regex), the
+# retry's stdout, and curl's arguments before the URL (shell words).
+while IFS=$'\t' read -r refused expected_out args; do
+	eval "words=($args)"
+	server POST /_revoke "$(token_of main .access_token)"
+	n=$(requests ok)
+	stderr_runs "${words[@]}" "$BASE/api/hello"
+	what="keybearer curl $args after a revocation"
+	expect_rc 0 "$what"
+	expect_eq "$RUNS" 2 "curl runs of $what"
+	expect_match "$(cat "$WORK/curl-stderr.1")" "$refused" "the refused attempt's stderr ($what)"
+	cmp -s "$WORK/err" "$WORK/curl-stderr.2" ||
+		fail "$what: stderr [$ERR] is not the retry's [$(cat "$WORK/curl-stderr.2")]"
+	expect_eq "$OUT" "$expected_out" "stdout of $what"
+	expect_eq "$(requests ok)" $((n + 1)) "tokens minted for $what"
+done <<CASES
+returned error: 401	$hello	-f
+^curl: \(22\) The requested URL returned error: 401$	$hello	-sS -f
+^$	${hello}200	-s -f -w '%{http_code}\n'
+^401$	$hello	-s -f -w '%{stderr}%{http_code}\n'
+^curl: \(22\) The requested URL returned error: 401$	$hello	--fail-with-body -sS
+CASES
+# No retry can follow: curl's stderr and status, passed on unchanged.
+KB_STDIN="$WORK/payload" stderr_runs -sS -f --data-binary @- "$BASE/api/deny"
+expect_rc 22 "a request that read stdin, refused with -f"
+expect_eq "$RUNS" 1 "curl runs for a request that read stdin"
+expect_eq "$ERR" "curl: (22) The requested URL returned error: 401" "curl's message, not retried"
+cmp -s "$WORK/err" "$WORK/curl-stderr.1" || fail "stderr [$ERR] is not curl's"
+# A resource that refuses every token: the retry's message, once.
+stderr_runs -sS -f "$BASE/api/deny"
+expect_rc 22 "a resource that refuses every token, with -f"
+expect_eq "$RUNS" 2 "curl runs for a resource that refuses every token"
+expect_eq "$ERR" "curl: (22) The requested URL returned error: 401" "curl's message, retried"
+# The real curl, its progress meter on stderr from the start: one meter, no 401.
+server POST /_revoke "$(token_of main .access_token)"
+run_kb curl -f "$BASE/api/hello"
+expect_rc 0 "keybearer curl -f with a progress meter, after a revocation"
+expect_eq "$OUT" "$hello" "its stdout"
+expect_eq "$(grep -c '% Total' <<<"$ERR")" 1 "progress meters shown"
+expect_no_match "$ERR" "returned error" "stderr of keybearer curl -f"
+
+echo "# keybearer curl through a CONNECT proxy: its reply hides no 401"
+"$PY" "$TESTS/connectproxy.py" --port-file "$WORK/proxy-port" --log "$WORK/proxy.log" &
+SERVER_PIDS+=($!)
+wait_for_file "$WORK/proxy-port" connectproxy.py
+server POST /_revoke "$(token_of main .access_token)"
+https_proxy="http://127.0.0.1:$(cat "$WORK/proxy-port")" run_kb curl -sS -i "$BASE/api/hello"
+expect_rc 0 "keybearer curl -i through a proxy, after a revocation"
+expect_eq "$(grep -c '^HTTP/' <<<"$OUT")" 1 "status lines shown"
+expect_match "$OUT" "^HTTP/1.1 200 OK" "the retried response"
+expect_eq "$(grep -c "^127.0.0.1:$PORT$" "$WORK/proxy.log")" 2 "tunnels through the proxy"
 echo "plugins: all passed"
