@@ -82,6 +82,7 @@ int plugin_kubectl(int argc, char **argv, struct error *err);
 int plugin_cargo(int argc, char **argv, struct error *err);
 int plugin_terraform(int argc, char **argv, struct error *err);
 int plugin_curl(int argc, char **argv, struct error *err);
+int plugin_wget(int argc, char **argv, struct error *err);
 int plugin_exec(int argc, char **argv, struct error *err);
 
 #endif
