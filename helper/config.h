@@ -99,6 +99,11 @@ int config_append_section(const struct config *cfg, const char *name, const char
  * (default ports spelled or not). NULL when no profile claims it: then no token goes there. */
 const struct profile *config_match_url(const struct config *cfg, const char *url);
 
+/* A profile with a urls entry on url's origin (same scheme, host and port), whatever its
+ * path, and that entry: for telling a user why a URL of that host got nothing. */
+const struct profile *config_claim_on_origin(const struct config *cfg, const char *url,
+					     const char **entry);
+
 /* Whether one of p's urls is a prefix of url (same scheme, host and port). */
 int config_profile_claims(const struct profile *p, const char *url);
 

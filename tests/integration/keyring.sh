@@ -144,7 +144,8 @@ run_kb get --profile slowkr
 elapsed=$((($(date +%s%N) - start) / 1000000))
 expect_rc 75 "stopped daemon"
 stuck="the Secret Service did not answer within 2 s (profile slowkr) — is the keyring daemon stuck? restart it, or raise keyring_timeout"
-expect_eq "$ERR" "keybearer: $stuck" "stopped-daemon message"
+expect_eq "$ERR" "keybearer: waiting for the Secret Service (profile slowkr; at most 1 s more)
+keybearer: $stuck" "stopped-daemon message"
 [ "$elapsed" -ge 1900 ] && [ "$elapsed" -lt 4500 ] || fail "stopped daemon answered in ${elapsed} ms"
 # the next caller is told at once, and told it was the keyring, not the token endpoint
 stuck_pattern=$(sed 's/[()?]/\\&/g' <<<"$stuck")
@@ -170,7 +171,8 @@ expect_rc 78 "locked keyring, headless"
 expect_eq "$ERR" "keybearer: the keyring holding the secret of profile kr is locked and there is no display to ask for its password — unlock it (log in to the desktop, or gnome-keyring-daemon --unlock), or use secret = file:, env: or command: for headless use" "locked message"
 DISPLAY=:99 run_kb get --profile kr
 expect_rc 78 "locked keyring with a display: the service's prompt (which cannot open here)"
-expect_eq "$ERR" "keybearer: the keyring holding the secret of profile kr stayed locked (the unlock prompt was dismissed) — unlock it and try again" "prompted-unlock message"
+expect_eq "$ERR" "keybearer: waiting for the keyring's unlock prompt (profile kr; at most 120 s)
+keybearer: the keyring holding the secret of profile kr stayed locked (the unlock prompt was dismissed) — unlock it and try again" "prompted-unlock message"
 run_kb status --profile kr
 expect_match "$OUT" "secret        keyring \(stored, keyring locked\)" "status of a locked item"
 run_kb get --profile lost
