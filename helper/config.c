@@ -437,6 +437,25 @@ key_rule_find(const char *name)
 	return NULL;
 }
 
+const char *
+config_key_value(const struct profile *p, const char *key)
+{
+	const struct key_rule *rule = key_rule_find(key);
+
+	if (rule == NULL)
+		return NULL;
+	switch (rule->type) {
+	case KEY_STRING:
+	case KEY_ENDPOINT:
+	case KEY_PATH:
+		return *(char *const *)((const char *)p + rule->offset);
+	case KEY_AUTH_METHOD:
+		return config_auth_method_name(p->auth_method);
+	default:
+		return NULL;
+	}
+}
+
 int
 config_set_key(struct profile *p, const char *key, const char *value, const char *where,
 	       struct error *err)
@@ -910,26 +929,13 @@ config_append_section(const struct config *cfg, const char *name, const char *co
 	char *text = NULL;
 	size_t i, len = 0;
 	int fd = -1, rc = -1;
+	struct stat st;
 	FILE *out;
 
 	if (path == NULL)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "no place for a config file: HOME is not "
 				 "set — set KEYBEARER_CONFIG");
-	out = open_memstream(&text, &len);
-	if (out == NULL) {
-		free(path);
-		return out_of_memory(err);
-	}
-	fprintf(out, "%s[profile %s]\n", cfg->path != NULL ? "\n" : "", name);
-	for (i = 0; i < count; i++) {
-		if (values[i] != NULL)
-			fprintf(out, "%s = %s\n", keys[i], values[i]);
-	}
-	if (fclose(out) != 0 || text == NULL) {
-		rc = out_of_memory(err);
-		goto out;
-	}
 	if (cfg->path == NULL && make_parent_dirs(path, err) != 0)
 		goto out;
 	/* O_APPEND writes through a dotfile manager's symlink and leaves every other byte of
@@ -937,6 +943,24 @@ config_append_section(const struct config *cfg, const char *name, const char *co
 	fd = cfg->path != NULL
 		     ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY)
 		     : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	out = fd >= 0 ? open_memstream(&text, &len) : NULL;
+	if (fd >= 0 && out == NULL) {
+		rc = out_of_memory(err);
+		goto out;
+	}
+	/* a blank line before the section, unless it is the first thing in the file */
+	if (out != NULL) {
+		fprintf(out, "%s[profile %s]\n", fstat(fd, &st) == 0 && st.st_size > 0 ? "\n" : "",
+			name);
+		for (i = 0; i < count; i++) {
+			if (values[i] != NULL)
+				fprintf(out, "%s = %s\n", keys[i], values[i]);
+		}
+		if (fclose(out) != 0 || text == NULL) {
+			rc = out_of_memory(err);
+			goto out;
+		}
+	}
 	if (fd < 0 || output_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
 		error_set(err, KB_EXIT_CONFIG,
 			  "cannot write the config file %s: %s — add [profile "

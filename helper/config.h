@@ -85,6 +85,10 @@ const struct profile *config_find(const struct config *cfg, const char *name);
 /* A new profile (as login makes one) with the defaults; NULL with err set. */
 struct profile *config_add_profile(struct config *cfg, const char *name, struct error *err);
 
+/* The value of a key that holds one string (or the auth method's name), as the profile
+ * has it now; NULL when unset or not such a key. */
+const char *config_key_value(const struct profile *p, const char *key);
+
 /* Sets one key as a config line would, with the same checks; where names the source. */
 int config_set_key(struct profile *p, const char *key, const char *value, const char *where,
 		   struct error *err);

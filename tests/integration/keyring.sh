@@ -84,6 +84,45 @@ run_kb get --profile kr
 expect_rc 0 "get after rotation"
 [ "$OUT" != "Authorization: Bearer $token" ] || fail "rotation kept the old token"
 
+echo "# one login writes a whole section: a private CA, another auth method, scope, an issuer"
+http_base=$BASE http_port=$PORT
+start_server # https, with the test CA, beside the plain http one
+https_base=$BASE
+BASE=$http_base PORT=$http_port
+empty_config="$WORK/empty-config"
+: >"$empty_config"
+chmod 600 "$empty_config"
+printf '%s' "$SECRET" >"$WORK/stdin"
+while IFS='|' read -r name options section; do
+	case "$name" in '#'* | '') continue ;; esac
+	name=${name// /}
+	options=${options//@HTTPS@/$https_base}
+	options=${options//@CA@/$CA}
+	options=${options//@ID@/$CLIENT_ID}
+	section=${section# }
+	eval "set -- $options"
+	KEYBEARER_CONFIG=$empty_config KB_STDIN="$WORK/stdin" run_kb login --profile "$name" "$@"
+	expect_rc 0 "login --profile $name $options"
+	expect_eq "$ERR" "keybearer: stored the secret of profile $name in the keyring (checked: the token endpoint accepted it)" "login $name"
+	section=${section//@HTTPS@/$https_base}
+	section=${section//@CA@/$CA}
+	section=${section//@ID@/$CLIENT_ID}
+	expect_eq "$(sed -n "/^\[profile $name\]\$/,/^\$/p" "$empty_config" | sed '/^$/d')" \
+		"$(printf "${section//\\n/\\n}")" "the section login $name wrote"
+	KEYBEARER_CONFIG=$empty_config run_kb get --profile "$name" --format token
+	expect_rc 0 "a get of $name after its login"
+	KEYBEARER_CONFIG=$empty_config KEYBEARER_FETCH=/bin/false run_kb get --profile "$name"
+	expect_rc 0 "the token login minted, cached"
+done <<'ROWS'
+# profile | login options | the section it writes (\n between lines)
+basic | --token-url @HTTPS@/require-basic/token --client-id @ID@ --auth-method client_secret_basic --ca-file @CA@ --scope "read write" --audience https://api.test/ --resource https://res.test/ | [profile basic]\ntoken_url = @HTTPS@/require-basic/token\nclient_id = @ID@\nauth_method = client_secret_basic\nscope = read write\naudience = https://api.test/\nresource = https://res.test/\nca_file = @CA@
+iss | --issuer @HTTPS@/issuer/ok --client-id @ID@ --ca-file @CA@ | [profile iss]\nissuer = @HTTPS@/issuer/ok\nclient_id = @ID@\nca_file = @CA@
+ROWS
+expect_eq "$(head -n 1 "$empty_config")" "[profile basic]" "the first section starts the empty file"
+KEYBEARER_CONFIG=$empty_config KB_STDIN="$WORK/stdin" run_kb login --profile basic --auth-method client_secret_post
+expect_rc 64 "login changing a profile's auth method"
+expect_eq "$ERR" "keybearer: profile basic already has auth_method client_secret_basic — edit the config file to change it, or leave out --auth-method" "the refusal"
+
 echo "# a secret the endpoint rejects is not stored"
 printf 'nope' >"$WORK/stdin"
 KB_STDIN="$WORK/stdin" run_kb login --profile rejected --client-id "$CLIENT_ID" --token-url "$BASE/ok/token?rejected"
