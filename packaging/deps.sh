@@ -11,6 +11,8 @@ packages=(
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
 	python3 openssl curl wget ca-certificates util-linux jq procps binutils strace valgrind # tests, demo
+	iproute2                                       # a test's network namespace: loopback only
+	git git-lfs                                    # real git and git-lfs against a test server
 	hyperfine                                      # benchmark
 	scdoc man-db                                   # man pages, and checking them
 	bash-completion zsh fish                       # the completions, and checking them
