@@ -170,6 +170,8 @@ git config --unset lfs.url
 server POST /_reset >/dev/null
 git init -q --bare -b main "$WORK/git/elsewhere.git"
 git remote add elsewhere "$BASE/git/elsewhere.git"
+# (git-lfs retries a failed transfer 8 times, with backoff, by default: 37 s here)
+git config lfs.transfer.maxretries 1
 set +e
 git push -q elsewhere main >"$WORK/push.out" 2>&1
 rc=$?

@@ -142,8 +142,10 @@ class State:
             return None if entry is None else json.dumps(entry)
 
     def record_resource(self, area, entry):
+        entry = dict(entry, area=area)
         with self.lock:
-            self.resource_requests.append(dict(entry, area=area))
+            self.resource_requests.append(entry)
+        return entry
 
     def resource_json(self, area):
         with self.lock:
@@ -568,6 +570,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.response_started = False
+        self.resource_entry = None  # this request's entry in /_requests, if it has one
         # Headers and body go out as separate writes: without this, Nagle holds the body
         # until the client's delayed ACK, 40 ms that no real server adds to a token reply.
         try:
@@ -581,7 +584,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_response(self, code, message=None):
         self.response_started = True
-        self.status_sent = code
+        if self.resource_entry is not None:
+            # before the client can see the answer, and so act on it
+            self.server.state.annotate(self.resource_entry, "status", code)
         super().send_response(code, message)
 
     def date_time_string(self, timestamp=None):
@@ -820,19 +825,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def resource(self, area, scheme, handler, *args):
         """Runs handler(client_id, *args) for a request with a valid token, and
-        answers every other one with a 401; either way it is listed under area."""
+        answers every other one with a 401; either way it is listed under area, in
+        the order the requests came (a request a client makes after an answer is
+        listed after the request it answered)."""
         auth, client_id = self.presented_token(scheme)
-        self.status_sent = None
-        try:
-            if client_id is None:
-                challenge = 'Basic realm="git"' if scheme == "basic" else "Bearer"
-                self.send_text(401, "token required\n", {"WWW-Authenticate": challenge})
-            else:
-                handler(client_id, *args)
-        finally:
-            self.server.state.record_resource(area, {
-                "host": self.headers.get("Host"), "method": self.command, "path": self.path,
-                "auth": auth, "status": self.status_sent})
+        self.resource_entry = self.server.state.record_resource(area, {
+            "host": self.headers.get("Host"), "method": self.command, "path": self.path,
+            "auth": auth, "status": None})
+        if client_id is None:
+            challenge = 'Basic realm="git"' if scheme == "basic" else "Bearer"
+            self.send_text(401, "token required\n", {"WWW-Authenticate": challenge})
+        else:
+            handler(client_id, *args)
 
     def cargo_registry(self, client_id, rel):
         """A cargo sparse registry: the files below --cargo-root, as they are
