@@ -10,7 +10,7 @@ packages=(
 	gnome-keyring dbus libsecret-tools libglib2.0-bin # a real Secret Service for the tests
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
-	python3 openssl curl wget ca-certificates util-linux jq procps binutils strace valgrind # tests, demo
+	python3 openssl curl wget ca-certificates util-linux iproute2 jq procps binutils strace valgrind # tests, demo
 	hyperfine                                      # benchmark
 	scdoc man-db                                   # man pages, and checking them
 	bash-completion zsh fish                       # the completions, and checking them
@@ -22,6 +22,10 @@ packages=(
 # is kept: Debian's npm package would replace it
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
+# The real kubectl the integration tests drive, on a machine without one: Debian's (1.20,
+# which speaks exec v1beta1 only). Terraform is not in Debian: the tests drive one that is
+# installed, and say "skipped" without.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do
