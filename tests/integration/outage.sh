@@ -116,8 +116,15 @@ for row in "${!rows[@]}"; do
 	row_fields "${rows[$row]}"
 	[ "$kind" = cold ] || continue
 	before=$(requests "$mode")
-	KEYBEARER_CONFIG="$WORK/cold-config" "$KB" get --profile "row$row" \
-		>"$WORK/row$row.out" 2>"$WORK/row$row.err" </dev/null &
+	# The exit status goes to a file: bash forgets a finished job's status when a later
+	# child gets the same pid, and the crowd rows below fork enough to wrap pid_max (32768
+	# here) while these run.
+	{
+		rc=0
+		KEYBEARER_CONFIG="$WORK/cold-config" "$KB" get --profile "row$row" \
+			>"$WORK/row$row.out" 2>"$WORK/row$row.err" </dev/null || rc=$?
+		echo "$rc" >"$WORK/row$row.rc"
+	} &
 	cold_rows+=("$row $! $mode $before $code $range $pattern")
 done
 for row in "${!rows[@]}"; do
@@ -135,10 +142,9 @@ done
 
 for entry in "${cold_rows[@]}"; do
 	read -r row pid mode before code range pattern <<<"$entry"
-	set +e
-	wait "$pid"
-	rc=$?
-	set -e
+	# (a wait that says "not a child" comes after the job has ended, its file written)
+	wait "$pid" 2>/dev/null || true
+	rc=$(cat "$WORK/row$row.rc")
 	what="row $row (one cold get, $mode)"
 	check_caller "$what" "$code" "$pattern" "$(cat "$WORK/row$row.out")" \
 		"$(cat "$WORK/row$row.err")" "$rc"
