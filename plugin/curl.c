@@ -1,6 +1,8 @@
 /* `keybearer curl [--profile P] [--] ARGS...`: the real curl, with the Authorization
- * header in a config it reads from a memory file (-K /dev/fd/3), so the token is in no argv
- * and curl's stdin stays the user's. A 401 gets one retry with a fresh token.
+ * header in a config it reads from a pipe (-K /dev/fd/3), so the token is in no argv and
+ * curl's stdin stays the user's. A 401 gets one retry with a fresh token, and nothing of the
+ * refused attempt is shown: its stdout and stderr are held back until the header dump
+ * (-D /dev/fd/4) shows an answer that is no 401 (plugin/wrapped.c).
  *
  * curl sends that header to every URL of the command line, so every URL must be one the
  * profile claims, and which words are URLs depends on which options take a value. The
@@ -8,17 +10,9 @@
  * in): it lists every option passed on, with its exact arity, and the ones refused with a
  * reason. Whatever it does not list is refused too: deny by default. */
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "obtain.h"
@@ -27,19 +21,15 @@
 #include "plugin.h"
 #include "safefile.h"
 #include "url.h"
+#include "wrapped.h"
 
-extern char **environ;
-
-#define CONFIG_FD	3 /* where curl finds its -K config */
-#define CONFIG_PATH	"/dev/fd/3"
-#define HEADER_FD	4 /* where curl dumps the response headers (-D) */
-#define HEADER_PATH	"/dev/fd/4"
-#define HOLD_BACK_MAX	(8 * 1024 * 1024)
-#define STATUS_LINE_MAX 512
-#define CURL_MAX_ARGS	4096
-#define CURL_OWN_ARGS	8    /* curl -q -K CONFIG -D HEADERS --noproxy '*' */
-#define CURL_URL_MAX	8192 /* the longest URL keybearer curl checks, with its NUL */
-#define SHOWN_MAX	64   /* how much of a word from the command line a message quotes */
+#define CONFIG_FD     3 /* where curl finds its -K config */
+#define CONFIG_PATH   "/dev/fd/3"
+#define HEADER_FD     4 /* where curl dumps the response headers (-D) */
+#define HEADER_PATH   "/dev/fd/4"
+#define CURL_MAX_ARGS 4096
+#define CURL_OWN_ARGS 9	   /* curl -q -K CONFIG -D HEADERS --noproxy '*' --suppress-... */
+#define CURL_URL_MAX  8192 /* the longest URL keybearer curl checks, with its NUL */
 
 enum curl_role {
 	CURL_ROLE_PLAIN,    /* passed on */
@@ -54,16 +44,10 @@ enum curl_role {
 	CURL_ROLE_OWN,	 /* keybearer curl's own, or brings in what it cannot check */
 };
 
-struct curl_option {
-	const char *name; /* long name, without "--" */
-	char letter;	  /* short form, or 0 */
-	int takes_value;
-	enum curl_role role;
-};
-
-static const struct curl_option curl_options[] = {
+static const struct wrapped_option curl_options[] = {
 #include "curl-options.inc"
 };
+#define CURL_OPTION_COUNT (sizeof(curl_options) / sizeof(curl_options[0]))
 
 /* What the arguments ask of curl. */
 struct curl_scan {
@@ -77,72 +61,21 @@ struct curl_scan {
 	size_t upload_count;
 };
 
-struct status_line {
-	char text[STATUS_LINE_MAX];
-	size_t len;
-	int too_long; /* longer than any status line: not one */
-};
-
-struct curl_run {
-	int exit_status;   /* curl's, or 128 + the signal that ended it */
-	int last_status;   /* the last HTTP status in the header dump; 0 when none */
-	int passed_output; /* some of curl's stdout has reached ours */
-	int output_failed; /* our stdout refused some of it */
-	char *held;	   /* stdout held back while it might answer a 401 */
-	size_t held_len;
-};
-
-static volatile sig_atomic_t running_curl;
-
-static void
-forward_signal(int sig)
-{
-	if (running_curl > 0)
-		kill((pid_t)running_curl, sig);
-}
-
-/* A message quotes at most SHOWN_MAX bytes of a word, and marks the cut:
- * "%.*s%s", shown_len(len), word, shown_rest(len). */
-static int
-shown_len(size_t len)
-{
-	return len > SHOWN_MAX ? SHOWN_MAX : (int)len;
-}
-
-static const char *
-shown_rest(size_t len)
-{
-	return len > SHOWN_MAX ? "…" : "";
-}
-
 /* Exact names only: curl itself takes any unique abbreviation, in any case. */
-static const struct curl_option *
+static const struct wrapped_option *
 find_long(const char *name, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(curl_options) / sizeof(curl_options[0]); i++) {
-		if (strlen(curl_options[i].name) == len &&
-		    strncmp(curl_options[i].name, name, len) == 0)
-			return &curl_options[i];
-	}
-	return NULL;
+	return wrapped_find_long(curl_options, CURL_OPTION_COUNT, name, len);
 }
 
-static const struct curl_option *
+static const struct wrapped_option *
 find_short(char letter)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(curl_options) / sizeof(curl_options[0]); i++) {
-		if (curl_options[i].letter == letter)
-			return &curl_options[i];
-	}
-	return NULL;
+	return wrapped_find_short(curl_options, CURL_OPTION_COUNT, letter);
 }
 
 static const char *
-refusal_reason(enum curl_role role)
+refusal_reason(int role)
 {
 	switch (role) {
 	case CURL_ROLE_ROUTE:
@@ -160,7 +93,7 @@ refusal_reason(enum curl_role role)
 }
 
 static int
-refuse_option(const struct curl_option *opt, int as_short, struct error *err)
+refuse_option(const struct wrapped_option *opt, int as_short, struct error *err)
 {
 	if (as_short)
 		return error_set(err, KB_EXIT_USAGE,
@@ -180,11 +113,11 @@ refuse_unknown(const char *spelled, struct error *err)
 			 "keybearer curl does not know the curl option %.*s%s: it passes on only "
 			 "the options in its table (exact names, no abbreviations) — see keybearer "
 			 "curl --help",
-			 shown_len(len), spelled, shown_rest(len));
+			 WRAPPED_SHOWN(len, spelled));
 }
 
 static void
-note_option(const struct curl_option *opt, const char *value, struct curl_scan *scan)
+note_option(const struct wrapped_option *opt, const char *value, struct curl_scan *scan)
 {
 	switch (opt->role) {
 	case CURL_ROLE_URL:
@@ -212,7 +145,7 @@ note_option(const struct curl_option *opt, const char *value, struct curl_scan *
 
 /* The value of an option that takes one: the rest of its short bundle, or the next word. */
 static int
-take_value(const struct curl_option *opt, int as_short, const char *rest, char **args, int nargs,
+take_value(const struct wrapped_option *opt, int as_short, const char *rest, char **args, int nargs,
 	   int *i, const char **value, struct error *err)
 {
 	if (rest != NULL && *rest != '\0') {
@@ -240,7 +173,7 @@ scan_long(char **args, int nargs, int *i, struct curl_scan *scan, struct error *
 {
 	const char *word = args[*i], *name = word + 2, *value = NULL;
 	size_t name_len = strcspn(name, "=");
-	const struct curl_option *opt = find_long(name, strlen(name)), *before_equals;
+	const struct wrapped_option *opt = find_long(name, strlen(name)), *before_equals;
 
 	before_equals = name[name_len] == '=' ? find_long(name, name_len) : NULL;
 	if (opt == NULL && before_equals != NULL && before_equals->role >= CURL_ROLE_ROUTE)
@@ -257,7 +190,7 @@ scan_long(char **args, int nargs, int *i, struct curl_scan *scan, struct error *
 				 "keybearer curl does not know the curl option --%.*s%s=…: it "
 				 "passes on only the options in its table (exact names, no "
 				 "abbreviations) — see keybearer curl --help",
-				 shown_len(name_len), name, shown_rest(name_len));
+				 WRAPPED_SHOWN(name_len, name));
 	if (opt == NULL)
 		return refuse_unknown(word, err);
 	if (opt->role >= CURL_ROLE_ROUTE)
@@ -274,7 +207,7 @@ static int
 scan_short(char **args, int nargs, int *i, struct curl_scan *scan, struct error *err)
 {
 	const char *word = args[*i], *value;
-	const struct curl_option *opt;
+	const struct wrapped_option *opt;
 	size_t j;
 
 	if (word[1] == '\0')
@@ -339,49 +272,30 @@ effective_url(const char *word, char *url, struct error *err)
 			err, KB_EXIT_USAGE,
 			"the curl URL %.*s%s is %zu bytes long: keybearer curl checks only "
 			"whole URLs of at most %d bytes — shorten it",
-			shown_len(len), word, shown_rest(len), len, CURL_URL_MAX - 1);
+			WRAPPED_SHOWN(len, word), len, CURL_URL_MAX - 1);
 	return 0;
 }
 
 /* Whether the header may go to url (word as given, for messages). */
 static int
-check_url(const struct profile *p, const char *word, const char *url, struct curl_scan *scan,
-	  struct error *err)
+check_url(const struct config *cfg, const struct profile **p, const char *word, const char *url,
+	  struct curl_scan *scan, struct error *err)
 {
-	char origin[URL_HOST_MAX + 32];
-	struct url parsed;
-
+	if (*p == NULL && (*p = config_match_url(cfg, url)) == NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "no profile claims %.200s — keybearer hands a token only to URLs "
+				 "a profile's urls claim",
+				 word);
 	if (!scan->globoff && strpbrk(word, "{}[]") != NULL)
 		return error_set(
 			err, KB_EXIT_USAGE,
 			"curl would expand the {} or [] in %.200s into other URLs — add -g "
 			"(--globoff) if they are meant literally",
 			word);
-	if (!config_profile_claims(p, url) || url_parse(url, &parsed) != 0)
-		return error_set(
-			err, KB_EXIT_CONFIG,
-			"profile %s does not claim %.200s — keybearer hands a token only to "
-			"URLs a profile's urls claim",
-			p->name, word);
 	/* -L follows the server anywhere on the same origin (curl drops the header for other
 	 * hosts): the whole origin must be claimed. */
-	if (scan->follows_redirects &&
-	    (url_origin(url, origin, sizeof(origin)) != 0 || !config_profile_claims(p, origin)))
-		return error_set(
-			err, KB_EXIT_CONFIG,
-			"with -L, profile %s must claim all of %.200s's origin — claim it, "
-			"or leave out -L",
-			p->name, word);
-	if (strcmp(parsed.scheme, "http") == 0) {
-		/* a profile claims plain http only on loopback (url_check_endpoint) */
-		if (!url_host_is_loopback(parsed.host))
-			return error_set(err, KB_EXIT_CONFIG,
-					 "%.200s is plain http to %s: the token would travel "
-					 "unencrypted — use https://",
-					 word, parsed.host);
-		scan->plain_http = 1;
-	}
-	return 0;
+	return wrapped_check_url(cfg, p, word, url, scan->follows_redirects ? "-L" : NULL,
+				 &scan->plain_http, err);
 }
 
 /* curl appends an upload's file name to a URL that ends in "/" (or has no path): a name
@@ -398,7 +312,7 @@ check_upload(const char *name, const struct curl_scan *scan, struct error *err)
 				 "curl would expand the {} or [] in the upload name %.*s%s into "
 				 "other names, and append them to the URL — add -g (--globoff) if "
 				 "they are meant literally",
-				 shown_len(len), name, shown_rest(len));
+				 WRAPPED_SHOWN(len, name));
 	for (p = name; *p != '\0'; p++) {
 		if (*p == '/' || *p == '\\')
 			base = p + 1;
@@ -408,7 +322,7 @@ check_upload(const char *name, const struct curl_scan *scan, struct error *err)
 				 "keybearer curl does not take the upload name %.*s%s: curl would "
 				 "append \"..\" to a URL that ends in /, and leave the path the "
 				 "profile claims — upload a file by its name",
-				 shown_len(len), name, shown_rest(len));
+				 WRAPPED_SHOWN(len, name));
 	return 0;
 }
 
@@ -451,16 +365,8 @@ scan_arguments(const struct config *cfg, const char *profile_flag, char **args, 
 	if (profile_flag != NULL && *p == NULL)
 		goto out;
 	for (i = 0; i < scan->url_count; i++) {
-		if (effective_url(scan->urls[i], url, err) != 0)
-			goto out;
-		if (*p == NULL && (*p = config_match_url(cfg, url)) == NULL) {
-			error_set(err, KB_EXIT_CONFIG,
-				  "no profile claims %.200s — keybearer hands a token only to URLs "
-				  "a profile's urls claim",
-				  scan->urls[i]);
-			goto out;
-		}
-		if (check_url(*p, scan->urls[i], url, scan, err) != 0)
+		if (effective_url(scan->urls[i], url, err) != 0 ||
+		    check_url(cfg, p, scan->urls[i], url, scan, err) != 0)
 			goto out;
 	}
 	rc = 0;
@@ -471,176 +377,30 @@ out:
 	return rc;
 }
 
-/* Notes the status of every "HTTP/x nnn" line in the header dump read so far. A line too
- * long for the buffer is no status line, and is not read from a cut. */
-static void
-scan_status_lines(struct status_line *line, const char *data, size_t len, struct curl_run *run)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (data[i] != '\n') {
-			if (line->len + 1 < sizeof(line->text))
-				line->text[line->len++] = data[i];
-			else
-				line->too_long = 1;
-			continue;
-		}
-		line->text[line->len] = '\0';
-		if (!line->too_long && strncmp(line->text, "HTTP/", 5) == 0 &&
-		    strchr(line->text, ' ') != NULL)
-			run->last_status = atoi(strchr(line->text, ' ') + 1);
-		line->len = 0;
-		line->too_long = 0;
-	}
-}
-
-static void
-pass_on(const char *data, size_t len, struct curl_run *run)
-{
-	run->passed_output = 1;
-	if (!run->output_failed && output_write_all(STDOUT_FILENO, data, len) != 0)
-		run->output_failed = 1;
-}
-
-static void
-hold(const char *data, size_t len, struct curl_run *run)
-{
-	char *grown;
-
-	if (run->held_len + len > HOLD_BACK_MAX) {
-		/* too much for a 401's body: it is the real answer */
-		pass_on(run->held, run->held_len, run);
-		run->held_len = 0;
-		pass_on(data, len, run);
-		return;
-	}
-	grown = realloc(run->held, run->held_len + len);
-	if (grown == NULL) {
-		pass_on(data, len, run);
-		return;
-	}
-	run->held = grown;
-	memcpy(run->held + run->held_len, data, len);
-	run->held_len += len;
-}
-
-/* Relays curl's stdout, holding it back while it might be a 401's body that a retry will
- * replace. The header dump is drained first: curl writes a response's headers before its
- * body. */
-static void
-relay(int out_fd, int header_fd, struct curl_run *run)
-{
-	struct pollfd fds[2] = { { .fd = header_fd, .events = POLLIN },
-				 { .fd = out_fd, .events = POLLIN } };
-	struct status_line line = { .len = 0 };
-	char chunk[65536];
-	ssize_t n;
-
-	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (fds[0].revents != 0) {
-			n = read(header_fd, chunk, sizeof(chunk));
-			if (n > 0)
-				scan_status_lines(&line, chunk, (size_t)n, run);
-			else if (n == 0 || errno != EINTR)
-				fds[0].fd = -1;
-			continue;
-		}
-		if (fds[1].revents == 0)
-			continue;
-		n = read(out_fd, chunk, sizeof(chunk));
-		if (n <= 0) {
-			if (n == 0 || errno != EINTR)
-				fds[1].fd = -1;
-			continue;
-		}
-		if (run->last_status != 0 && run->last_status != 401) {
-			if (run->held_len > 0)
-				pass_on(run->held, run->held_len, run);
-			run->held_len = 0;
-			pass_on(chunk, (size_t)n, run);
-		} else {
-			hold(chunk, (size_t)n, run);
-		}
-	}
-}
-
-static int
-wait_for(pid_t pid)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return 128;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* The header config on a pipe, written whole before curl starts, and read once by curl's
- * -K: a second open of /dev/fd/3 (-w @/dev/fd/3, -d @/dev/fd/3, a symlink to it) finds it
- * drained, where a file would hand the token over again, to stdout or elsewhere. The pipe
- * is made big enough and written without blocking: it can never fill. */
-static int
-config_pipe(const char *token, struct error *err)
-{
-	char *config = output_render(OUTPUT_CURL, token, 0, 0);
-	int fds[2] = { -1, -1 }, problem;
-	ssize_t written;
-	size_t len;
-
-	if (config == NULL)
-		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	len = strlen(config);
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-		problem = errno;
-	} else {
-		if (fcntl(fds[1], F_GETPIPE_SZ) < (long)len)
-			(void)fcntl(fds[1], F_SETPIPE_SZ, (int)len);
-		/* an empty pipe that holds len bytes takes them in one write */
-		written = write(fds[1], config, len);
-		problem = written < 0 ? errno : (size_t)written < len ? EMSGSIZE : 0;
-		close(fds[1]);
-		if (problem == 0 && fcntl(fds[0], F_SETFL, 0) != 0)
-			problem = errno;
-	}
-	safefile_free_string(config);
-	if (problem != 0) {
-		if (fds[0] >= 0)
-			close(fds[0]);
-		return error_set(err, KB_EXIT_INTERNAL,
-				 "cannot hand curl its config on a pipe: %s — check the process "
-				 "limits (pipe sizes: /proc/sys/fs/pipe-user-pages-soft)",
-				 strerror(problem == EAGAIN ? EMSGSIZE : problem));
-	}
-	return fds[0];
-}
-
-/* One curl run. With watch, its stdout and headers come through us (see relay). SIGINT,
- * SIGTERM and SIGHUP sent to us go on to curl, so it is never left behind. */
+/* One curl run. With watch, its stdout and stderr are held back while they might be a
+ * 401's, by the status lines curl dumps on HEADER_PATH. */
 static int
 run_curl(const struct config *cfg, const char *token, char **args, int nargs,
-	 const struct curl_scan *scan, int watch, struct curl_run *run, struct error *err)
+	 const struct curl_scan *scan, int watch, struct wrapped_run *run, struct error *err)
 {
-	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction forward = { .sa_handler = forward_signal }, saved[3];
-	char *argv[CURL_OWN_ARGS + CURL_MAX_ARGS + 1], **env;
-	int header_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
-	posix_spawn_file_actions_t actions;
-	int i, argc = 0, spawn_rc, config_fd, rc = -1;
-	pid_t pid;
+	char *argv[CURL_OWN_ARGS + CURL_MAX_ARGS + 1], *config;
+	struct wrapped_child child = { .tool = "curl",
+				       .argv = argv,
+				       .config_to = CONFIG_FD,
+				       .watch = watch,
+				       .header_to = watch ? HEADER_FD : -1 };
+	int i, argc = 0, rc = -1;
 
 	memset(run, 0, sizeof(*run));
 	if (nargs > CURL_MAX_ARGS)
 		return error_set(err, KB_EXIT_USAGE, "too many curl arguments (at most %d)",
 				 CURL_MAX_ARGS);
-	config_fd = config_pipe(token, err);
-	if (config_fd < 0)
+	config = output_render(OUTPUT_CURL, token, 0, 0);
+	if (config == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	child.config_fd = wrapped_config_pipe(config, "curl", err);
+	safefile_free_string(config);
+	if (child.config_fd < 0)
 		return -1;
 	argv[argc++] = "curl";
 	argv[argc++] = "-q"; /* no ~/.curlrc: it could name URLs we have not checked */
@@ -657,75 +417,34 @@ run_curl(const struct config *cfg, const char *token, char **args, int nargs,
 		argv[argc++] = "--noproxy";
 		argv[argc++] = "*";
 	}
+	/* A proxy's CONNECT reply is no answer of the server's: in the header dump it would
+	 * pass for one, and let a 401 behind it show (in -i's output too). */
+	argv[argc++] = "--suppress-connect-headers";
 	for (i = 0; i < nargs; i++)
 		argv[argc++] = args[i];
 	argv[argc] = NULL;
-	if (watch && (pipe2(header_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0)) {
-		error_set(err, KB_EXIT_INTERNAL,
-			  "cannot create a pipe: %s — check the process "
-			  "limits",
-			  strerror(errno));
-		goto out;
-	}
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_adddup2(&actions, config_fd, CONFIG_FD);
-	if (watch) {
-		posix_spawn_file_actions_adddup2(&actions, header_pipe[1], HEADER_FD);
-		posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-	}
-	for (i = 0; i < 3; i++)
-		sigaction(forwarded[i], &forward, &saved[i]);
-	env = config_environment_without_secrets(cfg);
-	spawn_rc = env != NULL ? posix_spawnp(&pid, "curl", &actions, NULL, argv, env) : ENOMEM;
-	free(env);
-	posix_spawn_file_actions_destroy(&actions);
-	if (spawn_rc == 0) {
-		running_curl = pid;
-		if (watch) {
-			close(header_pipe[1]);
-			close(out_pipe[1]);
-			header_pipe[1] = out_pipe[1] = -1;
-			relay(out_pipe[0], header_pipe[0], run);
-		}
-		run->exit_status = wait_for(pid);
-		running_curl = 0;
-		rc = 0;
-	} else {
-		error_set(err, KB_EXIT_CANNOT_RUN, "cannot run curl: %s — install curl",
-			  strerror(spawn_rc));
-	}
-	for (i = 0; i < 3; i++)
-		sigaction(forwarded[i], &saved[i], NULL);
-out:
-	close(config_fd);
-	for (i = 0; i < 2; i++) {
-		if (header_pipe[i] >= 0)
-			close(header_pipe[i]);
-		if (out_pipe[i] >= 0)
-			close(out_pipe[i]);
-	}
+	child.env = wrapped_environment(cfg, NULL);
+	if (child.env == NULL)
+		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	else
+		rc = wrapped_run(&child, run, err);
+	free(child.env);
+	close(child.config_fd);
 	return rc;
 }
 
 int
 plugin_curl(int argc, char **argv, struct error *err)
 {
-	const char *profile_flag = NULL;
+	const char *profile_flag;
 	struct cache_record rec = { 0 };
 	const struct profile *p;
 	struct curl_scan scan = { 0 };
-	struct curl_run run = { 0 };
+	struct wrapped_run run = { 0 };
 	struct config cfg;
-	int first = 1, rc = -1, retry;
+	int first, rc = -1, retry;
 
-	if (first < argc && strncmp(argv[first], "--profile=", 10) == 0) {
-		profile_flag = argv[first++] + 10;
-	} else if (first + 1 < argc && strcmp(argv[first], "--profile") == 0) {
-		profile_flag = argv[first + 1];
-		first += 2;
-	}
-	if (first < argc && strcmp(argv[first], "--") == 0)
-		first++;
+	first = wrapped_leading_options(argc, argv, &profile_flag);
 	if (argc - first > CURL_MAX_ARGS)
 		return error_set(err, KB_EXIT_USAGE, "too many curl arguments (at most %d)",
 				 CURL_MAX_ARGS);
@@ -735,15 +454,14 @@ plugin_curl(int argc, char **argv, struct error *err)
 	    obtain_token(&cfg, p, -1, &rec, err) != 0 ||
 	    run_curl(&cfg, rec.access_token, argv + first, argc - first, &scan, 1, &run, err) != 0)
 		goto out;
-	/* Only a request curl can send again, and only when the 401 is all it printed. */
-	retry = run.last_status == 401 && !run.passed_output && !scan.reads_stdin;
-	if (!retry && run.held_len > 0)
-		pass_on(run.held, run.held_len, &run);
-	if (retry) {
+	/* Only a request curl can send again, and only when nothing but the 401 came of it. */
+	retry = run.last_status == 401 && !wrapped_run_shown(&run) && !scan.reads_stdin;
+	if (!retry) {
+		wrapped_run_release(&run);
+	} else {
 		/* That exact token is refused: drop it (not one another process put in its
 		 * place), then once more with a fresh one. */
-		free(run.held);
-		run.held = NULL;
+		wrapped_run_free(&run);
 		if (lockstate_drop(p, rec.access_token, err) < 0)
 			goto out;
 		cache_record_free(&rec);
@@ -752,20 +470,9 @@ plugin_curl(int argc, char **argv, struct error *err)
 			     err) != 0)
 			goto out;
 	}
-	rc = 0;
-	if (run.output_failed) {
-		rc = error_set(err, KB_EXIT_IO,
-			       "cannot write curl's output: %s — check where "
-			       "standard output goes",
-			       strerror(errno));
-	} else if (run.exit_status != 0) {
-		/* curl has said what went wrong; we only pass its status on */
-		err->code = (enum exit_code)run.exit_status;
-		err->message[0] = '\0';
-		rc = -1;
-	}
+	rc = wrapped_exit("curl", &run, err);
 out:
-	free(run.held);
+	wrapped_run_free(&run);
 	curl_scan_free(&scan);
 	cache_record_free(&rec);
 	config_free(&cfg);

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "curl-options-help.h"
+#include "wget-options-help.h"
+#include "wget-options-help.h"
 #include "obtain.h"
 #include "safefile.h"
 #include "url.h"
@@ -71,6 +73,33 @@ const struct plugin plugins[] = {
 	  "trusts (-k/--insecure, --cacert) or that would show the header (-v/--verbose,\n"
 	  "--trace, --libcurl), and keybearer curl's own: -K/--config, -D/--dump-header.\n",
 	  plugin_curl },
+	{ "wget", NULL, "run wget with the token, retrying once after a 401",
+	  "usage: keybearer wget [--profile P] [--] WGET-ARGUMENTS...\n"
+	  "\n"
+	  "Runs wget with the Authorization header in a config it reads once (--config on a\n"
+	  "memory file that vanishes as wget opens it), never in argv or a file; stdin stays\n"
+	  "wget's. After a 401 (wget's exit status 6), when the arguments name one URL, it\n"
+	  "drops exactly that token and runs wget once more with a fresh one, without showing\n"
+	  "the first attempt: wget's output waits in keybearer until wget ends, or until a\n"
+	  "body comes on stdout (wget shows its dot progress display, as for any output that\n"
+	  "is no terminal: --progress=bar:force for the bar). Exits with wget's status.\n"
+	  "The profile is the one whose urls claim the URLs in the arguments, and every URL\n"
+	  "must be one it claims, written with its scheme (https://...). wget runs with\n"
+	  "--max-redirect=0 (wget 1.21 sends the header wherever a redirect points, other\n"
+	  "hosts too), --no-netrc, without /etc/wgetrc and ~/.wgetrc, and for a plain-http\n"
+	  "URL, which a profile claims only on loopback, with --no-proxy.\n"
+	  "\n"
+	  "It passes on only these wget options, spelled exactly (no abbreviations); a value\n"
+	  "comes after \"=\" or as the next word, short ones bundle (-qO-), and every word\n"
+	  "after \"--\" is a URL:\n" WGET_OPTIONS_ALLOWED_HELP
+	  "Any other option is refused, among them -e/--execute, those that change where the\n"
+	  "connection goes (--proxy, --proxy-user, --bind-address), whom wget trusts\n"
+	  "(--no-check-certificate, --ca-certificate), that would show the header\n"
+	  "(-d/--debug, --warc-file), that fetch URLs not on the command line (-r, -p, -m,\n"
+	  "-i/--input-file), credentials (--user, --password, --netrc), and keybearer wget's\n"
+	  "own: --config, --no-config, --max-redirect. --header takes no Authorization\n"
+	  "header, and no empty one.\n",
+	  plugin_wget },
 	{ "exec", NULL, "run a command with the token in an environment variable",
 	  "usage: keybearer exec [--profile P] [--env NAME] -- COMMAND [ARGS...]\n"
 	  "\n"

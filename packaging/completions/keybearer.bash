@@ -1,7 +1,7 @@
 # bash completion for keybearer(1)                                    -*- shell-script -*-
 # Commands, each command's options, --format values, and profile names from the config
 # file's [profile NAME] lines. Works with or without the bash-completion package; with it,
-# the command after `keybearer exec --` and curl's arguments complete as their own.
+# the command after `keybearer exec --` and curl's and wget's arguments complete as their own.
 
 # The profile names of the config file, one a line (aspose, built in, when it has none).
 _keybearer_profiles()
@@ -72,7 +72,7 @@ _keybearer()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev="" cword=$COMP_CWORD cmd start i
 	local -a words=("${COMP_WORDS[@]}")
-	local commands="get invalidate status inspect login logout git bazel kubectl cargo terraform curl exec help"
+	local commands="get invalidate status inspect login logout git bazel kubectl cargo terraform curl wget exec help"
 	local opts takes
 
 	COMPREPLY=()
@@ -153,8 +153,8 @@ _keybearer()
 		fi
 		return 0
 		;;
-	curl)
-		# [--profile P] [--], then curl's arguments as curl completes them
+	curl | wget)
+		# [--profile P] [--], then the tool's arguments as the tool completes them
 		if [[ $prev == --profile && ${words[2]} == --profile ]] && ((cword <= 4)); then
 			_keybearer_value --profile
 			return 0
@@ -169,7 +169,7 @@ _keybearer()
 		if [[ ${words[start]} == -- ]] && ((cword > start)); then
 			((start++))
 		fi
-		_keybearer_delegate curl "${words[@]:start:cword-start}" "$cur"
+		_keybearer_delegate "$cmd" "${words[@]:start:cword-start}" "$cur"
 		if ((cword == 2)); then
 			COMPREPLY+=($(compgen -W "--profile -- --help" -- "$cur"))
 		fi

@@ -1,6 +1,6 @@
 # fish completion for keybearer(1): commands, each command's options, --format values, and
 # profile names from the config file's [profile NAME] lines; the command after
-# `keybearer exec --` and curl's arguments complete as their own.
+# `keybearer exec --` and curl's and wget's arguments complete as their own.
 
 # The profile names of the config file (aspose, built in, when it has none).
 function __keybearer_profiles
@@ -46,8 +46,9 @@ function __keybearer_first_argument
     end
 end
 
-# The words after keybearer's own options of exec (after its --) or of curl ([--profile P]
-# [--]), and the word being completed; nothing while keybearer's options are completed.
+# The words after keybearer's own options of exec (after its --) or of curl and wget
+# ([--profile P] [--]), and the word being completed; nothing while keybearer's options are
+# completed.
 function __keybearer_delegated_words
     set -l words (commandline -opc)
     set -l i 3
@@ -62,7 +63,7 @@ function __keybearer_delegated_words
                 set i (math $i + 1)
             end
             return 1
-        case curl
+        case curl wget
             if string match -q -- '--profile=*' "$words[3]"
                 set i 4
             else if test "$words[3]" = --profile
@@ -72,7 +73,7 @@ function __keybearer_delegated_words
                 set i (math $i + 1)
             end
             test (count $words) -ge (math $i - 1); or return 1
-            echo curl
+            echo $words[2]
             if test (count $words) -ge $i
                 printf '%s\n' $words[$i..-1]
             end
@@ -109,12 +110,13 @@ complete -c keybearer -n __keybearer_needs_command -a kubectl -d 'kubectl exec c
 complete -c keybearer -n __keybearer_needs_command -a cargo -d 'cargo credential provider (protocol v1)'
 complete -c keybearer -n __keybearer_needs_command -a terraform -d 'Terraform credentials helper'
 complete -c keybearer -n __keybearer_needs_command -a curl -d 'Run curl with the token, retrying once after a 401'
+complete -c keybearer -n __keybearer_needs_command -a wget -d 'Run wget with the token, retrying once after a 401'
 complete -c keybearer -n __keybearer_needs_command -a exec -d 'Run a command with the token in an environment variable'
 complete -c keybearer -n __keybearer_needs_command -a help -d 'Describe a command'
 
 # help COMMAND
 complete -c keybearer -n '__keybearer_command_is help; and __keybearer_argument_is 1' \
-    -a 'get invalidate status inspect login logout git bazel kubectl cargo terraform curl exec'
+    -a 'get invalidate status inspect login logout git bazel kubectl cargo terraform curl wget exec'
 
 # get, invalidate, status, inspect, login, logout
 complete -c keybearer -n '__keybearer_command_is get invalidate status inspect login logout' \
@@ -150,7 +152,7 @@ complete -c keybearer -n '__keybearer_command_is login' -l no-verify \
     -d 'Store without minting a token first'
 
 # the host tools' protocols
-complete -c keybearer -n '__keybearer_command_is git bazel kubectl cargo terraform curl; and __keybearer_argument_is 1' \
+complete -c keybearer -n '__keybearer_command_is git bazel kubectl cargo terraform curl wget; and __keybearer_argument_is 1' \
     -l help -d 'Describe the command'
 complete -c keybearer -n '__keybearer_command_is git; and __keybearer_argument_is 1' \
     -a 'get\t"Answer with the token" store\tIgnored erase\t"Drop the token git erases" capability\t"Announce authtype"'
@@ -163,11 +165,13 @@ complete -c keybearer -n '__keybearer_command_is terraform; and __keybearer_argu
 complete -c keybearer -n '__keybearer_command_is kubectl; and __keybearer_first_argument' \
     -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
 
-# curl [--profile P] [--] ARGS: keybearer's options first, then curl's own completion
-complete -c keybearer -n '__keybearer_command_is curl; and __keybearer_first_argument' \
+# curl|wget [--profile P] [--] ARGS: keybearer's options first, then the tool's own completion
+complete -c keybearer -n '__keybearer_command_is curl wget; and __keybearer_first_argument' \
     -l profile -x -a '(__keybearer_profiles)' -d 'The profile (default: the one whose urls claim the URLs)'
 complete -c keybearer -n '__keybearer_command_is curl; and __keybearer_argument_is 1' \
     -a -- -d "End of keybearer's options: curl's follow"
+complete -c keybearer -n '__keybearer_command_is wget; and __keybearer_argument_is 1' \
+    -a -- -d "End of keybearer's options: wget's follow"
 
 # exec [--profile P] [--env NAME] -- COMMAND: the options up to --, then the command's own
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
@@ -177,5 +181,5 @@ complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_deleg
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
     -a -- -d 'End of the options: the command follows'
 
-complete -c keybearer -n '__keybearer_command_is exec curl; and __keybearer_delegating' \
+complete -c keybearer -n '__keybearer_command_is exec curl wget; and __keybearer_delegating' \
     -a '(__keybearer_complete_delegated)'

@@ -125,7 +125,11 @@ calls=$(cat "$WORK"/twenty.[0-9]* | wc -l)
 echo "    $calls gets, slowest $(($(slowest "$WORK"/twenty.[0-9]*) / 1000)) ms, p99 $(($(p99 "$WORK"/twenty.[0-9]*) / 1000)) ms; cache hits alone: slowest $(($(slowest "$WORK"/steady.[0-9]*) / 1000)) ms, p99 $(($(p99 "$WORK"/steady.[0-9]*) / 1000)) ms; $made token requests"
 errors=$(cat "$WORK"/twenty.*.err 2>/dev/null)
 [ -z "$errors" ] || fail "gets failed or warned: $(head -n 3 <<<"$errors")"
-[ "$(slowest "$WORK"/twenty.[0-9]*)" -lt 1000000 ] ||
+# Waiting for the endpoint is 2 s or more; a cache hit, even on a loaded machine, far less
+# (under AddressSanitizer every process is slower to start: there, less than 1.8 s).
+bound=1000000
+[ -z "${KB_SANITIZED:-}" ] || bound=1800000
+[ "$(slowest "$WORK"/twenty.[0-9]*)" -lt "$bound" ] ||
 	fail "a get waited $(($(slowest "$WORK"/twenty.[0-9]*) / 1000)) ms: it must not wait for the 2 s endpoint"
 # one refresh per token: fresh for 10 s, refreshed in the background within the next 5
 [ "$made" -ge 4 ] && [ "$made" -le 7 ] || fail "$made token requests in a minute of 20 s tokens"

@@ -116,6 +116,7 @@ expect_eq "$(complete_bash keybearer get --format '' | paste -sd ' ')" "header t
 words=$(complete_bash keybearer '')
 grep -qx get <<<"$words" || fail "bash completion of keybearer offers no get: $words"
 grep -qx inspect <<<"$words" || fail "bash completion of keybearer offers no inspect: $words"
+grep -qx wget <<<"$words" || fail "bash completion of keybearer offers no wget: $words"
 words=$(complete_bash keybearer login --)
 for option in --profile --client-id --token-url --no-verify; do
 	grep -qx -- "$option" <<<"$words" || fail "bash completion of keybearer login -- offers no $option: $words"
@@ -130,5 +131,6 @@ expect_eq "$(complete_fish 'keybearer get --profile ' | paste -sd ' ')" "alpha b
 	"fish completion of keybearer get --profile"
 words=$(complete_fish 'keybearer ')
 grep -qx inspect <<<"$words" || fail "fish completion of keybearer offers no inspect: $words"
+grep -qx wget <<<"$words" || fail "fish completion of keybearer offers no wget: $words"
 
 echo "docs: ok"

@@ -24,20 +24,41 @@ check_requests() {
 	echo "ok - $1 -> $made request(s)"
 }
 
+# run_caller PREFIX N COMMAND...: runs COMMAND with its output in PREFIX.out.N and
+# PREFIX.err.N, and its exit status in PREFIX.rc.N. The status goes to a file, not to the
+# shell's memory: with hundreds of processes started and reaped (their pids wrap here at
+# pid_max), bash can lose one and have wait answer 127 while it still runs.
+run_caller() {
+	local prefix=$1 i=$2
+	shift 2
+	set +e
+	"$@" >"$prefix.out.$i" 2>"$prefix.err.$i" </dev/null
+	echo $? >"$prefix.rc.$i.tmp" && mv "$prefix.rc.$i.tmp" "$prefix.rc.$i"
+}
+
+# caller_status PREFIX N: the exit status run_caller kept, once the caller has ended (its
+# own bound: the profile's timeout and the lock's wait).
+caller_status() {
+	for _ in $(seq 1200); do
+		[ -s "$1.rc.$2" ] && break
+		sleep 0.1
+	done
+	[ -s "$1.rc.$2" ] || fail "$1 caller $2 did not end in 120 s"
+	cat "$1.rc.$2"
+}
+
 # run_crowd ROW MODE CODE RANGE PATTERN: 100 parallel cold gets, one answer for all.
 run_crowd() {
 	local row=$1 mode=$2 code=$3 range=$4 pattern=$5 name="row$1" i pids=() rc first
 	local before
 	before=$(requests "$mode")
 	for i in $(seq 100); do
-		"$KB" get --profile "$name" >"$WORK/$name.out.$i" 2>"$WORK/$name.err.$i" </dev/null &
+		run_caller "$WORK/$name" "$i" "$KB" get --profile "$name" &
 		pids+=($!)
 	done
+	wait "${pids[@]}" || true
 	for i in $(seq 100); do
-		set +e
-		wait "${pids[$((i - 1))]}"
-		rc=$?
-		set -e
+		rc=$(caller_status "$WORK/$name" "$i")
 		check_caller "row $row ($mode), caller $i" "$code" "$pattern" \
 			"$(cat "$WORK/$name.out.$i")" "$(cat "$WORK/$name.err.$i")" "$rc"
 	done
@@ -116,14 +137,8 @@ for row in "${!rows[@]}"; do
 	row_fields "${rows[$row]}"
 	[ "$kind" = cold ] || continue
 	before=$(requests "$mode")
-	# (the exit status goes to a file: the rows in between start and reap hundreds of
-	# processes, and a shell need not remember this one's status all that while)
-	(
-		set +e
-		KEYBEARER_CONFIG="$WORK/cold-config" "$KB" get --profile "row$row" \
-			>"$WORK/row$row.out" 2>"$WORK/row$row.err" </dev/null
-		echo $? >"$WORK/row$row.rc.tmp" && mv "$WORK/row$row.rc.tmp" "$WORK/row$row.rc"
-	) &
+	KEYBEARER_CONFIG="$WORK/cold-config" run_caller "$WORK/cold$row" 1 "$KB" get \
+		--profile "row$row" &
 	cold_rows+=("$row $! $mode $before $code $range $pattern")
 done
 for row in "${!rows[@]}"; do
@@ -141,15 +156,10 @@ done
 
 for entry in "${cold_rows[@]}"; do
 	read -r row pid mode before code range pattern <<<"$entry"
-	for _ in $(seq 1200); do # the get's own bound is its 30 s timeout
-		[ -s "$WORK/row$row.rc" ] && break
-		sleep 0.1
-	done
-	[ -s "$WORK/row$row.rc" ] || fail "row $row: the cold get did not end in 120 s"
-	rc=$(cat "$WORK/row$row.rc")
+	rc=$(caller_status "$WORK/cold$row" 1)
 	what="row $row (one cold get, $mode)"
-	check_caller "$what" "$code" "$pattern" "$(cat "$WORK/row$row.out")" \
-		"$(cat "$WORK/row$row.err")" "$rc"
+	check_caller "$what" "$code" "$pattern" "$(cat "$WORK/cold$row.out.1")" \
+		"$(cat "$WORK/cold$row.err.1")" "$rc"
 	check_requests "$what" "$mode" "$before" "$range"
 done
 echo "outage: all ${#rows[@]} rows passed"

@@ -10,8 +10,8 @@ Listens on N ephemeral ports and writes them, space-separated, to FILE once they
 connections. Every connection adds "PORT connect" to the log, every request
 "PORT request TARGET auth=yes|no" (TARGET as sent: a path, or a proxy's absolute URL or
 CONNECT host). The value of an Authorization header is never written, only whether one
-came. Every request is answered 200 "ok". Standard library only: it runs with Debian's
-/usr/bin/python3.
+came. Every request is answered 200 "ok", but /redirect/PORT/PATH with a 302 to
+http://127.0.0.1:PORT/PATH. Standard library only: it runs with Debian's /usr/bin/python3.
 """
 
 import argparse
@@ -49,7 +49,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "yes" if "Authorization" in self.headers else "no"))
         self.read_body()
         body = b"ok\n"
-        self.send_response(200)
+        parts = self.path.split("/", 3)
+        if len(parts) == 4 and parts[1] == "redirect" and parts[2].isdigit():
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:%s/%s" % (parts[2], parts[3]))
+        else:
+            self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")

@@ -8,6 +8,8 @@ write_profile main ok "urls = $BASE/api/ $BASE/git/ $BASE/registry/ $BASE/hang-b
 write_profile gituser ok "token_url = $BASE/ok/token?gituser" "urls = https://gituser.test/" \
 	"git_username = x-access-token"
 write_profile tf ok "token_url = $BASE/ok/token?tf" "urls = https://localhost:$PORT/"
+# (its secret in the keyring, which the golden cases never reach)
+write_profile keyring ok "token_url = $BASE/ok/token?keyring" "urls = https://keyring.test/" "secret = "
 token_of() { "$KB" get --profile "$1" --format json | jq -r "$2"; }
 rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -15,7 +17,7 @@ echo "# golden cases"
 expires_at=$(token_of main .expires_at)
 "$PY" "$TESTS/golden.py" --bin "$KB_BIN" \
 	--subst "HOST=127.0.0.1:$PORT" --subst "BASE=$BASE" --subst "PORT=$PORT" \
-	--subst "CLIENT_ID=$CLIENT_ID" \
+	--subst "CLIENT_ID=$CLIENT_ID" --subst "WORK=$WORK" \
 	--subst "TOKEN=$(token_of main .access_token)" --subst "EXPIRES_AT=$expires_at" \
 	--subst "EXPIRES=$(rfc3339 "$expires_at")" \
 	--subst "TOKEN_GITUSER=$(token_of gituser .access_token)" \
@@ -97,7 +99,7 @@ for _ in $(seq 50); do
 done
 [ -n "$curl_pid" ] || fail "curl did not start"
 argv=$(tr '\0' ' ' <"/proc/$curl_pid/cmdline")
-expect_match "$argv" "^curl -q -K /dev/fd/3 -D /dev/fd/4 -sS -X POST --max-time 3 " "curl's argv"
+expect_match "$argv" "^curl -q -K /dev/fd/3 -D /dev/fd/4 --suppress-connect-headers -sS -X POST --max-time 3 " "curl's argv"
 expect_no_match "$argv" "$(token_of main .access_token)" "curl's argv"
 wait "$curl_wrapper" || true
 echo "# keybearer curl reads curl's arguments as curl does: every URL must be claimed"
@@ -137,4 +139,77 @@ printf 'payload' >"$WORK/payload"
 KB_STDIN="$WORK/payload" run_kb curl -sS --data-binary @- "$BASE/api/deny"
 expect_eq "$OUT" '{"error": "invalid_token"}' "a request that read stdin is not retried"
 expect_eq "$(requests ok)" "$n" "no new token for a request that cannot be sent again"
+
+echo "# keybearer curl after a 401: nothing of the refused attempt, on stdout or stderr"
+# A curl on PATH that keeps each run's stderr, as the real curl wrote it, and passes it on.
+mkdir -p "$WORK/stderr-curl"
+cat >"$WORK/stderr-curl/curl" <<SCRIPT
+#!/bin/sh
+n=\$((\$(cat "$WORK/curl-runs" 2>/dev/null || echo 0) + 1))
+echo "\$n" >"$WORK/curl-runs"
+$(command -v curl) "\$@" 2>"$WORK/curl-stderr.\$n"
+rc=\$?
+cat "$WORK/curl-stderr.\$n" >&2
+exit \$rc
+SCRIPT
+chmod 755 "$WORK/stderr-curl/curl"
+# stderr_runs ARGS...: keybearer curl ARGS with that curl, stdin from $KB_STDIN; sets RC,
+# OUT, ERR and RUNS (how many times curl ran).
+stderr_runs() {
+	rm -f "$WORK/curl-runs" "$WORK"/curl-stderr.*
+	PATH="$WORK/stderr-curl:$PATH" run_kb curl "$@"
+	RUNS=$(cat "$WORK/curl-runs")
+}
+hello='{"hello": "world", "client_id": "kb-test-client"}'
+# Each case, tab-separated: what the refused attempt wrote on stderr (a regex), the
+# retry's stdout, and curl's arguments before the URL (shell words).
+while IFS=$'\t' read -r refused expected_out args; do
+	eval "words=($args)"
+	server POST /_revoke "$(token_of main .access_token)"
+	n=$(requests ok)
+	stderr_runs "${words[@]}" "$BASE/api/hello"
+	what="keybearer curl $args after a revocation"
+	expect_rc 0 "$what"
+	expect_eq "$RUNS" 2 "curl runs of $what"
+	expect_match "$(cat "$WORK/curl-stderr.1")" "$refused" "the refused attempt's stderr ($what)"
+	# (a mint that takes a second says so: keybearer's own line, not curl's)
+	expect_eq "$(without_notices "$ERR")" "$(cat "$WORK/curl-stderr.2")" "stderr of $what (the retry's)"
+	expect_eq "$OUT" "$expected_out" "stdout of $what"
+	expect_eq "$(requests ok)" $((n + 1)) "tokens minted for $what"
+done <<CASES
+returned error: 401	$hello	-f
+^curl: \(22\) The requested URL returned error: 401$	$hello	-sS -f
+^$	${hello}200	-s -f -w '%{http_code}\n'
+^401$	$hello	-s -f -w '%{stderr}%{http_code}\n'
+^curl: \(22\) The requested URL returned error: 401$	$hello	--fail-with-body -sS
+CASES
+# No retry can follow: curl's stderr and status, passed on unchanged.
+KB_STDIN="$WORK/payload" stderr_runs -sS -f --data-binary @- "$BASE/api/deny"
+expect_rc 22 "a request that read stdin, refused with -f"
+expect_eq "$RUNS" 1 "curl runs for a request that read stdin"
+expect_eq "$ERR" "curl: (22) The requested URL returned error: 401" "curl's message, not retried"
+cmp -s "$WORK/err" "$WORK/curl-stderr.1" || fail "stderr [$ERR] is not curl's, byte for byte"
+# A resource that refuses every token: the retry's message, once.
+stderr_runs -sS -f "$BASE/api/deny"
+expect_rc 22 "a resource that refuses every token, with -f"
+expect_eq "$RUNS" 2 "curl runs for a resource that refuses every token"
+expect_eq "$(without_notices "$ERR")" "curl: (22) The requested URL returned error: 401" "curl's message, retried"
+# The real curl, its progress meter on stderr from the start: one meter, no 401.
+server POST /_revoke "$(token_of main .access_token)"
+run_kb curl -f "$BASE/api/hello"
+expect_rc 0 "keybearer curl -f with a progress meter, after a revocation"
+expect_eq "$OUT" "$hello" "its stdout"
+expect_eq "$(grep -c '% Total' <<<"$ERR")" 1 "progress meters shown"
+expect_no_match "$ERR" "returned error" "stderr of keybearer curl -f"
+
+echo "# keybearer curl through a CONNECT proxy: its reply hides no 401"
+"$PY" "$TESTS/connectproxy.py" --port-file "$WORK/proxy-port" --log "$WORK/proxy.log" &
+SERVER_PIDS+=($!)
+wait_for_file "$WORK/proxy-port" connectproxy.py
+server POST /_revoke "$(token_of main .access_token)"
+https_proxy="http://127.0.0.1:$(cat "$WORK/proxy-port")" run_kb curl -sS -i "$BASE/api/hello"
+expect_rc 0 "keybearer curl -i through a proxy, after a revocation"
+expect_eq "$(grep -c '^HTTP/' <<<"$OUT")" 1 "status lines shown"
+expect_match "$OUT" "^HTTP/1.1 200 OK" "the retried response"
+expect_eq "$(grep -c "^127.0.0.1:$PORT$" "$WORK/proxy.log")" 2 "tunnels through the proxy"
 echo "plugins: all passed"

@@ -7,15 +7,9 @@ if ! command -v terraform >/dev/null; then
 	echo "skipped: terraform not installed"
 	exit 0
 fi
-# As root the whole test runs in a network namespace of its own, where only loopback is up:
-# nothing Terraform tries can leave the machine.
-if [ -z "${KB_OWN_NETWORK:-}" ] && [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
-	unshare -n true 2>/dev/null; then
-	KB_OWN_NETWORK=1 exec unshare -n bash -c 'ip link set lo up && exec bash "$@"' bash "$0" "$@"
-fi
+. "$(dirname "$0")/loopback-only.sh"
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${KB_OWN_NETWORK:-}" ] || echo "# (not in a network namespace of its own: that needs root, unshare and ip)"
 # Nothing of the caller's Terraform setup: no token from the environment (TF_TOKEN_*), no
 # other CLI config, plugin cache or arguments; the CA of the test servers for its TLS.
 unset $(env | sed -n 's/^\(TF_[A-Za-z0-9_]*\)=.*/\1/p') TERRAFORM_CONFIG 2>/dev/null || true
