@@ -102,7 +102,14 @@ plugin_kubectl(int argc, char **argv, struct error *err)
 	/* With provideClusterInfo the server is known, and must be one the profile claims. */
 	found = server != NULL ? plugin_token_for_url(&cfg, server, profile_flag, &p, &rec, err)
 			       : plugin_token_for_profile(&cfg, profile_flag, &p, &rec, err);
-	if (found == 1) {
+	if (found == 1 && profile_flag != NULL) {
+		/* the kubeconfig named the profile: say which, or its user looks for another */
+		error_set(err, KB_EXIT_CONFIG,
+			  "profile %s does not claim the cluster %.*s%s — add the cluster to the "
+			  "urls of [profile %s], or name the profile that claims it in the "
+			  "kubeconfig's exec args",
+			  p->name, PLUGIN_QUOTE(server, 200), p->name);
+	} else if (found == 1) {
 		error_set(err, KB_EXIT_CONFIG,
 			  "no profile claims the cluster %.*s%s — add it to the urls of the "
 			  "profile meant for it",

@@ -35,7 +35,11 @@ const struct plugin plugins[] = {
 	  "\n"
 	  "A client-go exec credential plugin (client.authentication.k8s.io/v1 and v1beta1):\n"
 	  "users: [{name: me, user: {exec: {apiVersion: client.authentication.k8s.io/v1,\n"
-	  "        command: keybearer, args: [kubectl, --profile, P], interactiveMode: Never}}}]\n",
+	  "        command: keybearer, args: [kubectl, --profile, P], interactiveMode: Never}}}]\n"
+	  "v1 needs kubectl 1.22 or later; an older one needs v1beta1. With\n"
+	  "provideClusterInfo: true, the cluster's server must be in the profile's urls.\n"
+	  "kubectl never says that a token was refused: after a revocation, run\n"
+	  "keybearer invalidate --profile P.\n",
 	  plugin_kubectl },
 	{ "cargo", "cargo-credential-keybearer", "cargo credential provider (protocol v1)",
 	  "usage: cargo-credential-keybearer --cargo-plugin\n"

@@ -258,3 +258,32 @@ age_cached_token() {
 	cat "$WORK/aged" >"$file"
 	: >"${file%.json}.lock"
 }
+
+# start_toolserver API NAME: starts toolserver.py (API registry or kubernetes) over HTTPS,
+# checking tokens against the last token server started (start_server first); sets
+# TOOL_PORT. NAME names its request log, read with tool_requests NAME.
+start_toolserver() {
+	local port_file="$WORK/toolserver-$2.port"
+	"$PY" "$TESTS/toolserver.py" --api "$1" --port-file "$port_file" \
+		--cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
+		--token-check "$BASE/api/hello" --ca "$CA" --log "$WORK/toolserver-$2.log" &
+	SERVER_PIDS+=($!)
+	wait_for_file "$port_file" "the $1 server $2"
+	TOOL_PORT=$(cat "$port_file")
+}
+
+# tool_requests NAME [JQ-FILTER]: the requests server NAME has seen, one JSON object a
+# line ({"method", "path", "auth"}), through the filter (default: each whole).
+tool_requests() {
+	[ ! -f "$WORK/toolserver-$1.log" ] || jq -c "${2:-.}" "$WORK/toolserver-$1.log"
+}
+
+# readme_block HEADING [N]: the Nth (default 1st) fenced block after the README line that
+# starts with HEADING, without its fences: what a recipe tells a user to write.
+readme_block() {
+	awk -v heading="$1" -v want="${2:-1}" '
+		index($0, heading) == 1 { found = 1; next }
+		found && /^```/ { if (inside) { if (++n == want) exit; inside = 0 } else inside = 1; next }
+		found && inside && n + 1 == want { print }' "$KB_SOURCE/README.md"
+}
+
