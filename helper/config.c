@@ -1034,7 +1034,8 @@ config_select_why(const struct config *cfg, const char *flag_name, const char **
 	char names[512];
 	size_t i, in_file = 0;
 
-	*why = flag_name != NULL && *flag_name != '\0' ? "--profile" : "KEYBEARER_PROFILE";
+	*why = flag_name != NULL && *flag_name != '\0' ? "chosen with --profile"
+						       : "named by KEYBEARER_PROFILE";
 	if (name == NULL || *name == '\0')
 		name = getenv("KEYBEARER_PROFILE");
 	if (name != NULL && *name != '\0') {
@@ -1048,7 +1049,7 @@ config_select_why(const struct config *cfg, const char *flag_name, const char **
 		}
 		return p;
 	}
-	*why = "the KEYBEARER_* variables describe it";
+	*why = "the env profile: the KEYBEARER_* variables describe it";
 	if (config_find(cfg, ENV_PROFILE_NAME) != NULL)
 		return config_find(cfg, ENV_PROFILE_NAME);
 	for (i = 0; i < cfg->count; i++) {
@@ -1182,11 +1183,29 @@ static int __attribute__((format(printf, 2, 3))) text_add(struct text *t, const 
 	return 0;
 }
 
-/* A URL quoted in a message: up to 200 bytes, "…" marking a longer one. */
-#define QUOTE_MAX	  200
-#define QUOTE(value)	  (int)QUOTE_MAX, (value), strlen(value) > QUOTE_MAX ? "…" : ""
+#define QUOTE_MAX	  200 /* bytes of a URL quoted in a message */
 #define EXPLAIN_ROOM_TODO 360 /* kept for the what-to-do while the profiles are listed */
 #define EXPLAIN_ENTRY_MAX 300 /* a urls entry longer than this is not suggested */
+
+/* A URL as a message quotes it: up to QUOTE_MAX bytes (ending on a whole UTF-8
+ * character), "…" marking a longer one, and '?' for a control byte, so that what a user
+ * typed can neither end the line nor pass for more of the message. */
+static const char *
+quote(const char *url, char out[QUOTE_MAX + 4])
+{
+	size_t len = strlen(url), keep = len > QUOTE_MAX ? QUOTE_MAX : len, i;
+
+	while (keep < len && keep > 0 && ((unsigned char)url[keep] & 0xc0) == 0x80)
+		keep--;
+	for (i = 0; i < keep; i++)
+		out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f ? '?' : url[i];
+	if (keep < len) {
+		memcpy(out + keep, "…", 3);
+		keep += 3;
+	}
+	out[keep] = '\0';
+	return out;
+}
 
 /* The profile's urls, space-separated, as a urls line would list them; -1 when they do
  * not all fit. */
@@ -1203,6 +1222,19 @@ add_urls(struct text *t, const struct profile *p)
 		}
 	}
 	return 0;
+}
+
+/* add_urls, when room bytes are left after them; else nothing (-1). */
+static int
+add_urls_leaving(struct text *t, const struct profile *p, size_t room)
+{
+	size_t used = t->used;
+
+	if (add_urls(t, p) == 0 && t->size - t->used >= room)
+		return 0;
+	t->used = used;
+	t->buf[used] = '\0';
+	return -1;
 }
 
 /* The profiles and what they claim, as many as fit before room is left for the advice:
@@ -1222,8 +1254,8 @@ add_claims(struct text *t, const struct config *cfg, const char *only_host, size
 				   strcmp(prefix.host, only_host) == 0;
 		if (only_host != NULL && on_host == 0)
 			continue;
-		if (t->size - t->used < room || text_add(t, "%s%s ", listed ? "; " : "", p->name) ||
-		    (p->url_count == 0 ? text_add(t, "(no urls)") : add_urls(t, p))) {
+		if (text_add(t, "%s%s ", listed ? "; " : "", p->name) ||
+		    (p->url_count == 0 ? text_add(t, "(no urls)") : add_urls_leaving(t, p, room))) {
 			t->used = used;
 			t->buf[used] = '\0';
 			left_out++;
@@ -1358,17 +1390,17 @@ config_explain_unclaimed(const struct config *cfg, const struct profile *chosen,
 	struct text t = { out, size, 0 };
 	const struct profile *claimer, *target;
 	const char *refusal, *advice;
-	char entry[EXPLAIN_ENTRY_MAX + 1];
+	char entry[EXPLAIN_ENTRY_MAX + 1], quoted[QUOTE_MAX + 4];
 	struct url want;
 
 	out[0] = '\0';
 	if (chosen != NULL)
-		text_add(&t, "profile %s does not claim %.*s%s", chosen->name, QUOTE(url));
+		text_add(&t, "profile %s does not claim %s", chosen->name, quote(url, quoted));
 	else
-		text_add(&t, "no profile claims %.*s%s", QUOTE(url));
+		text_add(&t, "no profile claims %s", quote(url, quoted));
 	if (as_given != NULL && strcmp(as_given, url) != 0)
-		text_add(&t, " (%.*s%s has no scheme: read as http://, as curl reads it)",
-			 QUOTE(as_given));
+		text_add(&t, " (%s has no scheme: read as http://, as curl reads it)",
+			 quote(as_given, quoted));
 	refusal = url_refusal(url, &advice);
 	if (refusal != NULL) {
 		text_add(&t, ": %s, and no profile claims such a URL — %s", refusal, advice);
@@ -1385,8 +1417,11 @@ config_explain_unclaimed(const struct config *cfg, const struct profile *chosen,
 	claimer = config_match_url(cfg, url);
 	if (chosen != NULL) {
 		text_add(&t, ": it claims ");
-		if (chosen->url_count == 0 || add_urls(&t, chosen) != 0)
-			text_add(&t, "%s", chosen->url_count == 0 ? "nothing" : "other URLs");
+		if (chosen->url_count == 0)
+			text_add(&t, "nothing");
+		else if (add_urls_leaving(&t, chosen, EXPLAIN_ROOM_TODO) != 0)
+			text_add(&t, "%zu other prefixes (keybearer status lists them)",
+				 chosen->url_count);
 		if (claimer != NULL)
 			text_add(&t, "; profile %s claims it (with %s)", claimer->name,
 				 config_profile_claim(claimer, url));

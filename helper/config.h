@@ -87,7 +87,8 @@ int config_load_text(struct config *cfg, const char *path, const char *text, con
 const struct profile *config_select(const struct config *cfg, const char *flag_name,
 				    struct error *err);
 
-/* config_select, saying in *why how it chose: "--profile", "KEYBEARER_PROFILE", ... */
+/* config_select, saying in *why how it chose, in words: "chosen with --profile", "the only
+ * profile of the config file", ... */
 const struct profile *config_select_why(const struct config *cfg, const char *flag_name,
 					const char **why, struct error *err);
 

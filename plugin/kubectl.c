@@ -103,10 +103,10 @@ plugin_kubectl(int argc, char **argv, struct error *err)
 	found = server != NULL ? plugin_token_for_url(&cfg, server, profile_flag, &p, &rec, err)
 			       : plugin_token_for_profile(&cfg, profile_flag, &p, &rec, err);
 	if (found == 1) {
-		error_set(err, KB_EXIT_CONFIG,
-			  "no profile claims the cluster %.*s%s — add it to the urls of the "
-			  "profile meant for it",
-			  PLUGIN_QUOTE(server, 200));
+		char why[ERROR_MESSAGE_MAX];
+		config_explain_unclaimed(&cfg, profile_flag != NULL ? p : NULL, server, NULL, why,
+					 sizeof(why));
+		error_set(err, KB_EXIT_CONFIG, "%s", why);
 	} else if (found == 0) {
 		text = render_credential(api_version, &rec);
 		rc = output_answer(text, err);

@@ -1064,6 +1064,10 @@ static const struct {
 	  "profile local does not claim http://127.0.0.1:9001/: it claims "
 	  "http://127.0.0.1:9000/ — add http://127.0.0.1:9001/ to the urls of profile local: "
 	  "urls = http://127.0.0.1:9000/ http://127.0.0.1:9001/ in [profile local] of @PATH@" },
+	/* what a user typed cannot end the message's line */
+	{ "https://api.example.com/v1/a\nkeybearer: fake", NULL, NULL,
+	  "no profile claims https://api.example.com/v1/a?keybearer: fake: it has a space or a "
+	  "control character in it, and no profile claims such a URL — percent-encode it" },
 	{ "https://api.example.com:8444/", NULL, NULL,
 	  "no profile claims https://api.example.com:8444/: the claims on api.example.com: site "
 	  "https://api.example.com/v1/ https://api.example.com:8443/ — add "
