@@ -1158,6 +1158,24 @@ config_match_url(const struct config *cfg, const char *url)
 	return best;
 }
 
+const struct profile *
+config_match_url_also(const struct config *cfg, const char *url, const struct profile *best)
+{
+	struct url want;
+	size_t i, entry;
+	long len;
+
+	if (url_parse(url, &want) != 0)
+		return NULL;
+	len = claim_length(best, &want, &entry);
+	for (i = 0; len >= 0 && i < cfg->count; i++) {
+		if (&cfg->profiles[i] != best &&
+		    claim_length(&cfg->profiles[i], &want, &entry) == len)
+			return &cfg->profiles[i];
+	}
+	return NULL;
+}
+
 /* A message built piece by piece: a piece that does not fit whole is left out whole, so
  * the text is never cut inside a name or a URL. */
 struct text {

@@ -114,6 +114,11 @@ const struct profile *config_match_url(const struct config *cfg, const char *url
 /* Whether one of p's urls is a prefix of url (same scheme, host and port). */
 int config_profile_claims(const struct profile *p, const char *url);
 
+/* Another profile whose claim on url is as long as best's (config_match_url's pick, the
+ * first in the file of those), or NULL: which names it, as best wins only by its place. */
+const struct profile *config_match_url_also(const struct config *cfg, const char *url,
+					    const struct profile *best);
+
 /* The urls entry of p that claims url (the longest), or NULL. */
 const char *config_profile_claim(const struct profile *p, const char *url);
 

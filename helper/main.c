@@ -91,7 +91,8 @@ static const struct command commands[] = {
 	  "Prints \"PROFILE ENTRY\": the profile that gets a token for URL and the entry of its\n"
 	  "urls that claims it, as the host tools match (the longest prefix with the same\n"
 	  "scheme, host and port; a path with a dot segment or an encoded dot, slash or\n"
-	  "backslash is nobody's). A URL without a scheme is read as http://URL, as curl\n"
+	  "backslash is nobody's; of equal claims the first in keybearer profiles wins, and\n"
+	  "stderr names the other). A URL without a scheme is read as http://URL, as curl\n"
 	  "reads it, and stderr says so. When no profile claims URL it exits 78 and says\n"
 	  "why: the claims on its host, or every profile's urls, and the urls line that\n"
 	  "would claim it.\n"
@@ -302,7 +303,7 @@ cmd_which(int argc, char **argv, struct error *err)
 {
 	struct cli_options opts;
 	struct config cfg;
-	const struct profile *p;
+	const struct profile *p, *also;
 	char *url = NULL, *answer = NULL;
 	int rc;
 
@@ -314,6 +315,11 @@ cmd_which(int argc, char **argv, struct error *err)
 		return -1;
 	if (strcmp(url, opts.url) != 0)
 		error_warn("%s has no scheme: read as %s, as curl reads it", opts.url, url);
+	also = config_match_url_also(&cfg, url, p);
+	if (also != NULL)
+		error_warn("profile %s claims it as well (with %s): %s comes first in keybearer "
+			   "profiles, so its token goes there",
+			   also->name, config_profile_claim(also, url), p->name);
 	if (asprintf(&answer, "%s %s\n", p->name, config_profile_claim(p, url)) < 0)
 		rc = error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	else

@@ -75,6 +75,12 @@ for args in "which" "which a b" "which --profile main $BASE/api/" "profiles extr
 	expect_match "$ERR" "^keybearer: (which|profiles) arguments: .* — see keybearer (which|profiles) --help$" "message of keybearer $args"
 done
 
+{ cat "$CONFIG" && printf '[profile twin]\ntoken_url = %s/ok/token?twin\nurls = %s/api/\n' "$BASE" "$BASE"; } >"$WORK/twin-config"
+chmod 600 "$WORK/twin-config"
+KEYBEARER_CONFIG="$WORK/twin-config" run_kb which "$BASE/api/x"
+expect_rc 0 "which with two profiles claiming alike"
+expect_eq "$OUT" "main $BASE/api/" "which: the first of two equal claims"
+expect_eq "$ERR" "keybearer: warning: profile twin claims it as well (with $BASE/api/): main comes first in keybearer profiles, so its token goes there" "which: the tie, said"
 for args in "which" "get --url"; do
 	# shellcheck disable=SC2086
 	run_kb $args ""
@@ -268,6 +274,7 @@ run_kb check --profile disc
 expect_rc 0 "check of an issuer profile"
 expect_match "$OUT" "^ok    endpoint  issuer $(quote_re "$BASE")/issuer/ok: its discovery document names the token endpoint \(read next\) \(" "check: the issuer"
 expect_match "$OUT" "^ok    discovery the token endpoint of issuer $(quote_re "$BASE")/issuer/ok is $(quote_re "$BASE")/ok/token \(" "check: discovery"
+KEYBEARER_FETCH="$WORK/no-fetch" check_fails fetch 70 "KEYBEARER_FETCH \($(quote_re "$WORK")/no-fetch\) is not an executable file — fix or unset it" --profile main
 mkdir -p "$WORK/run2" && chmod 700 "$WORK/run2" && : >"$WORK/run2/keybearer" # not a directory
 XDG_RUNTIME_DIR="$WORK/run2" check_fails cache 74 "cache directory $(quote_re "$WORK")/run2/keybearer is a symbolic link or not a directory — remove it; keybearer recreates it" --profile main
 
