@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "notice.h"
 #include "output.h"
 #include "safefile.h"
 #include "sha256.h"
@@ -553,7 +554,7 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 		.max_size = CACHE_LOCK_FILE_SIZE,
 		.code = KB_EXIT_IO,
 	};
-	long long deadline = monotonic_ms() + (long long)timeout_seconds * 1000;
+	long long started = monotonic_ms(), deadline = started + (long long)timeout_seconds * 1000;
 	long pause_ms = 1;
 	struct stat st;
 	int fd;
@@ -580,6 +581,10 @@ cache_lock(const struct cache *c, const char *profile_name, int timeout_seconds,
 			cache_lock_busy(profile_name, timeout_seconds, err);
 			goto fail;
 		}
+		if (notice_due(NOTICE_LOCK, started))
+			notice_say(NOTICE_LOCK,
+				   "another keybearer refreshing profile %s (at most %lld s more)",
+				   profile_name, (deadline - monotonic_ms() + 999) / 1000);
 		/* A refresh takes tens of ms: waiters notice its end within 10 ms. */
 		pause.tv_sec = 0;
 		pause.tv_nsec = pause_ms * 1000000L;

@@ -438,6 +438,25 @@ key_rule_find(const char *name)
 	return NULL;
 }
 
+const char *
+config_key_value(const struct profile *p, const char *key)
+{
+	const struct key_rule *rule = key_rule_find(key);
+
+	if (rule == NULL)
+		return NULL;
+	switch (rule->type) {
+	case KEY_STRING:
+	case KEY_ENDPOINT:
+	case KEY_PATH:
+		return *(char *const *)((const char *)p + rule->offset);
+	case KEY_AUTH_METHOD:
+		return config_auth_method_name(p->auth_method);
+	default:
+		return NULL;
+	}
+}
+
 int
 config_set_key(struct profile *p, const char *key, const char *value, const char *where,
 	       struct error *err)
@@ -447,6 +466,55 @@ config_set_key(struct profile *p, const char *key, const char *value, const char
 	if (rule == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "unknown key %s — report this bug", key);
 	return profile_set(p, rule, value, where, err);
+}
+
+/* Edits (insert, delete, replace, swap two neighbours) from a to b, case aside: enough to
+ * tell a typo from another word. Names of 64 bytes or more count as far apart. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	unsigned char d[64][64];
+	size_t la = strlen(a), lb = strlen(b), i, j, v;
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (unsigned char)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (unsigned char)j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			v = d[i - 1][j - 1] +
+			    (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			if (d[i - 1][j] + 1u < v)
+				v = d[i - 1][j] + 1u;
+			if (d[i][j - 1] + 1u < v)
+				v = d[i][j - 1] + 1u;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1u < v)
+				v = d[i - 2][j - 2] + 1u;
+			d[i][j] = (unsigned char)v;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The known key a mistyped one most likely meant (the closest, at most two edits away and
+ * fewer than its length), or NULL. */
+static const char *
+nearest_key(const char *name)
+{
+	const char *best = NULL;
+	size_t i, distance, best_distance = 3;
+
+	for (i = 0; i < KEY_COUNT; i++) {
+		distance = edit_distance(name, key_rules[i].name);
+		if (distance < best_distance && distance < strlen(name)) {
+			best = key_rules[i].name;
+			best_distance = distance;
+		}
+	}
+	return best;
 }
 
 static int
@@ -572,10 +640,12 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 		return 0;
 	rule = key_rule_find(name);
 	if (rule == NULL) {
+		const char *nearest = nearest_key(name);
 		error_set(st->err, KB_EXIT_CONFIG,
-			  "%s: unknown key \"%s\" in [%s] — see the configuration reference in "
-			  "the README",
-			  where, name, section);
+			  "%s: unknown key \"%s\" in [%s] — %s%s%ssee man 5 keybearer-config for "
+			  "the keys",
+			  where, name, section, nearest ? "did you mean " : "",
+			  nearest ? nearest : "", nearest ? "? " : "");
 		return 0;
 	}
 	bit = 1u << (unsigned)(rule - key_rules);
@@ -879,26 +949,13 @@ config_append_section(const struct config *cfg, const char *name, const char *co
 	char *text = NULL;
 	size_t i, len = 0;
 	int fd = -1, rc = -1;
+	struct stat st;
 	FILE *out;
 
 	if (path == NULL)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "no place for a config file: HOME is not "
 				 "set — set KEYBEARER_CONFIG");
-	out = open_memstream(&text, &len);
-	if (out == NULL) {
-		free(path);
-		return out_of_memory(err);
-	}
-	fprintf(out, "%s[profile %s]\n", cfg->path != NULL ? "\n" : "", name);
-	for (i = 0; i < count; i++) {
-		if (values[i] != NULL)
-			fprintf(out, "%s = %s\n", keys[i], values[i]);
-	}
-	if (fclose(out) != 0 || text == NULL) {
-		rc = out_of_memory(err);
-		goto out;
-	}
 	if (cfg->path == NULL && make_parent_dirs(path, err) != 0)
 		goto out;
 	/* O_APPEND writes through a dotfile manager's symlink and leaves every other byte of
@@ -906,6 +963,24 @@ config_append_section(const struct config *cfg, const char *name, const char *co
 	fd = cfg->path != NULL
 		     ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY)
 		     : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	out = fd >= 0 ? open_memstream(&text, &len) : NULL;
+	if (fd >= 0 && out == NULL) {
+		rc = out_of_memory(err);
+		goto out;
+	}
+	/* a blank line before the section, unless it is the first thing in the file */
+	if (out != NULL) {
+		fprintf(out, "%s[profile %s]\n", fstat(fd, &st) == 0 && st.st_size > 0 ? "\n" : "",
+			name);
+		for (i = 0; i < count; i++) {
+			if (values[i] != NULL)
+				fprintf(out, "%s = %s\n", keys[i], values[i]);
+		}
+		if (fclose(out) != 0 || text == NULL) {
+			rc = out_of_memory(err);
+			goto out;
+		}
+	}
 	if (fd < 0 || output_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
 		error_set(err, KB_EXIT_CONFIG,
 			  "cannot write the config file %s: %s — add [profile "
@@ -1107,11 +1182,19 @@ claim_length(const struct profile *p, const struct url *want, size_t *entry)
 		if (url_parse(p->urls[j], &prefix) != 0 || !same_origin(want, &prefix))
 			continue;
 		len = strlen(path_or_root(&prefix));
-		if (strncmp(path_or_root(want), path_or_root(&prefix), len) != 0)
-			continue;
+		if (strncmp(path_or_root(want), path_or_root(&prefix), len) != 0) {
+			/* a claim written with its trailing slash claims the path without it:
+			 * urls = https://host/team/repo.git/ is meant for .../repo.git, which is
+			 * what git asks about */
+			if (len < 2 || path_or_root(&prefix)[len - 1] != '/' ||
+			    strncmp(path_or_root(want), path_or_root(&prefix), len - 1) != 0 ||
+			    strchr("?", path_or_root(want)[len - 1]) == NULL)
+				continue;
+			len--;
+		}
 		/* /api claims /api, /api/x and /api?q, but not /api-admin */
-		if (path_or_root(&prefix)[len - 1] != '/' &&
-		    strchr("/?", path_or_root(want)[len]) == NULL)
+		else if (path_or_root(&prefix)[len - 1] != '/' &&
+			 strchr("/?", path_or_root(want)[len]) == NULL)
 			continue;
 		if ((long)len > best) {
 			best = (long)len;
@@ -1130,6 +1213,28 @@ config_profile_claim(const struct profile *p, const char *url)
 	if (url_parse(url, &want) != 0 || claim_length(p, &want, &entry) < 0)
 		return NULL;
 	return p->urls[entry];
+}
+
+const struct profile *
+config_claim_on_origin(const struct config *cfg, const char *url, const char **entry)
+{
+	struct url want, prefix;
+	size_t i, j;
+
+	if (url_parse(url, &want) != 0)
+		return NULL;
+	for (i = 0; i < cfg->count; i++) {
+		const struct profile *p = &cfg->profiles[i];
+		for (j = 0; j < p->url_count; j++) {
+			if (url_parse(p->urls[j], &prefix) == 0 &&
+			    strcmp(want.scheme, prefix.scheme) == 0 &&
+			    strcmp(want.host, prefix.host) == 0 && want.port == prefix.port) {
+				*entry = p->urls[j];
+				return p;
+			}
+		}
+	}
+	return NULL;
 }
 
 int

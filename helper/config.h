@@ -97,6 +97,10 @@ const struct profile *config_find(const struct config *cfg, const char *name);
 /* A new profile (as login makes one) with the defaults; NULL with err set. */
 struct profile *config_add_profile(struct config *cfg, const char *name, struct error *err);
 
+/* The value of a key that holds one string (or the auth method's name), as the profile
+ * has it now; NULL when unset or not such a key. */
+const char *config_key_value(const struct profile *p, const char *key);
+
 /* Sets one key as a config line would, with the same checks; where names the source. */
 int config_set_key(struct profile *p, const char *key, const char *value, const char *where,
 		   struct error *err);
@@ -110,6 +114,11 @@ int config_append_section(const struct config *cfg, const char *name, const char
 /* The profile whose urls claim url: the longest prefix with the same scheme, host and port
  * (default ports spelled or not). NULL when no profile claims it: then no token goes there. */
 const struct profile *config_match_url(const struct config *cfg, const char *url);
+
+/* A profile with a urls entry on url's origin (same scheme, host and port), whatever its
+ * path, and that entry: for telling a user why a URL of that host got nothing. */
+const struct profile *config_claim_on_origin(const struct config *cfg, const char *url,
+					     const char **entry);
 
 /* Whether one of p's urls is a prefix of url (same scheme, host and port). */
 int config_profile_claims(const struct profile *p, const char *url);

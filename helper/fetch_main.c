@@ -35,6 +35,7 @@
 #include "http.h"
 #include "login.h"
 #include "monotonic.h"
+#include "notice.h"
 #include "output.h"
 #include "safefile.h"
 #include "secret.h"
@@ -80,11 +81,12 @@ mint(const struct profile *p, const struct secret *secret, struct cache_record *
 {
 	struct token_result result = { 0 };
 	struct cache_clock now;
-	long long deadline, delay;
+	long long deadline, delay, started_ms;
 	int attempt, asked, rc = -1;
 
 	*retry_after = -1;
-	deadline = monotonic_ms() + (long long)p->timeout * 1000;
+	started_ms = monotonic_ms();
+	deadline = started_ms + (long long)p->timeout * 1000;
 	for (attempt = 1;; attempt++) {
 		struct error attempt_err = { 0 };
 		struct timespec pause;
@@ -104,6 +106,12 @@ mint(const struct profile *p, const struct secret *secret, struct cache_record *
 		}
 		error_debug("attempt %d for profile %s failed, next in %lld ms: %s", attempt,
 			    p->name, delay, attempt_err.message);
+		/* this pause takes the wait past a second: say so now, not after it */
+		if (notice_due(NOTICE_ENDPOINT, started_ms - delay))
+			notice_say(NOTICE_ENDPOINT,
+				   "the token endpoint of profile %s, which failed (attempt %d): "
+				   "trying again for at most %lld s more",
+				   p->name, attempt, (deadline - monotonic_ms() + 999) / 1000);
 		pause.tv_sec = (time_t)(delay / 1000);
 		pause.tv_nsec = (long)(delay % 1000) * 1000000L;
 		nanosleep(&pause, NULL);

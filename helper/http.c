@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "monotonic.h"
+#include "notice.h"
 #include "safefile.h"
 #include "url.h"
 
@@ -15,6 +16,27 @@ struct ca_bundle {
 	char *pem;
 	size_t len;
 };
+
+/* What the progress callback needs to say, once, that an answer is slow in coming. */
+struct slow_answer {
+	const struct http_target *target;
+	long long started, deadline; /* monotonic ms */
+};
+
+/* libcurl calls this often while it waits; after about a second it is said once. */
+static int
+say_when_slow(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+	      curl_off_t ulnow)
+{
+	const struct slow_answer *slow = user;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (notice_due(NOTICE_ENDPOINT, slow->started))
+		notice_say(NOTICE_ENDPOINT, "%s %s to answer (at most %lld s more)",
+			   slow->target->what, slow->target->url,
+			   (slow->deadline - monotonic_ms() + 999) / 1000);
+	return 0;
+}
 
 struct body_buffer {
 	char *data;
@@ -237,6 +259,7 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 {
 	char detail[CURL_ERROR_SIZE] = "";
 	struct body_buffer body = { 0 };
+	struct slow_answer slow;
 	struct curl_slist *headers = NULL;
 	struct ca_bundle ca_storage;
 	struct url endpoint;
@@ -287,6 +310,12 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
+	slow.target = t;
+	slow.started = monotonic_ms();
+	slow.deadline = slow.started + timeout_ms;
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, say_when_slow);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &slow);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	code = curl_easy_perform(curl);
 	if (code != CURLE_OK) {
 		transport_error(code, detail, req != NULL ? &req->redaction : NULL, p, t, &body,

@@ -1,5 +1,7 @@
 #include "keyring.h"
 
+#include "notice.h"
+
 #include <libsecret/secret.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,9 @@ struct keyring_call {
 	const struct profile *p;
 	GCancellable *cancel;
 	GSource *deadline; /* cancels the call when it fires */
+	GSource *slow;	   /* says, once, that the call is taking long */
 	int seconds;
+	gint64 started;
 	SecretService *service;
 };
 
@@ -48,17 +52,40 @@ cancel_call(gpointer cancel)
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean
+say_slow(gpointer user)
+{
+	const struct keyring_call *call = user;
+	gint64 left = (gint64)call->seconds * 1000000 - (g_get_monotonic_time() - call->started);
+
+	notice_say(NOTICE_KEYRING, "the Secret Service (profile %s; at most %lld s more)",
+		   call->p->name, (long long)(left > 0 ? (left + 999999) / 1000000 : 0));
+	return G_SOURCE_REMOVE;
+}
+
+static void
+drop_source(GSource **source)
+{
+	if (*source != NULL) {
+		g_source_destroy(*source);
+		g_source_unref(*source);
+		*source = NULL;
+	}
+}
+
 static void
 deadline_start(struct keyring_call *call, int seconds)
 {
-	if (call->deadline != NULL) {
-		g_source_destroy(call->deadline);
-		g_source_unref(call->deadline);
-	}
+	drop_source(&call->deadline);
+	drop_source(&call->slow);
 	call->seconds = seconds;
+	call->started = g_get_monotonic_time();
 	call->deadline = g_timeout_source_new((guint)seconds * 1000);
 	g_source_set_callback(call->deadline, cancel_call, call->cancel, NULL);
 	g_source_attach(call->deadline, NULL);
+	call->slow = g_timeout_source_new(NOTICE_AFTER_MS);
+	g_source_set_callback(call->slow, say_slow, call, NULL);
+	g_source_attach(call->slow, NULL);
 }
 
 static void
@@ -73,10 +100,8 @@ call_begin(struct keyring_call *call, const struct profile *p)
 static void
 call_end(struct keyring_call *call)
 {
-	if (call->deadline != NULL) {
-		g_source_destroy(call->deadline);
-		g_source_unref(call->deadline);
-	}
+	drop_source(&call->deadline);
+	drop_source(&call->slow);
 	g_clear_object(&call->service);
 	g_clear_object(&call->cancel);
 }
@@ -250,6 +275,9 @@ unlock(struct keyring_call *call, GList *objects, struct error *err)
 	if (!has_display())
 		return locked_headless(call->p, err);
 	deadline_start(call, CONFIG_KEYRING_PROMPT_SECONDS);
+	/* a person is asked: that wait is long from the start */
+	notice_say(NOTICE_KEYRING, "the keyring's unlock prompt (profile %s; at most %d s)",
+		   call->p->name, CONFIG_KEYRING_PROMPT_SECONDS);
 	secret_service_unlock(call->service, objects, call->cancel, on_ready, &pending);
 	if (await(call, &pending, err) != 0)
 		goto out;

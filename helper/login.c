@@ -23,10 +23,21 @@
 
 #define ANSWER_MAX 1024
 
+/* The keys login can set, each from its option: one login writes a whole section. */
+static const struct {
+	const char *option; /* without "--" */
+	const char *key;
+} key_options[] = {
+	{ "token-url", "token_url" },	  { "issuer", "issuer" },   { "client-id", "client_id" },
+	{ "auth-method", "auth_method" }, { "scope", "scope" },	    { "audience", "audience" },
+	{ "resource", "resource" },	  { "ca-file", "ca_file" },
+};
+
+#define KEY_OPTION_COUNT (sizeof(key_options) / sizeof(key_options[0]))
+
 struct login_options {
 	const char *profile;
-	const char *client_id;
-	const char *token_url;
+	const char *values[KEY_OPTION_COUNT]; /* as key_options; NULL: not given */
 	int verify;
 };
 
@@ -110,12 +121,19 @@ read_line(const char *prompt, int secret, char *buf, size_t cap, size_t *len, st
 	return 0;
 }
 
-/* A value the config needs and the command line did not give: asked on a terminal. */
+/* A value the config needs and the command line did not give: asked on a terminal, and
+ * marked in added (as key_options) to be written to the config file. */
 static int
-ask(struct profile *p, const char *key, const char *question, const char *option, struct error *err)
+ask(struct profile *p, const char *key, const char *question, const char *option, int added[],
+    struct error *err)
 {
 	char prompt[256], answer[ANSWER_MAX];
-	size_t len;
+	size_t len, i;
+
+	for (i = 0; i < KEY_OPTION_COUNT; i++) {
+		if (strcmp(key_options[i].key, key) == 0)
+			added[i] = 1;
+	}
 
 	if (!isatty(STDIN_FILENO))
 		return error_set(err, KB_EXIT_CONFIG,
@@ -127,20 +145,24 @@ ask(struct profile *p, const char *key, const char *question, const char *option
 	return config_set_key(p, key, answer, option, err);
 }
 
-/* Applies --client-id or --token-url: fills a missing value, refuses to change one. */
+/* Applies an option to its key: fills a missing value, refuses to change one (that is the
+ * config file's to say). *added tells that the key was set. */
 static int
-apply_option(struct profile *p, const char *key, const char *value, const char *option,
+apply_option(struct profile *p, const char *key, const char *value, const char *option, int *added,
 	     struct error *err)
 {
-	const char *current = strcmp(key, "token_url") == 0 ? p->token_url : p->client_id;
+	const char *current = config_key_value(p, key);
 
+	*added = 0;
 	if (value == NULL || (current != NULL && strcmp(current, value) == 0))
 		return 0;
-	if (current != NULL)
+	/* the auth method always has a value: its default gives way on a profile login makes */
+	if (current != NULL && (strcmp(key, "auth_method") != 0 || p->in_file))
 		return error_set(err, KB_EXIT_USAGE,
 				 "profile %s already has %s %s — edit the config file to change "
-				 "it, or leave out %s",
+				 "it, or leave out --%s",
 				 p->name, key, current, option);
+	*added = 1;
 	return config_set_key(p, key, value, option, err);
 }
 
@@ -150,12 +172,19 @@ parse_options(int argc, char **argv, struct login_options *o, const char *allowe
 {
 	static const struct option table[] = {
 		{ "profile", required_argument, NULL, 'p' },
-		{ "client-id", required_argument, NULL, 'c' },
-		{ "token-url", required_argument, NULL, 'u' },
 		{ "no-verify", no_argument, NULL, 'n' },
+		{ "token-url", required_argument, NULL, 0 },
+		{ "issuer", required_argument, NULL, 0 },
+		{ "client-id", required_argument, NULL, 0 },
+		{ "auth-method", required_argument, NULL, 0 },
+		{ "scope", required_argument, NULL, 0 },
+		{ "audience", required_argument, NULL, 0 },
+		{ "resource", required_argument, NULL, 0 },
+		{ "ca-file", required_argument, NULL, 0 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, index = 0;
+	size_t i;
 
 	memset(o, 0, sizeof(*o));
 	o->verify = 1;
@@ -167,14 +196,16 @@ parse_options(int argc, char **argv, struct login_options *o, const char *allowe
 					 "%s arguments: unknown option or missing value %s — see "
 					 "keybearer %s --help",
 					 argv[1], argv[optind - 1], argv[1]);
-		if (opt == 'p')
+		if (opt == 'p') {
 			o->profile = optarg;
-		else if (opt == 'c')
-			o->client_id = optarg;
-		else if (opt == 'u')
-			o->token_url = optarg;
-		else
+		} else if (opt == 'n') {
 			o->verify = 0;
+		} else {
+			for (i = 0; i < KEY_OPTION_COUNT; i++) {
+				if (strcmp(key_options[i].option, table[index].name) == 0)
+					o->values[i] = optarg;
+			}
+		}
 		index = 0;
 	}
 	if (optind != argc)
@@ -247,18 +278,24 @@ replace_cached_token(const struct profile *p, const struct token_result *fresh, 
 	return rc;
 }
 
-/* Writes what the config file lacks: the whole section of a profile it does not have, or
- * the client_id login was told. */
+/* Writes what the config file lacks: the keys login set, as a section of their own at the
+ * end of the file (a second section of the same name adds to the first). */
 static int
-record_profile(const struct config *cfg, const struct profile *p, int is_new, int client_id_is_new,
+record_profile(const struct config *cfg, const struct profile *p, const int added[],
 	       struct error *err)
 {
-	const char *keys[] = { "token_url", "client_id" };
-	const char *values[] = { is_new ? p->token_url : NULL, p->client_id };
+	const char *keys[KEY_OPTION_COUNT], *values[KEY_OPTION_COUNT];
+	size_t i, count = 0;
 
-	if (p->in_file && !client_id_is_new)
+	for (i = 0; i < KEY_OPTION_COUNT; i++) {
+		if (!added[i])
+			continue;
+		keys[count] = key_options[i].key;
+		values[count++] = config_key_value(p, key_options[i].key);
+	}
+	if (count == 0)
 		return 0;
-	return config_append_section(cfg, p->name, keys, values, 2, err);
+	return config_append_section(cfg, p->name, keys, values, count, err);
 }
 
 int
@@ -270,13 +307,17 @@ login_run(int argc, char **argv, struct error *err)
 	struct token_result fresh = { 0 };
 	char prompt[256], *secret = malloc(SECRET_MAX + 2);
 	size_t secret_len = 0;
-	int rc = -1, is_new, client_id_is_new, retry_after;
+	int rc = -1, retry_after, added[KEY_OPTION_COUNT] = { 0 };
+	size_t i;
 
 	if (secret == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	memset(secret, 0, SECRET_MAX + 2);
 	mlock(secret, SECRET_MAX + 2);
-	if (parse_options(argc, argv, &o, "profile client-id token-url no-verify", err) != 0)
+	if (parse_options(argc, argv, &o,
+			  "profile no-verify token-url issuer client-id auth-method scope audience "
+			  "resource ca-file",
+			  err) != 0)
 		goto wipe;
 	if (config_load(&cfg, err) != 0)
 		goto wipe;
@@ -284,13 +325,17 @@ login_run(int argc, char **argv, struct error *err)
 	p = login_profile(&cfg, &o, err);
 	if (p == NULL)
 		goto out;
-	is_new = !p->in_file && strcmp(p->name, "aspose") != 0;
-	client_id_is_new = p->client_id == NULL;
-	if (apply_option(p, "token_url", o.token_url, "--token-url", err) != 0 ||
-	    apply_option(p, "client_id", o.client_id, "--client-id", err) != 0 ||
-	    (config_endpoint_identity(p) == NULL &&
-	     ask(p, "token_url", "Token URL", "--token-url", err) != 0) ||
-	    (p->client_id == NULL && ask(p, "client_id", "Client id", "--client-id", err) != 0))
+	for (i = 0; i < KEY_OPTION_COUNT; i++) {
+		if (apply_option(p, key_options[i].key, o.values[i], key_options[i].option,
+				 &added[i], err) != 0)
+			goto out;
+	}
+	/* what a profile cannot do without, asked on a terminal */
+	if (config_endpoint_identity(p) == NULL &&
+	    ask(p, "token_url", "Token URL", "--token-url", added, err) != 0)
+		goto out;
+	if (p->client_id == NULL &&
+	    ask(p, "client_id", "Client id", "--client-id", added, err) != 0)
 		goto out;
 	snprintf(prompt, sizeof(prompt), "Client secret for profile %s (not shown): ", p->name);
 	/* one byte of room for the NUL: the secret itself fits SECRET_MAX, as every source's */
@@ -306,8 +351,7 @@ login_run(int argc, char **argv, struct error *err)
 		error_set(err, code, "the secret of profile %s was not stored: %s", p->name, why);
 		goto out;
 	}
-	if (keyring_store(p, secret, err) != 0 ||
-	    record_profile(&cfg, p, is_new, client_id_is_new, err) != 0 ||
+	if (keyring_store(p, secret, err) != 0 || record_profile(&cfg, p, added, err) != 0 ||
 	    replace_cached_token(p, o.verify ? &fresh : NULL, err) != 0)
 		goto out;
 	fprintf(stderr, "keybearer: stored the secret of profile %s in the keyring%s\n", p->name,

@@ -128,19 +128,26 @@ static const struct command commands[] = {
 	  "  -p, --profile P    the profile whose cached token to inspect; with - and\n"
 	  "                     --verify, the profile whose keys to verify against\n" COMMON_HELP },
 	{ "login", cmd_keyring, "store a client secret in the OS keyring (rotation too)",
-	  "usage: keybearer login [--profile P] [--client-id ID] [--token-url URL] [--no-verify]\n"
+	  "usage: keybearer login [--profile P] [--client-id ID] [--token-url URL | --issuer URL]\n"
+	  "                       [--auth-method M] [--scope S] [--audience A] [--resource R]\n"
+	  "                       [--ca-file PATH] [--no-verify]\n"
 	  "\n"
 	  "Stores the profile's client secret in the OS keyring (Secret Service: GNOME\n"
 	  "Keyring, KWallet, KeePassXC). On a terminal it asks for the secret without echo;\n"
 	  "otherwise it reads one line from stdin:  printf %s \"$SECRET\" | keybearer login\n"
 	  "It first mints a token with the secret to prove it works, and stores nothing\n"
 	  "when the token endpoint refuses it. Logging in again replaces the stored secret\n"
-	  "(rotation) and drops the cached token. A profile missing from the config file\n"
-	  "is added to it.\n"
+	  "(rotation) and drops the cached token. A profile missing from the config file,\n"
+	  "or the keys given here that it lacks, are added to it as one section (the token\n"
+	  "is minted with them first); a key the profile has is not changed.\n"
 	  "\n"
 	  "  -p, --profile P    the profile (a new name makes a new profile)\n"
 	  "      --client-id ID the client id, when the profile has none (else asked)\n"
 	  "      --token-url U  the token endpoint of a new profile (else asked)\n"
+	  "      --issuer U     an OpenID Connect issuer instead of a token endpoint\n"
+	  "      --auth-method M client_secret_post (default) or client_secret_basic\n"
+	  "      --scope S, --audience A, --resource R   the profile's scope, audience, resource\n"
+	  "      --ca-file PATH the CAs to trust for the token endpoint\n"
 	  "      --no-verify    store without minting a token first\n" COMMON_HELP },
 	{ "logout", cmd_keyring, "remove a stored client secret and the cached token",
 	  "usage: keybearer logout [--profile P]\n"
@@ -330,12 +337,21 @@ cmd_which(int argc, char **argv, struct error *err)
 	return rc;
 }
 
-/* Whether a login or logout option takes the next word as its value. */
+/* Whether a login or logout option takes the next word as its value (login.c's table). */
 static int
 takes_value(const char *word)
 {
-	return strcmp(word, "-p") == 0 || strcmp(word, "--profile") == 0 ||
-	       strcmp(word, "--client-id") == 0 || strcmp(word, "--token-url") == 0;
+	static const char *const options[] = {
+		"-p",	   "--profile",	 "--client-id", "--token-url", "--issuer", "--auth-method",
+		"--scope", "--audience", "--resource",	"--ca-file",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		if (strcmp(word, options[i]) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* login and logout talk to the keyring and maybe a terminal: keybearer-fetch's work.

@@ -17,6 +17,7 @@
 #include "keyring.h"
 #include "safefile.h"
 #include "monotonic.h"
+#include "notice.h"
 
 extern char **environ;
 
@@ -125,19 +126,28 @@ resolve_keyring(const struct profile *p, struct secret *s, struct error *err)
 }
 
 /* Reads the command's stdout until it closes, the buffer is full or the deadline passes;
- * -1 on the deadline. */
+ * -1 on the deadline. After about a second it says, once, what it waits for. */
 static int
-read_until(int fd, char *buf, size_t cap, size_t *len, long long deadline)
+read_until(const struct profile *p, int fd, char *buf, size_t cap, size_t *len, long long deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long long started = monotonic_ms();
 
 	*len = 0;
 	while (*len < cap) {
-		long long left = deadline - monotonic_ms();
+		long long left = deadline - monotonic_ms(), wait;
 		ssize_t n;
 		if (left <= 0)
 			return -1;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+		if (notice_due(NOTICE_COMMAND, started))
+			notice_say(NOTICE_COMMAND,
+				   "the secret command of profile %s (at most %lld s more)",
+				   p->name, (left + 999) / 1000);
+		wait = left;
+		if (monotonic_ms() - started < NOTICE_AFTER_MS &&
+		    started + NOTICE_AFTER_MS - monotonic_ms() < wait)
+			wait = started + NOTICE_AFTER_MS - monotonic_ms() + 1;
+		if (poll(&pfd, 1, (int)wait) < 0 && errno != EINTR)
 			return -1;
 		if (pfd.revents == 0)
 			continue;
@@ -224,7 +234,7 @@ resolve_command(const struct profile *p, struct secret *s, struct error *err)
 			  strerror(spawn_rc));
 		goto out;
 	}
-	finished = read_until(fds[0], buf, cap, &len, deadline) == 0 &&
+	finished = read_until(p, fds[0], buf, cap, &len, deadline) == 0 &&
 		   wait_until(pid, &status, deadline) == 0;
 	if (!finished) {
 		kill(own_group ? -pid : pid, SIGKILL);

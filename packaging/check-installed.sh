@@ -22,6 +22,9 @@ expect_rc 0 "cached get from the package"
 expect_eq "$OUT" "$token" "the cached token"
 expect_eq "$(requests ok)" 1 "token requests"
 
+# the README a newcomer looks for, where Debian keeps package documentation
+[ -s /usr/share/doc/keybearer/README.md ] || [ -s /usr/share/doc/keybearer/README.md.gz ] ||
+	fail "no README in /usr/share/doc/keybearer"
 man -w keybearer >/dev/null || fail "man keybearer: no page"
 man -w 5 keybearer-config >/dev/null || fail "man 5 keybearer-config: no page"
 for f in /usr/share/bash-completion/completions/keybearer \

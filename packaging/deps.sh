@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
-# Installs what keybearer needs to build, test and run its demo on Debian 12.
+# Installs what keybearer needs to build, test and run its demo on Debian 12 (with --demo:
+# to build and run the demo only).
 # Idempotent and quiet when everything is present; uses sudo when not root.
 set -euo pipefail
 
+# What building keybearer and running the demo take (the demo: a token server in Python, a
+# CA made with openssl, curl calling the API).
 packages=(
 	build-essential cmake pkg-config
 	libcurl4-openssl-dev libjson-c-dev libinih-dev # the two binaries
 	libsecret-1-dev                                # keybearer-fetch's keyring access
+	libssl-dev                                     # inspect --verify (libcurl's OpenSSL)
+	scdoc                                          # man pages
+	python3 openssl curl ca-certificates           # the demo
+)
+# and what the tests add: `deps.sh --demo` leaves these out
+demo_only=
+[ "${1:-}" != "--demo" ] || demo_only=1
+[ -n "$demo_only" ] || packages+=(
 	gnome-keyring dbus libsecret-tools libglib2.0-bin # a real Secret Service for the tests
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
-	python3 openssl curl wget ca-certificates util-linux jq procps binutils strace valgrind # tests, demo
+	wget util-linux jq procps binutils strace valgrind # tests
 	hyperfine                                      # benchmark
-	scdoc man-db                                   # man pages, and checking them
+	man-db                                         # checking the man pages
 	bash-completion zsh fish                       # the completions, and checking them
 	debhelper dpkg-dev lintian rpm                 # the .deb and the RPM
-	libssl-dev                                     # inspect --verify (libcurl's OpenSSL)
 	python3-authlib python3-flask                  # a real authorization server (interop)
 )
 # and Node.js for the other (oidc-provider); a Node already installed (say from NodeSource)
 # is kept: Debian's npm package would replace it
-command -v node >/dev/null || packages+=(nodejs)
-command -v npm >/dev/null || packages+=(npm)
+if [ -z "$demo_only" ]; then
+	command -v node >/dev/null || packages+=(nodejs)
+	command -v npm >/dev/null || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,6 +49,6 @@ fi
 
 # The interop test's oidc-provider, exactly as tests/interop/package-lock.json pins it.
 interop="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
-if [ ! -d "$interop/node_modules/oidc-provider" ]; then
+if [ -z "$demo_only" ] && [ ! -d "$interop/node_modules/oidc-provider" ]; then
 	(cd "$interop" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

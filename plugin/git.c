@@ -102,6 +102,22 @@ answer_get(const struct git_request *req, const struct profile *p, const struct 
 	return rc;
 }
 
+/* git asks without the repository's path unless credential.useHttpPath is set: a profile
+ * that claims a path on the host can then never match. git shows our stderr: say so. */
+static void
+hint_use_http_path(const struct config *cfg, const char *url)
+{
+	const char *entry = NULL;
+	const struct profile *p = config_claim_on_origin(cfg, url, &entry);
+
+	if (p != NULL)
+		fprintf(stderr,
+			"keybearer: no token for %s: git sent no path, and profile %s claims only "
+			"%s on that host — run git config --global credential.useHttpPath true, so "
+			"that git sends the repository's path\n",
+			url, p->name, entry);
+}
+
 int
 plugin_git(int argc, char **argv, struct error *err)
 {
@@ -138,6 +154,8 @@ plugin_git(int argc, char **argv, struct error *err)
 	if (config_load(&cfg, err) != 0)
 		goto out;
 	found = plugin_match_url(&cfg, url, NULL, &p, err);
+	if (found == 1 && req.path == NULL && strcmp(argv[1], "get") == 0)
+		hint_use_http_path(&cfg, url);
 	if (found != 0) {
 		rc = found == 1 ? 0 : -1; /* 1: no profile claims this URL, no credential */
 	} else if (strcmp(argv[1], "erase") == 0) {

@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 
 bash packaging/deps.sh
 build=${KEYBEARER_BUILD_DIR:-build}
-cmake -S . -B "$build" -DKEYBEARER_WERROR=ON -DBUILD_TESTING=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -DKEYBEARER_WERROR=ON -DBUILD_TESTING=ON -DKEYBEARER_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure -j"$(nproc)" "$@")
 
 asan_build=${KEYBEARER_ASAN_BUILD_DIR:-build-asan}
-cmake -S . -B "$asan_build" -DKEYBEARER_WERROR=ON -DKEYBEARER_SANITIZE=ON -DBUILD_TESTING=ON \
+cmake -S . -B "$asan_build" -DKEYBEARER_WERROR=ON -DKEYBEARER_SANITIZE=ON -DBUILD_TESTING=ON -DKEYBEARER_TESTS=ON \
 	>/dev/null
 cmake --build "$asan_build" -j"$(nproc)" >/dev/null
 (cd "$asan_build" && ctest --output-on-failure -j"$(nproc)")

@@ -19,8 +19,14 @@ _keybearer_value()
 	--format | -f)
 		COMPREPLY=($(compgen -W "header token curl wget json" -- "$cur"))
 		;;
-	--min-ttl | --client-id | --token-url | --audience | --env | --url)
+	--min-ttl | --client-id | --token-url | --issuer | --audience | --scope | --resource | --env | --url)
 		COMPREPLY=() # seconds, an id, a URL, an audience, a variable name: free text
+		;;
+	--auth-method)
+		COMPREPLY=($(compgen -W "client_secret_post client_secret_basic" -- "$cur"))
+		;;
+	--ca-file)
+		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	*)
 		return 1
@@ -103,8 +109,8 @@ _keybearer()
 		takes="--profile -p --audience"
 		;;
 	login)
-		opts="--profile --client-id --token-url --no-verify --verbose --help"
-		takes="--profile -p --client-id --token-url"
+		opts="--profile --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file --no-verify --verbose --help"
+		takes="--profile -p --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file"
 		;;
 	kubectl)
 		if ((cword == 2)); then

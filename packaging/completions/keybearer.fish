@@ -142,6 +142,15 @@ complete -c keybearer -n '__keybearer_command_is login' -l client-id -x \
     -d 'The client id, when the profile has none'
 complete -c keybearer -n '__keybearer_command_is login' -l token-url -x \
     -d 'The token endpoint of a new profile'
+complete -c keybearer -n '__keybearer_command_is login' -l issuer -x \
+    -d 'An OpenID Connect issuer instead of a token endpoint'
+complete -c keybearer -n '__keybearer_command_is login' -l auth-method -x \
+    -a 'client_secret_post client_secret_basic' -d 'How the client authenticates'
+complete -c keybearer -n '__keybearer_command_is login' -l scope -x -d "The profile's scope"
+complete -c keybearer -n '__keybearer_command_is login' -l audience -x -d "The profile's audience"
+complete -c keybearer -n '__keybearer_command_is login' -l resource -x -d "The profile's resource"
+complete -c keybearer -n '__keybearer_command_is login' -l ca-file -r \
+    -d 'The CAs to trust for the token endpoint'
 complete -c keybearer -n '__keybearer_command_is login' -l no-verify \
     -d 'Store without minting a token first'
 

@@ -135,7 +135,8 @@ run_kb get --profile locked
 elapsed=$(($(date +%s) - start))
 expect_rc 0 "lock held, token still valid"
 expect_eq "$OUT" "Authorization: Bearer $locked_token" "the cached token stands in"
-expect_match "$ERR" "^keybearer: warning: another keybearer has been refreshing profile locked for more than 6 s" "lock warning"
+expect_match "$ERR" "^keybearer: waiting for another keybearer refreshing profile locked \(at most 5 s more\)
+keybearer: warning: another keybearer has been refreshing profile locked for more than 6 s" "lock warning"
 [ "$elapsed" -ge 5 ] && [ "$elapsed" -le 9 ] || fail "lock wait took ${elapsed}s"
 rm "$CACHE_DIR/$key.json"
 run_kb get --profile locked
@@ -143,7 +144,8 @@ kill "$holder"
 wait "$holder" 2>/dev/null || true
 expect_rc 75 "lock held, nothing cached"
 expect_eq "$OUT" "" "stdout after the lock wait"
-expect_eq "$ERR" "keybearer: another keybearer has been refreshing profile locked for more than 6 s — try again; if it persists, look for a stuck keybearer-fetch" "lock message"
+expect_eq "$ERR" "keybearer: waiting for another keybearer refreshing profile locked (at most 5 s more)
+keybearer: another keybearer has been refreshing profile locked for more than 6 s — try again; if it persists, look for a stuck keybearer-fetch" "lock message"
 
 echo "# without XDG_RUNTIME_DIR the cache lives in XDG_CACHE_HOME"
 (

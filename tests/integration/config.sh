@@ -125,7 +125,7 @@ bad_config() { # LINE_NUMBER PATTERN CONTENT
 	expect_eq "$OUT" "" "stdout for config [$3]"
 	expect_match "$ERR" "^keybearer: $CONFIG:$1: $2" "message for config [$3]"
 }
-bad_config 2 'unknown key "colour" in \[profile p\] — see the configuration reference' $'[profile p]\ncolour = blue\n'
+bad_config 2 'unknown key "colour" in \[profile p\] — see man 5 keybearer-config for the keys' $'[profile p]\ncolour = blue\n'
 bad_config 1 '"token_url" is outside any section — put it under \[profile NAME\]' $'token_url = https://x/\n'
 bad_config 1 'unknown section \[default\] — sections are written \[profile NAME\]' $'[default]\nclient_id = x\n'
 bad_config 3 'malformed line — write "key = value" lines' $'[profile p]\nclient_id = x\nthis is not a setting\n'

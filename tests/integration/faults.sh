@@ -49,22 +49,25 @@ while IFS= read -r line; do
 	[ "$mode" != closed-port ] || extra+=("token_url = https://127.0.0.1:1/closed-port/token")
 	write_profile "fault$row" "$mode" "${extra[@]}"
 	before_requests=$(requests "$mode")
-	start=$(date +%s)
+	start=$(date +%s%N)
 	run_kb get --profile "fault$row"
-	elapsed=$(($(date +%s) - start))
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+	elapsed=$((elapsed_ms / 1000))
 	made=$(($(requests "$mode") - before_requests))
 	what="row $row ($mode, $setup)"
 	expect_rc "$code" "$what"
 	expect_eq "$OUT" "" "$what: stdout"
-	expect_match "$ERR" "$pattern" "$what: stderr"
-	expect_eq "$(printf '%s\n' "$ERR" | wc -l)" 1 "$what: stderr lines"
+	# the error, one line, after what a long wait said of itself
+	expect_notices "$ERR" "$elapsed_ms" "$what"
+	expect_match "$(without_notices "$ERR")" "$pattern" "$what: stderr"
+	expect_eq "$(without_notices "$ERR" | wc -l)" 1 "$what: stderr lines"
 	expect_no_secret "$ERR" "$what: stderr"
 	expect_eq "$(snapshot)" "$before" "$what: cache directory"
 	[ "$elapsed" -le 10 ] || fail "$what: took ${elapsed}s"
 	[ "$made" -ge "$least" ] && [ "$made" -le "$most" ] ||
 		fail "$what: $made requests, expected $least to $most"
 	# The failure record beside the cache, and status, which shows it.
-	failed=$ERR
+	failed=$(without_notices "$ERR")
 	expect_no_secret "$(cat "$CACHE_DIR"/*.lock)" "$what: lock files"
 	run_kb status --profile "fault$row"
 	expect_rc 0 "$what: status"

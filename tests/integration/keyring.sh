@@ -84,6 +84,45 @@ run_kb get --profile kr
 expect_rc 0 "get after rotation"
 [ "$OUT" != "Authorization: Bearer $token" ] || fail "rotation kept the old token"
 
+echo "# one login writes a whole section: a private CA, another auth method, scope, an issuer"
+http_base=$BASE http_port=$PORT
+start_server # https, with the test CA, beside the plain http one
+https_base=$BASE
+BASE=$http_base PORT=$http_port
+empty_config="$WORK/empty-config"
+: >"$empty_config"
+chmod 600 "$empty_config"
+printf '%s' "$SECRET" >"$WORK/stdin"
+while IFS='|' read -r name options section; do
+	case "$name" in '#'* | '') continue ;; esac
+	name=${name// /}
+	options=${options//@HTTPS@/$https_base}
+	options=${options//@CA@/$CA}
+	options=${options//@ID@/$CLIENT_ID}
+	section=${section# }
+	eval "set -- $options"
+	KEYBEARER_CONFIG=$empty_config KB_STDIN="$WORK/stdin" run_kb login --profile "$name" "$@"
+	expect_rc 0 "login --profile $name $options"
+	expect_eq "$ERR" "keybearer: stored the secret of profile $name in the keyring (checked: the token endpoint accepted it)" "login $name"
+	section=${section//@HTTPS@/$https_base}
+	section=${section//@CA@/$CA}
+	section=${section//@ID@/$CLIENT_ID}
+	expect_eq "$(sed -n "/^\[profile $name\]\$/,/^\$/p" "$empty_config" | sed '/^$/d')" \
+		"$(printf "${section//\\n/\\n}")" "the section login $name wrote"
+	KEYBEARER_CONFIG=$empty_config run_kb get --profile "$name" --format token
+	expect_rc 0 "a get of $name after its login"
+	KEYBEARER_CONFIG=$empty_config KEYBEARER_FETCH=/bin/false run_kb get --profile "$name"
+	expect_rc 0 "the token login minted, cached"
+done <<'ROWS'
+# profile | login options | the section it writes (\n between lines)
+basic | --token-url @HTTPS@/require-basic/token --client-id @ID@ --auth-method client_secret_basic --ca-file @CA@ --scope "read write" --audience https://api.test/ --resource https://res.test/ | [profile basic]\ntoken_url = @HTTPS@/require-basic/token\nclient_id = @ID@\nauth_method = client_secret_basic\nscope = read write\naudience = https://api.test/\nresource = https://res.test/\nca_file = @CA@
+iss | --issuer @HTTPS@/issuer/ok --client-id @ID@ --ca-file @CA@ | [profile iss]\nissuer = @HTTPS@/issuer/ok\nclient_id = @ID@\nca_file = @CA@
+ROWS
+expect_eq "$(head -n 1 "$empty_config")" "[profile basic]" "the first section starts the empty file"
+KEYBEARER_CONFIG=$empty_config KB_STDIN="$WORK/stdin" run_kb login --profile basic --auth-method client_secret_post
+expect_rc 64 "login changing a profile's auth method"
+expect_eq "$ERR" "keybearer: profile basic already has auth_method client_secret_basic — edit the config file to change it, or leave out --auth-method" "the refusal"
+
 echo "# a secret the endpoint rejects is not stored"
 printf 'nope' >"$WORK/stdin"
 KB_STDIN="$WORK/stdin" run_kb login --profile rejected --client-id "$CLIENT_ID" --token-url "$BASE/ok/token?rejected"
@@ -144,7 +183,8 @@ run_kb get --profile slowkr
 elapsed=$((($(date +%s%N) - start) / 1000000))
 expect_rc 75 "stopped daemon"
 stuck="the Secret Service did not answer within 2 s (profile slowkr) — is the keyring daemon stuck? restart it, or raise keyring_timeout"
-expect_eq "$ERR" "keybearer: $stuck" "stopped-daemon message"
+expect_eq "$ERR" "keybearer: waiting for the Secret Service (profile slowkr; at most 1 s more)
+keybearer: $stuck" "stopped-daemon message"
 [ "$elapsed" -ge 1900 ] && [ "$elapsed" -lt 4500 ] || fail "stopped daemon answered in ${elapsed} ms"
 # the next caller is told at once, and told it was the keyring, not the token endpoint
 stuck_pattern=$(sed 's/[()?]/\\&/g' <<<"$stuck")
@@ -170,7 +210,8 @@ expect_rc 78 "locked keyring, headless"
 expect_eq "$ERR" "keybearer: the keyring holding the secret of profile kr is locked and there is no display to ask for its password — unlock it (log in to the desktop, or gnome-keyring-daemon --unlock), or use secret = file:, env: or command: for headless use" "locked message"
 DISPLAY=:99 run_kb get --profile kr
 expect_rc 78 "locked keyring with a display: the service's prompt (which cannot open here)"
-expect_eq "$ERR" "keybearer: the keyring holding the secret of profile kr stayed locked (the unlock prompt was dismissed) — unlock it and try again" "prompted-unlock message"
+expect_eq "$ERR" "keybearer: waiting for the keyring's unlock prompt (profile kr; at most 120 s)
+keybearer: the keyring holding the secret of profile kr stayed locked (the unlock prompt was dismissed) — unlock it and try again" "prompted-unlock message"
 run_kb status --profile kr
 expect_match "$OUT" "secret        keyring \(stored, keyring locked\)" "status of a locked item"
 run_kb get --profile lost

@@ -191,6 +191,23 @@ expect_no_match() {
 	fi
 }
 
+# A wait of about a second or more says once on stderr what it waits for: "keybearer:
+# waiting for …". notices TEXT prints those lines of a stderr text, without_notices the
+# others; expect_notices TEXT MS WHAT checks that a wait of MS milliseconds said so, once
+# per kind of wait, and that a short one did not.
+notices() { grep '^keybearer: waiting for ' <<<"$1" || true; }
+without_notices() { grep -v '^keybearer: waiting for ' <<<"$1" || true; }
+expect_notices() {
+	local said
+	said=$(notices "$1" | wc -l)
+	if [ "$2" -lt 900 ]; then
+		expect_eq "$said" 0 "$3: wait notices after ${2} ms"
+	elif [ "$2" -ge 1500 ]; then
+		[ "$said" -ge 1 ] || fail "$3: waited ${2} ms and said nothing of it"
+	fi
+	expect_eq "$(notices "$1" | cut -c1-40 | sort | uniq -d)" "" "$3: a wait said twice"
+}
+
 # The secret must never show in anything we print, in any encoding a server may echo it
 # in: raw, form- or percent-encoded (either hex case), JSON-escaped (as json-c writes it,
 # and with ensure_ascii's \uXXXX in either case), HTML-escaped, or as the base64 of either

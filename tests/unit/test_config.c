@@ -342,7 +342,22 @@ struct error_case {
 
 static const struct error_case error_cases[] = {
 	{ "unknown key", "[profile work]\ntoken_url = https://h/t\nclient = x\n",
-	  PATH ":3: unknown key \"client\" in [profile work] — see the configuration reference" },
+	  PATH ":3: unknown key \"client\" in [profile work] — see man 5 keybearer-config for "
+	       "the keys" },
+	/* a typo gets the key it most likely meant */
+	{ "a mistyped key", "[profile work]\ntoken_url = https://h/t\nscop = x\n",
+	  PATH ":3: unknown key \"scop\" in [profile work] — did you mean scope? see man 5 "
+	       "keybearer-config for the keys" },
+	{ "two letters swapped", "[profile work]\ntoken_url = https://h/t\nclinet_id = x\n",
+	  PATH ":3: unknown key \"clinet_id\" in [profile work] — did you mean client_id?" },
+	{ "a dash for the underscore", "[profile work]\ntoken-url = https://h/t\n",
+	  PATH ":2: unknown key \"token-url\" in [profile work] — did you mean token_url?" },
+	{ "upper case", "[profile work]\nTOKEN_URL = https://h/t\n",
+	  PATH ":2: unknown key \"TOKEN_URL\" in [profile work] — did you mean token_url?" },
+	{ "too far from any key", "[profile work]\ncolour = blue\n",
+	  PATH ":2: unknown key \"colour\" in [profile work] — see man 5 keybearer-config" },
+	{ "a short word is not taken for a key", "[profile work]\nid = x\n",
+	  PATH ":2: unknown key \"id\" in [profile work] — see man 5 keybearer-config" },
 	{ "key outside a section", "token_url = https://h/t\n",
 	  PATH ":1: \"token_url\" is outside any section — put it under [profile NAME]" },
 	{ "key outside a section after comments", "# keybearer\n\ntimeout = 5\n",
@@ -961,7 +976,13 @@ static const struct {
 	{ "https://api.example.com", "site" },
 	{ "https://API.Example.com:443/x", "site" },
 	{ "https://api.example.com/billing/invoices?x=1", "billing" },
-	{ "https://api.example.com/billing", "site" },
+	/* a claim of /billing/ claims /billing too (git asks for .../repo.git of a claim
+	 * written .../repo.git/), and its query, but nothing else that starts so */
+	{ "https://api.example.com/billing", "billing" },
+	{ "https://api.example.com/billing?x=1", "billing" },
+	{ "https://api.example.com/billin", "site" },
+	{ "https://api.example.com/billing-admin", "site" },
+	{ "https://api.example.com/billing#x", NULL },
 	/* A claim ends at a path segment; paths whose meaning depends on normalization are
 	 * nobody's: dot segments, encoded dots, slashes, backslashes. */
 	{ "https://api.example.com/billingx/y", "site" },
