@@ -353,12 +353,13 @@ int
 obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	     struct cache_record *rec, struct error *err)
 {
+	enum { NO_RECORD = CACHE_REFRESH_NOW + 1 }; /* for the words: nothing was cached */
 	static const char *const need_words[] = {
 		[CACHE_FRESH] = "fresh enough, no request",
 		[CACHE_REFRESH_SOON] = "inside the refresh window: handed out, refreshed in the "
 				       "background",
 		[CACHE_REFRESH_NOW] = "due for refresh: keybearer-fetch asks for a new one",
-		[3] = "no usable cached token: keybearer-fetch asks for one",
+		[NO_RECORD] = "no usable cached token: keybearer-fetch asks for one",
 	};
 	struct cache_record stale = { 0 };
 	struct cache_clock now;
@@ -375,7 +376,8 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	cache_clock_now(&now);
 	need = rc == 0 ? cache_need(rec, &now, p->refresh_margin, min_ttl) : CACHE_REFRESH_NOW;
 	error_debug("profile %s: timing: cache lookup %.3f ms: %s", p->name,
-		    (monotonic_us() - started) / 1000.0, need_words[rc == 0 ? need : 3]);
+		    (monotonic_us() - started) / 1000.0,
+		    need_words[rc == 0 ? (int)need : NO_RECORD]);
 	if (rc == 0)
 		error_debug("profile %s: the cached token has %lld s left", p->name,
 			    cache_record_left(rec, &now));
