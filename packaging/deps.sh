@@ -22,6 +22,8 @@ demo_only=
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
 	wget util-linux jq procps binutils strace valgrind # tests
+	iproute2                                       # a test's network namespace: loopback only
+	git git-lfs                                    # real git and git-lfs against a test server
 	hyperfine                                      # benchmark
 	man-db                                         # checking the man pages
 	bash-completion zsh fish                       # the completions, and checking them

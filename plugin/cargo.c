@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "output.h"
 #include "plugin.h"
 #include "safefile.h"
@@ -209,8 +210,11 @@ cargo_parse_request(const char *line, struct cargo_request *req)
 		req->problem = "the provider's args give --profile without a profile name — write "
 			       "them as [\"--profile\", \"NAME\"] in cargo's config";
 	} else {
-		req->is_get = strcmp(kind, "get") == 0;
-		if (req->is_get && req->index_url == NULL)
+		req->kind = strcmp(kind, "get") == 0	  ? CARGO_GET
+			    : strcmp(kind, "login") == 0  ? CARGO_LOGIN
+			    : strcmp(kind, "logout") == 0 ? CARGO_LOGOUT
+							  : CARGO_OTHER;
+		if (req->kind != CARGO_OTHER && req->index_url == NULL)
 			req->problem = "the request names no registry index-url";
 	}
 	return req->problem != NULL ? -1 : 0;
@@ -221,6 +225,72 @@ cargo_request_free(struct cargo_request *req)
 {
 	json_object_put(req->json);
 	memset(req, 0, sizeof(*req));
+}
+
+/* What to do instead of cargo login or logout, for the profile that claims the registry:
+ * keybearer keeps no registry token that cargo could store or remove, but a client secret
+ * (in the keyring, or where the profile's secret line says). */
+static char *
+account_hint(enum cargo_kind kind, const struct profile *p)
+{
+	int keyring = p->secret_kind == SECRET_KEYRING;
+	char *source = NULL, *what = NULL, *hint = NULL;
+	size_t size;
+	int n;
+
+	size = strlen(p->secret_arg != NULL ? p->secret_arg : "") + sizeof("command:");
+	source = malloc(size);
+	if (source == NULL)
+		return NULL;
+	config_describe_secret_source(p, source, size);
+	n = asprintf(&what,
+		     "keybearer mints its own tokens for this registry, with profile %s's client "
+		     "secret%s%s",
+		     p->name, keyring ? "" : " from ", keyring ? "" : source);
+	free(source);
+	if (n < 0)
+		return NULL;
+	if (kind == CARGO_LOGIN && keyring)
+		n = asprintf(&hint, "%s — instead of cargo login, run keybearer login --profile %s",
+			     what, p->name);
+	else if (kind == CARGO_LOGIN)
+		n = asprintf(&hint, "%s — cargo login has nothing to store for it", what);
+	else if (keyring)
+		n = asprintf(&hint,
+			     "%s — instead of cargo logout, run keybearer logout --profile %s: it "
+			     "removes the secret from the keyring and drops the cached token",
+			     what, p->name);
+	else
+		n = asprintf(
+			&hint,
+			"%s — instead of cargo logout, run keybearer logout --profile %s to drop "
+			"the cached token",
+			what, p->name);
+	free(what);
+	return n < 0 ? NULL : hint;
+}
+
+/* login and logout of a registry a profile claims: an Err cargo shows the user, naming
+ * keybearer's own command. A registry no profile claims is another provider's to serve. */
+static int
+answer_account(const struct config *cfg, const struct cargo_request *req, struct error *err)
+{
+	struct error match_err = { 0 };
+	const struct profile *p;
+	char *hint;
+	int rc, found;
+
+	found = plugin_match_url(cfg, req->index_url, req->profile, &p, &match_err);
+	if (found == 1)
+		return send_error("url-not-supported", NULL, err);
+	if (found < 0)
+		return send_error("other", match_err.message, err);
+	hint = account_hint(req->kind, p);
+	if (hint == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	rc = send_error("other", hint, err);
+	free(hint);
+	return rc;
 }
 
 static int
@@ -236,8 +306,12 @@ answer(const struct config *cfg, const char *line, struct error *err)
 		rc = send_error("other", req.problem, err);
 		goto out;
 	}
-	if (!req.is_get) {
-		rc = send_error("operation-not-supported", NULL, err); /* login, logout, ... */
+	if (req.kind == CARGO_LOGIN || req.kind == CARGO_LOGOUT) {
+		rc = answer_account(cfg, &req, err);
+		goto out;
+	}
+	if (req.kind != CARGO_GET) {
+		rc = send_error("operation-not-supported", NULL, err);
 		goto out;
 	}
 	found = plugin_token_for_url(cfg, req.index_url, req.profile, &p, &rec, &token_err);

@@ -65,8 +65,15 @@ char *git_request_url(const struct git_request *req);
 int bazel_parse_request(const char *text, size_t len, char **uri, struct error *err);
 int kubectl_parse_exec_info(const char *info, const char **api_version, char **server,
 			    struct error *err);
+enum cargo_kind {
+	CARGO_OTHER, /* an operation keybearer does not serve */
+	CARGO_GET,
+	CARGO_LOGIN, /* login and logout are keybearer's own commands: the answer says so */
+	CARGO_LOGOUT,
+};
+
 struct cargo_request {
-	int is_get;
+	enum cargo_kind kind;
 	const char *index_url;	  /* without cargo's "sparse+"; whole, never cut */
 	const char *profile;	  /* from args: --profile NAME, or NULL */
 	const char *problem;	  /* why the request cannot be served, for an Err "other" */

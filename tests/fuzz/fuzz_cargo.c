@@ -17,10 +17,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(line, data, size);
 	line[size] = '\0';
-	/* a request is served, or says why not: never both, never neither; a get that is
-	 * served names its registry */
+	/* a request is served, or says why not: never both, never neither; a get, login or
+	 * logout that is served names its registry */
 	if ((cargo_parse_request(line, &req) == 0) != (req.problem == NULL) ||
-	    (req.problem == NULL && req.is_get && req.index_url == NULL))
+	    (req.problem == NULL && req.kind != CARGO_OTHER && req.index_url == NULL))
 		abort();
 	cargo_request_free(&req);
 	free(line);

@@ -8,6 +8,8 @@ write_profile main ok "urls = $BASE/api/ $BASE/git/ $BASE/registry/ $BASE/hang-b
 write_profile gituser ok "token_url = $BASE/ok/token?gituser" "urls = https://gituser.test/" \
 	"git_username = x-access-token"
 write_profile tf ok "token_url = $BASE/ok/token?tf" "urls = https://localhost:$PORT/"
+# (its secret in the keyring, which the golden cases never reach)
+write_profile keyring ok "token_url = $BASE/ok/token?keyring" "urls = https://keyring.test/" "secret = "
 token_of() { "$KB" get --profile "$1" --format json | jq -r "$2"; }
 rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -15,7 +17,7 @@ echo "# golden cases"
 expires_at=$(token_of main .expires_at)
 "$PY" "$TESTS/golden.py" --bin "$KB_BIN" \
 	--subst "HOST=127.0.0.1:$PORT" --subst "BASE=$BASE" --subst "PORT=$PORT" \
-	--subst "CLIENT_ID=$CLIENT_ID" \
+	--subst "CLIENT_ID=$CLIENT_ID" --subst "WORK=$WORK" \
 	--subst "TOKEN=$(token_of main .access_token)" --subst "EXPIRES_AT=$expires_at" \
 	--subst "EXPIRES=$(rfc3339 "$expires_at")" \
 	--subst "TOKEN_GITUSER=$(token_of gituser .access_token)" \

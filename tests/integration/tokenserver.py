@@ -14,6 +14,14 @@ POST /_override/<mode> with another mode's name as the body makes
 <mode> behave like that one (an empty body restores it); GET /api/hello is a
 resource protected by the issued tokens.
 
+With --git-root, /git/ serves the repositories below it through `git http-backend`,
+and each repository's Git LFS API (a batch endpoint, the basic transfer adapter
+and lock verification) at /git/<repo>/info/lfs/; with --cargo-root, /cargo/
+serves that directory as a cargo sparse registry. Both take only an issued token,
+and GET /_requests/<git|lfs|cargo> lists every request they saw: its Host header,
+method, path (with the query), what its Authorization header held ("none", "valid"
+or "invalid") and the status it got.
+
 Standard library only: it must run with Debian's /usr/bin/python3.
 """
 
@@ -40,6 +48,10 @@ import traceback
 import urllib.parse
 
 MAX_BODY = 1024 * 1024
+LFS_MAX_BODY = 16 * 1024 * 1024  # an LFS upload is the object itself
+LFS_JSON = "application/vnd.git-lfs+json"
+LFS_OID = re.compile(r"^[0-9a-f]{64}$")
+LFS_PATH = re.compile(r"^/git/([A-Za-z0-9._-]+\.git)/info/lfs/(.+)$")
 HUGE_SIZE = 8 * 1024 * 1024
 CHUNK = 64 * 1024
 
@@ -98,6 +110,7 @@ class State:
         self.jti = 0
         # Tokens only need to be verifiable by this process.
         self.jwt_key = secrets.token_bytes(32)
+        self.resource_requests = []  # what /_requests reports
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
 
     def log(self, line):
@@ -128,8 +141,19 @@ class State:
             entry = self.last.get(mode)
             return None if entry is None else json.dumps(entry)
 
+    def record_resource(self, area, entry):
+        entry = dict(entry, area=area)
+        with self.lock:
+            self.resource_requests.append(entry)
+        return entry
+
+    def resource_json(self, area):
+        with self.lock:
+            return json.dumps([e for e in self.resource_requests if e["area"] == area])
+
     def reset(self):
         with self.lock:
+            self.resource_requests.clear()
             self.counts.clear()
             self.last.clear()
             self.overrides.clear()
@@ -546,6 +570,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.response_started = False
+        self.resource_entry = None  # this request's entry in /_requests, if it has one
         # Headers and body go out as separate writes: without this, Nagle holds the body
         # until the client's delayed ACK, 40 ms that no real server adds to a token reply.
         try:
@@ -559,6 +584,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_response(self, code, message=None):
         self.response_started = True
+        if self.resource_entry is not None:
+            # before the client can see the answer, and so act on it
+            self.server.state.annotate(self.resource_entry, "status", code)
         super().send_response(code, message)
 
     def date_time_string(self, timestamp=None):
@@ -607,9 +635,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- request handling ---------------------------------------------------
 
-    def read_body(self):
+    def read_body(self, limit=MAX_BODY):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self.read_chunked()
+            return self.read_chunked(limit)
         length = self.headers.get("Content-Length")
         if length is None:
             return b""
@@ -619,14 +647,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise BadRequest(400, "bad Content-Length")
         if n < 0:
             raise BadRequest(400, "bad Content-Length")
-        if n > MAX_BODY:
+        if n > limit:
             raise BadRequest(413, "body too large")
         body = self.rfile.read(n)
         if len(body) != n:
             raise BadRequest(400, "truncated body")
         return body
 
-    def read_chunked(self):
+    def read_chunked(self, limit):
         body = b""
         while True:
             line = self.rfile.readline(1024)
@@ -636,7 +664,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise BadRequest(400, "bad chunk size")
             if size == 0:
                 break
-            if len(body) + size > MAX_BODY:
+            if len(body) + size > limit:
                 raise BadRequest(413, "body too large")
             body += self.rfile.read(size)
             self.rfile.readline(1024)
@@ -670,9 +698,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Read the body even when it is not needed: closing a socket with
         # unread input makes the kernel send RST, and the client could then
         # lose the response.
-        body = self.read_body()
         path = urllib.parse.urlsplit(self.path).path
         method = self.command
+        body = self.read_body(LFS_MAX_BODY if LFS_PATH.match(path) else MAX_BODY)
 
         m = TOKEN_PATH.match(path)
         if m:
@@ -698,6 +726,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_text(200, "%d\n" % state.count())
         elif method == "GET" and path.startswith("/_count/"):
             self.send_text(200, "%d\n" % state.count(path[len("/_count/"):]))
+        elif method == "GET" and path.startswith("/_requests/"):
+            self.send_body(200, "application/json; charset=utf-8",
+                           state.resource_json(path[len("/_requests/"):]).encode("utf-8"))
         elif method == "GET" and path.startswith("/_last/"):
             entry = state.last_json(path[len("/_last/"):])
             if entry is None:
@@ -728,8 +759,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # A resource that refuses every token, as after a revocation.
             self.send_json(401, {"error": "invalid_token"},
                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        elif LFS_PATH.match(path) and state.git_root:
+            m = LFS_PATH.match(path)
+            self.resource("lfs", "basic", self.lfs, m.group(1), m.group(2), body)
         elif path.startswith("/git/") and state.git_root:
-            self.git_http(path[len("/git"):], body)
+            self.resource("git", "basic", self.git_http, path[len("/git"):], body)
+        elif path.startswith("/cargo/") and state.cargo_root:
+            self.resource("cargo", "bearer", self.cargo_registry, path[len("/cargo/"):])
         else:
             self.send_text(404, "not found\n")
 
@@ -766,22 +802,141 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_json(200, {"hello": "world", "client_id": client_id})
 
-    def git_http(self, path_info, body):
+    def presented_token(self, scheme):
+        """What the Authorization header holds: "none" without one, else "valid"
+        (with the client id) for a token this server issued that has not expired,
+        or "invalid". scheme "bearer" wants `Bearer <token>`, as cargo sends it;
+        "basic" wants the token as the password of a Basic login, as git and
+        git-lfs send it without the authtype capability."""
+        header = self.headers.get("Authorization")
+        if header is None:
+            return "none", None
+        kind, _, value = header.partition(" ")
+        token = None
+        if kind.lower() == scheme == "bearer":
+            token = value
+        elif kind.lower() == scheme == "basic":
+            try:
+                token = base64.b64decode(value, validate=True).decode("utf-8").partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                token = None
+        client_id = self.server.state.lookup(token) if token else None
+        return ("valid", client_id) if client_id is not None else ("invalid", None)
+
+    def resource(self, area, scheme, handler, *args):
+        """Runs handler(client_id, *args) for a request with a valid token, and
+        answers every other one with a 401; either way it is listed under area, in
+        the order the requests came (a request a client makes after an answer is
+        listed after the request it answered)."""
+        auth, client_id = self.presented_token(scheme)
+        self.resource_entry = self.server.state.record_resource(area, {
+            "host": self.headers.get("Host"), "method": self.command, "path": self.path,
+            "auth": auth, "status": None})
+        if client_id is None:
+            challenge = 'Basic realm="git"' if scheme == "basic" else "Bearer"
+            self.send_text(401, "token required\n", {"WWW-Authenticate": challenge})
+        else:
+            handler(client_id, *args)
+
+    def cargo_registry(self, client_id, rel):
+        """A cargo sparse registry: the files below --cargo-root, as they are
+        (the test writes config.json, the index files and the .crate files)."""
+        root = os.path.realpath(self.server.state.cargo_root)
+        file = os.path.realpath(os.path.join(root, rel))
+        if self.command != "GET":
+            self.send_text(405, "GET only\n", {"Allow": "GET"})
+        elif not file.startswith(root + os.sep) or not os.path.isfile(file):
+            self.send_text(404, "not found\n")
+        else:
+            with open(file, "rb") as f:
+                data = f.read()
+            ctype = "application/json" if rel.endswith(".json") else "application/octet-stream"
+            self.send_body(200, ctype, data)
+
+    def lfs_base(self, repo):
+        # A repository named elsewhere*.git hands out transfer URLs on another host
+        # (localhost): a client must not take the token there.
+        base = self.server.base_url
+        if repo.startswith("elsewhere"):
+            base = base.replace("://127.0.0.1:", "://localhost:")
+        return "%s/git/%s/info/lfs" % (base, repo)
+
+    def lfs_object_path(self, repo, oid):
+        return os.path.join(self.server.state.git_root, repo, "lfs", "objects", oid)
+
+    def lfs(self, client_id, repo, rest, body):
+        """A minimal Git LFS API: the batch endpoint with the basic transfer
+        adapter (upload, verify, download), objects stored by oid in the
+        repository's lfs/objects, and lock verification (no locks)."""
+        if not os.path.isdir(os.path.join(self.server.state.git_root, repo)):
+            self.send_json(404, {"message": "no such repository"})
+            return
+        parts = rest.split("/")
+        if self.command == "POST" and rest == "objects/batch":
+            self.lfs_batch(repo, json.loads(body))
+        elif self.command == "POST" and rest == "locks/verify":
+            self.send_body(200, LFS_JSON, json.dumps({"ours": [], "theirs": []}).encode())
+        elif len(parts) >= 2 and parts[0] == "objects" and LFS_OID.match(parts[1]):
+            self.lfs_object(repo, parts[1], parts[2:], body)
+        else:
+            self.send_body(404, LFS_JSON, b'{"message":"not found"}')
+
+    def lfs_batch(self, repo, request):
+        operation = request.get("operation")
+        if operation not in ("upload", "download") or \
+                "basic" not in request.get("transfers", ["basic"]):
+            self.send_body(422, LFS_JSON, b'{"message":"basic upload or download only"}')
+            return
+        objects = []
+        for obj in request.get("objects", []):
+            oid, size = obj.get("oid", ""), obj.get("size")
+            href = "%s/objects/%s" % (self.lfs_base(repo), oid)
+            entry = {"oid": oid, "size": size}
+            stored = self.lfs_object_path(repo, oid)
+            present = LFS_OID.match(oid) and os.path.isfile(stored) and \
+                os.path.getsize(stored) == size
+            # No "authenticated" and no header in the actions: git-lfs must find
+            # credentials for every href itself, through git's credential helper.
+            if not LFS_OID.match(oid) or not isinstance(size, int) or size < 0:
+                entry["error"] = {"code": 422, "message": "bad oid or size"}
+            elif operation == "upload" and not present:
+                entry["actions"] = {"upload": {"href": href, "expires_in": 3600},
+                                    "verify": {"href": href + "/verify",
+                                               "expires_in": 3600}}
+            elif operation == "download" and present:
+                entry["actions"] = {"download": {"href": href, "expires_in": 3600}}
+            elif operation == "download":
+                entry["error"] = {"code": 404, "message": "object does not exist"}
+            objects.append(entry)
+        self.send_body(200, LFS_JSON, json.dumps(
+            {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}).encode())
+
+    def lfs_object(self, repo, oid, rest, body):
+        stored = self.lfs_object_path(repo, oid)
+        if self.command == "PUT" and not rest:
+            if hashlib.sha256(body).hexdigest() != oid:
+                self.send_body(422, LFS_JSON, b'{"message":"content does not match oid"}')
+                return
+            os.makedirs(os.path.dirname(stored), exist_ok=True)
+            with open(stored + ".tmp", "wb") as f:
+                f.write(body)
+            os.rename(stored + ".tmp", stored)
+            self.send_body(200, None, b"")
+        elif self.command == "POST" and rest == ["verify"]:
+            size = json.loads(body).get("size")
+            ok = os.path.isfile(stored) and os.path.getsize(stored) == size
+            self.send_body(200 if ok else 404, LFS_JSON,
+                           b"{}" if ok else b'{"message":"object not stored"}')
+        elif self.command == "GET" and not rest and os.path.isfile(stored):
+            with open(stored, "rb") as f:
+                self.send_body(200, "application/octet-stream", f.read())
+        else:
+            self.send_body(404, LFS_JSON, b'{"message":"not found"}')
+
+    def git_http(self, client_id, path_info, body):
         """git's smart HTTP through `git http-backend`, for a client that
         authenticates the way git does without the authtype capability: the
         token as the password of a Basic login."""
-        scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
-        password = None
-        if scheme.lower() == "basic":
-            try:
-                password = base64.b64decode(encoded).decode("utf-8").partition(":")[2]
-            except (ValueError, UnicodeDecodeError):
-                password = None
-        client_id = self.server.state.lookup(password) if password else None
-        if client_id is None:
-            self.send_text(401, "token required\n",
-                           {"WWW-Authenticate": 'Basic realm="git"'})
-            return
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": self.server.state.git_root,
@@ -794,6 +949,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "REMOTE_USER": client_id,
             "REMOTE_ADDR": "127.0.0.1",
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            # git gzips a large fetch negotiation; http-backend undoes it
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
         }
         result = subprocess.run(["git", "http-backend"], input=body, env=env,
                                 capture_output=True, timeout=30)
@@ -897,6 +1054,9 @@ def main():
     ap.add_argument("--git-root",
                     help="serve the git repositories below this directory at /git/, "
                          "to clients presenting an issued token as Basic password")
+    ap.add_argument("--cargo-root",
+                    help="serve this directory at /cargo/ as a cargo sparse registry, "
+                         "to clients presenting an issued token as Bearer token")
     args = ap.parse_args()
     if bool(args.cert) != bool(args.key):
         ap.error("--cert and --key must be given together")
@@ -909,6 +1069,7 @@ def main():
     state = State(args.client_id, read_secret(args.secret_file),
                   args.slow_seconds, args.log)
     state.git_root = args.git_root
+    state.cargo_root = args.cargo_root
     server = Server(state, tls_context)
 
     def stop(signum, frame):
