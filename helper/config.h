@@ -55,6 +55,13 @@ struct config {
 	char *other_names; /* "a, b": profiles of the file config_load_selected dropped */
 };
 
+/* The config file config_load reads: $KEYBEARER_CONFIG, else
+ * $XDG_CONFIG_HOME/keybearer/config, else ~/.config/keybearer/config — only the first that
+ * applies is looked at. *path is malloc'ed (NULL when none applies: HOME is not set);
+ * returns the variable it came from ("KEYBEARER_CONFIG", "XDG_CONFIG_HOME", "HOME"), or
+ * NULL. */
+const char *config_default_path(char **path);
+
 /* Reads $KEYBEARER_CONFIG, else $XDG_CONFIG_HOME/keybearer/config, else
  * ~/.config/keybearer/config (a missing default file is fine), and adds the "env" profile
  * the KEYBEARER_* variables describe. */
@@ -79,6 +86,11 @@ int config_load_text(struct config *cfg, const char *path, const char *text, con
  * only profile in the file, else the built-in aspose profile. */
 const struct profile *config_select(const struct config *cfg, const char *flag_name,
 				    struct error *err);
+
+/* config_select, saying in *why how it chose, in words: "chosen with --profile", "the only
+ * profile of the config file", ... */
+const struct profile *config_select_why(const struct config *cfg, const char *flag_name,
+					const char **why, struct error *err);
 
 const struct profile *config_find(const struct config *cfg, const char *name);
 
@@ -110,6 +122,24 @@ const struct profile *config_claim_on_origin(const struct config *cfg, const cha
 
 /* Whether one of p's urls is a prefix of url (same scheme, host and port). */
 int config_profile_claims(const struct profile *p, const char *url);
+
+/* Another profile whose claim on url is as long as best's (config_match_url's pick, the
+ * first in the file of those), or NULL: which names it, as best wins only by its place. */
+const struct profile *config_match_url_also(const struct config *cfg, const char *url,
+					    const struct profile *best);
+
+/* The urls entry of p that claims url (the longest), or NULL. */
+const char *config_profile_claim(const struct profile *p, const char *url);
+
+/* Why no token goes to url, as one message "<what failed>: <why> — <what to do>": with
+ * chosen NULL, "no profile claims URL: ..."; else "profile P does not claim URL: ...". It
+ * names what refuses url itself (a dot segment, a user name, plain http to another host),
+ * else the claims on url's host or, with none, every profile and its urls, and the urls
+ * line that would claim it. as_given is the word url was read from when a scheme was
+ * added (NULL or url: none). Never cuts a name or a URL: what does not fit in size is left
+ * out whole. The plugins and keybearer which use it, so their rules are told one way. */
+void config_explain_unclaimed(const struct config *cfg, const struct profile *chosen,
+			      const char *url, const char *as_given, char *out, size_t size);
 
 /* The variables that hold client secrets: KEYBEARER_CLIENT_SECRET and every profile's
  * env:NAME. */

@@ -1,13 +1,16 @@
 /* OIDC discovery (OpenID Connect Discovery 1.0): a profile may name its issuer instead of
  * its token endpoint. The issuer's /.well-known/openid-configuration is read once, checked,
- * and kept in the cache directory for a day. keybearer-fetch only. */
+ * and kept in the cache directory for a day. Fetching is keybearer-fetch's (discovery.c);
+ * checking a document and reading the cached copy is both binaries' (discovery_cache.c). */
 #ifndef KEYBEARER_DISCOVERY_H
 #define KEYBEARER_DISCOVERY_H
 
+#include "cache.h"
 #include "config.h"
 #include "error.h"
 
 #define DISCOVERY_MAX_AGE (24 * 3600)
+#define DISCOVERY_FORMAT  "keybearer-oidc/1"
 
 struct discovery {
 	char *token_endpoint;
@@ -24,6 +27,20 @@ int discovery_parse(const char *text, size_t len, const char *issuer, struct dis
 		    struct error *err);
 
 void discovery_free(struct discovery *d);
+
+/* discovery_cache.c, for both binaries: */
+
+/* The cache file name of an issuer's document: "oidc-<32 hex digits>.json". */
+void discovery_cache_name(const char *issuer, char out[64]);
+
+/* The cached copy in c's directory, {"format", "fetched_at", "document"} with the document
+ * as the server sent it, checked exactly as a fresh one: 0 when it is there, younger than
+ * DISCOVERY_MAX_AGE and the issuer's; else 1. */
+int discovery_read_cached(const struct cache *c, const char *issuer, struct discovery *d);
+
+/* The same for p's issuer, without creating anything: for status. 0, or 1 (no issuer, no
+ * usable copy). */
+int discovery_cached(const struct profile *p, struct discovery *d);
 
 /* With an issuer and no token_url, sets p->token_url from discovery (the config is the
  * caller's own copy). */

@@ -39,13 +39,20 @@ error_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int
+error_debug_enabled(void)
+{
+	const char *wanted = getenv("KEYBEARER_DEBUG");
+
+	return wanted != NULL && strcmp(wanted, "1") == 0;
+}
+
 void
 error_debug(const char *fmt, ...)
 {
-	const char *wanted = getenv("KEYBEARER_DEBUG");
 	va_list ap;
 
-	if (wanted == NULL || strcmp(wanted, "1") != 0)
+	if (!error_debug_enabled())
 		return;
 	fputs("keybearer: debug: ", stderr);
 	va_start(ap, fmt);

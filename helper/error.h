@@ -33,9 +33,12 @@ int error_set(struct error *err, enum exit_code code, const char *fmt, ...)
  * another process (keybearer-fetch) has already reported the failure. */
 int error_print(const struct error *err);
 
-/* "keybearer: debug: <message>" on stderr when KEYBEARER_DEBUG=1; never with a secret or a
- * token in it. */
+/* "keybearer: debug: <message>" on stderr when KEYBEARER_DEBUG=1 (keybearer --verbose sets
+ * it, for keybearer-fetch too); never with a secret or a token in it. */
 void error_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whether error_debug prints: for a debug line that costs something to build. */
+int error_debug_enabled(void);
 
 /* "keybearer: warning: <message>" on stderr. */
 void error_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

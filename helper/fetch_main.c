@@ -6,6 +6,7 @@
  *   keybearer-fetch mint --profile NAME [--min-ttl SECONDS]
  *   keybearer-fetch login|logout [options]      (keybearer login|logout execs these)
  *   keybearer-fetch keyring-status --profile NAME
+ *   keybearer-fetch check --profile NAME        (keybearer check execs it)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,7 +27,9 @@
 #include "config.h"
 #include "discovery.h"
 #include "verify.h"
+#include "check.h"
 #include "error.h"
+#include "fetch.h"
 #include "fingerprint.h"
 #include "lockstate.h"
 #include "http.h"
@@ -183,10 +186,10 @@ failure_hold(enum lockstate_source source, enum exit_code code, int retry_after)
 /* Records a failure beside the cache, so that every process of the profile gives the same
  * answer instead of asking again. A rejection of the secret carries the secret's
  * fingerprint, so that a new secret is tried at once. */
-static void
-record_failure(const struct cache *c, int lock_fd, struct lockstate *st, const char *profile_fp,
-	       enum lockstate_source source, const struct error *failure, int retry_after,
-	       const struct secret *secret)
+void
+fetch_record_failure(const struct cache *c, int lock_fd, struct lockstate *st,
+		     const char *profile_fp, enum lockstate_source source,
+		     const struct error *failure, int retry_after, const struct secret *secret)
 {
 	struct lockstate_failure *f = &st->failure;
 	long long hold = failure_hold(source, failure->code, retry_after);
@@ -240,7 +243,7 @@ keep_as_spare(const struct cache *c, int lock_fd, struct lockstate *st, const ch
 		st->spare = *fresh;
 		fresh->access_token = NULL;
 	}
-	record_failure(c, lock_fd, st, profile_fp, LOCKSTATE_CACHE, failure, -1, NULL);
+	fetch_record_failure(c, lock_fd, st, profile_fp, LOCKSTATE_CACHE, failure, -1, NULL);
 }
 
 /* A spare token is moved into the cache file once the directory takes it again. */
@@ -339,8 +342,8 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 record:
 	/* In the background nobody sees the error: status shows it, and the record keeps
 	 * every caller from starting the same failing refresh again. */
-	record_failure(c, lock_fd, &st, profile_fp, source, err, retry_after,
-		       secret.value != NULL ? &secret : NULL);
+	fetch_record_failure(c, lock_fd, &st, profile_fp, source, err, retry_after,
+			     secret.value != NULL ? &secret : NULL);
 failed:
 	rc = job->background ? -1 : fall_back(p, c, cached, err);
 out:
@@ -464,7 +467,7 @@ static const struct {
 } commands[] = {
 	{ "mint", run_mint_command }, { "login", login_run },
 	{ "logout", login_logout },   { "keyring-status", login_keyring_status },
-	{ "verify", verify_run },
+	{ "verify", verify_run },     { "check", check_fetch_run },
 };
 
 int

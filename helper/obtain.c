@@ -310,6 +310,9 @@ answer_from_record(const struct profile *p, const struct lockstate_failure *fail
 	holds = lockstate_failure_holds(failure, &now, fingerprint);
 	if (holds <= 0 || failure->code != KB_EXIT_TRANSIENT)
 		return 1;
+	error_debug("profile %s: a failure of %lld s ago holds %lld s more: its answer, without "
+		    "asking the endpoint",
+		    p->name, now.wall - failure->failed_at, holds);
 	lockstate_repeat(p, failure, holds, err);
 	return serve_stale(p, stale, rec, err);
 }
@@ -350,18 +353,34 @@ int
 obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	     struct cache_record *rec, struct error *err)
 {
+	enum { NO_RECORD = CACHE_REFRESH_NOW + 1 }; /* for the words: nothing was cached */
+	static const char *const need_words[] = {
+		[CACHE_FRESH] = "fresh enough, no request",
+		[CACHE_REFRESH_SOON] = "inside the refresh window: handed out, refreshed in the "
+				       "background",
+		[CACHE_REFRESH_NOW] = "due for refresh: keybearer-fetch asks for a new one",
+		[NO_RECORD] = "no usable cached token: keybearer-fetch asks for one",
+	};
 	struct cache_record stale = { 0 };
 	struct cache_clock now;
 	enum cache_need need;
+	long long started;
 	int rc;
 
 	if (config_check_mintable(cfg, p, err) != 0)
 		return -1;
+	started = monotonic_us();
 	rc = cache_lookup(p, rec, err);
 	if (rc < 0)
 		return -1;
 	cache_clock_now(&now);
 	need = rc == 0 ? cache_need(rec, &now, p->refresh_margin, min_ttl) : CACHE_REFRESH_NOW;
+	error_debug("profile %s: timing: cache lookup %.3f ms: %s", p->name,
+		    (monotonic_us() - started) / 1000.0,
+		    need_words[rc == 0 ? (int)need : NO_RECORD]);
+	if (rc == 0)
+		error_debug("profile %s: the cached token has %lld s left", p->name,
+			    cache_record_left(rec, &now));
 	if (need == CACHE_REFRESH_SOON) {
 		/* still good: hand it out now, refresh behind the caller's back */
 		refresh_in_background(p);

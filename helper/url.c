@@ -69,18 +69,53 @@ copy_host(struct url *out, const char *start, size_t len, int bracketed)
 	return 0;
 }
 
-int
-url_parse(const char *text, struct url *out)
+/* The reasons url_parse refuses a text. */
+enum url_why {
+	URL_WHY_NONE,
+	URL_WHY_SPACE,
+	URL_WHY_SCHEME,
+	URL_WHY_USER,
+	URL_WHY_FRAGMENT,
+	URL_WHY_HOST,
+	URL_WHY_HOST_LENGTH,
+	URL_WHY_PORT,
+	URL_WHY_PATH,
+};
+
+/* What url_parse says no to, and what to do, in words for a message. */
+static const struct {
+	const char *why, *advice;
+} refusals[] = {
+	[URL_WHY_SPACE] = { "it has a space or a control character in it",
+			    "percent-encode it" },
+	[URL_WHY_SCHEME] = { "it is not an http:// or https:// URL", "give an https:// URL" },
+	[URL_WHY_USER] = { "it has a user name or password (@) before its host",
+			   "leave them out of the URL" },
+	[URL_WHY_FRAGMENT] = { "it has a fragment (#)", "leave out the #fragment" },
+	[URL_WHY_HOST] = { "its host is not a host name, IPv4 or [IPv6] address",
+			   "check the URL" },
+	[URL_WHY_HOST_LENGTH] = { "its host is longer than 255 bytes", "check the URL" },
+	[URL_WHY_PORT] = { "its port is not a number from 1 to 65535", "check the URL" },
+	[URL_WHY_PATH] = { "its path has a dot segment (. or ..) or an encoded dot, slash or "
+			   "backslash, which servers and tools resolve differently",
+			   "write the path without them" },
+};
+
+/* url_parse, saying why it refuses a text (URL_WHY_NONE when it does not). */
+static int
+parse(const char *text, struct url *out, enum url_why *why)
 {
 	const char *p, *authority, *end, *host_end;
 	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	*why = URL_WHY_SPACE;
 	for (p = text; *p != '\0'; p++) {
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f)
 			return -1;
 	}
+	*why = URL_WHY_SCHEME;
 	if (strncasecmp(text, "https://", 8) == 0) {
 		strcpy(out->scheme, "https");
 		out->port = 443;
@@ -93,15 +128,20 @@ url_parse(const char *text, struct url *out)
 		return -1;
 	}
 	end = authority + strcspn(authority, "/?#");
-	if (memchr(authority, '@', (size_t)(end - authority)) != NULL || strchr(end, '#') != NULL)
+	*why = URL_WHY_USER;
+	if (memchr(authority, '@', (size_t)(end - authority)) != NULL)
 		return -1;
+	*why = URL_WHY_FRAGMENT;
+	if (strchr(end, '#') != NULL)
+		return -1;
+	*why = URL_WHY_HOST;
 	if (*authority == '[') {
 		host_end = memchr(authority, ']', (size_t)(end - authority));
 		if (host_end == NULL)
 			return -1;
 		rc = copy_host(out, authority + 1, (size_t)(host_end - authority - 1), 1);
 		if (rc != 0)
-			return rc;
+			goto host_refused;
 		host_end++;
 	} else {
 		host_end = memchr(authority, ':', (size_t)(end - authority));
@@ -109,21 +149,61 @@ url_parse(const char *text, struct url *out)
 			host_end = end;
 		rc = copy_host(out, authority, (size_t)(host_end - authority), 0);
 		if (rc != 0)
-			return rc;
+			goto host_refused;
 	}
+	*why = URL_WHY_PORT;
 	if (host_end < end) {
 		if (*host_end != ':' ||
 		    parse_port(host_end + 1, (size_t)(end - host_end - 1), &out->port) != 0)
 			return -1;
 	}
+	*why = URL_WHY_HOST;
 	for (i = 0; out->host[i] != '\0'; i++) {
 		if (out->host[i] == '.' && out->host[i + 1] == '.')
 			return -1;
 	}
+	*why = URL_WHY_PATH;
 	if (ambiguous_path(end))
 		return -1;
+	*why = URL_WHY_NONE;
 	out->path = end;
 	return 0;
+host_refused:
+	if (rc == URL_HOST_TOO_LONG)
+		*why = URL_WHY_HOST_LENGTH;
+	return rc;
+}
+
+int
+url_parse(const char *text, struct url *out)
+{
+	enum url_why why;
+
+	return parse(text, out, &why);
+}
+
+const char *
+url_refusal(const char *text, const char **advice)
+{
+	enum url_why why;
+	struct url ignored;
+
+	*advice = NULL;
+	if (parse(text, &ignored, &why) == 0)
+		return NULL;
+	*advice = refusals[why].advice;
+	return refusals[why].why;
+}
+
+char *
+url_with_default_scheme(const char *word, int *added)
+{
+	char *url = NULL;
+
+	*added = strstr(word, "://") == NULL;
+	if (asprintf(&url, "%s%s", *added ? "http://" : "", word) < 0)
+		return NULL;
+	return url;
 }
 
 static int

@@ -27,6 +27,14 @@ struct url {
  * than URL_HOST_MAX - 1 bytes; URL_MALFORMED (-1) on anything else. */
 int url_parse(const char *text, struct url *out);
 
+/* Why url_parse refuses text, in words that follow "URL:" ("it has a fragment (#)"), and
+ * in *advice what to do ("leave out the #fragment"); NULL when it does not refuse it. */
+const char *url_refusal(const char *text, const char **advice);
+
+/* word as curl reads a URL: one without "://" is http://word (*added is then 1). Malloc'ed;
+ * NULL when out of memory. */
+char *url_with_default_scheme(const char *word, int *added);
+
 /* localhost, 127.0.0.0/8 or ::1. */
 int url_host_is_loopback(const char *host);
 

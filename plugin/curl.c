@@ -281,11 +281,6 @@ static int
 check_url(const struct config *cfg, const struct profile **p, const char *word, const char *url,
 	  struct curl_scan *scan, struct error *err)
 {
-	if (*p == NULL && (*p = config_match_url(cfg, url)) == NULL)
-		return error_set(err, KB_EXIT_CONFIG,
-				 "no profile claims %.200s — keybearer hands a token only to URLs "
-				 "a profile's urls claim",
-				 word);
 	if (!scan->globoff && strpbrk(word, "{}[]") != NULL)
 		return error_set(
 			err, KB_EXIT_USAGE,

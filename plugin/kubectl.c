@@ -102,18 +102,11 @@ plugin_kubectl(int argc, char **argv, struct error *err)
 	/* With provideClusterInfo the server is known, and must be one the profile claims. */
 	found = server != NULL ? plugin_token_for_url(&cfg, server, profile_flag, &p, &rec, err)
 			       : plugin_token_for_profile(&cfg, profile_flag, &p, &rec, err);
-	if (found == 1 && profile_flag != NULL) {
-		/* the kubeconfig named the profile: say which, or its user looks for another */
-		error_set(err, KB_EXIT_CONFIG,
-			  "profile %s does not claim the cluster %.*s%s — add the cluster to the "
-			  "urls of [profile %s], or name the profile that claims it in the "
-			  "kubeconfig's exec args",
-			  p->name, PLUGIN_QUOTE(server, 200), p->name);
-	} else if (found == 1) {
-		error_set(err, KB_EXIT_CONFIG,
-			  "no profile claims the cluster %.*s%s — add it to the urls of the "
-			  "profile meant for it",
-			  PLUGIN_QUOTE(server, 200));
+	if (found == 1) {
+		char why[ERROR_MESSAGE_MAX];
+		config_explain_unclaimed(&cfg, profile_flag != NULL ? p : NULL, server, NULL, why,
+					 sizeof(why));
+		error_set(err, KB_EXIT_CONFIG, "%s", why);
 	} else if (found == 0) {
 		text = render_credential(api_version, &rec);
 		rc = output_answer(text, err);

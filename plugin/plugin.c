@@ -148,10 +148,21 @@ plugin_match_url(const struct config *cfg, const char *url, const char *profile_
 		*p = config_select(cfg, profile_flag, err);
 		if (*p == NULL)
 			return -1;
-		return config_profile_claims(*p, url) ? 0 : 1;
+		if (config_profile_claims(*p, url))
+			return 0;
+	} else {
+		*p = config_match_url(cfg, url);
+		if (*p != NULL)
+			return 0;
 	}
-	*p = config_match_url(cfg, url);
-	return *p != NULL ? 0 : 1;
+	/* the tool hears "no credential" and often shows nothing: --verbose says why */
+	if (error_debug_enabled()) {
+		char why[ERROR_MESSAGE_MAX];
+		config_explain_unclaimed(cfg, profile_flag != NULL ? *p : NULL, url, NULL, why,
+					 sizeof(why));
+		error_debug("no token: %s", why);
+	}
+	return 1;
 }
 
 int

@@ -80,17 +80,14 @@ wrapped_check_url(const struct config *cfg, const struct profile **p, const char
 	char origin[URL_HOST_MAX + 32];
 	struct url parsed;
 
-	if (*p == NULL && (*p = config_match_url(cfg, url)) == NULL)
-		return error_set(err, KB_EXIT_CONFIG,
-				 "no profile claims %.200s — keybearer hands a token only to URLs "
-				 "a profile's urls claim",
-				 word);
-	if (!config_profile_claims(*p, url) || url_parse(url, &parsed) != 0)
-		return error_set(
-			err, KB_EXIT_CONFIG,
-			"profile %s does not claim %.200s — keybearer hands a token only to "
-			"URLs a profile's urls claim",
-			(*p)->name, word);
+	if (*p == NULL)
+		*p = config_match_url(cfg, url);
+	if (*p == NULL || !config_profile_claims(*p, url) || url_parse(url, &parsed) != 0) {
+		/* says what the urls claim instead, and the urls line that would claim url */
+		char why[ERROR_MESSAGE_MAX];
+		config_explain_unclaimed(cfg, *p, url, word, why, sizeof(why));
+		return error_set(err, KB_EXIT_CONFIG, "%s", why);
+	}
 	if (whole_origin != NULL &&
 	    (url_origin(url, origin, sizeof(origin)) != 0 || !config_profile_claims(*p, origin)))
 		return error_set(err, KB_EXIT_CONFIG,

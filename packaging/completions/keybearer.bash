@@ -1,24 +1,12 @@
 # bash completion for keybearer(1)                                    -*- shell-script -*-
-# Commands, each command's options, --format values, and profile names from the config
-# file's [profile NAME] lines. Works with or without the bash-completion package; with it,
+# Commands, each command's options, --format values, and the profile names keybearer
+# profiles lists. Works with or without the bash-completion package; with it,
 # the command after `keybearer exec --` and curl's and wget's arguments complete as their own.
 
-# The profile names of the config file, one a line (aspose, built in, when it has none).
+# The profile names, one a line, as keybearer itself lists them.
 _keybearer_profiles()
 {
-	local config=${KEYBEARER_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/keybearer/config}
-	local re='^[[:space:]]*\[profile[[:space:]]+([A-Za-z0-9._-]+)\]' line
-	local -a names=()
-
-	if [[ -r $config && ! -d $config ]]; then
-		while IFS= read -r line || [[ -n $line ]]; do
-			if [[ $line =~ $re && " ${names[*]} " != *" ${BASH_REMATCH[1]} "* ]]; then
-				names+=("${BASH_REMATCH[1]}")
-			fi
-		done <"$config"
-	fi
-	((${#names[@]})) || names=(aspose)
-	printf '%s\n' "${names[@]}"
+	command keybearer profiles 2>/dev/null
 }
 
 # _keybearer_value OPTION: completes the value OPTION takes; false when it takes none.
@@ -31,7 +19,7 @@ _keybearer_value()
 	--format | -f)
 		COMPREPLY=($(compgen -W "header token curl wget json" -- "$cur"))
 		;;
-	--min-ttl | --client-id | --token-url | --issuer | --audience | --scope | --resource | --env)
+	--min-ttl | --client-id | --token-url | --issuer | --audience | --scope | --resource | --env | --url)
 		COMPREPLY=() # seconds, an id, a URL, an audience, a variable name: free text
 		;;
 	--auth-method)
@@ -72,10 +60,15 @@ _keybearer()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev="" cword=$COMP_CWORD cmd start i
 	local -a words=("${COMP_WORDS[@]}")
-	local commands="get invalidate status inspect login logout git bazel kubectl cargo terraform curl wget exec help"
+	local commands="get invalidate status profiles which check inspect login logout git bazel kubectl cargo terraform curl wget exec help"
 	local opts takes
 
 	COMPREPLY=()
+	# keybearer -v COMMAND ...: the command's words start after the -v
+	while ((cword > 1)) && [[ ${words[1]} == @(-v|--verbose) ]]; do
+		words=("${words[0]}" "${words[@]:2}")
+		((cword--))
+	done
 	((cword > 0)) && prev=${words[cword - 1]}
 	# COMP_WORDBREAKS holds '=': --profile=NAME arrives as three words
 	if [[ $cur == = ]]; then
@@ -85,30 +78,38 @@ _keybearer()
 	fi
 
 	if ((cword == 1)); then
-		COMPREPLY=($(compgen -W "$commands --help -h --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "$commands --help -h --version --verbose -v" -- "$cur"))
 		return 0
 	fi
 	cmd=${words[1]}
 
 	case $cmd in
 	get)
-		opts="--profile --format --min-ttl --help"
-		takes="--profile -p --format -f --min-ttl"
+		opts="--profile --url --format --min-ttl --verbose --help"
+		takes="--profile -p --url --format -f --min-ttl"
 		;;
 	invalidate)
-		opts="--profile --token-stdin --help"
+		opts="--profile --token-stdin --verbose --help"
 		takes="--profile -p"
 		;;
-	status | logout)
-		opts="--profile --help"
+	status)
+		opts="--profile --json --verbose --help"
 		takes="--profile -p"
+		;;
+	check | logout)
+		opts="--profile --verbose --help"
+		takes="--profile -p"
+		;;
+	profiles | which)
+		opts="--verbose --help" # which's URL is free text
+		takes=""
 		;;
 	inspect)
-		opts="--profile --verify --audience --help -"
+		opts="--profile --verify --audience --verbose --help -"
 		takes="--profile -p --audience"
 		;;
 	login)
-		opts="--profile --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file --no-verify --help"
+		opts="--profile --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file --no-verify --verbose --help"
 		takes="--profile -p --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file"
 		;;
 	kubectl)

@@ -1,46 +1,42 @@
 # fish completion for keybearer(1): commands, each command's options, --format values, and
-# profile names from the config file's [profile NAME] lines; the command after
+# the profile names keybearer profiles lists; the command after
 # `keybearer exec --` and curl's and wget's arguments complete as their own.
 
-# The profile names of the config file (aspose, built in, when it has none).
+# The profile names, as keybearer itself lists them.
 function __keybearer_profiles
-    set -l config $KEYBEARER_CONFIG
-    if test -z "$config"
-        set -l base $XDG_CONFIG_HOME
-        test -n "$base"; or set base $HOME/.config
-        set config $base/keybearer/config
+    command keybearer profiles 2>/dev/null
+end
+
+# The words typed so far without keybearer's leading -v/--verbose: the command is $words[2].
+function __keybearer_words
+    set -l words (commandline -opc)
+    while set -q words[2]; and contains -- $words[2] -v --verbose
+        set -e words[2]
     end
-    set -l names
-    if test -f "$config" -a -r "$config"
-        for name in (string replace -rf '^\s*\[profile\s+([A-Za-z0-9._-]+)\].*$' '$1' <$config)
-            contains -- $name $names; or set -a names $name
-        end
-    end
-    set -q names[1]; or set names aspose
-    printf '%s\n' $names
+    printf '%s\n' $words
 end
 
 # True when the command (the first word after keybearer) is one of the arguments.
 function __keybearer_command_is
-    set -l words (commandline -opc)
+    set -l words (__keybearer_words)
     set -q words[2]; and contains -- $words[2] $argv
 end
 
 # True when no command is given yet.
 function __keybearer_needs_command
-    set -l words (commandline -opc)
+    set -l words (__keybearer_words)
     not set -q words[2]
 end
 
 # True when the word being completed is the Nth argument of the command (1: just after it).
 function __keybearer_argument_is
-    set -l words (commandline -opc)
+    set -l words (__keybearer_words)
     test (count $words) -eq (math $argv[1] + 1)
 end
 
 # True at the first argument of the command, and at the value of a --profile given there.
 function __keybearer_first_argument
-    set -l words (commandline -opc)
+    set -l words (__keybearer_words)
     test (count $words) -eq 2; or begin
         test (count $words) -eq 3; and test "$words[3]" = --profile
     end
@@ -50,7 +46,7 @@ end
 # ([--profile P] [--]), and the word being completed; nothing while keybearer's options are
 # completed.
 function __keybearer_delegated_words
-    set -l words (commandline -opc)
+    set -l words (__keybearer_words)
     set -l i 3
     switch $words[2]
         case exec
@@ -98,9 +94,13 @@ complete -c keybearer -f
 # keybearer itself
 complete -c keybearer -n __keybearer_needs_command -s h -l help -d 'List the commands and the exit codes'
 complete -c keybearer -n __keybearer_needs_command -l version -d 'Print the version'
+complete -c keybearer -n __keybearer_needs_command -s v -l verbose -d 'Timings, attempts and decisions on stderr'
 complete -c keybearer -n __keybearer_needs_command -a get -d 'Print a valid token (from the cache, or freshly minted)'
 complete -c keybearer -n __keybearer_needs_command -a invalidate -d 'Drop the cached token'
 complete -c keybearer -n __keybearer_needs_command -a status -d 'Show profiles, secret sources and token lifetimes'
+complete -c keybearer -n __keybearer_needs_command -a profiles -d 'List the profile names, one a line'
+complete -c keybearer -n __keybearer_needs_command -a which -d 'Show the profile whose urls claim a URL'
+complete -c keybearer -n __keybearer_needs_command -a check -d 'Check the setup step by step: config, secret, one mint'
 complete -c keybearer -n __keybearer_needs_command -a inspect -d 'Decode the cached (or stdin) JWT'
 complete -c keybearer -n __keybearer_needs_command -a login -d 'Store a client secret in the OS keyring (rotation too)'
 complete -c keybearer -n __keybearer_needs_command -a logout -d 'Remove a stored client secret and the cached token'
@@ -116,13 +116,18 @@ complete -c keybearer -n __keybearer_needs_command -a help -d 'Describe a comman
 
 # help COMMAND
 complete -c keybearer -n '__keybearer_command_is help; and __keybearer_argument_is 1' \
-    -a 'get invalidate status inspect login logout git bazel kubectl cargo terraform curl wget exec'
+    -a 'get invalidate status profiles which check inspect login logout git bazel kubectl cargo terraform curl wget exec'
 
-# get, invalidate, status, inspect, login, logout
-complete -c keybearer -n '__keybearer_command_is get invalidate status inspect login logout' \
+# get, invalidate, status, profiles, which, check, inspect, login, logout
+complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login logout' \
     -l help -d 'Describe the command'
-complete -c keybearer -n '__keybearer_command_is get invalidate status inspect login logout' \
+complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login logout' \
+    -s v -l verbose -d 'Timings, attempts and decisions on stderr'
+complete -c keybearer -n '__keybearer_command_is get invalidate status check inspect login logout' \
     -s p -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
+complete -c keybearer -n '__keybearer_command_is get' -l url -x \
+    -d 'The token of the profile whose urls claim this URL'
+complete -c keybearer -n '__keybearer_command_is status' -l json -d 'The same facts as JSON'
 complete -c keybearer -n '__keybearer_command_is get' -s f -l format -x \
     -a 'header\t"Authorization: Bearer TOKEN (the default)" token\t"The token alone" curl\t"A line for curl -K" wget\t"A line for wget --config" json\t"access_token, token_type, expires_at, expires_in"' \
     -d 'What to print'

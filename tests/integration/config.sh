@@ -31,7 +31,7 @@ chmod 600 "$CONFIG"
 run_kb get
 expect_rc 0 "get with the aspose profile overridden"
 run_kb status
-expect_match "$OUT" "profile aspose \[default\]" "aspose selected"
+expect_match "$OUT" "^profile aspose \(built in, and \[profile aspose\] of the config file\) \[default\]$" "aspose selected, and still built in"
 expect_match "$OUT" "urls          https://api.aspose.cloud/" "urls kept from the preset"
 
 echo "# an exported secret goes to no implied endpoint: KEYBEARER_TOKEN_URL, or a preset by name"

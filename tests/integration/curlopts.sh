@@ -125,7 +125,7 @@ agree() {
 		spelled "$form" "$option" "$V/value/$tag-v" "$uword"
 		observe "$WORK/scratch-kb" "$KB" curl "${WORDS[@]}"
 		expect_rc 78 "keybearer curl ${WORDS[*]} (an unclaimed URL after --$name)"
-		expect_match "$ERR" "claims? $V/value/$tag-v — " "keybearer curl ${WORDS[*]}"
+		expect_match "$ERR" "claims? $V/value/$tag-v: " "keybearer curl ${WORDS[*]}"
 		expect_eq "$(connections)" 0 "connections for keybearer curl ${WORDS[*]}"
 	fi
 	checked=$((checked + 1))

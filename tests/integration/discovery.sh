@@ -9,6 +9,8 @@ discovery_file() { ls "$CACHE_DIR"/oidc-*.json; }
 
 echo "# the token endpoint from the issuer's discovery document"
 write_profile disc ok "token_url = " "issuer = $BASE/issuer/ok"
+run_kb status --profile disc
+expect_match "$OUT" "^  token_url     \(from the issuer's discovery document\)$" "status token_url before discovery"
 run_kb get --profile disc --format token
 expect_rc 0 "get through discovery"
 expect_eq "$ERR" "" "stderr of get through discovery"
@@ -26,7 +28,10 @@ expect_eq "$(requests discovery)" 1 "the document is read once"
 expect_eq "$(requests ok)" 2 "token requests after the second cold get"
 run_kb status --profile disc
 expect_match "$OUT" "issuer        $BASE/issuer/ok" "status shows the issuer"
-expect_match "$OUT" "token_url     \\(from the issuer's discovery document\\)" "status token_url"
+expect_match "$OUT" "^  token_url     $BASE/ok/token \\(from the issuer's discovery document\\)$" "status shows the discovered token endpoint"
+run_kb status --profile disc --json
+expect_eq "$(jq -r '.profiles[0] | [.issuer, (.token_url | tostring), .discovered_token_url] | join(" ")' <<<"$OUT")" \
+	"$BASE/issuer/ok null $BASE/ok/token" "status --json: issuer, token_url, discovered_token_url"
 
 echo "# a day later the document is read again"
 jq '.fetched_at -= 86400' "$(discovery_file)" >"$WORK/aged" && cat "$WORK/aged" >"$(discovery_file)"

@@ -58,7 +58,7 @@ expect_entries() {
 echo "# every command of keybearer --help has an entry in keybearer.1"
 "$KB" --help >"$WORK/help"
 commands=$(sed -n '/^commands:/,/^keybearer <command> --help/s/^  \([a-z][a-z-]*\) .*/\1/p' "$WORK/help")
-expect_entries "$WORK/man1" keybearer.1 command 13 "$commands"
+expect_entries "$WORK/man1" keybearer.1 command 16 "$commands"
 
 echo "# every long option of every command's --help appears in keybearer.1"
 options=0
@@ -89,7 +89,8 @@ bash -n "$BASH_COMPLETION" || fail "bash -n rejects $BASH_COMPLETION"
 zsh -n "$ZSH_COMPLETION" || fail "zsh -n rejects $ZSH_COMPLETION"
 fish --no-execute "$FISH_COMPLETION" || fail "fish --no-execute rejects $FISH_COMPLETION"
 
-echo "# bash completes commands, options, formats, and the profiles of the config file"
+echo "# bash completes commands, options, formats, and the profiles keybearer profiles lists"
+export PATH="$KB_BIN:$PATH" # the completions ask the keybearer on PATH
 cat >"$CONFIG" <<'EOF'
 ; two profiles, and a comment that looks like a third
 [profile alpha]
@@ -107,8 +108,10 @@ complete_bash() {
 		COMP_WORDS=("$@") COMP_CWORD=$(($# - 1)) COMP_LINE="$*" && COMP_POINT=${#COMP_LINE} &&
 		_keybearer && printf "%s\n" "${COMPREPLY[@]}"' complete "$BASH_COMPLETION" "$@"
 }
-expect_eq "$(complete_bash keybearer get --profile '' | paste -sd ' ')" "alpha beta" \
+expect_eq "$(complete_bash keybearer get --profile '' | paste -sd ' ')" "aspose alpha beta" \
 	"bash completion of keybearer get --profile"
+expect_eq "$(complete_bash keybearer -v check --profile a | paste -sd ' ')" "aspose alpha" \
+	"bash completion of keybearer -v check --profile a"
 expect_eq "$(complete_bash keybearer get --profile b | paste -sd ' ')" "beta" \
 	"bash completion of keybearer get --profile b"
 expect_eq "$(complete_bash keybearer get --format '' | paste -sd ' ')" "header token curl wget json" \
@@ -116,7 +119,12 @@ expect_eq "$(complete_bash keybearer get --format '' | paste -sd ' ')" "header t
 words=$(complete_bash keybearer '')
 grep -qx get <<<"$words" || fail "bash completion of keybearer offers no get: $words"
 grep -qx inspect <<<"$words" || fail "bash completion of keybearer offers no inspect: $words"
-grep -qx wget <<<"$words" || fail "bash completion of keybearer offers no wget: $words"
+for command in profiles which check wget --verbose; do
+	grep -qx -- "$command" <<<"$words" || fail "bash completion of keybearer offers no $command: $words"
+done
+expect_eq "$(complete_bash keybearer status --j)" "--json" "bash completion of keybearer status --j"
+expect_eq "$(complete_bash keybearer get --u)" "--url" "bash completion of keybearer get --u"
+expect_eq "$(complete_bash keybearer --verbose get --form)" "--format" "bash completion after --verbose"
 words=$(complete_bash keybearer login --)
 for option in --profile --client-id --token-url --no-verify; do
 	grep -qx -- "$option" <<<"$words" || fail "bash completion of keybearer login -- offers no $option: $words"
@@ -127,10 +135,41 @@ complete_fish() {
 	# shellcheck disable=SC2016 # fish expands $argv
 	fish --no-config -c 'source $argv[1]; complete --do-complete=$argv[2]' "$FISH_COMPLETION" "$1" | cut -f1
 }
-expect_eq "$(complete_fish 'keybearer get --profile ' | paste -sd ' ')" "alpha beta" \
+# (fish sorts what it offers)
+expect_eq "$(complete_fish 'keybearer get --profile ' | paste -sd ' ')" "alpha aspose beta" \
 	"fish completion of keybearer get --profile"
+expect_eq "$(complete_fish 'keybearer -v check --profile ' | paste -sd ' ')" "alpha aspose beta" \
+	"fish completion of keybearer -v check --profile"
 words=$(complete_fish 'keybearer ')
-grep -qx inspect <<<"$words" || fail "fish completion of keybearer offers no inspect: $words"
-grep -qx wget <<<"$words" || fail "fish completion of keybearer offers no wget: $words"
+for command in inspect profiles which check wget; do
+	grep -qx "$command" <<<"$words" || fail "fish completion of keybearer offers no $command: $words"
+done
+expect_eq "$(complete_fish 'keybearer status --j')" "--json" "fish completion of keybearer status --j"
+
+echo "# zsh completes them too (a line typed in an interactive zsh, then a tab)"
+# complete_zsh LINE: the line as zsh's completion leaves it (a widget writes the buffer out)
+complete_zsh() {
+	rm -f "$WORK/zbuffer"
+	# shellcheck disable=SC2016 # zsh expands what is in single quotes
+	zsh -f -c '
+		zmodload zsh/zpty
+		zpty z zsh -f -i
+		zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -d $2/zcompdump"
+		zpty -w z "dump() { print -r -- \$BUFFER >|$2/zbuffer.tmp && mv $2/zbuffer.tmp $2/zbuffer }"
+		zpty -w z "zle -N dump; bindkey \"^X\" dump"
+		zpty -n -w z "$3"$'"'"'\t\x18'"'"'
+		for i in {1..100}; do
+			zpty -r -t z chunk
+			[[ -e $2/zbuffer ]] && break
+			sleep 0.05
+		done
+		zpty -d z
+	' complete "$(dirname "$ZSH_COMPLETION")" "$WORK" "$1"
+	[ -e "$WORK/zbuffer" ] || fail "zsh did not complete [$1]"
+	sed 's/ *$//' "$WORK/zbuffer"
+}
+expect_eq "$(complete_zsh 'keybearer wh')" "keybearer which" "zsh completion of keybearer wh"
+expect_eq "$(complete_zsh 'keybearer -v status --j')" "keybearer -v status --json" "zsh completion of keybearer -v status --j"
+expect_eq "$(complete_zsh 'keybearer check --profile be')" "keybearer check --profile beta" "zsh completion of profiles"
 
 echo "docs: ok"

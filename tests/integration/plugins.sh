@@ -84,7 +84,7 @@ KB_STDIN="$WORK/body" run_kb curl -sS --data-binary @- -o /dev/null -w '%{http_c
 expect_eq "$OUT" 404 "curl read the user's stdin (POST to a GET resource)"
 run_kb curl -sS https://example.com/
 expect_rc 78 "a URL no profile claims"
-expect_eq "$ERR" "keybearer: no profile claims https://example.com/ — keybearer hands a token only to URLs a profile's urls claim" "unclaimed URL message"
+expect_match "$ERR" "^keybearer: no profile claims https://example\.com/: no profile's urls are on example\.com \(the profiles: aspose https://api\.aspose\.cloud/; main .*\) — add https://example\.com/ to the urls of the profile meant for it, in its \[profile NAME\] of $CONFIG \(a urls line replaces what the profile claims by default: keep that in the line\)$" "unclaimed URL message"
 run_kb curl --profile main -sS "$BASE/api/hello" "https://elsewhere.example/"
 expect_rc 78 "one of two URLs not claimed"
 run_kb curl -sS -o /dev/null
@@ -112,7 +112,7 @@ curl_refuses() { # EXIT PATTERN ARGS...
 	expect_match "$ERR" "$pattern" "message of keybearer curl $*"
 }
 n=$(requests ok)
-curl_refuses 78 "does not claim 127.0.0.1:$PORT/other" -sS "$BASE/api/hello" "127.0.0.1:$PORT/other"
+curl_refuses 78 "does not claim http://127.0.0.1:$PORT/other \\(127.0.0.1:$PORT/other has no scheme" -sS "$BASE/api/hello" "127.0.0.1:$PORT/other"
 curl_refuses 78 "does not claim" -sS "$BASE/api/hello" "HTTP:/127.0.0.1:$PORT/x"
 curl_refuses 78 "does not claim" -sS "$BASE/api/hello" --url "$BASE/private"
 curl_refuses 78 "no profile claims" -sS "$BASE/api/../private"

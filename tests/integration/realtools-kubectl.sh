@@ -60,7 +60,7 @@ NAMESPACES=$(printf '%s\n' \
 	"default          Active   10d" \
 	"kube-system      Active   10d" \
 	"keybearer-test   Active   10d")
-UNCLAIMED="keybearer: profile k8s does not claim the cluster $STRANGER — add the cluster to the urls of \[profile k8s\], or name the profile that claims it in the kubeconfig's exec args"
+UNCLAIMED="keybearer: profile k8s does not claim $STRANGER: it claims $CLUSTER/ — add $STRANGER/ to the urls of profile k8s: urls = $CLUSTER/ $STRANGER/ in \[profile k8s\] of "
 OLD_KUBECTL='exec plugin: invalid apiVersion "client.authentication.k8s.io/v1"'
 
 # saw SERVER FROM: the tokens of the requests server SERVER has seen since its FROM-th one

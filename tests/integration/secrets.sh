@@ -72,6 +72,7 @@ write_profile other ok "token_url = $BASE/ok/token?other" "secret = env:OTHER_SE
 printf '#!/bin/sh\nenv >"%s/command-env"\nprintf "%%s\\n" "%s"\n' "$WORK" "$SECRET" >"$WORK/secret-command"
 chmod 700 "$WORK/secret-command"
 write_profile viacmd ok "token_url = $BASE/ok/token?viacmd" "secret = command:$WORK/secret-command"
+write_profile broken-for-check invalid-client "token_url = $BASE/invalid-client/token?check" "secret = env:OTHER_SECRET_VAR"
 
 echo "# every command and plugin, traced"
 traced get
@@ -80,7 +81,22 @@ traced get --profile main --format json
 traced get --profile viacmd
 expect_rc 0 "get with a secret command"
 traced status
+traced status --json
 traced inspect --profile main
+traced check --profile main
+expect_rc 0 "check"
+check_report=$OUT
+traced check --profile viacmd
+expect_rc 0 "check with a secret command"
+check_report="$check_report
+$OUT"
+traced -v check --profile broken-for-check
+expect_rc 77 "check of a rejected secret"
+check_report="$check_report
+$OUT
+$ERR"
+traced which "$BASE/api/x"
+traced get --url "$BASE/api/x" --format json
 traced invalidate --profile main
 traced curl --profile main -sS "$BASE/api/hello"
 expect_rc 0 "keybearer curl"
@@ -102,6 +118,13 @@ traced get --profile nosuch
 traced get --profile main --format xml
 check_traces "$("$KB" get --profile main --format token)" "$("$KB" get --format token)" \
 	"$("$KB" get --profile viacmd --format token)"
+
+echo "# check's report, verbose and failing too: neither a secret nor a token"
+no_leak_in "$check_report" "keybearer check's report"
+for token in "$("$KB" get --profile main --format token)" "$("$KB" get --profile viacmd --format token)"; do
+	expect_no_match "$check_report" "$token" "keybearer check's report (a token)"
+	expect_no_match "$check_report" "${token##*.}" "keybearer check's report (a signature)"
+done
 
 echo "# children see no secret: keybearer exec's command, curl, the secret command"
 grep -q "^KEYBEARER_TOKEN=" "$WORK/exec-env" || fail "exec's command got no token"

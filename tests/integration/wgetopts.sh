@@ -143,7 +143,7 @@ agree() {
 		spelled "$form" "$option" "$V/value/$tag-v" "$uword"
 		observe "$WORK/scratch-kb" "$KB" wget "${extra[@]}" "${WORDS[@]}"
 		expect_rc 78 "keybearer wget ${WORDS[*]} (an unclaimed URL after --$name)"
-		expect_match "$ERR" "claims? $V/value/$tag-v — " "keybearer wget ${WORDS[*]}"
+		expect_match "$ERR" "claims? $V/value/$tag-v: " "keybearer wget ${WORDS[*]}"
 		expect_eq "$(connections)" 0 "connections for keybearer wget ${WORDS[*]}"
 	fi
 	checked=$((checked + 1))

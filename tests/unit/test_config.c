@@ -1032,6 +1032,172 @@ test_config_match_url_table(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* Why a URL gets no token, told once for which, get --url and the plugins: what refuses
+ * the URL itself, else the claims on its host (or every profile's), and the urls line
+ * that would claim it — the whole message, pinned, with @PATH@ for the config file. */
+static const char explain_config[] =
+	"[profile site]\ntoken_url = https://login.example.com/token\n"
+	"urls = https://api.example.com/v1/ https://api.example.com:8443/\n"
+	"[profile local]\ntoken_url = http://127.0.0.1:9000/token\n";
+
+static const struct {
+	const char *url, *as_given, *chosen, *message;
+} explain_cases[] = {
+	{ "https://elsewhere.test/x", NULL, NULL,
+	  "no profile claims https://elsewhere.test/x: no profile's urls are on "
+	  "elsewhere.test (the profiles: aspose https://api.aspose.cloud/; site "
+	  "https://api.example.com/v1/ https://api.example.com:8443/; local "
+	  "http://127.0.0.1:9000/) — add https://elsewhere.test/x to the urls of the profile "
+	  "meant for it, in its [profile NAME] of @PATH@ (a urls line replaces what the profile "
+	  "claims by default: keep that in the line)" },
+	{ "https://api.example.com/v2/things", NULL, NULL,
+	  "no profile claims https://api.example.com/v2/things: the claims on api.example.com: "
+	  "site https://api.example.com/v1/ https://api.example.com:8443/ — add "
+	  "https://api.example.com/v2/ to the urls of profile site: urls = "
+	  "https://api.example.com/v1/ https://api.example.com:8443/ https://api.example.com/v2/ "
+	  "in [profile site] of @PATH@" },
+	{ "http://api.example.com/v1/x", NULL, NULL,
+	  "no profile claims http://api.example.com/v1/x: it is plain http to api.example.com, "
+	  "and the token would travel unencrypted: no profile may claim such a URL — use "
+	  "https://" },
+	{ "api.example.com/v1/x", NULL, NULL,
+	  "no profile claims api.example.com/v1/x: it is not an http:// or https:// URL, and no "
+	  "profile claims such a URL — give an https:// URL" },
+	{ "http://api.example.com/v1/x", "api.example.com/v1/x", NULL,
+	  "no profile claims http://api.example.com/v1/x (api.example.com/v1/x has no scheme: "
+	  "read as http://, as curl reads it): it is plain http to api.example.com, and the token "
+	  "would travel unencrypted: no profile may claim such a URL — use https://" },
+	{ "https://api.example.com/v1/../admin", NULL, NULL,
+	  "no profile claims https://api.example.com/v1/../admin: its path has a dot segment (. "
+	  "or ..) or an encoded dot, slash or backslash, which servers and tools resolve "
+	  "differently, and no profile claims such a URL — write the path without them" },
+	{ "https://user@api.example.com/v1/", NULL, NULL,
+	  "no profile claims https://user@api.example.com/v1/: it has a user name or password (@) "
+	  "before its host, and no profile claims such a URL — leave them out of the URL" },
+	{ "https://api.example.com/v1/x#top", NULL, NULL,
+	  "no profile claims https://api.example.com/v1/x#top: it has a fragment (#), and no "
+	  "profile claims such a URL — leave out the #fragment" },
+	{ "https://api.example.com/v1/x", NULL, "local",
+	  "profile local does not claim https://api.example.com/v1/x: it claims "
+	  "http://127.0.0.1:9000/; profile site claims it (with https://api.example.com/v1/) — "
+	  "use profile site, or add https://api.example.com/v1/ to the urls of profile local" },
+	{ "http://127.0.0.1:9001/", NULL, "local",
+	  "profile local does not claim http://127.0.0.1:9001/: it claims "
+	  "http://127.0.0.1:9000/ — add http://127.0.0.1:9001/ to the urls of profile local: "
+	  "urls = http://127.0.0.1:9000/ http://127.0.0.1:9001/ in [profile local] of @PATH@" },
+	/* what a user typed cannot end the message's line */
+	{ "https://api.example.com/v1/a\nkeybearer: fake", NULL, NULL,
+	  "no profile claims https://api.example.com/v1/a?keybearer: fake: it has a space or a "
+	  "control character in it, and no profile claims such a URL — percent-encode it" },
+	{ "https://api.example.com:8444/", NULL, NULL,
+	  "no profile claims https://api.example.com:8444/: the claims on api.example.com: site "
+	  "https://api.example.com/v1/ https://api.example.com:8443/ — add "
+	  "https://api.example.com:8444/ to the urls of profile site: urls = "
+	  "https://api.example.com/v1/ https://api.example.com:8443/ https://api.example.com:8444/ "
+	  "in [profile site] of @PATH@" },
+};
+
+/* The urls entry a message suggests ("add ENTRY to the urls") must claim the URL. */
+static int
+mismatch_suggestion(const char *url, const char *message)
+{
+	const char *start = strstr(message, " add "), *end;
+	char entry[512], *urls[1] = { entry };
+	struct profile p = { .urls = urls, .url_count = 1 };
+
+	if (start == NULL || strncmp(start, " add a prefix", 13) == 0)
+		return 0;
+	start += 5;
+	end = strstr(start, " to the urls");
+	if (end == NULL || (size_t)(end - start) >= sizeof(entry))
+		return mismatch_contains(url, "message", message, " to the urls");
+	snprintf(entry, sizeof(entry), "%.*s", (int)(end - start), start);
+	return mismatch_int(url, "the suggested entry claims it", config_profile_claims(&p, url),
+			    1);
+}
+
+static void
+test_config_explain_unclaimed_table(void **state)
+{
+	char path[512], message[2048], want[2048];
+	struct config cfg;
+	struct error err;
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	assert_int_equal(load_file(explain_config, &cfg, &err, path, sizeof(path)), 0);
+	for (i = 0; i < sizeof(explain_cases) / sizeof(explain_cases[0]); i++) {
+		const char *mark = strstr(explain_cases[i].message, "@PATH@");
+		const struct profile *chosen =
+			explain_cases[i].chosen ? config_find(&cfg, explain_cases[i].chosen) : NULL;
+		if (mark != NULL)
+			snprintf(want, sizeof(want), "%.*s%s%s",
+				 (int)(mark - explain_cases[i].message), explain_cases[i].message,
+				 path, mark + strlen("@PATH@"));
+		else
+			snprintf(want, sizeof(want), "%s", explain_cases[i].message);
+		config_explain_unclaimed(&cfg, chosen, explain_cases[i].url,
+					 explain_cases[i].as_given, message, ERROR_MESSAGE_MAX);
+		failures += mismatch_str(explain_cases[i].url, "message", message, want);
+		failures += mismatch_suggestion(explain_cases[i].url, message);
+	}
+	config_free(&cfg);
+	assert_int_equal(failures, 0);
+}
+
+/* Forty profiles do not fit in a message: those that do are listed whole, the rest
+ * counted, and the advice still comes; a long URL is quoted with a mark, never cut bare. */
+static void
+test_config_explain_unclaimed_bounded(void **state)
+{
+	char text[8192], message[ERROR_MESSAGE_MAX], url[400], *piece, *saveptr = NULL;
+	struct config cfg;
+	struct error err;
+	size_t used = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 40; i++)
+		used += (size_t)snprintf(
+			text + used, sizeof(text) - used,
+			"[profile p%02d]\nurls = https://host%02d.example/some/long/"
+			"path/prefix/%02d/\n",
+			i, i, i);
+	assert_int_equal(load_text(text, &cfg, &err), 0);
+	config_explain_unclaimed(&cfg, NULL, "https://other.example/x", NULL, message,
+				 sizeof(message));
+	assert_true(strlen(message) < sizeof(message) - 1);
+	assert_non_null(strstr(message,
+			       " more (keybearer status lists them)) — add "
+			       "https://other.example/x to the urls of the profile meant"));
+	/* every profile listed is listed whole: "pNN https://hostNN.example/.../NN/" */
+	piece = strstr(message, "(the profiles: ") + strlen("(the profiles: ");
+	for (piece = strtok_r(piece, ";", &saveptr); piece != NULL && strstr(piece, "more") == NULL;
+	     piece = strtok_r(NULL, ";", &saveptr)) {
+		int n = -1;
+		char rest[128] = "";
+		if (strcmp(piece, "aspose https://api.aspose.cloud/") == 0)
+			continue;
+		assert_int_equal(sscanf(piece,
+					" p%d https://host%*d.example/some/long/path/prefix/%127s",
+					&n, rest),
+				 2);
+		assert_true(strlen(rest) == 3 && rest[2] == '/');
+	}
+	config_free(&cfg);
+
+	assert_int_equal(load_text("[profile a]\nurls = https://a.example/\n", &cfg, &err), 0);
+	snprintf(url, sizeof(url), "https://b.example/%0350d", 7);
+	config_explain_unclaimed(&cfg, NULL, url, NULL, message, sizeof(message));
+	snprintf(text, sizeof(text),
+		 "no profile claims %.200s…: no profile's urls are on b.example", url);
+	assert_true(strncmp(message, text, strlen(text)) == 0);
+	assert_non_null(strstr(message, " — add a prefix of it to the urls of the profile meant "
+					"for it"));
+	config_free(&cfg);
+}
+
 static void
 test_config_default_urls(void **state)
 {
@@ -1335,6 +1501,8 @@ main(void)
 		ENV_TEST(test_config_environment_errors),
 		ENV_TEST(test_config_default_urls),
 		ENV_TEST(test_config_match_url_table),
+		ENV_TEST(test_config_explain_unclaimed_table),
+		ENV_TEST(test_config_explain_unclaimed_bounded),
 		ENV_TEST(test_config_load_missing_explicit_file),
 		ENV_TEST(test_config_load_file_modes),
 		ENV_TEST(test_config_load_refuses_nul_byte),

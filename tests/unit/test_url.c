@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "url.h"
@@ -300,6 +301,76 @@ test_url_check_endpoint_table(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* A refusal is said in words: the words agree with url_parse on every row of its table,
+ * and each reason is the one that applies. */
+static const struct {
+	const char *text, *why, *advice;
+} refusal_cases[] = {
+	{ "https://h/a b", "it has a space or a control character in it", "percent-encode it" },
+	{ "ftp://h/", "it is not an http:// or https:// URL", "give an https:// URL" },
+	{ "h/x", "it is not an http:// or https:// URL", "give an https:// URL" },
+	{ "https://u:p@h/", "it has a user name or password (@) before its host",
+	  "leave them out of the URL" },
+	{ "https://h/x#f", "it has a fragment (#)", "leave out the #fragment" },
+	{ "https://a..b/", "its host is not a host name, IPv4 or [IPv6] address", "check the URL" },
+	{ "https://[::1/", "its host is not a host name, IPv4 or [IPv6] address", "check the URL" },
+	{ "https://" A255 "a/", "its host is longer than 255 bytes", "check the URL" },
+	{ "https://h:0/", "its port is not a number from 1 to 65535", "check the URL" },
+	{ "https://h/a/../b",
+	  "its path has a dot segment (. or ..) or an encoded dot, slash or backslash, which "
+	  "servers and tools resolve differently",
+	  "write the path without them" },
+	{ "https://h/a%2Fb",
+	  "its path has a dot segment (. or ..) or an encoded dot, slash or backslash, which "
+	  "servers and tools resolve differently",
+	  "write the path without them" },
+	{ "https://h/a", NULL, NULL },
+};
+
+static void
+test_url_refusal_table(void **state)
+{
+	const char *advice;
+	struct url u;
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(refusal_cases) / sizeof(refusal_cases[0]); i++) {
+		const char *why = url_refusal(refusal_cases[i].text, &advice);
+		failures += mismatch_str(refusal_cases[i].text, "why", why, refusal_cases[i].why);
+		failures += mismatch_str(refusal_cases[i].text, "advice", advice,
+					 refusal_cases[i].advice);
+	}
+	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++)
+		failures += mismatch_int(parse_cases[i].text, "refused in words",
+					 url_refusal(parse_cases[i].text, &advice) != NULL,
+					 url_parse(parse_cases[i].text, &u) != 0);
+	assert_int_equal(failures, 0);
+}
+
+/* A word without "://" is the http:// URL curl would fetch; any other is as given. */
+static void
+test_url_with_default_scheme(void **state)
+{
+	char *url;
+	int added;
+
+	(void)state;
+	url = url_with_default_scheme("127.0.0.1:8080/x", &added);
+	assert_string_equal(url, "http://127.0.0.1:8080/x");
+	assert_int_equal(added, 1);
+	free(url);
+	url = url_with_default_scheme("HTTPS://h/", &added);
+	assert_string_equal(url, "HTTPS://h/");
+	assert_int_equal(added, 0);
+	free(url);
+	url = url_with_default_scheme("ftp://h/", &added);
+	assert_string_equal(url, "ftp://h/");
+	assert_int_equal(added, 0);
+	free(url);
+}
+
 int
 main(void)
 {
@@ -311,6 +382,8 @@ main(void)
 		cmocka_unit_test(test_url_origin_table),
 		cmocka_unit_test(test_url_origin_buffer_too_small),
 		cmocka_unit_test(test_url_check_endpoint_table),
+		cmocka_unit_test(test_url_refusal_table),
+		cmocka_unit_test(test_url_with_default_scheme),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
