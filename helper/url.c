@@ -86,14 +86,12 @@ enum url_why {
 static const struct {
 	const char *why, *advice;
 } refusals[] = {
-	[URL_WHY_SPACE] = { "it has a space or a control character in it",
-			    "percent-encode it" },
+	[URL_WHY_SPACE] = { "it has a space or a control character in it", "percent-encode it" },
 	[URL_WHY_SCHEME] = { "it is not an http:// or https:// URL", "give an https:// URL" },
 	[URL_WHY_USER] = { "it has a user name or password (@) before its host",
 			   "leave them out of the URL" },
 	[URL_WHY_FRAGMENT] = { "it has a fragment (#)", "leave out the #fragment" },
-	[URL_WHY_HOST] = { "its host is not a host name, IPv4 or [IPv6] address",
-			   "check the URL" },
+	[URL_WHY_HOST] = { "its host is not a host name, IPv4 or [IPv6] address", "check the URL" },
 	[URL_WHY_HOST_LENGTH] = { "its host is longer than 255 bytes", "check the URL" },
 	[URL_WHY_PORT] = { "its port is not a number from 1 to 65535", "check the URL" },
 	[URL_WHY_PATH] = { "its path has a dot segment (. or ..) or an encoded dot, slash or "

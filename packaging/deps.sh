@@ -21,6 +21,7 @@ demo_only=
 	gnome-keyring dbus libsecret-tools libglib2.0-bin # a real Secret Service for the tests
 	libcmocka-dev                                  # unit tests
 	clang libclang-rt-14-dev                       # fuzz harnesses (libFuzzer)
+	clang-format                                   # the sources follow .clang-format
 	wget util-linux jq procps binutils strace valgrind # tests
 	iproute2                                       # a test's network namespace: loopback only
 	git git-lfs                                    # real git and git-lfs against a test server

@@ -26,6 +26,19 @@ has_entry() {
 		END { exit !found }' "$1"
 }
 
+echo "# the README names every package packaging/deps.sh installs"
+# the words of deps.sh's package lists: packages=( ... ), packages+=( ... ) and +=(name)
+deps_packages=$(awk '
+	/packages\+?=\(/ { open = 1; sub(/.*packages\+?=\(/, "") }
+	open { line = $0; sub(/#.*/, "", line); closed = sub(/\).*/, "", line)
+		n = split(line, w, /[ \t]+/); for (i = 1; i <= n; i++) if (w[i] != "") print w[i]
+		if (closed) open = 0 }' "$KB_SOURCE/packaging/deps.sh" | sort -u)
+[ "$(wc -l <<<"$deps_packages")" -ge 30 ] || fail "read too few packages from deps.sh: $deps_packages"
+for package in $deps_packages; do
+	grep -Eq "(^|[\` ])$package([\` ,]|\$)" "$KB_SOURCE/README.md" ||
+		fail "README.md does not name $package, which packaging/deps.sh installs"
+done
+
 echo "# the scdoc sources are valid"
 for page in keybearer.1 keybearer-config.5; do
 	scdoc <"$KB_SOURCE/packaging/man/$page.scd" >"$WORK/$page" 2>"$WORK/scdoc.err" ||
