@@ -6,11 +6,11 @@
 
 if ! command -v git >/dev/null; then
 	echo "skipped: git not installed"
-	exit 0
+	exit 99 # SKIP_RETURN_CODE: ctest says Skipped
 fi
 if ! git lfs version >/dev/null 2>&1; then
 	echo "skipped: git-lfs not installed"
-	exit 0
+	exit 99 # SKIP_RETURN_CODE: ctest says Skipped
 fi
 
 . "$(dirname "$0")/lib.sh"
