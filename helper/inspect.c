@@ -24,7 +24,7 @@ static int
 print_inspection(const char *token, const struct cache_record *cached, struct error *err)
 {
 	struct json_object *header, *claims, *report;
-	char when[32], span[48], *text;
+	char when[32], span[48];
 	long long expires_at, left;
 	time_t now = time(NULL);
 	int rc;
@@ -57,14 +57,7 @@ print_inspection(const char *token, const struct cache_record *cached, struct er
 	} else {
 		json_object_object_add(report, "expires", json_object_new_string("never (no exp)"));
 	}
-	text = NULL;
-	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(
-			     report, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-					     JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		text = NULL;
-	rc = output_answer(text, err);
-	free(text);
+	rc = output_answer_json(report, err);
 	json_object_put(report);
 	return rc;
 }

@@ -143,6 +143,22 @@ output_answer(const char *text, struct error *err)
 	return 0;
 }
 
+int
+output_answer_json(struct json_object *report, struct error *err)
+{
+	const char *json = json_object_to_json_string_ext(
+		report,
+		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *text = NULL;
+	int rc;
+
+	if (json == NULL || asprintf(&text, "%s\n", json) < 0)
+		text = NULL;
+	rc = output_answer(text, err);
+	free(text);
+	return rc;
+}
+
 void
 output_rfc3339(long long when, char *out, size_t size)
 {

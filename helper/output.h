@@ -46,4 +46,8 @@ int output_write_all(int fd, const char *text, size_t len);
 /* Writes text to stdout in one piece; -1 with err set (exit 74) when it cannot. */
 int output_answer(const char *text, struct error *err);
 
+/* Writes report to stdout as pretty JSON (what people read: status --json, inspect) and a
+ * newline, in one piece; -1 with err set. report stays the caller's. */
+int output_answer_json(struct json_object *report, struct error *err);
+
 #endif

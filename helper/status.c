@@ -271,18 +271,30 @@ discovered_token_url(const struct profile *p)
 	return url;
 }
 
-static void
-print_profile_text(const struct profile *p, int selected, const struct cache_clock *now)
-{
+/* What status tells of one profile beyond its settings; text and JSON show the same. */
+struct profile_view {
 	struct secret_view secret;
 	struct token_view token;
 	struct failure_view failure;
-	char *discovered = discovered_token_url(p);
+	char *discovered; /* the issuer's token endpoint, once known; malloc'ed */
+};
+
+static void
+describe_profile(const struct profile *p, const struct cache_clock *now, struct profile_view *v)
+{
+	describe_secret(p, &v->secret);
+	describe_token(p, now, &v->token);
+	describe_failure(p, now, &v->failure);
+	v->discovered = discovered_token_url(p);
+}
+
+static void
+print_profile_text(const struct profile *p, int selected, const struct cache_clock *now)
+{
+	struct profile_view v;
 	size_t i;
 
-	describe_secret(p, &secret);
-	describe_token(p, now, &token);
-	describe_failure(p, now, &failure);
+	describe_profile(p, now, &v);
 	printf("profile %s%s%s\n", p->name,
 	       strcmp(p->name, "aspose") == 0
 		       ? (p->in_file ? " (built in, and [profile aspose] of the config file)"
@@ -294,8 +306,8 @@ print_profile_text(const struct profile *p, int selected, const struct cache_clo
 		printf("  issuer        %s\n", p->issuer);
 	if (p->token_url)
 		printf("  token_url     %s\n", p->token_url);
-	else if (discovered != NULL)
-		printf("  token_url     %s (from the issuer's discovery document)\n", discovered);
+	else if (v.discovered != NULL)
+		printf("  token_url     %s (from the issuer's discovery document)\n", v.discovered);
 	else
 		printf("  token_url     %s\n",
 		       p->issuer ? "(from the issuer's discovery document)" : "(not set)");
@@ -313,10 +325,10 @@ print_profile_text(const struct profile *p, int selected, const struct cache_clo
 	for (i = 0; i < p->url_count; i++)
 		printf(" %s", p->urls[i]);
 	printf("%s\n", p->url_count ? "" : " (none)");
-	printf(secret.words[0] != '\0' ? "  secret        %s (%s)\n" : "  secret        %s\n",
-	       secret.source, secret.words);
-	printf("  token         %s%s\n", token.words, failure.words);
-	free(discovered);
+	printf(v.secret.words[0] != '\0' ? "  secret        %s (%s)\n" : "  secret        %s\n",
+	       v.secret.source, v.secret.words);
+	printf("  token         %s%s\n", v.token.words, v.failure.words);
+	free(v.discovered);
 }
 
 static struct json_object *
@@ -380,15 +392,10 @@ static struct json_object *
 profile_json(const struct profile *p, int selected, const struct cache_clock *now)
 {
 	struct json_object *obj = json_object_new_object(), *urls = json_object_new_array();
-	struct secret_view secret;
-	struct token_view token;
-	struct failure_view failure;
-	char *discovered = discovered_token_url(p);
+	struct profile_view v;
 	size_t i;
 
-	describe_secret(p, &secret);
-	describe_token(p, now, &token);
-	describe_failure(p, now, &failure);
+	describe_profile(p, now, &v);
 	for (i = 0; i < p->url_count; i++)
 		json_object_array_add(urls, json_object_new_string(p->urls[i]));
 	json_object_object_add(obj, "name", json_object_new_string(p->name));
@@ -397,7 +404,7 @@ profile_json(const struct profile *p, int selected, const struct cache_clock *no
 	json_object_object_add(obj, "selected", json_object_new_boolean(selected));
 	json_object_object_add(obj, "issuer", json_string_or_null(p->issuer));
 	json_object_object_add(obj, "token_url", json_string_or_null(p->token_url));
-	json_object_object_add(obj, "discovered_token_url", json_string_or_null(discovered));
+	json_object_object_add(obj, "discovered_token_url", json_string_or_null(v.discovered));
 	json_object_object_add(obj, "jwks_url", json_string_or_null(p->jwks_url));
 	json_object_object_add(obj, "client_id", json_string_or_null(p->client_id));
 	json_object_object_add(obj, "scope", json_string_or_null(p->scope));
@@ -406,10 +413,10 @@ profile_json(const struct profile *p, int selected, const struct cache_clock *no
 	json_object_object_add(obj, "auth_method",
 			       json_object_new_string(config_auth_method_name(p->auth_method)));
 	json_object_object_add(obj, "urls", urls);
-	json_object_object_add(obj, "secret", secret_json(&secret));
-	json_object_object_add(obj, "token", token_json(&token));
-	json_object_object_add(obj, "last_failure", failure_json(&failure));
-	free(discovered);
+	json_object_object_add(obj, "secret", secret_json(&v.secret));
+	json_object_object_add(obj, "token", token_json(&v.token));
+	json_object_object_add(obj, "last_failure", failure_json(&v.failure));
+	free(v.discovered);
 	return obj;
 }
 
@@ -464,7 +471,6 @@ print_json(const struct config *cfg, const struct profile *chosen, const struct 
 	   const struct cache_clock *now, struct error *err)
 {
 	struct json_object *report = json_object_new_object(), *list = json_object_new_array();
-	char *text = NULL;
 	size_t i;
 	int rc;
 
@@ -476,13 +482,7 @@ print_json(const struct config *cfg, const struct profile *chosen, const struct 
 		json_object_array_add(
 			list, profile_json(&cfg->profiles[i], &cfg->profiles[i] == fallback, now));
 	json_object_object_add(report, "profiles", list);
-	if (asprintf(&text, "%s\n",
-		     json_object_to_json_string_ext(
-			     report, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-					     JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		text = NULL;
-	rc = output_answer(text, err);
-	free(text);
+	rc = output_answer_json(report, err);
 	json_object_put(report);
 	return rc;
 }
