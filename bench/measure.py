@@ -63,6 +63,7 @@ def crowd(args):
 
 
 TIMING = re.compile(r"timing: (.*)$")  # "timing: NAME 1.234 ms[, NAME 5.678 ms]..."
+PART = re.compile(r"(.+) ([0-9]+(?:\.[0-9]+)?) ms")
 
 
 def cold(args):
@@ -86,8 +87,10 @@ def cold(args):
             m = TIMING.search(line)
             if m:
                 for part in m.group(1).split(", "):
-                    name, value, _ = part.rsplit(" ", 2)
-                    seen[name] = float(value)
+                    # a line another writer cut into (a wait notice) is not a timing
+                    t = PART.fullmatch(part)
+                    if t:
+                        seen[t.group(1)] = float(t.group(2))
         for name, value in seen.items():
             parts.setdefault(name, []).append(value)
     return {name: statistics.median(values) for name, values in parts.items()}

@@ -435,6 +435,7 @@ run_mint_command(int argc, char **argv, struct error *err)
 			break;
 		case 'b':
 			job.background = 1;
+			notice_silence();
 			break;
 		case 'B':
 			job.lock_busy = 1;

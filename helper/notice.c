@@ -6,11 +6,18 @@
 #include "monotonic.h"
 
 static int said[NOTICE_SUBJECTS];
+static int quiet;
+
+void
+notice_silence(void)
+{
+	quiet = 1;
+}
 
 int
 notice_due(enum notice_subject subject, long long started_ms)
 {
-	return !said[subject] && monotonic_ms() - started_ms >= NOTICE_AFTER_MS;
+	return !quiet && !said[subject] && monotonic_ms() - started_ms >= NOTICE_AFTER_MS;
 }
 
 void
@@ -18,7 +25,7 @@ notice_say(enum notice_subject subject, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (said[subject])
+	if (quiet || said[subject])
 		return;
 	said[subject] = 1;
 	fputs("keybearer: waiting for ", stderr);

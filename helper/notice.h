@@ -18,6 +18,10 @@ enum notice_subject {
  * and the subject has not been said yet. */
 int notice_due(enum notice_subject subject, long long started_ms);
 
+/* No notice from this process: a background refresh keeps no caller waiting, and the
+ * stderr it inherited belongs to a command that has moved on. */
+void notice_silence(void);
+
 /* "keybearer: waiting for <fmt...>" on stderr, once per subject. */
 void notice_say(enum notice_subject subject, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
