@@ -270,6 +270,7 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 	struct cache_record from_file = { 0 }, fresh = { 0 };
 	const struct cache_record *cached;
 	struct secret secret = { 0 };
+	struct credential_source credential;
 	struct cache_clock now;
 	struct lockstate st;
 	enum lockstate_source source = LOCKSTATE_ENDPOINT;
@@ -300,9 +301,10 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 	source = LOCKSTATE_DISCOVERY;
 	if (discovery_resolve_token_url(p, err) != 0)
 		goto record;
-	source = p->secret_kind == SECRET_KEYRING   ? LOCKSTATE_KEYRING
-		 : p->secret_kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
-						    : LOCKSTATE_ENDPOINT;
+	credential_source_of(p, credential_for_method(p), &credential);
+	source = credential.kind == SECRET_KEYRING   ? LOCKSTATE_KEYRING
+		 : credential.kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
+						     : LOCKSTATE_ENDPOINT;
 	started = monotonic_us();
 	if (secret_resolve(p, &secret, err) != 0)
 		goto record;
