@@ -159,6 +159,32 @@ run_kb get --profile op-csjwt
 expect_rc 0 "oidc-provider, client_secret_jwt"
 check_assertion oidc HS256 null "$OIDC/token" kb-csjwt
 
+echo "# a refused key is not tried again, until the key is replaced"
+cp "$K/unregistered.pem" "$K/rotated.pem"
+write_profile al-rotated ok "token_url = $AUTHLIB/oauth/token" "client_id = kb-pkjwt" \
+	"secret = " "auth_method = private_key_jwt" "private_key = file:$K/rotated.pem" \
+	"audience = https://rotated.test/"
+before=$(count authlib)
+run_kb get --profile al-rotated
+expect_rc 77 "the unregistered key"
+run_kb get --profile al-rotated
+expect_rc 77 "the unregistered key, again"
+expect_match "$ERR" "invalid_client" "the held refusal"
+expect_eq "$(($(count authlib) - before))" 1 "requests while the refusal holds"
+cp "$K/ec.pem" "$K/rotated.pem" # in place: the same file, another key
+run_kb get --profile al-rotated
+expect_rc 0 "the replaced key is tried at once"
+expect_eq "$(($(count authlib) - before))" 2 "requests after the key was replaced"
+check_assertion authlib ES256 "$(thumbprint "$K/ec.pem")" "$AUTHLIB/oauth/token" kb-pkjwt
+write_profile al-realg ok "token_url = $AUTHLIB/oauth/token" "client_id = kb-pkjwt" \
+	"secret = " "auth_method = private_key_jwt" "private_key = file:$K/rsa.pem" \
+	"key_id = rsa-wrong" "audience = https://realg.test/"
+run_kb get --profile al-realg
+expect_rc 77 "a kid the provider does not know"
+sed -i "s/key_id = rsa-wrong/key_id = rsa-named/" "$CONFIG"
+run_kb get --profile al-realg
+expect_rc 0 "a changed key_id is tried at once"
+
 echo "# faults (keys.tsv): exit code, message, nothing on stdout, requests made"
 row=0
 while IFS= read -r line; do
