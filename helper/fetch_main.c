@@ -7,6 +7,8 @@
  *   keybearer-fetch login|logout [options]      (keybearer login|logout execs these)
  *   keybearer-fetch keyring-status --profile NAME
  *   keybearer-fetch check --profile NAME        (keybearer check execs it)
+ *   keybearer-fetch keygen --profile NAME [--type ec|rsa] [--out FILE]
+ *   keybearer-fetch key-status --profile NAME   (keybearer status asks it)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +35,7 @@
 #include "fingerprint.h"
 #include "lockstate.h"
 #include "http.h"
+#include "keygen.h"
 #include "login.h"
 #include "monotonic.h"
 #include "notice.h"
@@ -467,9 +470,15 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv, struct error *err);
 } commands[] = {
-	{ "mint", run_mint_command }, { "login", login_run },
-	{ "logout", login_logout },   { "keyring-status", login_keyring_status },
-	{ "verify", verify_run },     { "check", check_fetch_run },
+	{ "mint", run_mint_command },
+	{ "login", login_run },
+	{ "logout", login_logout },
+	{ "keyring-status", login_keyring_status },
+	{ "verify", verify_run },
+	{ "check", check_fetch_run },
+	/* key-based client authentication */
+	{ "keygen", keygen_run },
+	{ "key-status", keygen_key_status },
 };
 
 int

@@ -22,8 +22,9 @@ token_endpoint_auth_method; the other method fails with 401 invalid_client:
     kb-basic  client_secret_basic
     kb-post   client_secret_post
     kb-csjwt  client_secret_jwt (RFC 7523 client assertion, HS256 with the secret)
-    kb-pkjwt  private_key_jwt, its public keys the JWKS of --client-jwks (the
-              assertion's kid picks one; its alg must be the one the key fits)
+    kb-pkjwt  private_key_jwt, its public keys the JWKS of --client-jwks, read
+              anew for every request (the assertion's kid picks one; its alg must
+              be one the key fits)
 Both JWT clients go through authlib's JWTBearerClientAssertion (rfc7523): aud
 must be the token endpoint's URL, iss = sub = the client, exp given, and a jti
 seen before is refused (replay).
@@ -127,7 +128,9 @@ class ClientAssertion(JWTBearerClientAssertion):
         if client.jwks is None:
             raise InvalidClientError()
         try:
-            key = client.jwks.find_by_kid(headers.get("kid"))
+            # read at every request: a test registers a key it has just made
+            with open(client.jwks, encoding="utf-8") as f:
+                key = JsonWebKey.import_key_set(json.load(f)).find_by_kid(headers.get("kid"))
         except ValueError:
             raise InvalidClientError()
         if alg not in KEY_ALGS.get(key.kty, ()):
@@ -387,10 +390,7 @@ def main():
     ap.add_argument("--client-jwks")
     ap.add_argument("--log")
     args = ap.parse_args()
-    client_jwks = None
-    if args.client_jwks:
-        with open(args.client_jwks, encoding="utf-8") as f:
-            client_jwks = JsonWebKey.import_key_set(json.load(f))
+    client_jwks = args.client_jwks  # read at every request
 
     with open(args.secret_file, "rb") as f:
         secret = f.read().decode("utf-8")  # raw: nothing stripped
