@@ -338,6 +338,14 @@ login_run(int argc, char **argv, struct error *err)
 	p = login_profile(&cfg, &o, err);
 	if (p == NULL)
 		goto out;
+	if (p->auth_method == AUTH_PRIVATE_KEY_JWT) {
+		error_set(err, KB_EXIT_USAGE,
+			  "profile %s signs with a private key (private_key_jwt), it has no secret "
+			  "to store — run keybearer keygen --profile %s, or keybearer login "
+			  "--private-key FILE --profile %s",
+			  p->name, p->name, p->name);
+		goto out;
+	}
 	for (i = 0; i < KEY_OPTION_COUNT; i++) {
 		if (apply_option(p, key_options[i].key, o.values[i], key_options[i].option,
 				 &added[i], err) != 0)

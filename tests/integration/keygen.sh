@@ -100,6 +100,11 @@ expect_match "$(key_item kl)" "BEGIN PRIVATE KEY" "the stored key stays"
 KB_STDIN="$WORK/kf.pem" run_kb login --profile kl --private-key -
 expect_rc 0 "login --private-key - (stdin)"
 
+KB_STDIN="$WORK/jwt.secret" run_kb login --profile kl
+expect_rc 64 "login of a secret for a private_key_jwt profile"
+expect_eq "$ERR" "keybearer: profile kl signs with a private key (private_key_jwt), it has no secret to store — run keybearer keygen --profile kl, or keybearer login --private-key FILE --profile kl" "login without --private-key"
+expect_eq "$(secret_item kl)" "" "no secret stored"
+
 echo "# logout removes the key"
 run_kb logout --profile kl
 expect_rc 0 "logout"
