@@ -367,6 +367,10 @@ token_request_build(const struct profile *p, const char *credential, const char 
 	int rc = 0;
 
 	memset(req, 0, sizeof(*req));
+	if (config_auth_signs_assertion(p->auth_method) && assertion == NULL)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "no client assertion for %s — report this bug",
+				 config_auth_method_name(p->auth_method));
 	req->body = malloc(cap);
 	if (req->body == NULL)
 		goto oom;
@@ -379,10 +383,6 @@ token_request_build(const struct profile *p, const char *credential, const char 
 	if (p->resource != NULL)
 		rc |= append_param(&req->body, &used, &cap, "resource", p->resource);
 	if (config_auth_signs_assertion(p->auth_method)) {
-		if (assertion == NULL)
-			return error_set(err, KB_EXIT_INTERNAL,
-					 "no client assertion for %s — report this bug",
-					 config_auth_method_name(p->auth_method));
 		/* RFC 7521 4.2: client_id may go along; authlib and oidc-provider take it */
 		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
 		rc |= append_param(&req->body, &used, &cap, "client_assertion_type",
