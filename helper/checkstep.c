@@ -19,6 +19,9 @@ elapsed_ms(const struct checkstep *step)
 	return (double)(monotonic_us() - step->started_us) / 1000.0;
 }
 
+static void print_line(const char *verdict, const char *name, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 print_line(const char *verdict, const char *name, const char *fmt, va_list ap)
 {

@@ -356,8 +356,7 @@ obtain_token(const struct config *cfg, const struct profile *p, int min_ttl,
 	enum { NO_RECORD = CACHE_REFRESH_NOW + 1 }; /* for the words: nothing was cached */
 	static const char *const need_words[] = {
 		[CACHE_FRESH] = "fresh enough, no request",
-		[CACHE_REFRESH_SOON] = "inside the refresh window: handed out, refreshed in the "
-				       "background",
+		[CACHE_REFRESH_SOON] = "in the refresh window: handed out, refreshed in background",
 		[CACHE_REFRESH_NOW] = "due for refresh: keybearer-fetch asks for a new one",
 		[NO_RECORD] = "no usable cached token: keybearer-fetch asks for one",
 	};
