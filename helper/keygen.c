@@ -150,7 +150,7 @@ keygen_run(int argc, char **argv, struct error *err)
 	if (print_public(&k, kid, alg, err) != 0)
 		goto out;
 	fprintf(stderr,
-		"keybearer: made a %s key for profile %s, kept in %s%s (kid %s): register the "
+		"keybearer: made an %s key for profile %s, kept in %s%s (kid %s): register the "
 		"public key above with the provider for client %s\n",
 		k.describe, p->name, out != NULL ? "file " : "the keyring", out != NULL ? out : "",
 		kid, p->client_id);

@@ -38,7 +38,7 @@ expect_eq "$(sed -n 2p <<<"$OUT")" "-----BEGIN PUBLIC KEY-----" "the PEM after t
 expect_eq "$("$PY" -c 'import json, sys
 from authlib.jose import JsonWebKey
 print(JsonWebKey.import_key(json.loads(sys.argv[1])).thumbprint())' "$jwk")" "$kid" "kid = the thumbprint"
-expect_eq "$ERR" "keybearer: made a EC P-256 key for profile kg, kept in the keyring (kid $kid): register the public key above with the provider for client kb-pkjwt" "keygen message"
+expect_eq "$ERR" "keybearer: made an EC P-256 key for profile kg, kept in the keyring (kid $kid): register the public key above with the provider for client kb-pkjwt" "keygen message"
 expect_match "$(key_item kg)" "^-----BEGIN PRIVATE KEY-----" "the keyring item"
 expect_eq "$(secret_item kg)" "" "no secret item"
 expect_no_match "$OUT$ERR" "PRIVATE" "keygen output"
