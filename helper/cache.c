@@ -82,6 +82,17 @@ cache_profile_fingerprint(const struct profile *p, char out[65])
 	hash_field(&ctx, p->ca_file);
 	snprintf(number, sizeof(number), "%d,%d", p->timeout, p->keyring_timeout);
 	hash_field(&ctx, number);
+	/* key-based client authentication: only where a key setting is used or given, so the
+	 * digest of a secret profile stays what it was */
+	if (config_auth_signs_assertion(p->auth_method) || p->private_key_arg != NULL ||
+	    p->signing_alg != NULL || p->key_id != NULL || p->assertion_audience != NULL) {
+		snprintf(number, sizeof(number), "key:%d", (int)p->private_key_kind);
+		hash_field(&ctx, number);
+		hash_field(&ctx, p->private_key_arg);
+		hash_field(&ctx, p->signing_alg);
+		hash_field(&ctx, p->key_id);
+		hash_field(&ctx, p->assertion_audience);
+	}
 	sha256_final(&ctx, digest);
 	sha256_hex(digest, SHA256_DIGEST_SIZE, out);
 }

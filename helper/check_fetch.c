@@ -96,15 +96,19 @@ resolve_secret(struct check_job *job, struct error *err)
 {
 	struct checkstep step;
 	char source[4200];
+	struct credential_source src;
 
-	checkstep_start(&step, "secret");
-	config_describe_secret_source(job->p, source, sizeof(source));
+	credential_source_of(job->p, credential_for_method(job->p), &src);
+	checkstep_start(&step, src.item == CREDENTIAL_SECRET ? "secret" : "private key");
+	if (src.item == CREDENTIAL_SECRET)
+		config_describe_secret_source(job->p, source, sizeof(source));
+	else
+		config_describe_private_key_source(job->p, source, sizeof(source));
 	if (secret_resolve(job->p, &job->secret, err) != 0)
 		return fail_recorded(job, &step,
-				     job->p->secret_kind == SECRET_KEYRING ? LOCKSTATE_KEYRING
-				     : job->p->secret_kind == SECRET_COMMAND
-					     ? LOCKSTATE_SECRET_COMMAND
-					     : LOCKSTATE_ENDPOINT,
+				     src.kind == SECRET_KEYRING	  ? LOCKSTATE_KEYRING
+				     : src.kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
+								  : LOCKSTATE_ENDPOINT,
 				     -1, err);
 	checkstep_ok(&step, "read from %s (not shown)", source);
 	return 0;

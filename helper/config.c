@@ -31,6 +31,10 @@ enum key_type {
 	KEY_URL_LIST,
 	KEY_SECRET,
 	KEY_SECONDS,
+	/* key-based client authentication */
+	KEY_PRIVATE_KEY,
+	KEY_SIGNING_ALG,
+	KEY_KEY_ID,
 };
 
 struct key_rule {
@@ -56,6 +60,11 @@ static const struct key_rule key_rules[] = {
 	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
 	{ "keyring_timeout", KEY_SECONDS, offsetof(struct profile, keyring_timeout), 1, 120 },
 	{ "git_username", KEY_STRING, offsetof(struct profile, git_username), 0, 0 },
+	/* key-based client authentication */
+	{ "private_key", KEY_PRIVATE_KEY, 0, 0, 0 },
+	{ "signing_alg", KEY_SIGNING_ALG, offsetof(struct profile, signing_alg), 0, 0 },
+	{ "key_id", KEY_KEY_ID, offsetof(struct profile, key_id), 0, 0 },
+	{ "assertion_audience", KEY_STRING, offsetof(struct profile, assertion_audience), 0, 0 },
 };
 
 /* The variables that describe the "env" profile, so CI needs no file. They touch no other
@@ -106,24 +115,45 @@ struct parse_state {
 static struct profile *profile_add(struct config *cfg, const char *name, struct error *err);
 static int valid_profile_name(const char *name);
 
+static const char *const auth_method_names[] = {
+	[AUTH_CLIENT_SECRET_POST] = "client_secret_post",
+	[AUTH_CLIENT_SECRET_BASIC] = "client_secret_basic",
+	/* key-based client authentication */
+	[AUTH_CLIENT_SECRET_JWT] = "client_secret_jwt",
+	[AUTH_PRIVATE_KEY_JWT] = "private_key_jwt",
+};
+
 const char *
 config_auth_method_name(enum auth_method method)
 {
-	return method == AUTH_CLIENT_SECRET_BASIC ? "client_secret_basic" : "client_secret_post";
+	return auth_method_names[method];
 }
+
+int
+config_auth_signs_assertion(enum auth_method method)
+{
+	return method == AUTH_CLIENT_SECRET_JWT || method == AUTH_PRIVATE_KEY_JWT;
+}
+
+static const char *const source_prefixes[] = {
+	[SECRET_KEYRING] = "keyring",
+	[SECRET_ENV] = "env:",
+	[SECRET_FILE] = "file:",
+	[SECRET_COMMAND] = "command:",
+};
 
 void
 config_describe_secret_source(const struct profile *p, char *out, size_t size)
 {
-	static const char *const prefixes[] = {
-		[SECRET_KEYRING] = "keyring",
-		[SECRET_ENV] = "env:",
-		[SECRET_FILE] = "file:",
-		[SECRET_COMMAND] = "command:",
-	};
-
-	snprintf(out, size, "%s%s", prefixes[p->secret_kind],
+	snprintf(out, size, "%s%s", source_prefixes[p->secret_kind],
 		 p->secret_arg != NULL ? p->secret_arg : "");
+}
+
+void
+config_describe_private_key_source(const struct profile *p, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", source_prefixes[p->private_key_kind],
+		 p->private_key_arg != NULL ? p->private_key_arg : "");
 }
 
 static int
@@ -151,6 +181,11 @@ profile_free(struct profile *p)
 	free(p->secret_arg);
 	free(p->ca_file);
 	free(p->git_username);
+	/* key-based client authentication */
+	free(p->private_key_arg);
+	free(p->signing_alg);
+	free(p->key_id);
+	free(p->assertion_audience);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -315,10 +350,14 @@ set_url_list(struct profile *p, const char *value, int append, const char *where
 	return rc;
 }
 
+/* A credential's source: keyring, env:NAME (when allow_env), file:PATH or command:CMD. */
 static int
-set_secret_source(struct profile *p, const char *value, const char *where, struct error *err)
+set_source(enum secret_kind *kind, char **arg, int allow_env, const char *key, const char *value,
+	   const char *where, struct error *err)
 {
-	if (strncmp(value, "env:", 4) == 0) {
+	char what[64];
+
+	if (allow_env && strncmp(value, "env:", 4) == 0) {
 		const char *name = value + 4;
 		size_t i;
 		if (*name == '\0' || isdigit((unsigned char)*name))
@@ -327,31 +366,61 @@ set_secret_source(struct profile *p, const char *value, const char *where, struc
 			if (!isalnum((unsigned char)name[i]) && name[i] != '_')
 				goto bad_env;
 		}
-		p->secret_kind = SECRET_ENV;
-		return replace_string(&p->secret_arg, name, err);
+		*kind = SECRET_ENV;
+		return replace_string(arg, name, err);
 	}
 	if (strncmp(value, "file:", 5) == 0) {
-		p->secret_kind = SECRET_FILE;
-		return set_path(&p->secret_arg, value + 5, where, "secret file", err);
+		*kind = SECRET_FILE;
+		snprintf(what, sizeof(what), "%s file",
+			 strcmp(key, "secret") == 0 ? "secret" : key);
+		return set_path(arg, value + 5, where, what, err);
 	}
 	if (strncmp(value, "command:", 8) == 0 && value[8 + strspn(value + 8, " \t")] != '\0') {
-		p->secret_kind = SECRET_COMMAND;
-		return replace_string(&p->secret_arg, value + 8 + strspn(value + 8, " \t"), err);
+		*kind = SECRET_COMMAND;
+		return replace_string(arg, value + 8 + strspn(value + 8, " \t"), err);
 	}
 	if (strcmp(value, "keyring") == 0) {
-		p->secret_kind = SECRET_KEYRING;
-		free(p->secret_arg);
-		p->secret_arg = NULL;
+		*kind = SECRET_KEYRING;
+		free(*arg);
+		*arg = NULL;
 		return 0;
 	}
+	if (allow_env)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s: unknown %s source \"%s\" — use keyring, env:VARIABLE, "
+				 "file:/path or command:CMD",
+				 where, key, value);
 	return error_set(err, KB_EXIT_CONFIG,
-			 "%s: unknown secret source \"%s\" — use keyring, env:VARIABLE, file:/path "
-			 "or command:CMD",
-			 where, value);
+			 "%s: unknown %s source \"%s\" — use keyring, file:/path or command:CMD "
+			 "(a key is no environment variable's to hold)",
+			 where, key, value);
 bad_env:
 	return error_set(err, KB_EXIT_CONFIG,
 			 "%s: \"%s\" does not name an environment variable — use env:NAME with "
 			 "letters, digits and _",
+			 where, value);
+}
+
+static int
+set_secret_source(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	return set_source(&p->secret_kind, &p->secret_arg, 1, "secret", value, where, err);
+}
+
+/* key-based client authentication */
+static int
+set_signing_alg(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	static const char *const known[] = { "RS256", "PS256", "ES256", "EdDSA", "HS256" };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strcmp(value, known[i]) == 0)
+			return replace_string(&p->signing_alg, value, err);
+	}
+	return error_set(err, KB_EXIT_CONFIG,
+			 "%s: unknown signing_alg \"%s\" — use RS256, PS256, ES256 or EdDSA (for "
+			 "private_key_jwt), HS256 (for client_secret_jwt), or leave it out",
 			 where, value);
 }
 
@@ -374,6 +443,23 @@ bad:
 			 "%s: %s must be a whole number of seconds from %d to %d, not \"%s\" — "
 			 "fix the value",
 			 where, rule->name, rule->min, rule->max, value);
+}
+
+static int
+set_auth_method(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(auth_method_names) / sizeof(auth_method_names[0]); i++) {
+		if (strcmp(value, auth_method_names[i]) == 0) {
+			p->auth_method = (enum auth_method)i;
+			return 0;
+		}
+	}
+	return error_set(err, KB_EXIT_CONFIG,
+			 "%s: unknown auth_method \"%s\" — use client_secret_post, "
+			 "client_secret_basic, client_secret_jwt or private_key_jwt",
+			 where, value);
 }
 
 static int
@@ -406,22 +492,26 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 	case KEY_PATH:
 		return set_path((char **)(base + rule->offset), value, where, rule->name, err);
 	case KEY_AUTH_METHOD:
-		if (strcmp(value, "client_secret_post") == 0)
-			p->auth_method = AUTH_CLIENT_SECRET_POST;
-		else if (strcmp(value, "client_secret_basic") == 0)
-			p->auth_method = AUTH_CLIENT_SECRET_BASIC;
-		else
-			return error_set(err, KB_EXIT_CONFIG,
-					 "%s: unknown auth_method \"%s\" — use client_secret_post "
-					 "or client_secret_basic",
-					 where, value);
-		return 0;
+		return set_auth_method(p, value, where, err);
 	case KEY_URL_LIST:
 		return set_url_list(p, value, 0, where, err);
 	case KEY_SECRET:
 		return set_secret_source(p, value, where, err);
 	case KEY_SECONDS:
 		return set_seconds((int *)(base + rule->offset), value, rule, where, err);
+	/* key-based client authentication */
+	case KEY_PRIVATE_KEY:
+		return set_source(&p->private_key_kind, &p->private_key_arg, 0, "private_key",
+				  value, where, err);
+	case KEY_SIGNING_ALG:
+		return set_signing_alg(p, value, where, err);
+	case KEY_KEY_ID:
+		if (strlen(value) > CONFIG_KEY_ID_MAX)
+			return error_set(err, KB_EXIT_CONFIG,
+					 "%s: key_id is longer than %d characters — give the kid "
+					 "the provider has registered",
+					 where, CONFIG_KEY_ID_MAX);
+		return replace_string(&p->key_id, value, err);
 	}
 	return 0;
 }
@@ -452,6 +542,10 @@ config_key_value(const struct profile *p, const char *key)
 		return *(char *const *)((const char *)p + rule->offset);
 	case KEY_AUTH_METHOD:
 		return config_auth_method_name(p->auth_method);
+	case KEY_SIGNING_ALG:
+		return p->signing_alg;
+	case KEY_KEY_ID:
+		return p->key_id;
 	default:
 		return NULL;
 	}
@@ -1576,6 +1670,47 @@ config_explain_unclaimed(const struct config *cfg, const struct profile *chosen,
 	}
 }
 
+/* key-based client authentication: the keys of one method given to another would be
+ * ignored without a word, so they are refused. */
+static int
+check_key_settings(const struct profile *p, const char *file, struct error *err)
+{
+	const char *method = config_auth_method_name(p->auth_method);
+	const char *stray = NULL;
+
+	if (p->auth_method != AUTH_PRIVATE_KEY_JWT &&
+	    (p->private_key_kind != SECRET_KEYRING || p->private_key_arg != NULL))
+		stray = "private_key";
+	else if (!config_auth_signs_assertion(p->auth_method) && p->signing_alg != NULL)
+		stray = "signing_alg";
+	else if (!config_auth_signs_assertion(p->auth_method) && p->key_id != NULL)
+		stray = "key_id";
+	else if (p->auth_method == AUTH_PRIVATE_KEY_JWT && p->secret_kind != SECRET_KEYRING)
+		stray = "secret";
+	if (stray != NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s has %s, which auth_method %s does not use — set the "
+				 "auth_method that uses it, or remove %s from [profile %s] in %s",
+				 p->name, stray, method, stray, p->name, file);
+	if (p->auth_method == AUTH_CLIENT_SECRET_JWT && p->signing_alg != NULL &&
+	    strcmp(p->signing_alg, "HS256") != 0)
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"signing_alg %s of profile %s does not fit client_secret_jwt, "
+			"which signs with the secret (HS256) — set signing_alg = HS256, or "
+			"auth_method = private_key_jwt for a private key",
+			p->signing_alg, p->name);
+	if (p->auth_method == AUTH_PRIVATE_KEY_JWT && p->signing_alg != NULL &&
+	    strcmp(p->signing_alg, "HS256") == 0)
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"signing_alg HS256 of profile %s does not fit private_key_jwt, "
+			"which signs with a private key — use RS256, PS256, ES256 or EdDSA, "
+			"or auth_method = client_secret_jwt",
+			p->name);
+	return 0;
+}
+
 int
 config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err)
 {
@@ -1599,7 +1734,7 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 				 "profile %s has no client_id — set client_id in [profile %s] in "
 				 "%s or KEYBEARER_CLIENT_ID",
 				 p->name, p->name, file);
-	return 0;
+	return check_key_settings(p, file, err);
 }
 
 int

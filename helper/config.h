@@ -12,10 +12,14 @@
 #define CONFIG_DEFAULT_KEYRING_TIMEOUT 5   /* a Secret Service call, not D-Bus's 25 s */
 #define CONFIG_KEYRING_PROMPT_SECONDS  120 /* an unlock prompt waits for a person */
 #define CONFIG_MAX_URLS		       16
+#define CONFIG_KEY_ID_MAX	       256 /* key_id: a kid is a name, not a document */
 
 enum auth_method {
 	AUTH_CLIENT_SECRET_POST,
 	AUTH_CLIENT_SECRET_BASIC,
+	/* key-based client authentication */
+	AUTH_CLIENT_SECRET_JWT, /* an HS256 client assertion keyed with the secret */
+	AUTH_PRIVATE_KEY_JWT,	/* a client assertion signed with the client's private key */
 };
 
 /* Where the client secret comes from; the OS keyring unless the profile says otherwise. */
@@ -45,7 +49,13 @@ struct profile {
 	int refresh_margin;
 	int keyring_timeout;
 	char *git_username; /* git's username for this profile's token; NULL: the client id */
-	int in_file;	    /* a section of the config file defines it */
+	/* key-based client authentication */
+	enum secret_kind private_key_kind; /* keyring (default), file or command; never env */
+	char *private_key_arg;		   /* file path or command; NULL for the keyring */
+	char *signing_alg;		   /* "RS256", ...; NULL: the key's default */
+	char *key_id;			   /* the kid header; NULL: the key's RFC 7638 thumbprint */
+	char *assertion_audience;	   /* aud of the assertion; NULL: the token endpoint */
+	int in_file;			   /* a section of the config file defines it */
 };
 
 struct config {
@@ -158,6 +168,13 @@ void config_scrub_secret_variables(const struct config *cfg, const char *keep);
 int config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err);
 
 const char *config_auth_method_name(enum auth_method method);
+
+/* Whether the method sends a client assertion that we sign (client_secret_jwt,
+ * private_key_jwt). */
+int config_auth_signs_assertion(enum auth_method method);
+
+/* "keyring", "file:PATH" or "command:CMD" of private_key, as the config file would say it. */
+void config_describe_private_key_source(const struct profile *p, char *out, size_t size);
 
 /* "keyring", "env:NAME", "file:PATH" or "command:CMD", as the config file would say it. */
 void config_describe_secret_source(const struct profile *p, char *out, size_t size);

@@ -7,6 +7,8 @@
  *   keybearer-fetch login|logout [options]      (keybearer login|logout execs these)
  *   keybearer-fetch keyring-status --profile NAME
  *   keybearer-fetch check --profile NAME        (keybearer check execs it)
+ *   keybearer-fetch keygen --profile NAME [--type ec|rsa] [--out FILE]
+ *   keybearer-fetch key-status --profile NAME   (keybearer status asks it)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +35,7 @@
 #include "fingerprint.h"
 #include "lockstate.h"
 #include "http.h"
+#include "keygen.h"
 #include "login.h"
 #include "monotonic.h"
 #include "notice.h"
@@ -270,6 +273,7 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 	struct cache_record from_file = { 0 }, fresh = { 0 };
 	const struct cache_record *cached;
 	struct secret secret = { 0 };
+	struct credential_source credential;
 	struct cache_clock now;
 	struct lockstate st;
 	enum lockstate_source source = LOCKSTATE_ENDPOINT;
@@ -300,9 +304,10 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 	source = LOCKSTATE_DISCOVERY;
 	if (discovery_resolve_token_url(p, err) != 0)
 		goto record;
-	source = p->secret_kind == SECRET_KEYRING   ? LOCKSTATE_KEYRING
-		 : p->secret_kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
-						    : LOCKSTATE_ENDPOINT;
+	credential_source_of(p, credential_for_method(p), &credential);
+	source = credential.kind == SECRET_KEYRING   ? LOCKSTATE_KEYRING
+		 : credential.kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
+						     : LOCKSTATE_ENDPOINT;
 	started = monotonic_us();
 	if (secret_resolve(p, &secret, err) != 0)
 		goto record;
@@ -466,9 +471,15 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv, struct error *err);
 } commands[] = {
-	{ "mint", run_mint_command }, { "login", login_run },
-	{ "logout", login_logout },   { "keyring-status", login_keyring_status },
-	{ "verify", verify_run },     { "check", check_fetch_run },
+	{ "mint", run_mint_command },
+	{ "login", login_run },
+	{ "logout", login_logout },
+	{ "keyring-status", login_keyring_status },
+	{ "verify", verify_run },
+	{ "check", check_fetch_run },
+	/* key-based client authentication */
+	{ "keygen", keygen_run },
+	{ "key-status", keygen_key_status },
 };
 
 int

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "assertion.h"
 #include "monotonic.h"
 #include "notice.h"
 #include "safefile.h"
+#include "secret.h"
 #include "url.h"
 
 struct ca_bundle {
@@ -412,23 +414,36 @@ http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 	const struct http_target target = { p->token_url, "token endpoint", "token_url" };
 	struct token_request req = { 0 };
 	struct http_response resp = { 0 };
+	struct assertion assertion = { 0 };
 	struct token_reply reply;
 	long long left = deadline_ms - monotonic_ms();
+	struct credential_source src;
+	char origin[4200];
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	*retry_after = -1;
 	if (left < 1)
 		left = 1;
-	if (token_request_build(p, secret, &req, err) != 0 ||
+	/* key-based client authentication: a fresh assertion (new jti, iat) every attempt,
+	 * as a server that remembers jti refuses a replayed one */
+	credential_source_of(p, credential_for_method(p), &src);
+	credential_origin(&src, origin, sizeof(origin));
+	if (config_auth_signs_assertion(p->auth_method) &&
+	    assertion_make(p, secret, origin, p->token_url, &assertion, err) != 0)
+		goto out;
+	if (token_request_build(p, secret, assertion.jwt, &req, err) != 0 ||
 	    http_request(p, &target, &req, (long)left, &resp, err) != 0)
 		goto out;
 	http_response_view(&resp, &reply);
 	reply.auth_method = p->auth_method;
+	reply.signing_alg = assertion.jwt != NULL ? assertion.alg : NULL;
+	reply.key_id = assertion.kid;
 	*retry_after = http_retry_after_seconds(resp.retry_after, time(NULL));
 	rc = token_reply_parse(&reply, &req.redaction, time(NULL), out, err);
 out:
 	http_response_free(&resp);
 	token_request_free(&req);
+	assertion_free(&assertion);
 	return rc;
 }

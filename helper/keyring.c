@@ -11,20 +11,41 @@
 /* How long a cancelled call may take to notice before we stop waiting for it. */
 #define KEYRING_GRACE_US (1000 * 1000)
 
-static const SecretSchema keyring_schema = {
-	.name = KEYRING_SCHEMA,
-	.flags = SECRET_SCHEMA_NONE,
-	.attributes = {
-		{ "profile", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ "token_url", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ "client_id", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ NULL, 0 },
-	},
+/* Each credential is an item of its own schema: libsecret matches the schema's name too, so
+ * a search for the secret never finds the key, nor the other way round. */
+#define ITEM_ATTRIBUTES                                                                            \
+	{                                                                                          \
+		{ "profile", SECRET_SCHEMA_ATTRIBUTE_STRING },                                     \
+			{ "token_url", SECRET_SCHEMA_ATTRIBUTE_STRING },                           \
+			{ "client_id", SECRET_SCHEMA_ATTRIBUTE_STRING }, { NULL, 0 },              \
+	}
+
+static const struct {
+	SecretSchema schema;
+	const char *what;  /* in messages */
+	const char *label; /* of the item, as a keyring manager lists it */
+	const char *mime;
+} item_kinds[] = {
+	[CREDENTIAL_SECRET] = { { .name = KEYRING_SCHEMA,
+				  .flags = SECRET_SCHEMA_NONE,
+				  .attributes = ITEM_ATTRIBUTES },
+				"secret",
+				"",
+				"text/plain" },
+	/* key-based client authentication */
+	[CREDENTIAL_PRIVATE_KEY] = { { .name = KEYRING_KEY_SCHEMA,
+				       .flags = SECRET_SCHEMA_NONE,
+				       .attributes = ITEM_ATTRIBUTES },
+				     "private key",
+				     " private key",
+				     "application/x-pem-file" },
 };
 
 /* One conversation with the Secret Service, under one deadline. */
 struct keyring_call {
 	const struct profile *p;
+	enum credential_item item;
+	const SecretSchema *schema;
 	GCancellable *cancel;
 	GSource *deadline; /* cancels the call when it fires */
 	GSource *slow;	   /* says, once, that the call is taking long */
@@ -89,10 +110,12 @@ deadline_start(struct keyring_call *call, int seconds)
 }
 
 static void
-call_begin(struct keyring_call *call, const struct profile *p)
+call_begin(struct keyring_call *call, const struct profile *p, enum credential_item item)
 {
 	memset(call, 0, sizeof(*call));
 	call->p = p;
+	call->item = item;
+	call->schema = &item_kinds[item].schema;
 	call->cancel = g_cancellable_new();
 	deadline_start(call, p->keyring_timeout);
 }
@@ -213,9 +236,11 @@ out:
 }
 
 static GHashTable *
-item_attributes(const struct profile *p)
+item_attributes(const struct keyring_call *call)
 {
-	return secret_attributes_build(&keyring_schema, "profile", p->name, "token_url",
+	const struct profile *p = call->p;
+
+	return secret_attributes_build(call->schema, "profile", p->name, "token_url",
 				       config_endpoint_identity(p), "client_id", p->client_id,
 				       NULL);
 }
@@ -229,7 +254,7 @@ search(struct keyring_call *call, GHashTable *attributes, SecretSearchFlags flag
 	int rc = -1;
 
 	*items = NULL;
-	secret_service_search(call->service, &keyring_schema, attributes, flags, call->cancel,
+	secret_service_search(call->service, call->schema, attributes, flags, call->cancel,
 			      on_ready, &pending);
 	if (await(call, &pending, err) != 0)
 		goto out;
@@ -318,39 +343,57 @@ out:
 }
 
 static int
-missing(const struct profile *p, struct error *err)
+missing(const struct keyring_call *call, struct error *err)
 {
+	const char *name = call->p->name;
+
+	if (call->item == CREDENTIAL_PRIVATE_KEY)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "no private key stored for profile %s — run keybearer keygen "
+				 "--profile %s, or keybearer login --private-key FILE --profile %s",
+				 name, name, name);
 	return error_set(err, KB_EXIT_CONFIG,
-			 "no secret stored for profile %s — run keybearer login --profile %s",
-			 p->name, p->name);
+			 "no secret stored for profile %s — run keybearer login --profile %s", name,
+			 name);
 }
 
 int
 keyring_lookup(const struct profile *p, struct secret *out, struct error *err)
 {
+	struct credential_source src;
+
+	credential_source_of(p, CREDENTIAL_SECRET, &src);
+	return keyring_lookup_item(p, &src, out, err);
+}
+
+int
+keyring_lookup_item(const struct profile *p, const struct credential_source *src,
+		    struct secret *out, struct error *err)
+{
 	struct keyring_call call;
-	GHashTable *attributes = item_attributes(p);
-	GList *items = NULL;
+	GHashTable *attributes;
+	GList *found = NULL;
 	SecretItem *item;
 	SecretValue *value = NULL;
 	const gchar *bytes;
 	gsize len;
 	int rc = -1;
 
-	call_begin(&call, p);
+	call_begin(&call, p, src->item);
+	attributes = item_attributes(&call);
 	/* Search without unlocking: a locked item comes back without its secret, which
 	 * tells "locked" from "missing" (a plain lookup cannot). */
 	if (service_connect(&call, SECRET_SERVICE_OPEN_SESSION, err) != 0 ||
-	    search(&call, attributes, SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, &items,
+	    search(&call, attributes, SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, &found,
 		   err) != 0)
 		goto out;
-	if (items == NULL) {
-		missing(p, err);
+	if (found == NULL) {
+		missing(&call, err);
 		goto out;
 	}
-	item = items->data;
+	item = found->data;
 	if (secret_item_get_locked(item) &&
-	    (unlock(&call, items, err) != 0 || load_secret(&call, item, err) != 0))
+	    (unlock(&call, found, err) != 0 || load_secret(&call, item, err) != 0))
 		goto out;
 	value = secret_item_get_secret(item);
 	if (value == NULL && load_secret(&call, item, err) == 0)
@@ -361,11 +404,11 @@ keyring_lookup(const struct profile *p, struct secret *out, struct error *err)
 		goto out;
 	}
 	bytes = secret_value_get(value, &len);
-	rc = secret_take(out, bytes, len, p, "the keyring", err);
+	rc = credential_take(out, bytes, len, p, src, "the keyring", err);
 out:
 	if (value != NULL)
 		secret_value_unref(value);
-	g_list_free_full(items, g_object_unref);
+	g_list_free_full(found, g_object_unref);
 	g_hash_table_unref(attributes);
 	call_end(&call);
 	return rc;
@@ -410,20 +453,24 @@ clear_items(struct keyring_call *call, int *removed, struct error *err)
 	 * may have a profile of the same name. */
 	GHashTable *attributes =
 		config_endpoint_identity(call->p) != NULL && call->p->client_id != NULL
-			? item_attributes(call->p)
-			: secret_attributes_build(&keyring_schema, "profile", call->p->name, NULL);
+			? item_attributes(call)
+			: secret_attributes_build(call->schema, "profile", call->p->name, NULL);
 	struct pending pending = { NULL };
 	GError *gerr = NULL;
 	int rc = -1;
 
 	*removed = 0;
-	secret_service_clear(call->service, &keyring_schema, attributes, call->cancel, on_ready,
+	secret_service_clear(call->service, call->schema, attributes, call->cancel, on_ready,
 			     &pending);
 	if (await(call, &pending, err) != 0)
 		goto out;
 	*removed = secret_service_clear_finish(call->service, pending.result, &gerr);
 	if (gerr != NULL)
-		service_failed(call, gerr, "removing the old secret from the keyring", err);
+		service_failed(call, gerr,
+			       call->item == CREDENTIAL_SECRET
+				       ? "removing the old secret from the keyring"
+				       : "removing the old private key from the keyring",
+			       err);
 	else
 		rc = 0;
 out:
@@ -436,28 +483,40 @@ out:
 int
 keyring_store(const struct profile *p, const char *secret, struct error *err)
 {
+	return keyring_store_item(p, CREDENTIAL_SECRET, secret, err);
+}
+
+int
+keyring_store_item(const struct profile *p, enum credential_item item, const char *secret,
+		   struct error *err)
+{
 	struct keyring_call call;
 	struct pending pending = { NULL };
-	GHashTable *attributes = item_attributes(p);
-	SecretValue *value = secret_value_new(secret, -1, "text/plain");
+	GHashTable *attributes;
+	SecretValue *value = secret_value_new(secret, -1, item_kinds[item].mime);
 	GError *gerr = NULL;
-	char *label = g_strdup_printf("keybearer: %s (%s)", p->name, p->client_id);
+	char *label = g_strdup_printf("keybearer%s: %s (%s)", item_kinds[item].label, p->name,
+				      p->client_id);
 	int rc = -1;
 
-	call_begin(&call, p);
+	call_begin(&call, p, item);
+	attributes = item_attributes(&call);
 	/* Rotation: the service replaces an item with the same attributes, so the old secret
 	 * stays until the new one is safely stored. */
 	if (service_connect(&call, SECRET_SERVICE_OPEN_SESSION, err) != 0 ||
 	    default_collection_unlocked(&call, err) != 0)
 		goto out;
-	secret_service_store(call.service, &keyring_schema, attributes, SECRET_COLLECTION_DEFAULT,
+	secret_service_store(call.service, call.schema, attributes, SECRET_COLLECTION_DEFAULT,
 			     label, value, call.cancel, on_ready, &pending);
 	if (await(&call, &pending, err) != 0)
 		goto out;
 	if (secret_service_store_finish(call.service, pending.result, &gerr))
 		rc = 0;
 	else
-		service_failed(&call, gerr, "storing the secret in the keyring", err);
+		service_failed(&call, gerr,
+			       item == CREDENTIAL_SECRET ? "storing the secret in the keyring"
+							 : "storing the private key in the keyring",
+			       err);
 out:
 	g_clear_error(&gerr);
 	g_clear_object(&pending.result);
@@ -471,10 +530,17 @@ out:
 int
 keyring_clear(const struct profile *p, int *removed, struct error *err)
 {
+	return keyring_clear_item(p, CREDENTIAL_SECRET, removed, err);
+}
+
+int
+keyring_clear_item(const struct profile *p, enum credential_item item, int *removed,
+		   struct error *err)
+{
 	struct keyring_call call;
 	int rc;
 
-	call_begin(&call, p);
+	call_begin(&call, p, item);
 	rc = service_connect(&call, SECRET_SERVICE_NONE, err);
 	if (rc == 0)
 		rc = default_collection_unlocked(&call, err);
@@ -487,23 +553,31 @@ keyring_clear(const struct profile *p, int *removed, struct error *err)
 int
 keyring_probe(const struct profile *p, enum keyring_state *state, struct error *err)
 {
+	return keyring_probe_item(p, CREDENTIAL_SECRET, state, err);
+}
+
+int
+keyring_probe_item(const struct profile *p, enum credential_item which, enum keyring_state *state,
+		   struct error *err)
+{
 	struct keyring_call call;
-	GHashTable *attributes = item_attributes(p);
-	GList *items = NULL, *item;
+	GHashTable *attributes;
+	GList *found = NULL, *item;
 	int rc = -1;
 
-	call_begin(&call, p);
+	call_begin(&call, p, which);
+	attributes = item_attributes(&call);
 	if (service_connect(&call, SECRET_SERVICE_NONE, err) != 0 ||
-	    search(&call, attributes, SECRET_SEARCH_ALL, &items, err) != 0)
+	    search(&call, attributes, SECRET_SEARCH_ALL, &found, err) != 0)
 		goto out;
-	*state = items == NULL ? KEYRING_MISSING : KEYRING_LOCKED;
-	for (item = items; item != NULL; item = item->next) {
+	*state = found == NULL ? KEYRING_MISSING : KEYRING_LOCKED;
+	for (item = found; item != NULL; item = item->next) {
 		if (!secret_item_get_locked(item->data))
 			*state = KEYRING_STORED;
 	}
 	rc = 0;
 out:
-	g_list_free_full(items, g_object_unref);
+	g_list_free_full(found, g_object_unref);
 	g_hash_table_unref(attributes);
 	call_end(&call);
 	return rc;

@@ -9,6 +9,8 @@
 #include "secret.h"
 
 #define KEYRING_SCHEMA "org.keybearer.ClientSecret"
+/* key-based client authentication: the private key is an item of its own schema */
+#define KEYRING_KEY_SCHEMA "org.keybearer.PrivateKey"
 
 enum keyring_state {
 	KEYRING_STORED,
@@ -31,5 +33,16 @@ int keyring_clear(const struct profile *p, int *removed, struct error *err);
 
 /* Whether the profile has an item, without unlocking anything or reading a secret. */
 int keyring_probe(const struct profile *p, enum keyring_state *state, struct error *err);
+
+/* The same for any credential item of the profile (secret.h): each its own item, so the
+ * secret and the key never collide. */
+int keyring_lookup_item(const struct profile *p, const struct credential_source *src,
+			struct secret *out, struct error *err);
+int keyring_store_item(const struct profile *p, enum credential_item item, const char *value,
+		       struct error *err);
+int keyring_clear_item(const struct profile *p, enum credential_item item, int *removed,
+		       struct error *err);
+int keyring_probe_item(const struct profile *p, enum credential_item item,
+		       enum keyring_state *state, struct error *err);
 
 #endif

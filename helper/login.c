@@ -14,6 +14,7 @@
 #include "config.h"
 #include "discovery.h"
 #include "http.h"
+#include "keygen.h"
 #include "keyring.h"
 #include "lockstate.h"
 #include "monotonic.h"
@@ -39,6 +40,7 @@ struct login_options {
 	const char *profile;
 	const char *values[KEY_OPTION_COUNT]; /* as key_options; NULL: not given */
 	int verify;
+	const char *private_key; /* --private-key FILE or -: key-based client authentication */
 };
 
 /* The terminal's settings while the secret is typed without echo, to restore them even
@@ -181,6 +183,7 @@ parse_options(int argc, char **argv, struct login_options *o, const char *allowe
 		{ "audience", required_argument, NULL, 0 },
 		{ "resource", required_argument, NULL, 0 },
 		{ "ca-file", required_argument, NULL, 0 },
+		{ "private-key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, index = 0;
@@ -200,6 +203,8 @@ parse_options(int argc, char **argv, struct login_options *o, const char *allowe
 			o->profile = optarg;
 		} else if (opt == 'n') {
 			o->verify = 0;
+		} else if (opt == 'k') {
+			o->private_key = optarg;
 		} else {
 			for (i = 0; i < KEY_OPTION_COUNT; i++) {
 				if (strcmp(key_options[i].option, table[index].name) == 0)
@@ -316,15 +321,31 @@ login_run(int argc, char **argv, struct error *err)
 	mlock(secret, SECRET_MAX + 2);
 	if (parse_options(argc, argv, &o,
 			  "profile no-verify token-url issuer client-id auth-method scope audience "
-			  "resource ca-file",
+			  "resource ca-file private-key",
 			  err) != 0)
 		goto wipe;
 	if (config_load(&cfg, err) != 0)
 		goto wipe;
 	config_scrub_secret_variables(&cfg, NULL);
+	/* key-based client authentication: a key to keep instead of a secret */
+	if (o.private_key != NULL) {
+		const struct profile *kp = config_select(&cfg, o.profile, err);
+		rc = kp != NULL ? keygen_store_existing(kp, o.private_key, err) : -1;
+		if (rc == 0 && replace_cached_token(kp, NULL, err) != 0)
+			rc = -1;
+		goto out;
+	}
 	p = login_profile(&cfg, &o, err);
 	if (p == NULL)
 		goto out;
+	if (p->auth_method == AUTH_PRIVATE_KEY_JWT) {
+		error_set(err, KB_EXIT_USAGE,
+			  "profile %s signs with a private key (private_key_jwt), it has no secret "
+			  "to store — run keybearer keygen --profile %s, or keybearer login "
+			  "--private-key FILE --profile %s",
+			  p->name, p->name, p->name);
+		goto out;
+	}
 	for (i = 0; i < KEY_OPTION_COUNT; i++) {
 		if (apply_option(p, key_options[i].key, o.values[i], key_options[i].option,
 				 &added[i], err) != 0)
@@ -374,7 +395,7 @@ login_logout(int argc, char **argv, struct error *err)
 	struct login_options o;
 	struct config cfg;
 	const struct profile *p;
-	int removed = 0, rc = -1;
+	int removed = 0, removed_key = 0, rc = -1;
 
 	if (parse_options(argc, argv, &o, "profile", err) != 0 || config_load(&cfg, err) != 0)
 		return -1;
@@ -383,11 +404,16 @@ login_logout(int argc, char **argv, struct error *err)
 		goto out;
 	if (p->secret_kind == SECRET_KEYRING && keyring_clear(p, &removed, err) != 0)
 		goto out;
+	/* key-based client authentication: the key kept in the keyring goes too */
+	if (p->private_key_kind == SECRET_KEYRING && p->auth_method == AUTH_PRIVATE_KEY_JWT &&
+	    keyring_clear_item(p, CREDENTIAL_PRIVATE_KEY, &removed_key, err) != 0)
+		goto out;
 	if (replace_cached_token(p, NULL, err) != 0)
 		goto out;
 	fprintf(stderr, "keybearer: %s profile %s; its cached token is gone\n",
-		removed ? "removed from the keyring the secret of"
-			: "the keyring held no secret of",
+		removed_key ? "removed from the keyring the private key of"
+		: removed   ? "removed from the keyring the secret of"
+			    : "the keyring held no secret of",
 		p->name);
 	rc = 0;
 out:

@@ -131,6 +131,7 @@ static const struct command commands[] = {
 	  "usage: keybearer login [--profile P] [--client-id ID] [--token-url URL | --issuer URL]\n"
 	  "                       [--auth-method M] [--scope S] [--audience A] [--resource R]\n"
 	  "                       [--ca-file PATH] [--no-verify]\n"
+	  "       keybearer login [--profile P] --private-key FILE|-\n"
 	  "\n"
 	  "Stores the profile's client secret in the OS keyring (Secret Service: GNOME\n"
 	  "Keyring, KWallet, KeePassXC). On a terminal it asks for the secret without echo;\n"
@@ -148,11 +149,29 @@ static const struct command commands[] = {
 	  "      --auth-method M client_secret_post (default) or client_secret_basic\n"
 	  "      --scope S, --audience A, --resource R   the profile's scope, audience, resource\n"
 	  "      --ca-file PATH the CAs to trust for the token endpoint\n"
-	  "      --no-verify    store without minting a token first\n" COMMON_HELP },
+	  "      --no-verify    store without minting a token first\n"
+	  "      --private-key FILE  store this PEM private key (- reads it from stdin) for a\n"
+	  "                     private_key_jwt profile instead of a secret: it must read as a\n"
+	  "                     private key; stderr names its kid and type\n" COMMON_HELP },
+	{ "keygen", cmd_keyring, "make a key pair for private_key_jwt, keep the private key",
+	  "usage: keybearer keygen [--profile P] [--type ec|rsa] [--out FILE]\n"
+	  "\n"
+	  "Makes a key pair for a profile with auth_method = private_key_jwt: EC P-256 (the\n"
+	  "default) or RSA 3072. The private key goes into the OS keyring, or into FILE\n"
+	  "(created with mode 0600; an existing file is never overwritten; a profile with\n"
+	  "private_key = file:PATH gets it there). stdout: the public key as one JWK line\n"
+	  "(kid = its RFC 7638 thumbprint unless key_id says otherwise, alg, use sig), then as\n"
+	  "PEM, ready to register with the provider. The private key is never printed.\n"
+	  "\n"
+	  "  -p, --profile P    the profile\n"
+	  "      --type T       ec (P-256, ES256) or rsa (3072 bits, RS256)\n"
+	  "      --out FILE     keep the private key in FILE instead of the "
+	  "keyring\n" COMMON_HELP },
 	{ "logout", cmd_keyring, "remove a stored client secret and the cached token",
 	  "usage: keybearer logout [--profile P]\n"
 	  "\n"
-	  "Removes the profile's client secret from the OS keyring and its cached token.\n"
+	  "Removes the profile's client secret (or, for private_key_jwt, its private key) from\n"
+	  "the OS keyring and its cached token.\n"
 	  "\n"
 	  "  -p, --profile P    the profile\n" COMMON_HELP },
 };
@@ -342,8 +361,20 @@ static int
 takes_value(const char *word)
 {
 	static const char *const options[] = {
-		"-p",	   "--profile",	 "--client-id", "--token-url", "--issuer", "--auth-method",
-		"--scope", "--audience", "--resource",	"--ca-file",
+		"-p",
+		"--profile",
+		"--client-id",
+		"--token-url",
+		"--issuer",
+		"--auth-method",
+		"--scope",
+		"--audience",
+		"--resource",
+		"--ca-file",
+		/* key-based client authentication */
+		"--private-key",
+		"--type",
+		"--out",
 	};
 	size_t i;
 

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define REDACTION_TARGETS 16
+#define REDACTION_TARGETS 24
 
 /* Byte strings that must not be shown; redaction_free wipes them. Zeroed: nothing to blank. */
 struct redaction {

@@ -21,22 +21,69 @@
 
 extern char **environ;
 
-typedef int (*secret_resolver)(const struct profile *p, struct secret *s, struct error *err);
+typedef int (*secret_resolver)(const struct profile *p, const struct credential_source *src,
+			       struct secret *s, struct error *err);
+
+void
+credential_source_of(const struct profile *p, enum credential_item item,
+		     struct credential_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->item = item;
+	if (item == CREDENTIAL_PRIVATE_KEY) {
+		src->what = "private key";
+		src->key = "private_key";
+		src->kind = p->private_key_kind;
+		src->arg = p->private_key_arg;
+		src->whole_text = 1;
+		return;
+	}
+	src->what = "client secret";
+	src->key = "secret";
+	src->kind = p->secret_kind;
+	src->arg = p->secret_arg;
+}
+
+void
+credential_origin(const struct credential_source *src, char *out, size_t size)
+{
+	switch (src->kind) {
+	case SECRET_KEYRING:
+		snprintf(out, size, "the keyring");
+		break;
+	case SECRET_ENV:
+		snprintf(out, size, "environment variable %s", src->arg);
+		break;
+	case SECRET_FILE:
+		snprintf(out, size, "file %s", src->arg);
+		break;
+	case SECRET_COMMAND:
+		snprintf(out, size, "its %s command",
+			 src->item == CREDENTIAL_SECRET ? "secret" : src->key);
+		break;
+	}
+}
+
+enum credential_item
+credential_for_method(const struct profile *p)
+{
+	return p->auth_method == AUTH_PRIVATE_KEY_JWT ? CREDENTIAL_PRIVATE_KEY : CREDENTIAL_SECRET;
+}
 
 int
-secret_take(struct secret *s, const char *value, size_t len, const struct profile *p,
-	    const char *origin, struct error *err)
+credential_take(struct secret *s, const char *value, size_t len, const struct profile *p,
+		const struct credential_source *src, const char *origin, struct error *err)
 {
 	if (len == 0)
 		return error_set(err, KB_EXIT_CONFIG,
-				 "client secret for profile %s from %s is empty — put the secret "
-				 "there",
-				 p->name, origin);
+				 "%s for profile %s from %s is empty — put the %s there", src->what,
+				 p->name, origin,
+				 src->item == CREDENTIAL_SECRET ? "secret" : "key");
 	if (len > SECRET_MAX || memchr(value, '\0', len) != NULL)
 		return error_set(err, KB_EXIT_CONFIG,
-				 "client secret for profile %s from %s is not a text of at most "
+				 "%s for profile %s from %s is not a text of at most "
 				 "%d bytes — check what %s holds",
-				 p->name, origin, SECRET_MAX, origin);
+				 src->what, p->name, origin, SECRET_MAX, origin);
 	s->size = len + 1;
 	s->value = malloc(s->size);
 	if (s->value == NULL)
@@ -49,25 +96,30 @@ secret_take(struct secret *s, const char *value, size_t len, const struct profil
 	return 0;
 }
 
-static int
-from_variable(const struct profile *p, const char *name, struct secret *s, struct error *err)
+int
+secret_take(struct secret *s, const char *value, size_t len, const struct profile *p,
+	    const char *origin, struct error *err)
 {
-	const char *value = getenv(name);
+	struct credential_source src;
+
+	credential_source_of(p, CREDENTIAL_SECRET, &src);
+	return credential_take(s, value, len, p, &src, origin, err);
+}
+
+static int
+resolve_env(const struct profile *p, const struct credential_source *src, struct secret *s,
+	    struct error *err)
+{
+	const char *value = getenv(src->arg);
 	char origin[128];
 
 	if (value == NULL || *value == '\0')
 		return error_set(err, KB_EXIT_CONFIG,
-				 "no client secret for profile %s: environment variable %s is not "
+				 "no %s for profile %s: environment variable %s is not "
 				 "set — export it (in CI, from a masked secret variable)",
-				 p->name, name);
-	snprintf(origin, sizeof(origin), "environment variable %s", name);
-	return secret_take(s, value, strlen(value), p, origin, err);
-}
-
-static int
-resolve_env(const struct profile *p, struct secret *s, struct error *err)
-{
-	return from_variable(p, p->secret_arg, s, err);
+				 src->what, p->name, src->arg);
+	snprintf(origin, sizeof(origin), "environment variable %s", src->arg);
+	return credential_take(s, value, strlen(value), p, src, origin, err);
 }
 
 /* Editors and `echo` end files and lines with a newline that is not part of the secret. */
@@ -82,12 +134,13 @@ strip_line_end(const char *text, size_t len)
 }
 
 static int
-resolve_file(const struct profile *p, struct secret *s, struct error *err)
+resolve_file(const struct profile *p, const struct credential_source *src, struct secret *s,
+	     struct error *err)
 {
 	/* Mounted secrets are often symlinks (Kubernetes: mount with defaultMode 0400); the
 	 * mode and owner of the target are what matter. */
-	static const struct safefile_rules rules = {
-		.what = "secret file",
+	struct safefile_rules rules = {
+		.what = src->item == CREDENTIAL_SECRET ? "secret file" : "private key file",
 		.refuse_symlink = 0,
 		.allow_root_owner = 1,
 		.forbidden = 077,
@@ -100,18 +153,19 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 	size_t len = 0;
 	int rc;
 
-	rc = safefile_read(AT_FDCWD, p->secret_arg, &rules, &text, &len, err);
+	rc = safefile_read(AT_FDCWD, src->arg, &rules, &text, &len, err);
 	if (rc == 1)
 		return error_set(err, KB_EXIT_CONFIG,
-				 "secret file %s of profile %s does not exist — create it (mode "
-				 "600) or fix secret = file:",
-				 p->secret_arg, p->name);
+				 "%s %s of profile %s does not exist — create it (mode "
+				 "600) or fix %s = file:",
+				 rules.what, src->arg, p->name, src->key);
 	if (rc != 0)
 		return -1;
-	snprintf(origin, sizeof(origin), "file %s", p->secret_arg);
-	rc = secret_take(s, text, strip_line_end(text, len), p, origin, err);
+	snprintf(origin, sizeof(origin), "file %s", src->arg);
+	rc = credential_take(s, text, src->whole_text ? len : strip_line_end(text, len), p, src,
+			     origin, err);
 	safefile_free_secret(text, len + 1);
-	if (rc == 0 && stat(p->secret_arg, &st) == 0)
+	if (rc == 0 && stat(src->arg, &st) == 0)
 		snprintf(s->origin, sizeof(s->origin), "file %llu:%llu:%lld:%lld.%09ld:%lld.%09ld",
 			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
 			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
@@ -120,15 +174,17 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 }
 
 static int
-resolve_keyring(const struct profile *p, struct secret *s, struct error *err)
+resolve_keyring(const struct profile *p, const struct credential_source *src, struct secret *s,
+		struct error *err)
 {
-	return keyring_lookup(p, s, err);
+	return keyring_lookup_item(p, src, s, err);
 }
 
 /* Reads the command's stdout until it closes, the buffer is full or the deadline passes;
  * -1 on the deadline. After about a second it says, once, what it waits for. */
 static int
-read_until(const struct profile *p, int fd, char *buf, size_t cap, size_t *len, long long deadline)
+read_until(const struct profile *p, const struct credential_source *src, int fd, char *buf,
+	   size_t cap, size_t *len, long long deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	long long started = monotonic_ms();
@@ -141,8 +197,9 @@ read_until(const struct profile *p, int fd, char *buf, size_t cap, size_t *len, 
 			return -1;
 		if (notice_due(NOTICE_COMMAND, started))
 			notice_say(NOTICE_COMMAND,
-				   "the secret command of profile %s (at most %lld s more)",
-				   p->name, (left + 999) / 1000);
+				   "the %s command of profile %s (at most %lld s more)",
+				   src->item == CREDENTIAL_SECRET ? "secret" : src->key, p->name,
+				   (left + 999) / 1000);
 		wait = left;
 		if (monotonic_ms() - started < NOTICE_AFTER_MS &&
 		    started + NOTICE_AFTER_MS - monotonic_ms() < wait)
@@ -190,25 +247,29 @@ has_terminal(void)
 }
 
 /* secret = command:CMD runs CMD with /bin/sh -c, exactly as written: none of our data goes
- * into it. Its stdout's first line is the secret; its stderr is the user's to read. */
+ * into it. Its stdout's first line is the secret (all of it for a PEM key); its stderr is
+ * the user's to read. */
 static int
-resolve_command(const struct profile *p, struct secret *s, struct error *err)
+resolve_command(const struct profile *p, const struct credential_source *src, struct secret *s,
+		struct error *err)
 {
-	char *argv[] = { "/bin/sh", "-c", p->secret_arg, NULL };
+	const char *name = src->item == CREDENTIAL_SECRET ? "secret" : src->key;
+	char *argv[] = { "/bin/sh", "-c", (char *)src->arg, NULL };
 	long long deadline = monotonic_ms() + (long long)p->timeout * 1000;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
 	size_t cap = SECRET_MAX + 2, len = 0, line;
 	char *buf = malloc(cap);
 	int fds[2] = { -1, -1 }, status = 0, rc = -1, spawn_rc, finished, own_group;
+	char origin[64];
 	pid_t pid;
 
 	if (buf == NULL || pipe2(fds, O_CLOEXEC) != 0) {
 		free(buf);
 		return error_set(err, KB_EXIT_INTERNAL,
-				 "cannot start the secret command: %s — "
+				 "cannot start the %s command: %s — "
 				 "check the process limits",
-				 strerror(errno));
+				 name, strerror(errno));
 	}
 	memset(buf, 0, cap);
 	mlock(buf, cap);
@@ -229,35 +290,43 @@ resolve_command(const struct profile *p, struct secret *s, struct error *err)
 	close(fds[1]);
 	if (spawn_rc != 0) {
 		error_set(err, KB_EXIT_INTERNAL,
-			  "cannot run /bin/sh for the secret command: %s — "
+			  "cannot run /bin/sh for the %s command: %s — "
 			  "check the installation",
-			  strerror(spawn_rc));
+			  name, strerror(spawn_rc));
 		goto out;
 	}
-	finished = read_until(p, fds[0], buf, cap, &len, deadline) == 0 &&
+	finished = read_until(p, src, fds[0], buf, cap, &len, deadline) == 0 &&
 		   wait_until(pid, &status, deadline) == 0;
 	if (!finished) {
 		kill(own_group ? -pid : pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		error_set(err, KB_EXIT_TRANSIENT,
-			  "the secret command of profile %s did not finish within %d s — run it by "
+			  "the %s command of profile %s did not finish within %d s — run it by "
 			  "hand to see why, or raise timeout",
-			  p->name, p->timeout);
+			  name, p->name, p->timeout);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		error_set(err, KB_EXIT_CONFIG,
-			  "the secret command of profile %s failed (%s %d) — run it by hand to see "
+			  "the %s command of profile %s failed (%s %d) — run it by hand to see "
 			  "why: %.200s",
-			  p->name, WIFEXITED(status) ? "exit status" : "signal",
-			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			  p->secret_arg);
+			  name, p->name, WIFEXITED(status) ? "exit status" : "signal",
+			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), src->arg);
+		goto out;
+	}
+	if (src->whole_text && len == cap) {
+		error_set(err, KB_EXIT_CONFIG,
+			  "the %s command of profile %s printed more than %d bytes — it must print "
+			  "the %s alone",
+			  name, p->name, SECRET_MAX, src->what);
 		goto out;
 	}
 	for (line = 0; line < len && buf[line] != '\n'; line++)
 		;
-	rc = secret_take(s, buf, strip_line_end(buf, line < len ? line + 1 : line), p,
-			 "its secret command", err);
+	snprintf(origin, sizeof(origin), "its %s command", name);
+	rc = credential_take(
+		s, buf, src->whole_text ? len : strip_line_end(buf, line < len ? line + 1 : line),
+		p, src, origin, err);
 out:
 	close(fds[0]);
 	explicit_bzero(buf, cap);
@@ -277,16 +346,26 @@ static const struct {
 };
 
 int
-secret_resolve(const struct profile *p, struct secret *s, struct error *err)
+credential_resolve(const struct profile *p, const struct credential_source *src, struct secret *s,
+		   struct error *err)
 {
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < sizeof(resolvers) / sizeof(resolvers[0]); i++) {
-		if (resolvers[i].kind == p->secret_kind)
-			return resolvers[i].resolve(p, s, err);
+		if (resolvers[i].kind == src->kind)
+			return resolvers[i].resolve(p, src, s, err);
 	}
-	return error_set(err, KB_EXIT_INTERNAL, "unknown secret source — report this bug");
+	return error_set(err, KB_EXIT_INTERNAL, "unknown %s source — report this bug", src->what);
+}
+
+int
+secret_resolve(const struct profile *p, struct secret *s, struct error *err)
+{
+	struct credential_source src;
+
+	credential_source_of(p, credential_for_method(p), &src);
+	return credential_resolve(p, &src, s, err);
 }
 
 void

@@ -272,7 +272,19 @@ discovered_token_url(const struct profile *p)
 }
 
 /* What status tells of one profile beyond its settings; text and JSON show the same. */
+/* key-based client authentication: the private key of private_key_jwt, as keybearer-fetch
+ * reads it (its kid and type; never the key). */
+struct key_view {
+	int used;	   /* the profile's method signs with a private key */
+	char source[4200]; /* "keyring", "file:PATH", "command:CMD" */
+	const char *state; /* JSON: present, missing, refused, not-checked, unknown */
+	char kid[CONFIG_KEY_ID_MAX + 1];
+	char type[32]; /* "EC P-256", "RSA 3072", "Ed25519" */
+	char detail[1024];
+};
+
 struct profile_view {
+	struct key_view key;
 	struct secret_view secret;
 	struct token_view token;
 	struct failure_view failure;
@@ -280,8 +292,44 @@ struct profile_view {
 };
 
 static void
+describe_key(const struct profile *p, struct key_view *v)
+{
+	const char *args[] = { "key-status", "--profile", p->name, NULL };
+	struct error err = { 0 };
+	char answer[1024], *tab;
+	ssize_t len = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->used = p->auth_method == AUTH_PRIVATE_KEY_JWT;
+	if (!v->used)
+		return;
+	config_describe_private_key_source(p, v->source, sizeof(v->source));
+	v->state = "unknown";
+	if (obtain_run_fetch(args, -1, answer, sizeof(answer) - 1, &len, &err) != 0 || len <= 0)
+		return;
+	answer[len] = '\0';
+	answer[strcspn(answer, "\n")] = '\0';
+	tab = strchr(answer, '\t');
+	if (strcmp(answer, "not-checked") == 0) {
+		v->state = "not-checked"; /* status runs no command */
+	} else if (strncmp(answer, "missing: ", 9) == 0) {
+		v->state = "missing";
+		snprintf(v->detail, sizeof(v->detail), "%s", answer + 9);
+	} else if (strncmp(answer, "unreadable: ", 12) == 0) {
+		v->state = "refused";
+		snprintf(v->detail, sizeof(v->detail), "%s", answer + 12);
+	} else if (tab != NULL && (size_t)(tab - answer) <= CONFIG_KEY_ID_MAX) {
+		v->state = "present";
+		*tab = '\0';
+		memcpy(v->kid, answer, (size_t)(tab - answer) + 1);
+		snprintf(v->type, sizeof(v->type), "%.31s", tab + 1);
+	}
+}
+
+static void
 describe_profile(const struct profile *p, const struct cache_clock *now, struct profile_view *v)
 {
+	describe_key(p, &v->key);
 	describe_secret(p, &v->secret);
 	describe_token(p, now, &v->token);
 	describe_failure(p, now, &v->failure);
@@ -325,8 +373,15 @@ print_profile_text(const struct profile *p, int selected, const struct cache_clo
 	for (i = 0; i < p->url_count; i++)
 		printf(" %s", p->urls[i]);
 	printf("%s\n", p->url_count ? "" : " (none)");
-	printf(v.secret.words[0] != '\0' ? "  secret        %s (%s)\n" : "  secret        %s\n",
-	       v.secret.source, v.secret.words);
+	if (v.key.used && strcmp(v.key.state, "present") == 0)
+		printf("  private_key   %s (%s, kid %s)\n", v.key.source, v.key.type, v.key.kid);
+	else if (v.key.used)
+		printf("  private_key   %s (%s%s%s)\n", v.key.source, v.key.state,
+		       v.key.detail[0] ? ": " : "", v.key.detail);
+	if (p->auth_method != AUTH_PRIVATE_KEY_JWT)
+		printf(v.secret.words[0] != '\0' ? "  secret        %s (%s)\n"
+						 : "  secret        %s\n",
+		       v.secret.source, v.secret.words);
 	printf("  token         %s%s\n", v.token.words, v.failure.words);
 	free(v.discovered);
 }
@@ -344,6 +399,24 @@ secret_json(const struct secret_view *v)
 
 	json_object_object_add(obj, "source", json_object_new_string(v->source));
 	json_object_object_add(obj, "state", json_object_new_string(v->state));
+	json_object_object_add(obj, "detail",
+			       v->detail[0] ? json_object_new_string(v->detail) : NULL);
+	return obj;
+}
+
+/* key-based client authentication: null unless the method signs with a private key */
+static struct json_object *
+key_json(const struct key_view *v)
+{
+	struct json_object *obj;
+
+	if (!v->used)
+		return NULL;
+	obj = json_object_new_object();
+	json_object_object_add(obj, "source", json_object_new_string(v->source));
+	json_object_object_add(obj, "state", json_object_new_string(v->state));
+	json_object_object_add(obj, "kid", v->kid[0] ? json_object_new_string(v->kid) : NULL);
+	json_object_object_add(obj, "type", v->type[0] ? json_object_new_string(v->type) : NULL);
 	json_object_object_add(obj, "detail",
 			       v->detail[0] ? json_object_new_string(v->detail) : NULL);
 	return obj;
@@ -414,6 +487,7 @@ profile_json(const struct profile *p, int selected, const struct cache_clock *no
 			       json_object_new_string(config_auth_method_name(p->auth_method)));
 	json_object_object_add(obj, "urls", urls);
 	json_object_object_add(obj, "secret", secret_json(&v.secret));
+	json_object_object_add(obj, "private_key", key_json(&v.key));
 	json_object_object_add(obj, "token", token_json(&v.token));
 	json_object_object_add(obj, "last_failure", failure_json(&v.failure));
 	free(v.discovered);

@@ -336,14 +336,41 @@ out:
 	return rc;
 }
 
-int
-token_request_build(const struct profile *p, const char *secret, struct token_request *req,
-		    struct error *err)
+/* key-based client authentication: the assertion and the private key, which no message
+ * may show either; the assertion's signature also alone (a server may quote a part). */
+static int
+add_assertion_redaction(const struct profile *p, const char *credential, const char *assertion,
+			struct redaction *r)
 {
+	const char *signature = assertion != NULL ? strrchr(assertion, '.') : NULL;
+
+	if (p->auth_method == AUTH_PRIVATE_KEY_JWT) {
+		memset(r, 0, sizeof(*r));
+		if (credential != NULL && redaction_add(r, credential, strlen(credential)) != 0)
+			return -1;
+	} else if (token_redaction_build(p->client_id, credential, r) != 0) {
+		return -1;
+	}
+	if (assertion == NULL)
+		return 0;
+	if (redaction_add(r, assertion, strlen(assertion)) != 0)
+		return -1;
+	return signature != NULL ? redaction_add(r, signature + 1, strlen(signature + 1)) : 0;
+}
+
+int
+token_request_build(const struct profile *p, const char *credential, const char *assertion,
+		    struct token_request *req, struct error *err)
+{
+	const char *secret = credential;
 	size_t used = 0, cap = 256;
 	int rc = 0;
 
 	memset(req, 0, sizeof(*req));
+	if (config_auth_signs_assertion(p->auth_method) && assertion == NULL)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "no client assertion for %s — report this bug",
+				 config_auth_method_name(p->auth_method));
 	req->body = malloc(cap);
 	if (req->body == NULL)
 		goto oom;
@@ -355,13 +382,21 @@ token_request_build(const struct profile *p, const char *secret, struct token_re
 		rc |= append_param(&req->body, &used, &cap, "audience", p->audience);
 	if (p->resource != NULL)
 		rc |= append_param(&req->body, &used, &cap, "resource", p->resource);
-	if (p->auth_method == AUTH_CLIENT_SECRET_POST) {
+	if (config_auth_signs_assertion(p->auth_method)) {
+		/* RFC 7521 4.2: client_id may go along; authlib and oidc-provider take it */
+		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
+		rc |= append_param(&req->body, &used, &cap, "client_assertion_type",
+				   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+		rc |= append_param(&req->body, &used, &cap, "client_assertion", assertion);
+		rc |= add_assertion_redaction(p, credential, assertion, &req->redaction);
+	} else if (p->auth_method == AUTH_CLIENT_SECRET_POST) {
 		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
 		rc |= append_param(&req->body, &used, &cap, "client_secret", secret);
+		rc |= token_redaction_build(p->client_id, secret, &req->redaction);
 	} else {
 		rc |= build_basic_header(p->client_id, secret, &req->authorization);
+		rc |= token_redaction_build(p->client_id, secret, &req->redaction);
 	}
-	rc |= token_redaction_build(p->client_id, secret, &req->redaction);
 	if (rc == 0)
 		return 0;
 oom:
@@ -529,7 +564,8 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 {
 	struct json_object *obj = strictjson_parse(reply->body, reply->body_len);
 	const char *code, *description;
-	char safe_code[64], safe_description[EXCERPT_MAX + 1], method[64] = "";
+	char safe_code[64], safe_description[EXCERPT_MAX + 1], method[CONFIG_KEY_ID_MAX + 96] = "";
+	const char *advice;
 
 	if (obj == NULL)
 		return -1;
@@ -541,9 +577,20 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 	}
 	description = strictjson_get_string(obj, "error_description");
 	/* A server that wants the other client authentication says only invalid_client. */
-	if (strcmp(code, "invalid_client") == 0)
+	if (strcmp(code, "invalid_client") == 0 && reply->key_id != NULL)
+		snprintf(method, sizeof(method), " (this request used %s, %s, kid %s)",
+			 config_auth_method_name(reply->auth_method),
+			 reply->signing_alg ? reply->signing_alg : "?", reply->key_id);
+	else if (strcmp(code, "invalid_client") == 0 && reply->signing_alg != NULL)
+		snprintf(method, sizeof(method), " (this request used %s, %s)",
+			 config_auth_method_name(reply->auth_method), reply->signing_alg);
+	else if (strcmp(code, "invalid_client") == 0)
 		snprintf(method, sizeof(method), " (this request used %s)",
 			 config_auth_method_name(reply->auth_method));
+	advice = rejection_advice(code);
+	if (strcmp(code, "invalid_client") == 0 && reply->auth_method == AUTH_PRIVATE_KEY_JWT)
+		advice = "check client_id, that the provider has this key's public half "
+			 "registered for the client (keybearer keygen prints it) and auth_method";
 	token_excerpt(code, strlen(code), redaction, safe_code, sizeof(safe_code));
 	if (description != NULL)
 		token_excerpt(description, strlen(description), redaction, safe_description,
@@ -554,8 +601,7 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 			  ? KB_EXIT_TRANSIENT
 			  : KB_EXIT_REJECTED,
 		  "token endpoint refused the request: %s%s%s — %s%s", safe_code,
-		  description ? ": " : "", description ? safe_description : "",
-		  rejection_advice(code), method);
+		  description ? ": " : "", description ? safe_description : "", advice, method);
 	json_object_put(obj);
 	return 0;
 }

@@ -33,6 +33,9 @@ struct token_reply {
 	const char *location;	      /* may be NULL */
 	long long server_date;	      /* the Date header as Unix time, 0 when absent */
 	enum auth_method auth_method; /* how the request authenticated the client */
+	/* key-based client authentication: how the assertion was signed, for a refusal */
+	const char *signing_alg; /* "ES256", or NULL */
+	const char *key_id;	 /* the kid sent, or NULL */
 	const char *body;
 	size_t body_len;
 };
@@ -54,8 +57,12 @@ struct token_result {
  * space as '+', every other byte as %XX. Returns a new string or NULL. */
 char *token_form_encode(const char *value);
 
-int token_request_build(const struct profile *p, const char *secret, struct token_request *req,
-			struct error *err);
+/* The request for the profile: credential is its client secret (client_secret_post,
+ * client_secret_basic, client_secret_jwt) or its PEM private key (private_key_jwt, which
+ * never sends it); assertion is the signed client assertion of the two JWT methods (NULL
+ * for the others). Both go into the redaction. */
+int token_request_build(const struct profile *p, const char *credential, const char *assertion,
+			struct token_request *req, struct error *err);
 void token_request_free(struct token_request *req);
 
 /* What no message about a request authenticated by client_id and secret may show: the

@@ -60,7 +60,7 @@ _keybearer()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev="" cword=$COMP_CWORD cmd start i
 	local -a words=("${COMP_WORDS[@]}")
-	local commands="get invalidate status profiles which check inspect login logout git bazel kubectl cargo terraform curl wget exec help"
+	local commands="get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec help"
 	local opts takes
 
 	COMPREPLY=()
@@ -99,6 +99,10 @@ _keybearer()
 	check | logout)
 		opts="--profile --verbose --help"
 		takes="--profile -p"
+		;;
+	keygen)
+		opts="--profile --type --out --verbose --help"
+		takes="--profile -p --type --out"
 		;;
 	profiles | which)
 		opts="--verbose --help" # which's URL is free text

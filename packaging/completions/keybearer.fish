@@ -103,6 +103,7 @@ complete -c keybearer -n __keybearer_needs_command -a which -d 'Show the profile
 complete -c keybearer -n __keybearer_needs_command -a check -d 'Check the setup step by step: config, secret, one mint'
 complete -c keybearer -n __keybearer_needs_command -a inspect -d 'Decode the cached (or stdin) JWT'
 complete -c keybearer -n __keybearer_needs_command -a login -d 'Store a client secret in the OS keyring (rotation too)'
+complete -c keybearer -n __keybearer_needs_command -a keygen -d 'Make a key pair for private_key_jwt, keep the private key'
 complete -c keybearer -n __keybearer_needs_command -a logout -d 'Remove a stored client secret and the cached token'
 complete -c keybearer -n __keybearer_needs_command -a git -d 'git credential helper (credential.helper)'
 complete -c keybearer -n __keybearer_needs_command -a bazel -d 'Bazel credential helper (--credential_helper)'
@@ -116,14 +117,14 @@ complete -c keybearer -n __keybearer_needs_command -a help -d 'Describe a comman
 
 # help COMMAND
 complete -c keybearer -n '__keybearer_command_is help; and __keybearer_argument_is 1' \
-    -a 'get invalidate status profiles which check inspect login logout git bazel kubectl cargo terraform curl wget exec'
+    -a 'get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec'
 
 # get, invalidate, status, profiles, which, check, inspect, login, logout
-complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login logout' \
+complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login keygen logout' \
     -l help -d 'Describe the command'
-complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login logout' \
+complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login keygen logout' \
     -s v -l verbose -d 'Timings, attempts and decisions on stderr'
-complete -c keybearer -n '__keybearer_command_is get invalidate status check inspect login logout' \
+complete -c keybearer -n '__keybearer_command_is get invalidate status check inspect login keygen logout' \
     -s p -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
 complete -c keybearer -n '__keybearer_command_is get' -l url -x \
     -d 'The token of the profile whose urls claim this URL'
@@ -188,3 +189,7 @@ complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_deleg
 
 complete -c keybearer -n '__keybearer_command_is exec curl wget; and __keybearer_delegating' \
     -a '(__keybearer_complete_delegated)'
+# keygen, and login's key
+complete -c keybearer -n '__keybearer_command_is keygen' -l type -x -a 'ec rsa' -d 'The key type'
+complete -c keybearer -n '__keybearer_command_is keygen' -l out -r -F -d 'Keep the private key in this file'
+complete -c keybearer -n '__keybearer_command_is login' -l private-key -r -F -d 'Store this PEM private key (- for stdin)'

@@ -8,7 +8,7 @@ PATH may lack Debian's modules.
 
 Usage:
     authlib_server.py --port-file PATH --cert server.pem --key server.key
-                      --secret-file PATH [--log PATH]
+                      --secret-file PATH [--client-jwks PATH] [--log PATH]
 
 Listens on 127.0.0.1, on an ephemeral port that it writes to --port-file once
 it accepts connections (threaded: one thread per connection).
@@ -21,6 +21,13 @@ Clients (scope "read write"), both with the secret read raw from --secret-file
 token_endpoint_auth_method; the other method fails with 401 invalid_client:
     kb-basic  client_secret_basic
     kb-post   client_secret_post
+    kb-csjwt  client_secret_jwt (RFC 7523 client assertion, HS256 with the secret)
+    kb-pkjwt  private_key_jwt, its public keys the JWKS of --client-jwks, read
+              anew for every request (the assertion's kid picks one; its alg must
+              be one the key fits)
+Both JWT clients go through authlib's JWTBearerClientAssertion (rfc7523): aud
+must be the token endpoint's URL, iss = sub = the client, exp given, and a jti
+seen before is refused (replay).
 
 Tokens are opaque: authlib's default generator (42 random characters),
 "token_type": "Bearer", "expires_in": 3600, and "scope" when one was granted
@@ -35,13 +42,17 @@ client_id and secret exactly as they appear after base64 decoding.
     {"client_id", "auth_method", "grant_type", "scope", "resource", "status", "error"}
 where auth_method is what the request actually used (Authorization: Basic
 header -> client_secret_basic; client_secret in the form -> client_secret_post;
-both -> "client_secret_basic+client_secret_post"; neither -> "none").
+both -> "client_secret_basic+client_secret_post"; a client_assertion ->
+"client_assertion"; none of them -> "none"). A request with a client_assertion
+also logs "assertion_type", and of the (unverified) assertion "alg", "kid",
+"typ", "iss", "sub", "aud", "jti", "lifetime" (exp - iat) and "has_nbf".
 
 SIGTERM or SIGINT: stops serving and exits 0.
 """
 
 import argparse
 import base64
+import time
 import binascii
 import hmac
 import io
@@ -55,8 +66,10 @@ import threading
 import urllib.parse
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.jose import JsonWebKey
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -68,15 +81,70 @@ MAX_BODY = 1024 * 1024
 class ClientCredentials(ClientCredentialsGrant):
     # authlib's grants accept only client_secret_basic unless told otherwise;
     # which of these a given client may use is its own check_endpoint_auth_method.
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post",
+                                   "client_secret_jwt", "private_key_jwt"]
+
+# The algorithms a key of each type may sign an assertion with.
+KEY_ALGS = {"RSA": {"RS256", "PS256"}, "EC": {"ES256"}, "OKP": {"EdDSA"}}
+
+
+class ClientAssertion(JWTBearerClientAssertion):
+    """RFC 7523 client authentication under one method name, with replay
+    detection: each jti is good for one request."""
+
+    def __init__(self, token_url, method):
+        super().__init__(token_url)
+        self.CLIENT_AUTH_METHOD = method
+        self.seen = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, query_client, request):
+        # Both methods read the same parameters: the header's alg tells whose an
+        # assertion is (a MAC is client_secret_jwt's), and the other passes.
+        assertion = request.form.get("client_assertion") or ""
+        try:
+            header = json.loads(base64.urlsafe_b64decode(
+                assertion.split(".")[0] + "=" * (-len(assertion.split(".")[0]) % 4)))
+        except (ValueError, binascii.Error):
+            header = {}
+        symmetric = str(header.get("alg", "")).startswith("HS")
+        if symmetric != (self.CLIENT_AUTH_METHOD == "client_secret_jwt"):
+            return None
+        return super().__call__(query_client, request)
+
+    def validate_jti(self, claims, jti):
+        with self.lock:
+            if jti in self.seen:
+                return False
+            self.seen.add(jti)
+            return True
+
+    def resolve_client_public_key(self, client, headers):
+        alg = headers.get("alg")
+        if self.CLIENT_AUTH_METHOD == "client_secret_jwt":
+            if alg != "HS256" or client.token_endpoint_auth_method != "client_secret_jwt":
+                raise InvalidClientError()
+            return client.client_secret.encode("utf-8")
+        if client.jwks is None:
+            raise InvalidClientError()
+        try:
+            # read at every request: a test registers a key it has just made
+            with open(client.jwks, encoding="utf-8") as f:
+                key = JsonWebKey.import_key_set(json.load(f)).find_by_kid(headers.get("kid"))
+        except ValueError:
+            raise InvalidClientError()
+        if alg not in KEY_ALGS.get(key.kty, ()):
+            raise InvalidClientError()
+        return key
 
 
 class Client(ClientMixin):
     """An in-memory confidential client with one registered auth method."""
 
-    def __init__(self, client_id, secret, auth_method):
+    def __init__(self, client_id, secret, auth_method, jwks=None):
         self.client_id = client_id
         self.client_secret = secret
+        self.jwks = jwks
         self.token_endpoint_auth_method = auth_method
         self.scope = " ".join(SCOPES)
         self.grant_types = ["client_credentials"]
@@ -97,6 +165,8 @@ class Client(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret):
+        if self.client_secret is None:
+            return False
         return hmac.compare_digest(client_secret.encode("utf-8"),
                                    self.client_secret.encode("utf-8"))
 
@@ -146,6 +216,7 @@ def describe_token_request(environ, body):
     authorization = environ.get("HTTP_AUTHORIZATION")
     basic = authorization is not None and authorization[:6].lower() == "basic "
     post = "client_secret" in form
+    assertion = field("client_assertion")
     client_id = field("client_id")
     if basic:
         try:
@@ -160,16 +231,43 @@ def describe_token_request(environ, body):
         method = "client_secret_basic"
     elif post:
         method = "client_secret_post"
+    elif assertion is not None:
+        method = "client_assertion"
     elif authorization is not None:
         method = "other"
     else:
         method = "none"
-    return {
+    entry = {
         "client_id": client_id,
         "auth_method": method,
         "grant_type": field("grant_type"),
         "scope": field("scope"),
         "resource": field("resource"),
+    }
+    if isinstance(assertion, str):
+        entry.update(describe_assertion(assertion))
+        entry["assertion_type"] = field("client_assertion_type")
+    return entry
+
+
+def describe_assertion(assertion):
+    """The header and claims of a client assertion, as sent (not verified)."""
+
+    def part(s):
+        return json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+
+    try:
+        head, claims = (part(p) for p in assertion.split(".")[:2])
+    except (ValueError, binascii.Error):
+        return {"alg": None}
+    lifetime = None
+    if isinstance(claims.get("exp"), int) and isinstance(claims.get("iat"), int):
+        lifetime = claims["exp"] - claims["iat"]
+    return {
+        "alg": head.get("alg"), "kid": head.get("kid"), "typ": head.get("typ"),
+        "iss": claims.get("iss"), "sub": claims.get("sub"), "aud": claims.get("aud"),
+        "jti": claims.get("jti"), "lifetime": lifetime, "has_nbf": "nbf" in claims,
+        "iat_age": int(time.time()) - claims["iat"] if isinstance(claims.get("iat"), int) else None,
     }
 
 
@@ -224,7 +322,7 @@ def recording(app, recorder):
     return middleware
 
 
-def create_app(secret, recorder):
+def create_app(secret, recorder, client_jwks):
     app = Flask(__name__)
     app.config.update(
         OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": 3600},
@@ -233,6 +331,8 @@ def create_app(secret, recorder):
     clients = {
         "kb-basic": Client("kb-basic", secret, "client_secret_basic"),
         "kb-post": Client("kb-post", secret, "client_secret_post"),
+        "kb-csjwt": Client("kb-csjwt", secret, "client_secret_jwt"),
+        "kb-pkjwt": Client("kb-pkjwt", None, "private_key_jwt", client_jwks),
     }
     tokens_lock = threading.Lock()
     tokens = {}
@@ -252,7 +352,14 @@ def create_app(secret, recorder):
         return server.create_token_response()
 
     app.wsgi_app = recording(app.wsgi_app, recorder)
-    return app
+    return app, server
+
+
+def register_assertion_methods(server, token_url):
+    """The JWT methods check aud against the token endpoint's URL, which is only
+    known once the port is."""
+    for method in ("client_secret_jwt", "private_key_jwt"):
+        server.register_client_auth_method(method, ClientAssertion(token_url, method))
 
 
 class DeferredHandshakeContext(ssl.SSLContext):
@@ -280,8 +387,10 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--secret-file", required=True)
+    ap.add_argument("--client-jwks")
     ap.add_argument("--log")
     args = ap.parse_args()
+    client_jwks = args.client_jwks  # read at every request
 
     with open(args.secret_file, "rb") as f:
         secret = f.read().decode("utf-8")  # raw: nothing stripped
@@ -293,9 +402,10 @@ def main():
     tls.load_cert_chain(args.cert, args.key)
 
     recorder = Recorder(args.log)
-    app = create_app(secret, recorder)
+    app, oauth = create_app(secret, recorder, client_jwks)
     # make_server binds and listens before it returns.
     server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls)
+    register_assertion_methods(oauth, "https://127.0.0.1:%d%s" % (server.server_port, TOKEN_PATH))
 
     def stop(signum, frame):
         # shutdown() waits for serve_forever() to return: not from its thread.

@@ -4,7 +4,7 @@
 //
 // Usage (after `npm ci` in this directory):
 //   node oidc_server.mjs --port-file PATH --cert server.pem --key server.key \
-//                        --secret-file PATH [--log PATH]
+//                        --secret-file PATH [--client-jwks PATH] [--log PATH]
 //
 // Listens on 127.0.0.1, on an ephemeral port that it writes to --port-file once it
 // accepts connections; the issuer is https://127.0.0.1:PORT, so discovery is at
@@ -14,6 +14,11 @@
 // raw from --secret-file:
 //   kb-basic  token_endpoint_auth_method client_secret_basic
 //   kb-post   token_endpoint_auth_method client_secret_post
+//   kb-csjwt  token_endpoint_auth_method client_secret_jwt (HS256 with the secret)
+//   kb-pkjwt  token_endpoint_auth_method private_key_jwt, its public keys in the client's
+//             jwks: the JWKS of --client-jwks (present only when that is given)
+// The JWT methods are oidc-provider's own: aud the token endpoint (or the issuer), iss the
+// client, exp and jti required, a replayed jti refused.
 // oidc-provider itself accepts either secret method for either client (see client_auth.js:
 // both count as matching a client registered with one of them).
 //
@@ -28,7 +33,10 @@
 //   {"client_id", "auth_method", "grant_type", "scope", "resource", "status", "error"}
 // where auth_method is what the request actually used (Authorization: Basic header ->
 // client_secret_basic; client_secret in the form -> client_secret_post; both ->
-// "client_secret_basic+client_secret_post"; neither -> "none").
+// "client_secret_basic+client_secret_post"; a client_assertion -> "client_assertion";
+// none of them -> "none"). With a client_assertion it also logs "assertion_type", and of
+// the (unverified) assertion "alg", "kid", "iss", "sub", "aud", "jti", "lifetime"
+// (exp - iat).
 //
 // SIGTERM or SIGINT: stops listening, closes connections and exits 0.
 
@@ -45,6 +53,7 @@ const { values: args } = parseArgs({
     cert: { type: 'string' },
     key: { type: 'string' },
     'secret-file': { type: 'string' },
+    'client-jwks': { type: 'string' },
     log: { type: 'string' },
   },
   strict: true,
@@ -107,6 +116,7 @@ function describeTokenRequest(ctx) {
       clientId = formDecode(decoded.slice(0, colon));
     }
   }
+  const assertion = body.client_assertion;
   let authMethod = 'none';
   if (basic && post) {
     authMethod = 'client_secret_basic+client_secret_post';
@@ -114,16 +124,43 @@ function describeTokenRequest(ctx) {
     authMethod = 'client_secret_basic';
   } else if (post) {
     authMethod = 'client_secret_post';
+  } else if (assertion !== undefined) {
+    authMethod = 'client_assertion';
   } else if (authorization !== undefined) {
     authMethod = 'other';
   }
-  return {
+  const entry = {
     client_id: clientId ?? null,
     auth_method: authMethod,
     grant_type: body.grant_type ?? null,
     scope: body.scope ?? null,
     resource: body.resource ?? null,
   };
+  if (typeof assertion === 'string') {
+    Object.assign(entry, describeAssertion(assertion));
+    entry.assertion_type = body.client_assertion_type ?? null;
+  }
+  return entry;
+}
+
+// The header and claims of a client assertion as sent, not verified.
+function describeAssertion(assertion) {
+  try {
+    const [head, claims] = assertion.split('.').slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+    return {
+      alg: head.alg ?? null,
+      kid: head.kid ?? null,
+      iss: claims.iss ?? null,
+      sub: claims.sub ?? null,
+      aud: claims.aud ?? null,
+      jti: claims.jti ?? null,
+      lifetime: Number.isInteger(claims.exp) && Number.isInteger(claims.iat)
+        ? claims.exp - claims.iat : null,
+    };
+  } catch {
+    return { alg: null };
+  }
 }
 
 const server = https.createServer({
@@ -149,12 +186,24 @@ const clientMetadata = (clientId, method) => ({
   scope: 'read write',
 });
 
+const clients = [
+  clientMetadata('kb-basic', 'client_secret_basic'),
+  clientMetadata('kb-post', 'client_secret_post'),
+  clientMetadata('kb-csjwt', 'client_secret_jwt'),
+];
+if (args['client-jwks']) {
+  const { client_secret: unused, ...metadata } = clientMetadata('kb-pkjwt', 'private_key_jwt');
+  clients.push({
+    ...metadata,
+    jwks: JSON.parse(fs.readFileSync(args['client-jwks'], 'utf8')),
+  });
+}
+
 const provider = new Provider(issuer, {
-  clients: [
-    clientMetadata('kb-basic', 'client_secret_basic'),
-    clientMetadata('kb-post', 'client_secret_post'),
+  clients,
+  clientAuthMethods: [
+    'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt',
   ],
-  clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
   scopes: ['read', 'write'],
   jwks,
   cookies: { keys: [randomBytes(32).toString('base64url')] },

@@ -968,11 +968,90 @@ test_cache_lock_refuses_readable_lock_file(void **state)
 	assert_non_null(strstr(err.message, "(mode 0644)"));
 }
 
+/* key-based client authentication: whatever changes how the client proves itself (the
+ * key's source, the algorithm, the kid, the audience, the method) changes the profile's
+ * digest, so a rejection recorded under the old settings no longer holds. */
+enum key_setting { SET_METHOD, SET_KIND, SET_PATH, SET_ALG, SET_KID, SET_AUDIENCE };
+
+static void
+key_profile(struct profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->name = "k";
+	p->token_url = "https://login.example/token";
+	p->client_id = "c";
+	p->auth_method = AUTH_PRIVATE_KEY_JWT;
+	p->private_key_kind = SECRET_FILE;
+	p->private_key_arg = "/keys/a.pem";
+	p->signing_alg = "RS256";
+	p->key_id = "k1";
+}
+
+static void
+test_cache_profile_fingerprint_key_settings(void **state)
+{
+	static const struct {
+		const char *name;
+		enum key_setting what;
+		const char *value;
+	} rows[] = {
+		{ "method client_secret_jwt", SET_METHOD, NULL },
+		{ "key from the keyring", SET_KIND, NULL },
+		{ "another key file", SET_PATH, "/keys/b.pem" },
+		{ "PS256", SET_ALG, "PS256" },
+		{ "the default alg", SET_ALG, NULL },
+		{ "another kid", SET_KID, "k2" },
+		{ "the thumbprint as kid", SET_KID, NULL },
+		{ "an audience", SET_AUDIENCE, "https://login.example/" },
+	};
+	char base[65], changed[65], again[65];
+	struct profile p;
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	key_profile(&p);
+	cache_profile_fingerprint(&p, base);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		key_profile(&p);
+		switch (rows[i].what) {
+		case SET_METHOD:
+			p.auth_method = AUTH_CLIENT_SECRET_JWT;
+			break;
+		case SET_KIND:
+			p.private_key_kind = SECRET_KEYRING;
+			p.private_key_arg = NULL;
+			break;
+		case SET_PATH:
+			p.private_key_arg = (char *)rows[i].value;
+			break;
+		case SET_ALG:
+			p.signing_alg = (char *)rows[i].value;
+			break;
+		case SET_KID:
+			p.key_id = (char *)rows[i].value;
+			break;
+		case SET_AUDIENCE:
+			p.assertion_audience = (char *)rows[i].value;
+			break;
+		}
+		cache_profile_fingerprint(&p, changed);
+		if (strcmp(changed, base) == 0) {
+			print_error("%s: the profile digest did not change\n", rows[i].name);
+			failures++;
+		}
+		cache_profile_fingerprint(&p, again);
+		failures += mismatch_str(rows[i].name, "stable", again, changed);
+	}
+	assert_int_equal(failures, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cache_profile_key_known_value),
+		cmocka_unit_test(test_cache_profile_fingerprint_key_settings),
 		cmocka_unit_test(test_cache_profile_key_is_stable),
 		cmocka_unit_test(test_cache_profile_key_differs_per_field),
 		cmocka_unit_test(test_cache_profile_key_ignores_other_fields),

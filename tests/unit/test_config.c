@@ -414,8 +414,8 @@ static const struct error_case error_cases[] = {
 	{ "token_url relative", "[profile work]\ntoken_url = /oauth/token\n",
 	  PATH ":2: token_url is not a usable URL" },
 	{ "auth_method basic", "[profile work]\nauth_method = basic\n",
-	  PATH
-	  ":2: unknown auth_method \"basic\" — use client_secret_post or client_secret_basic" },
+	  PATH ":2: unknown auth_method \"basic\" — use client_secret_post, client_secret_basic, "
+	       "client_secret_jwt or private_key_jwt" },
 	{ "auth_method upper case", "[profile work]\nauth_method = CLIENT_SECRET_POST\n",
 	  PATH ":2: unknown auth_method \"CLIENT_SECRET_POST\"" },
 	{ "timeout 0", "[profile work]\ntimeout = 0\n",
@@ -478,6 +478,26 @@ static const struct error_case error_cases[] = {
 	  "[profile work]\nurls = https://a.example/\n[profile other]\nscope = x\n[profile work]\n"
 	  "  urls = https://evil.example/\n",
 	  PATH ":6: urls is given twice for profile work" },
+	/* key-based client authentication */
+	{ "private_key from env", "[profile work]\nprivate_key = env:KEY\n",
+	  PATH ":2: unknown private_key source \"env:KEY\" — use keyring, file:/path or "
+	       "command:CMD (a key is no environment variable's to hold)" },
+	{ "private_key bare path", "[profile work]\nprivate_key = /k.pem\n",
+	  PATH ":2: unknown private_key source \"/k.pem\"" },
+	{ "private_key file relative", "[profile work]\nprivate_key = file:k.pem\n",
+	  PATH ":2: private_key file \"k.pem\" is not an absolute path" },
+	{ "private_key command empty", "[profile work]\nprivate_key = command: \n",
+	  PATH ":2: unknown private_key source \"command:\"" },
+	{ "signing_alg lower case", "[profile work]\nsigning_alg = es256\n",
+	  PATH ":2: unknown signing_alg \"es256\" — use RS256, PS256, ES256 or EdDSA (for "
+	       "private_key_jwt), HS256 (for client_secret_jwt), or leave it out" },
+	{ "signing_alg none", "[profile work]\nsigning_alg = none\n",
+	  PATH ":2: unknown signing_alg \"none\"" },
+	{ "signing_alg ES384", "[profile work]\nsigning_alg = ES384\n",
+	  PATH ":2: unknown signing_alg \"ES384\"" },
+	{ "key_id empty", "[profile work]\nkey_id =\n", PATH ":2: key_id is empty" },
+	{ "private_key twice", "[profile work]\nprivate_key = keyring\nprivate_key = keyring\n",
+	  PATH ":3: private_key is given twice for profile work" },
 	/* The first error is the one reported, even when later lines have more. */
 	{ "first of two errors", "[profile work]\ntimeout = 0\nbogus = 1\n",
 	  PATH ":2: timeout must be" },
@@ -1413,6 +1433,61 @@ static const struct mintable_case mintable_cases[] = {
 	{ "aspose without client_id", "", "aspose",
 	  "profile aspose has no client_id — set client_id in [profile aspose] in @PATH@ or "
 	  "KEYBEARER_CLIENT_ID" },
+	/* key-based client authentication */
+	{ "private_key_jwt, key in the keyring",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "private_key_jwt\n",
+	  "work", NULL },
+	{ "private_key_jwt with every key",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "private_key_jwt\nprivate_key = file:/k.pem\nsigning_alg = PS256\nkey_id = k1\n"
+	  "assertion_audience = https://h/\n",
+	  "work", NULL },
+	{ "client_secret_jwt, HS256 said",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "client_secret_jwt\nsigning_alg = HS256\nkey_id = s1\n",
+	  "work", NULL },
+	{ "private_key without private_key_jwt",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nprivate_key = file:/k.pem\n",
+	  "work",
+	  "profile work has private_key, which auth_method client_secret_post does not use — set "
+	  "the auth_method that uses it, or remove private_key from [profile work] in @PATH@" },
+	{ "private_key with client_secret_jwt",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "client_secret_jwt\nprivate_key = command:pass show k\n",
+	  "work",
+	  "profile work has private_key, which auth_method client_secret_jwt does not use — set "
+	  "the auth_method that uses it, or remove private_key from [profile work] in @PATH@" },
+	{ "signing_alg with client_secret_basic",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "client_secret_basic\nsigning_alg = RS256\n",
+	  "work",
+	  "profile work has signing_alg, which auth_method client_secret_basic does not use — "
+	  "set the auth_method that uses it, or remove signing_alg from [profile work] in "
+	  "@PATH@" },
+	{ "key_id with client_secret_post",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nkey_id = k1\n", "work",
+	  "profile work has key_id, which auth_method client_secret_post does not use — set the "
+	  "auth_method that uses it, or remove key_id from [profile work] in @PATH@" },
+	{ "a secret file with private_key_jwt",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "private_key_jwt\nsecret = file:/s\n",
+	  "work",
+	  "profile work has secret, which auth_method private_key_jwt does not use — set the "
+	  "auth_method that uses it, or remove secret from [profile work] in @PATH@" },
+	{ "ES256 for client_secret_jwt",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "client_secret_jwt\nsigning_alg = ES256\n",
+	  "work",
+	  "signing_alg ES256 of profile work does not fit client_secret_jwt, which signs with the "
+	  "secret (HS256) — set signing_alg = HS256, or auth_method = private_key_jwt for a "
+	  "private key" },
+	{ "HS256 for private_key_jwt",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "private_key_jwt\nsigning_alg = HS256\n",
+	  "work",
+	  "signing_alg HS256 of profile work does not fit private_key_jwt, which signs with a "
+	  "private key — use RS256, PS256, ES256 or EdDSA, or auth_method = client_secret_jwt" },
 };
 
 static void
@@ -1446,8 +1521,12 @@ test_config_check_mintable_table(void **state)
 					 c->message ? KB_EXIT_CONFIG : KB_EXIT_OK);
 		if (c->message != NULL) {
 			mark = strstr(c->message, "@PATH@");
-			snprintf(expected, sizeof(expected), "%.*s%s%s", (int)(mark - c->message),
-				 c->message, path, mark + strlen("@PATH@"));
+			if (mark != NULL)
+				snprintf(expected, sizeof(expected), "%.*s%s%s",
+					 (int)(mark - c->message), c->message, path,
+					 mark + strlen("@PATH@"));
+			else
+				snprintf(expected, sizeof(expected), "%s", c->message);
 			failures += mismatch_str(c->name, "message", err.message, expected);
 		}
 		config_free(&cfg);

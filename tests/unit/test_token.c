@@ -121,7 +121,7 @@ test_token_request_build_table(void **state)
 		p.audience = (char *)c->audience;
 		p.resource = (char *)c->resource;
 		failures += mismatch_int(c->name, "rc",
-					 token_request_build(&p, c->secret, &req, &err), 0);
+					 token_request_build(&p, c->secret, NULL, &req, &err), 0);
 		failures += mismatch_str(c->name, "body", req.body, c->body);
 		failures +=
 			mismatch_str(c->name, "authorization", req.authorization, c->authorization);
@@ -131,6 +131,110 @@ test_token_request_build_table(void **state)
 					 req.authorization == NULL, 1);
 	}
 	assert_int_equal(failures, 0);
+}
+
+/* key-based client authentication: the assertion goes in the form with client_id and its
+ * type, the secret and the key never; a reply that echoes any of them is blanked, and a
+ * refusal names the method, alg and kid sent. */
+struct assertion_case {
+	const char *name;
+	enum auth_method method;
+	const char *credential;
+	const char *body;
+	const char *echo;    /* what the refusal's error_description quotes */
+	const char *message; /* the refusal */
+};
+
+#define ASSERTION_SIGNATURE "c2lnbmF0dXJlLW9mLXRoZS1hc3NlcnRpb24tZm9yLXRlc3Rz"
+#define ASSERTION	    "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJjIn0." ASSERTION_SIGNATURE
+#define KEY_PEM                                                                                    \
+	"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIEFfHh40TAg+WT1uym4tUVZtkcvsw1BW\n"               \
+	"-----END EC PRIVATE KEY-----\n"
+
+static const struct assertion_case assertion_cases[] = {
+	{ "private_key_jwt", AUTH_PRIVATE_KEY_JWT, KEY_PEM,
+	  "grant_type=client_credentials&scope=read&client_id=c&client_assertion_type=urn%3Aietf%3A"
+	  "params%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" ASSERTION,
+	  "bad assertion " ASSERTION,
+	  "token endpoint refused the request: invalid_client: bad assertion [redacted] — check "
+	  "client_id, that the provider has this key's public half registered for the client "
+	  "(keybearer keygen prints it) and auth_method (this request used private_key_jwt, "
+	  "ES256, kid kid-1)" },
+	{ "private_key_jwt, the signature alone", AUTH_PRIVATE_KEY_JWT, KEY_PEM, NULL,
+	  "sig " ASSERTION_SIGNATURE, "invalid_client: sig [redacted] —" },
+	{ "private_key_jwt, the key", AUTH_PRIVATE_KEY_JWT, KEY_PEM, NULL, "key " KEY_PEM,
+	  "invalid_client: key [redacted] —" },
+	{ "client_secret_jwt", AUTH_CLIENT_SECRET_JWT, "p w+d",
+	  "grant_type=client_credentials&scope=read&client_id=c&client_assertion_type=urn%3Aietf%3A"
+	  "params%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" ASSERTION,
+	  "secret p+w%2Bd",
+	  "token endpoint refused the request: invalid_client: secret [redacted] — check "
+	  "client_id, the secret (was it rotated?) and auth_method (this request used "
+	  "client_secret_jwt, ES256, kid kid-1)" },
+};
+
+static void
+test_token_request_assertion_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(assertion_cases) / sizeof(assertion_cases[0]); i++) {
+		const struct assertion_case *c = &assertion_cases[i];
+		struct profile p = { .name = "test", .client_id = "c", .scope = "read" };
+		struct token_request req;
+		struct token_result result;
+		struct error err = { 0 };
+		char body[1024];
+		const char *e;
+		size_t n;
+		struct token_reply reply = { .status = 401,
+					     .content_type = "application/json",
+					     .auth_method = c->method,
+					     .signing_alg = "ES256",
+					     .key_id = "kid-1",
+					     .body = body };
+
+		p.auth_method = c->method;
+		failures += mismatch_int(
+			c->name, "rc",
+			token_request_build(&p, c->credential, ASSERTION, &req, &err), 0);
+		if (c->body != NULL)
+			failures += mismatch_str(c->name, "body", req.body, c->body);
+		failures += mismatch_str(c->name, "authorization", req.authorization, NULL);
+		failures += mismatch_lacks(c->name, "body", req.body, "client_secret");
+		/* JSON escapes the key's line ends; redaction reads the escapes */
+		n = (size_t)snprintf(body, sizeof(body),
+				     "{\"error\": \"invalid_client\", \"error_description\": \"");
+		for (e = c->echo; *e != '\0'; e++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s",
+					      *e == '\n' ? "\\n" : (char[]){ *e, '\0' });
+		snprintf(body + n, sizeof(body) - n, "\"}");
+		reply.body_len = strlen(body);
+		failures += mismatch_int(
+			c->name, "parse",
+			token_reply_parse(&reply, &req.redaction, 0, &result, &err), -1);
+		failures += mismatch_int(c->name, "code", err.code, KB_EXIT_REJECTED);
+		failures += mismatch_contains(c->name, "message", err.message, c->message);
+		token_request_free(&req);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* A JWT method without an assertion is a bug, never a request without credentials. */
+static void
+test_token_request_assertion_missing(void **state)
+{
+	struct profile p = { .name = "test",
+			     .client_id = "c",
+			     .auth_method = AUTH_PRIVATE_KEY_JWT };
+	struct token_request req;
+	struct error err = { 0 };
+
+	(void)state;
+	assert_int_equal(token_request_build(&p, KEY_PEM, NULL, &req, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_INTERNAL);
 }
 
 /* The body starts at 256 bytes and grows by copying: a long secret must survive the copy. */
@@ -153,7 +257,7 @@ test_token_request_build_long_values(void **state)
 		 "grant_type=client_credentials&scope=a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+q+r+s+t+u+v+w"
 		 "+x+y+z&client_id=my-client&client_secret=%s",
 		 secret);
-	assert_int_equal(token_request_build(&p, secret, &req, &err), 0);
+	assert_int_equal(token_request_build(&p, secret, NULL, &req, &err), 0);
 	assert_string_equal(req.body, expected);
 	assert_null(req.authorization);
 	token_request_free(&req);
@@ -714,6 +818,8 @@ main(void)
 		cmocka_unit_test(test_token_form_encode_table),
 		cmocka_unit_test(test_token_request_build_table),
 		cmocka_unit_test(test_token_request_build_long_values),
+		cmocka_unit_test(test_token_request_assertion_table),
+		cmocka_unit_test(test_token_request_assertion_missing),
 		cmocka_unit_test(test_token_is_b64token_table),
 		cmocka_unit_test(test_token_reply_parse_table),
 		cmocka_unit_test(test_token_reply_parse_token_length_limit),
