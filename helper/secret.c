@@ -128,7 +128,8 @@ resolve_keyring(const struct profile *p, struct secret *s, struct error *err)
 /* Reads the command's stdout until it closes, the buffer is full or the deadline passes;
  * -1 on the deadline. After about a second it says, once, what it waits for. */
 static int
-read_until(const struct profile *p, int fd, char *buf, size_t cap, size_t *len, long long deadline)
+read_until(const struct profile *p, const char *what, int fd, char *buf, size_t cap, size_t *len,
+	   long long deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	long long started = monotonic_ms();
@@ -140,9 +141,8 @@ read_until(const struct profile *p, int fd, char *buf, size_t cap, size_t *len, 
 		if (left <= 0)
 			return -1;
 		if (notice_due(NOTICE_COMMAND, started))
-			notice_say(NOTICE_COMMAND,
-				   "the secret command of profile %s (at most %lld s more)",
-				   p->name, (left + 999) / 1000);
+			notice_say(NOTICE_COMMAND, "the %s of profile %s (at most %lld s more)",
+				   what, p->name, (left + 999) / 1000);
 		wait = left;
 		if (monotonic_ms() - started < NOTICE_AFTER_MS &&
 		    started + NOTICE_AFTER_MS - monotonic_ms() < wait)
@@ -194,24 +194,39 @@ has_terminal(void)
 static int
 resolve_command(const struct profile *p, struct secret *s, struct error *err)
 {
-	char *argv[] = { "/bin/sh", "-c", p->secret_arg, NULL };
+	size_t cap = SECRET_MAX + 2, len = 0;
+	char *buf = malloc(cap);
+	int rc = -1;
+
+	if (buf == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	memset(buf, 0, cap);
+	mlock(buf, cap);
+	if (secret_command_line(p, p->secret_arg, "secret command", buf, cap, &len, err) == 0)
+		rc = secret_take(s, buf, len, p, "its secret command", err);
+	explicit_bzero(buf, cap);
+	munlock(buf, cap);
+	free(buf);
+	return rc;
+}
+
+int
+secret_command_line(const struct profile *p, const char *command, const char *what, char *buf,
+		    size_t cap, size_t *line_len, struct error *err)
+{
+	char *argv[] = { "/bin/sh", "-c", (char *)command, NULL };
 	long long deadline = monotonic_ms() + (long long)p->timeout * 1000;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
-	size_t cap = SECRET_MAX + 2, len = 0, line;
-	char *buf = malloc(cap);
+	size_t len = 0, line;
 	int fds[2] = { -1, -1 }, status = 0, rc = -1, spawn_rc, finished, own_group;
 	pid_t pid;
 
-	if (buf == NULL || pipe2(fds, O_CLOEXEC) != 0) {
-		free(buf);
+	*line_len = 0;
+	if (pipe2(fds, O_CLOEXEC) != 0)
 		return error_set(err, KB_EXIT_INTERNAL,
-				 "cannot start the secret command: %s — "
-				 "check the process limits",
+				 "cannot start the %s: %s — check the process limits", what,
 				 strerror(errno));
-	}
-	memset(buf, 0, cap);
-	mlock(buf, cap);
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
 	posix_spawnattr_init(&attr);
@@ -229,40 +244,34 @@ resolve_command(const struct profile *p, struct secret *s, struct error *err)
 	close(fds[1]);
 	if (spawn_rc != 0) {
 		error_set(err, KB_EXIT_INTERNAL,
-			  "cannot run /bin/sh for the secret command: %s — "
-			  "check the installation",
+			  "cannot run /bin/sh for the %s: %s — check the installation", what,
 			  strerror(spawn_rc));
 		goto out;
 	}
-	finished = read_until(p, fds[0], buf, cap, &len, deadline) == 0 &&
+	finished = read_until(p, what, fds[0], buf, cap, &len, deadline) == 0 &&
 		   wait_until(pid, &status, deadline) == 0;
 	if (!finished) {
 		kill(own_group ? -pid : pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		error_set(err, KB_EXIT_TRANSIENT,
-			  "the secret command of profile %s did not finish within %d s — run it by "
-			  "hand to see why, or raise timeout",
-			  p->name, p->timeout);
+			  "the %s of profile %s did not finish within %d s — run it by hand to see "
+			  "why, or raise timeout",
+			  what, p->name, p->timeout);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		error_set(err, KB_EXIT_CONFIG,
-			  "the secret command of profile %s failed (%s %d) — run it by hand to see "
-			  "why: %.200s",
-			  p->name, WIFEXITED(status) ? "exit status" : "signal",
-			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			  p->secret_arg);
+			  "the %s of profile %s failed (%s %d) — run it by hand to see why: %.200s",
+			  what, p->name, WIFEXITED(status) ? "exit status" : "signal",
+			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), command);
 		goto out;
 	}
 	for (line = 0; line < len && buf[line] != '\n'; line++)
 		;
-	rc = secret_take(s, buf, strip_line_end(buf, line < len ? line + 1 : line), p,
-			 "its secret command", err);
+	*line_len = strip_line_end(buf, line < len ? line + 1 : line);
+	rc = 0;
 out:
 	close(fds[0]);
-	explicit_bzero(buf, cap);
-	munlock(buf, cap);
-	free(buf);
 	return rc;
 }
 

@@ -56,7 +56,7 @@ struct failure_view {
 static const char *const failure_sources[] = {
 	[LOCKSTATE_ENDPOINT] = "endpoint", [LOCKSTATE_DISCOVERY] = "discovery",
 	[LOCKSTATE_KEYRING] = "keyring",   [LOCKSTATE_SECRET_COMMAND] = "secret-command",
-	[LOCKSTATE_CACHE] = "cache",
+	[LOCKSTATE_CACHE] = "cache",	   [LOCKSTATE_ID_TOKEN] = "id-token",
 };
 
 /* Asks keybearer-fetch whether the keyring holds the profile's secret: the keyring is

@@ -336,32 +336,105 @@ out:
 	return rc;
 }
 
-int
-token_request_build(const struct profile *p, const char *secret, struct token_request *req,
-		    struct error *err)
+/* federated assertions and token exchange */
+/* A token someone else issued, as it is and form-encoded (an opaque one may have + / =). */
+static int
+add_token_forms(struct redaction *r, const char *token)
 {
+	if (token == NULL || *token == '\0')
+		return 0;
+	if (redaction_add(r, token, strlen(token)) != 0)
+		return -1;
+	return add_owned(r, token_form_encode(token));
+}
+
+/* RFC 8693 section 2.1: the subject, its type, and the type wanted. */
+static int
+append_exchange(const struct profile *p, const char *subject_token, char **body, size_t *used,
+		size_t *cap)
+{
+	int rc = 0;
+
+	rc |= append_param(body, used, cap, "subject_token", subject_token);
+	rc |= append_param(body, used, cap, "subject_token_type", config_subject_token_type(p));
+	if (p->requested_token_type != NULL)
+		rc |= append_param(body, used, cap, "requested_token_type",
+				   p->requested_token_type);
+	return rc;
+}
+
+/* RFC 7523 section 2.2, with the client_id RFC 6749 2.3.1 lets a client send. */
+static int
+append_assertion(const struct profile *p, const char *assertion, char **body, size_t *used,
+		 size_t *cap)
+{
+	int rc = 0;
+
+	rc |= append_param(body, used, cap, "client_id", p->client_id);
+	rc |= append_param(body, used, cap, "client_assertion_type", CLIENT_ASSERTION_TYPE_JWT);
+	rc |= append_param(body, used, cap, "client_assertion", assertion);
+	return rc;
+}
+
+static int
+missing_credential(const struct profile *p, const char *what, struct error *err)
+{
+	return error_set(err, KB_EXIT_INTERNAL,
+			 "no %s to build the request of profile %s with — "
+			 "report this bug",
+			 what, p->name);
+}
+
+int
+token_request_build(const struct profile *p, const struct token_credentials *creds,
+		    struct token_request *req, struct error *err)
+{
+	const char *secret = creds->secret;
+	int exchange = p->grant_type == GRANT_TOKEN_EXCHANGE;
 	size_t used = 0, cap = 256;
 	int rc = 0;
 
 	memset(req, 0, sizeof(*req));
+	if (exchange && creds->subject_token == NULL)
+		return missing_credential(p, "subject token", err);
+	if (p->auth_method == AUTH_CLIENT_ASSERTION && creds->client_assertion == NULL)
+		return missing_credential(p, "client assertion", err);
+	if (config_uses_secret(p) && secret == NULL)
+		return missing_credential(p, "client secret", err);
 	req->body = malloc(cap);
 	if (req->body == NULL)
 		goto oom;
 	req->body[0] = '\0';
-	rc |= append_param(&req->body, &used, &cap, "grant_type", "client_credentials");
+	rc |= append_param(&req->body, &used, &cap, "grant_type",
+			   exchange ? GRANT_TYPE_TOKEN_EXCHANGE : "client_credentials");
+	if (exchange)
+		rc |= append_exchange(p, creds->subject_token, &req->body, &used, &cap);
 	if (p->scope != NULL)
 		rc |= append_param(&req->body, &used, &cap, "scope", p->scope);
 	if (p->audience != NULL)
 		rc |= append_param(&req->body, &used, &cap, "audience", p->audience);
 	if (p->resource != NULL)
 		rc |= append_param(&req->body, &used, &cap, "resource", p->resource);
-	if (p->auth_method == AUTH_CLIENT_SECRET_POST) {
+	switch (p->auth_method) {
+	case AUTH_CLIENT_SECRET_POST:
 		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
 		rc |= append_param(&req->body, &used, &cap, "client_secret", secret);
-	} else {
+		break;
+	case AUTH_CLIENT_SECRET_BASIC:
 		rc |= build_basic_header(p->client_id, secret, &req->authorization);
+		break;
+	case AUTH_CLIENT_ASSERTION:
+		rc |= append_assertion(p, creds->client_assertion, &req->body, &used, &cap);
+		break;
+	case AUTH_NONE:
+		/* a public client names itself, when it has a name (RFC 8693 2.1) */
+		if (p->client_id != NULL)
+			rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
+		break;
 	}
 	rc |= token_redaction_build(p->client_id, secret, &req->redaction);
+	rc |= add_token_forms(&req->redaction, creds->client_assertion);
+	rc |= add_token_forms(&req->redaction, creds->subject_token);
 	if (rc == 0)
 		return 0;
 oom:
@@ -642,6 +715,48 @@ bad:
 			 value);
 }
 
+/* federated assertions and token exchange */
+/* RFC 8693 section 2.2.1: issued_token_type is required. We hand the token out in a
+ * Bearer header, so it must be an access token or a JWT — the one asked for, when one was.
+ * token_type N_A says the issued token is no access token: only a JWT the profile asked
+ * for by name (requested_token_type) is taken then, as the user has said the resource
+ * takes such a JWT as a Bearer token. */
+static int
+check_exchange_reply(struct json_object *obj, const struct token_reply *reply,
+		     const struct redaction *redaction, const char *token_type, struct error *err)
+{
+	const char *issued = strictjson_get_string(obj, "issued_token_type");
+	const char *requested = reply->requested_token_type;
+	char shown[EXCERPT_MAX + 1];
+
+	if (issued == NULL)
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint's token exchange reply has no issued_token_type, "
+				 "which RFC 8693 requires — report this to the provider; the token "
+				 "was not used");
+	token_excerpt(issued, strlen(issued), redaction, shown, sizeof(shown));
+	if (requested != NULL && strcmp(issued, requested) != 0)
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint issued a token of type \"%s\", not the %s asked "
+				 "for — check requested_token_type; the token was not used",
+				 shown, requested);
+	if (strcmp(issued, TOKEN_TYPE_ACCESS_TOKEN) != 0 && strcmp(issued, TOKEN_TYPE_JWT) != 0)
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint issued a token of type \"%s\", which is no access "
+				 "token for a Bearer header — set requested_token_type = %s; the "
+				 "token was not used",
+				 shown, TOKEN_TYPE_ACCESS_TOKEN);
+	if (token_type != NULL && strcmp(token_type, "N_A") == 0 &&
+	    (requested == NULL || strcmp(issued, TOKEN_TYPE_JWT) != 0))
+		return error_set(
+			err, KB_EXIT_PROTOCOL,
+			"token endpoint sent token_type N_A: the %s it issued is no access "
+			"token (RFC 8693 2.2.1) — to send it as a Bearer token anyway, ask "
+			"for it: requested_token_type = %s",
+			issued, TOKEN_TYPE_JWT);
+	return 0;
+}
+
 static int
 parse_success(const struct token_reply *reply, const struct redaction *redaction,
 	      time_t received_at, struct token_result *out, struct error *err)
@@ -689,6 +804,10 @@ parse_success(const struct token_reply *reply, const struct redaction *redaction
 		goto out;
 	}
 	type = strictjson_get_string(obj, "token_type");
+	if (reply->token_exchange && check_exchange_reply(obj, reply, redaction, type, err) != 0)
+		goto out;
+	if (reply->token_exchange && type != NULL && strcmp(type, "N_A") == 0)
+		type = "Bearer"; /* check_exchange_reply let it through: a jwt asked for */
 	if (type == NULL || strcasecmp(type, "Bearer") != 0) {
 		char safe_type[40];
 		if (type != NULL)

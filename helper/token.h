@@ -17,6 +17,14 @@
  * not even as a fallback. */
 #define TOKEN_MIN_LIFETIME 10
 
+/* What a request proves the client (and, for token exchange, its subject) with; NULL
+ * members are not sent. */
+struct token_credentials {
+	const char *secret;	      /* client_secret_post, client_secret_basic */
+	const char *client_assertion; /* auth_method = client_assertion: a JWT, RFC 7523 */
+	const char *subject_token;    /* grant_type = token_exchange, RFC 8693 */
+};
+
 /* Every member holds the secret: token_request_free wipes them. */
 struct token_request {
 	char *body;	     /* application/x-www-form-urlencoded */
@@ -33,6 +41,9 @@ struct token_reply {
 	const char *location;	      /* may be NULL */
 	long long server_date;	      /* the Date header as Unix time, 0 when absent */
 	enum auth_method auth_method; /* how the request authenticated the client */
+	/* federated assertions and token exchange */
+	int token_exchange;		  /* an RFC 8693 reply: issued_token_type is checked */
+	const char *requested_token_type; /* what the request asked for, or NULL */
 	const char *body;
 	size_t body_len;
 };
@@ -54,8 +65,12 @@ struct token_result {
  * space as '+', every other byte as %XX. Returns a new string or NULL. */
 char *token_form_encode(const char *value);
 
-int token_request_build(const struct profile *p, const char *secret, struct token_request *req,
-			struct error *err);
+/* The request for the profile's grant (client_credentials, or token exchange with creds's
+ * subject_token and the profile's subject_token_type and requested_token_type), the client
+ * authenticated by its auth_method with what creds holds. Everything creds holds goes into
+ * req's redaction. */
+int token_request_build(const struct profile *p, const struct token_credentials *creds,
+			struct token_request *req, struct error *err);
 void token_request_free(struct token_request *req);
 
 /* What no message about a request authenticated by client_id and secret may show: the
@@ -66,9 +81,10 @@ void token_request_free(struct token_request *req);
 int token_redaction_build(const char *client_id, const char *secret, struct redaction *r);
 
 /* Accepts only an HTTP 200 JSON object with a b64token access_token of at most 16 KiB and
- * token_type Bearer; everything else becomes an error of the right class. What redaction
- * describes (may be NULL: nothing to hide) is blanked out of every excerpt of the reply
- * quoted in a message. */
+ * token_type Bearer (for token exchange, also issued_token_type access_token or jwt, the
+ * one asked for when one was; token_type N_A only for a jwt explicitly asked for); everything else
+ * becomes an error of the right class. What redaction describes (may be NULL: nothing to hide) is
+ * blanked out of every excerpt of the reply quoted in a message. */
 int token_reply_parse(const struct token_reply *reply, const struct redaction *redaction,
 		      time_t received_at, struct token_result *out, struct error *err);
 void token_result_free(struct token_result *result);
