@@ -343,11 +343,39 @@ random_noise(void)
 	return noise;
 }
 
-/* $ACTIONS_ID_TOKEN_REQUEST_URL with &audience= (or ?audience=), form-encoded. */
+/* A query value as RFC 3986 3.4 lets it stand: pchar, '/' and '?' as they are, but '&',
+ * '=', '+', '#' and '%' (which would end or change it) and all else as %XX. The URL
+ * rules refuse an encoded slash or dot anywhere (url.h): an audience is usually a URL. */
+static char *
+query_encode(const char *value)
+{
+	static const char keep[] = "-._~!$'()*,;:@/?";
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(value), i, n = 0;
+	char *out = malloc(len * 3 + 1);
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr(keep, c) != NULL)) {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* $ACTIONS_ID_TOKEN_REQUEST_URL with &audience= (or ?audience=). */
 static char *
 github_request_url(const char *base, const char *audience)
 {
-	char *encoded = audience != NULL ? token_form_encode(audience) : NULL, *url;
+	char *encoded = audience != NULL ? query_encode(audience) : NULL, *url;
 	size_t len;
 
 	if (audience != NULL && encoded == NULL)

@@ -595,13 +595,31 @@ rejection_advice(const char *code)
 	return "check the profile against the provider's documentation";
 }
 
+/* federated assertions and token exchange */
+/* What a refusal means when no secret was in it: the provider's trust in the assertion or
+ * in the subject token, not a rotated secret. NULL: the usual advice. */
+static const char *
+federated_advice(const struct token_reply *reply, const char *code)
+{
+	if (strcmp(code, "invalid_client") == 0 && reply->auth_method == AUTH_CLIENT_ASSERTION)
+		return "check client_id and that the provider trusts the assertion: its issuer, "
+		       "subject and audience (assertion_audience)";
+	if (strcmp(code, "invalid_grant") == 0 && reply->token_exchange)
+		return "the provider did not take the subject token: check subject_token, "
+		       "subject_token_type and the provider's trust in its issuer";
+	if (strcmp(code, "unauthorized_client") == 0 && reply->token_exchange)
+		return "this client may not use token exchange: check its registration at the "
+		       "provider";
+	return NULL;
+}
+
 /* An RFC 6749 section 5.2 error object; 0 when the reply was one (err set), -1 when not. */
 static int
 oauth_error_reply(const struct token_reply *reply, const struct redaction *redaction,
 		  struct error *err)
 {
 	struct json_object *obj = strictjson_parse(reply->body, reply->body_len);
-	const char *code, *description;
+	const char *code, *description, *advice;
 	char safe_code[64], safe_description[EXCERPT_MAX + 1], method[64] = "";
 
 	if (obj == NULL)
@@ -613,6 +631,9 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 		return -1;
 	}
 	description = strictjson_get_string(obj, "error_description");
+	advice = federated_advice(reply, code);
+	if (advice == NULL)
+		advice = rejection_advice(code);
 	/* A server that wants the other client authentication says only invalid_client. */
 	if (strcmp(code, "invalid_client") == 0)
 		snprintf(method, sizeof(method), " (this request used %s)",
@@ -627,8 +648,7 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 			  ? KB_EXIT_TRANSIENT
 			  : KB_EXIT_REJECTED,
 		  "token endpoint refused the request: %s%s%s — %s%s", safe_code,
-		  description ? ": " : "", description ? safe_description : "",
-		  rejection_advice(code), method);
+		  description ? ": " : "", description ? safe_description : "", advice, method);
 	json_object_put(obj);
 	return 0;
 }
