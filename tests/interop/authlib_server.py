@@ -21,6 +21,10 @@ Clients (scope "read write"), both with the secret read raw from --secret-file
 token_endpoint_auth_method; the other method fails with 401 invalid_client:
     kb-basic  client_secret_basic
     kb-post   client_secret_post
+With --ci-issuer URL, also a client that holds no secret at all:
+    kb-federated  an RFC 7523 client assertion: an RS256 ID token of that issuer (keys
+                  from its /.well-known/jwks.json), iss the issuer, sub --ci-subject, aud
+                  this token endpoint's URL, unexpired, its jti used once
 
 Tokens are opaque: authlib's default generator (42 random characters),
 "token_type": "Bearer", "expires_in": 3600, and "scope" when one was granted
@@ -53,10 +57,13 @@ import ssl
 import sys
 import threading
 import urllib.parse
+import urllib.request
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.jose import JsonWebKey
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -68,7 +75,48 @@ MAX_BODY = 1024 * 1024
 class ClientCredentials(ClientCredentialsGrant):
     # authlib's grants accept only client_secret_basic unless told otherwise;
     # which of these a given client may use is its own check_endpoint_auth_method.
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post",
+                                   "federated_client_assertion"]
+
+
+# federated assertions and token exchange
+class FederatedAssertion(JWTBearerClientAssertion):
+    """RFC 7523 2.2 client authentication by a token someone else issued (workload
+    identity federation): the client named by client_id trusts one issuer and subject,
+    whose keys are the issuer's published JWKS. authlib's own class expects iss = sub =
+    client_id (a key the client holds); here the claims are the federation's."""
+
+    CLIENT_AUTH_METHOD = "federated_client_assertion"
+
+    def __init__(self, token_url, issuer, subject, jwks):
+        super().__init__(token_url, validate_jti=True)
+        self.issuer = issuer
+        self.subject = subject
+        self.jwks = JsonWebKey.import_key_set(jwks)
+        self.seen = set()
+        self.lock = threading.Lock()
+
+    def create_claims_options(self):
+        options = super().create_claims_options()
+        options["iss"] = {"essential": True, "value": self.issuer}
+        options["sub"] = {"essential": True, "value": self.subject}
+        return options
+
+    def create_resolve_key_func(self, query_client, request):
+        def resolve_key(headers, payload):
+            client = query_client(request.form.get("client_id"))
+            if client is None:
+                raise InvalidClientError()
+            request.client = client
+            return self.jwks.find_by_kid(headers.get("kid"))
+        return resolve_key
+
+    def validate_jti(self, claims, jti):
+        with self.lock:
+            if jti in self.seen:
+                return False
+            self.seen.add(jti)
+            return True
 
 
 class Client(ClientMixin):
@@ -146,6 +194,7 @@ def describe_token_request(environ, body):
     authorization = environ.get("HTTP_AUTHORIZATION")
     basic = authorization is not None and authorization[:6].lower() == "basic "
     post = "client_secret" in form
+    assertion = "client_assertion" in form
     client_id = field("client_id")
     if basic:
         try:
@@ -160,6 +209,8 @@ def describe_token_request(environ, body):
         method = "client_secret_basic"
     elif post:
         method = "client_secret_post"
+    elif assertion:
+        method = "client_assertion"
     elif authorization is not None:
         method = "other"
     else:
@@ -224,7 +275,7 @@ def recording(app, recorder):
     return middleware
 
 
-def create_app(secret, recorder):
+def create_app(secret, recorder, federation=None):
     app = Flask(__name__)
     app.config.update(
         OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": 3600},
@@ -234,6 +285,9 @@ def create_app(secret, recorder):
         "kb-basic": Client("kb-basic", secret, "client_secret_basic"),
         "kb-post": Client("kb-post", secret, "client_secret_post"),
     }
+    if federation is not None:
+        # a client without a secret: it trusts the CI issuer's identity instead
+        clients["kb-federated"] = Client("kb-federated", "", "federated_client_assertion")
     tokens_lock = threading.Lock()
     tokens = {}
 
@@ -246,6 +300,9 @@ def create_app(secret, recorder):
 
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_grant(ClientCredentials)
+    if federation is not None:
+        server.register_client_auth_method(FederatedAssertion.CLIENT_AUTH_METHOD,
+                                           FederatedAssertion(**federation))
 
     @app.route(TOKEN_PATH, methods=["POST"])
     def issue_token():
@@ -281,6 +338,9 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--secret-file", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--ci-issuer", help="trust this CI issuer's ID tokens (its JWKS at "
+                    "/.well-known/jwks.json) for the client kb-federated")
+    ap.add_argument("--ci-subject", default="repo:keybearer/test:ref:refs/heads/main")
     args = ap.parse_args()
 
     with open(args.secret_file, "rb") as f:
@@ -293,9 +353,15 @@ def main():
     tls.load_cert_chain(args.cert, args.key)
 
     recorder = Recorder(args.log)
-    app = create_app(secret, recorder)
-    # make_server binds and listens before it returns.
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls)
+    # make_server binds and listens before it returns: the token URL is known then.
+    server = make_server("127.0.0.1", 0, None, threaded=True, ssl_context=tls)
+    federation = None
+    if args.ci_issuer:
+        with urllib.request.urlopen(args.ci_issuer + "/.well-known/jwks.json") as reply:
+            jwks = json.load(reply)
+        federation = {"token_url": "https://127.0.0.1:%d%s" % (server.server_port, TOKEN_PATH),
+                      "issuer": args.ci_issuer, "subject": args.ci_subject, "jwks": jwks}
+    server.app = create_app(secret, recorder, federation)
 
     def stop(signum, frame):
         # shutdown() waits for serve_forever() to return: not from its thread.
