@@ -104,6 +104,18 @@ describe_secret(const struct profile *p, struct secret_view *v)
 	struct stat st;
 
 	memset(v, 0, sizeof(*v));
+	/* federated assertions and token exchange: no secret to look for */
+	if (!config_uses_secret(p)) {
+		char assertion[200] = "";
+		if (p->auth_method == AUTH_CLIENT_ASSERTION)
+			config_describe_token_source(&p->assertion, assertion, sizeof(assertion));
+		snprintf(v->source, sizeof(v->source), "none");
+		v->state = "not-needed";
+		snprintf(v->words, sizeof(v->words), "auth_method = %s%s%s",
+			 config_auth_method_name(p->auth_method),
+			 assertion[0] != '\0' ? ", assertion = " : "", assertion);
+		return;
+	}
 	config_describe_secret_source(p, v->source, sizeof(v->source));
 	switch (p->secret_kind) {
 	case SECRET_KEYRING:

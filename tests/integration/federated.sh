@@ -235,5 +235,6 @@ echo "# status and check name the method and never show an assertion"
 run_kb status --profile rotating
 expect_rc 0 "status"
 expect_match "$OUT" "auth_method +client_assertion" "status names the method"
+expect_match "$OUT" "secret +none \(auth_method = client_assertion, assertion = file:$WORK/rotating/token\)" "status: no secret, the assertion's source"
 expect_nothing_handed_out "$OUT" "status"
 echo "federated: all $row rows and the sequences passed"
