@@ -64,7 +64,7 @@ while IFS= read -r line; do
 		kind=${item#*:}
 		[ "$kind" != "$item" ] || kind=""
 		case "${item%%:*}" in
-		a=gha | a=gha-unset | a=gha-nourl | a=gha-notoken | a=gha-badtoken | s=gha)
+		a=gha | a=gha-unset | a=gha-nourl | a=gha-notoken | a=gha-badtoken | a=gha-plainhttp | s=gha)
 			cimode=${kind:-ok}
 			if [ "${item%%=*}" = a ]; then
 				extra+=("auth_method = client_assertion" "assertion = github-actions")
@@ -79,6 +79,7 @@ while IFS= read -r line; do
 			a=gha-nourl) unset ACTIONS_ID_TOKEN_REQUEST_URL ;;
 			a=gha-notoken) unset ACTIONS_ID_TOKEN_REQUEST_TOKEN ;;
 			a=gha-badtoken) export ACTIONS_ID_TOKEN_REQUEST_TOKEN=not-the-request-token ;;
+			a=gha-plainhttp) export ACTIONS_ID_TOKEN_REQUEST_URL="http://ci.example.com/idtoken?api-version=2.0" ;;
 			esac
 			;;
 		a=env | a=file | a=cmd | s=env | s=file)
@@ -159,7 +160,7 @@ while IFS= read -r line; do
 	echo "ok $row - $mode ($setup) -> $code, $made_token + $made_ci request(s)"
 done <"$TESTS/federated.tsv"
 unset "${GITHUB_VARS[@]}"
-[ "$row" -ge 36 ] || fail "only $row rows ran"
+[ "$row" -ge 37 ] || fail "only $row rows ran"
 
 echo "# a token minted from an assertion is cached like any other: no new assertion asked for"
 export ACTIONS_ID_TOKEN_REQUEST_URL="$CI/ok/idtoken?api-version=2.0" ACTIONS_ID_TOKEN_REQUEST_TOKEN="$CI_TOKEN"
