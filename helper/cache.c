@@ -56,6 +56,15 @@ cache_profile_key(const struct profile *p, char out[65])
 	hash_field(&ctx, p->scope);
 	hash_field(&ctx, p->audience);
 	hash_field(&ctx, p->resource);
+	/* federated assertions and token exchange: an exchanged token is the subject's */
+	if (p->grant_type == GRANT_TOKEN_EXCHANGE) {
+		char source[4200];
+		config_describe_token_source(&p->subject_token, source, sizeof(source));
+		hash_field(&ctx, "token_exchange");
+		hash_field(&ctx, source);
+		hash_field(&ctx, config_subject_token_type(p));
+		hash_field(&ctx, p->requested_token_type);
+	}
 	sha256_final(&ctx, digest);
 	sha256_hex(digest, SHA256_DIGEST_SIZE, out);
 }
@@ -92,6 +101,18 @@ cache_profile_fingerprint(const struct profile *p, char out[65])
 		hash_field(&ctx, p->signing_alg);
 		hash_field(&ctx, p->key_id);
 		hash_field(&ctx, p->assertion_audience);
+	}
+	/* federated assertions and token exchange */
+	if (p->assertion.kind != TOKEN_SOURCE_NONE || p->grant_type != GRANT_CLIENT_CREDENTIALS) {
+		char source[4200];
+		config_describe_token_source(&p->assertion, source, sizeof(source));
+		hash_field(&ctx, source);
+		hash_field(&ctx, p->assertion_audience);
+		hash_field(&ctx, config_grant_type_name(p->grant_type));
+		config_describe_token_source(&p->subject_token, source, sizeof(source));
+		hash_field(&ctx, source);
+		hash_field(&ctx, p->subject_token_type);
+		hash_field(&ctx, p->requested_token_type);
 	}
 	sha256_final(&ctx, digest);
 	sha256_hex(digest, SHA256_DIGEST_SIZE, out);

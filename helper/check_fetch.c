@@ -24,6 +24,7 @@
 #include "monotonic.h"
 #include "output.h"
 #include "secret.h"
+#include "credentials.h"
 
 #define CLAIM_SHOWN_MAX 120 /* of each claim's value, on a report line */
 
@@ -34,7 +35,7 @@ struct check_job {
 	int lock_fd;
 	struct lockstate st;
 	char profile_fp[65];
-	struct secret secret;
+	struct credentials creds;
 	struct cache_record fresh;
 };
 
@@ -72,7 +73,8 @@ fail_recorded(struct check_job *job, const struct checkstep *step, enum lockstat
 	      int retry_after, struct error *err)
 {
 	fetch_record_failure(&job->c, job->lock_fd, &job->st, job->profile_fp, source, err,
-			     retry_after, job->secret.value != NULL ? &job->secret : NULL);
+			     retry_after,
+			     job->creds.identity.value != NULL ? &job->creds.identity : NULL);
 	return checkstep_fail(step, err);
 }
 
@@ -96,20 +98,21 @@ resolve_secret(struct check_job *job, struct error *err)
 {
 	struct checkstep step;
 	char source[4200];
-	struct credential_source src;
+	enum lockstate_source where = LOCKSTATE_ENDPOINT;
+	int retry_after = -1;
 
-	credential_source_of(job->p, credential_for_method(job->p), &src);
-	checkstep_start(&step, src.item == CREDENTIAL_SECRET ? "secret" : "private key");
-	if (src.item == CREDENTIAL_SECRET)
+	checkstep_start(&step,
+			job->p->auth_method == AUTH_PRIVATE_KEY_JWT ? "private key" : "secret");
+	if (config_uses_secret(job->p)) {
 		config_describe_secret_source(job->p, source, sizeof(source));
-	else
-		config_describe_private_key_source(job->p, source, sizeof(source));
-	if (secret_resolve(job->p, &job->secret, err) != 0)
-		return fail_recorded(job, &step,
-				     src.kind == SECRET_KEYRING	  ? LOCKSTATE_KEYRING
-				     : src.kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
-								  : LOCKSTATE_ENDPOINT,
-				     -1, err);
+	} else {
+		/* what stands in for the secret: a private key, an assertion, a subject token */
+		credentials_describe(job->p, source, sizeof(source));
+	}
+	if (credentials_read(job->p, &job->creds, &where, err) != 0)
+		return fail_recorded(job, &step, where, -1, err);
+	if (credentials_fetch(job->p, &job->creds, &retry_after, err) != 0)
+		return fail_recorded(job, &step, LOCKSTATE_ID_TOKEN, retry_after, err);
 	checkstep_ok(&step, "read from %s (not shown)", source);
 	return 0;
 }
@@ -119,13 +122,15 @@ static int
 mint_once(struct check_job *job, struct error *err)
 {
 	struct token_result result = { 0 };
+	struct token_credentials view;
 	struct checkstep step;
 	struct cache_clock now;
 	int retry_after = -1;
 
 	checkstep_start(&step, "mint");
-	if (http_mint(job->p, job->secret.value, monotonic_ms() + (long long)job->p->timeout * 1000,
-		      &result, &retry_after, err) != 0) {
+	credentials_view(&job->creds, &view);
+	if (http_mint(job->p, &view, monotonic_ms() + (long long)job->p->timeout * 1000, &result,
+		      &retry_after, err) != 0) {
 		token_result_free(&result);
 		return fail_recorded(job, &step, LOCKSTATE_ENDPOINT, retry_after, err);
 	}
@@ -247,15 +252,14 @@ check_fetch_run(int argc, char **argv, struct error *err)
 		goto out;
 	}
 	/* A secret command runs as our child: it sees no secret variable but the profile's. */
-	config_scrub_secret_variables(&cfg,
-				      job.p->secret_kind == SECRET_ENV ? job.p->secret_arg : NULL);
+	config_scrub_secret_variables(&cfg, job.p);
 	cache_profile_fingerprint(job.p, job.profile_fp); /* before discovery, as a mint */
 	rc = run(&job, err);
 out:
 	if (job.lock_fd >= 0)
 		close(job.lock_fd);
 	lockstate_free(&job.st);
-	secret_free(&job.secret);
+	credentials_free(&job.creds);
 	cache_record_free(&job.fresh);
 	cache_close(&job.c);
 	config_free(&cfg);

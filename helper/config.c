@@ -35,6 +35,10 @@ enum key_type {
 	KEY_PRIVATE_KEY,
 	KEY_SIGNING_ALG,
 	KEY_KEY_ID,
+	/* federated assertions and token exchange */
+	KEY_TOKEN_SOURCE,
+	KEY_GRANT_TYPE,
+	KEY_TOKEN_TYPE,
 };
 
 struct key_rule {
@@ -64,7 +68,16 @@ static const struct key_rule key_rules[] = {
 	{ "private_key", KEY_PRIVATE_KEY, 0, 0, 0 },
 	{ "signing_alg", KEY_SIGNING_ALG, offsetof(struct profile, signing_alg), 0, 0 },
 	{ "key_id", KEY_KEY_ID, offsetof(struct profile, key_id), 0, 0 },
+	/* the aud of an assertion keybearer signs, or of the ID token it asks GitHub for */
 	{ "assertion_audience", KEY_STRING, offsetof(struct profile, assertion_audience), 0, 0 },
+	/* federated assertions and token exchange */
+	{ "assertion", KEY_TOKEN_SOURCE, offsetof(struct profile, assertion), 0, 0 },
+	{ "grant_type", KEY_GRANT_TYPE, offsetof(struct profile, grant_type), 0, 0 },
+	{ "subject_token", KEY_TOKEN_SOURCE, offsetof(struct profile, subject_token), 0, 0 },
+	{ "subject_token_type", KEY_TOKEN_TYPE, offsetof(struct profile, subject_token_type), 0,
+	  0 },
+	{ "requested_token_type", KEY_TOKEN_TYPE, offsetof(struct profile, requested_token_type), 0,
+	  0 },
 };
 
 /* The variables that describe the "env" profile, so CI needs no file. They touch no other
@@ -91,7 +104,7 @@ static const struct {
  * not a surprise, even when the profile comes back in a later section. */
 struct section {
 	char *name;
-	unsigned seen; /* a bit per key rule */
+	unsigned long long seen; /* a bit per key rule */
 };
 
 struct parse_state {
@@ -115,18 +128,63 @@ struct parse_state {
 static struct profile *profile_add(struct config *cfg, const char *name, struct error *err);
 static int valid_profile_name(const char *name);
 
+/* a bit per key rule in the sections' seen masks */
+_Static_assert(sizeof(key_rules) / sizeof(key_rules[0]) <= 64, "more key rules than seen bits");
+
 static const char *const auth_method_names[] = {
 	[AUTH_CLIENT_SECRET_POST] = "client_secret_post",
 	[AUTH_CLIENT_SECRET_BASIC] = "client_secret_basic",
 	/* key-based client authentication */
 	[AUTH_CLIENT_SECRET_JWT] = "client_secret_jwt",
 	[AUTH_PRIVATE_KEY_JWT] = "private_key_jwt",
+	/* federated assertions and token exchange */
+	[AUTH_CLIENT_ASSERTION] = "client_assertion",
+	[AUTH_NONE] = "none",
 };
+
+#define AUTH_METHOD_COUNT (sizeof(auth_method_names) / sizeof(auth_method_names[0]))
 
 const char *
 config_auth_method_name(enum auth_method method)
 {
-	return auth_method_names[method];
+	return (size_t)method < AUTH_METHOD_COUNT && auth_method_names[method] != NULL
+		       ? auth_method_names[method]
+		       : "client_secret_post";
+}
+
+/* federated assertions and token exchange */
+int
+config_uses_secret(const struct profile *p)
+{
+	return p->auth_method == AUTH_CLIENT_SECRET_POST ||
+	       p->auth_method == AUTH_CLIENT_SECRET_BASIC ||
+	       p->auth_method == AUTH_CLIENT_SECRET_JWT;
+}
+
+const char *
+config_subject_token_type(const struct profile *p)
+{
+	return p->subject_token_type != NULL ? p->subject_token_type : TOKEN_TYPE_JWT;
+}
+
+const char *
+config_grant_type_name(enum grant_type grant)
+{
+	return grant == GRANT_TOKEN_EXCHANGE ? "token_exchange" : "client_credentials";
+}
+
+void
+config_describe_token_source(const struct token_source *src, char *out, size_t size)
+{
+	static const char *const prefixes[] = {
+		[TOKEN_SOURCE_NONE] = "(none)",
+		[TOKEN_SOURCE_GITHUB_ACTIONS] = "github-actions",
+		[TOKEN_SOURCE_ENV] = "env:",
+		[TOKEN_SOURCE_FILE] = "file:",
+		[TOKEN_SOURCE_COMMAND] = "command:",
+	};
+
+	snprintf(out, size, "%s%s", prefixes[src->kind], src->arg != NULL ? src->arg : "");
 }
 
 int
@@ -186,6 +244,11 @@ profile_free(struct profile *p)
 	free(p->signing_alg);
 	free(p->key_id);
 	free(p->assertion_audience);
+	/* federated assertions and token exchange */
+	free(p->assertion.arg);
+	free(p->subject_token.arg);
+	free(p->subject_token_type);
+	free(p->requested_token_type);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -401,6 +464,75 @@ bad_env:
 			 where, value);
 }
 
+/* federated assertions and token exchange */
+/* env:NAME's NAME: letters, digits and _, not starting with a digit. */
+static int
+is_variable_name(const char *name)
+{
+	size_t i;
+
+	if (*name == '\0' || isdigit((unsigned char)*name))
+		return 0;
+	for (i = 0; name[i] != '\0'; i++) {
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			return 0;
+	}
+	return 1;
+}
+
+/* assertion = and subject_token =: github-actions, env:NAME, file:PATH or command:CMD. There
+ * is no keyring: a token someone else issued lives minutes, not in a keyring. */
+static int
+set_token_source(struct token_source *src, const struct key_rule *rule, const char *value,
+		 const char *where, struct error *err)
+{
+	const char *command = value + 8 + strspn(value + 8, " \t");
+
+	if (strcmp(value, "github-actions") == 0) {
+		src->kind = TOKEN_SOURCE_GITHUB_ACTIONS;
+		free(src->arg);
+		src->arg = NULL;
+		return 0;
+	}
+	if (strncmp(value, "env:", 4) == 0) {
+		if (!is_variable_name(value + 4))
+			return error_set(err, KB_EXIT_CONFIG,
+					 "%s: \"%s\" does not name an environment variable — use "
+					 "env:NAME with letters, digits and _",
+					 where, value);
+		src->kind = TOKEN_SOURCE_ENV;
+		return replace_string(&src->arg, value + 4, err);
+	}
+	if (strncmp(value, "file:", 5) == 0) {
+		src->kind = TOKEN_SOURCE_FILE;
+		return set_path(&src->arg, value + 5, where, rule->name, err);
+	}
+	if (strncmp(value, "command:", 8) == 0 && *command != '\0') {
+		src->kind = TOKEN_SOURCE_COMMAND;
+		return replace_string(&src->arg, command, err);
+	}
+	return error_set(err, KB_EXIT_CONFIG,
+			 "%s: unknown %s source \"%s\" — use github-actions, env:VARIABLE, "
+			 "file:/path or command:CMD",
+			 where, rule->name, value);
+}
+
+/* An RFC 8693 token type is an absolute URI (RFC 3986: scheme ":" ...), sent as given. */
+static int
+set_token_type(char **field, const struct key_rule *rule, const char *value, const char *where,
+	       struct error *err)
+{
+	size_t scheme =
+		strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+
+	if (!isalpha((unsigned char)value[0]) || value[scheme] != ':' ||
+	    value[scheme + 1] == '\0' || strpbrk(value, " \t\"<>\\^`{|}") != NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s: %s \"%s\" is not a token type URI — use one such as %s",
+				 where, rule->name, value, TOKEN_TYPE_JWT);
+	return replace_string(field, value, err);
+}
+
 static int
 set_secret_source(struct profile *p, const char *value, const char *where, struct error *err)
 {
@@ -448,18 +580,24 @@ bad:
 static int
 set_auth_method(struct profile *p, const char *value, const char *where, struct error *err)
 {
-	size_t i;
+	char names[256] = "";
+	size_t i, used = 0;
 
-	for (i = 0; i < sizeof(auth_method_names) / sizeof(auth_method_names[0]); i++) {
-		if (strcmp(value, auth_method_names[i]) == 0) {
+	for (i = 0; i < AUTH_METHOD_COUNT; i++) {
+		if (auth_method_names[i] != NULL && strcmp(value, auth_method_names[i]) == 0) {
 			p->auth_method = (enum auth_method)i;
 			return 0;
 		}
 	}
-	return error_set(err, KB_EXIT_CONFIG,
-			 "%s: unknown auth_method \"%s\" — use client_secret_post, "
-			 "client_secret_basic, client_secret_jwt or private_key_jwt",
-			 where, value);
+	/* "a, b, c or d", from the table, so a new method is named where it is added */
+	for (i = 0; i < AUTH_METHOD_COUNT && used < sizeof(names); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+					 i == 0			      ? ""
+					 : i + 1 == AUTH_METHOD_COUNT ? " or "
+								      : ", ",
+					 auth_method_names[i]);
+	return error_set(err, KB_EXIT_CONFIG, "%s: unknown auth_method \"%s\" — use %s", where,
+			 value, names);
 }
 
 static int
@@ -493,6 +631,24 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 		return set_path((char **)(base + rule->offset), value, where, rule->name, err);
 	case KEY_AUTH_METHOD:
 		return set_auth_method(p, value, where, err);
+	/* federated assertions and token exchange */
+	case KEY_TOKEN_SOURCE:
+		return set_token_source((struct token_source *)(base + rule->offset), rule, value,
+					where, err);
+	case KEY_GRANT_TYPE:
+		if (strcmp(value, "client_credentials") == 0)
+			p->grant_type = GRANT_CLIENT_CREDENTIALS;
+		else if (strcmp(value, "token_exchange") == 0 ||
+			 strcmp(value, GRANT_TYPE_TOKEN_EXCHANGE) == 0)
+			p->grant_type = GRANT_TOKEN_EXCHANGE;
+		else
+			return error_set(err, KB_EXIT_CONFIG,
+					 "%s: unknown grant_type \"%s\" — use client_credentials "
+					 "or token_exchange",
+					 where, value);
+		return 0;
+	case KEY_TOKEN_TYPE:
+		return set_token_type((char **)(base + rule->offset), rule, value, where, err);
 	case KEY_URL_LIST:
 		return set_url_list(p, value, 0, where, err);
 	case KEY_SECRET:
@@ -546,6 +702,10 @@ config_key_value(const struct profile *p, const char *key)
 		return p->signing_alg;
 	case KEY_KEY_ID:
 		return p->key_id;
+	case KEY_GRANT_TYPE:
+		return config_grant_type_name(p->grant_type);
+	case KEY_TOKEN_TYPE:
+		return *(char *const *)((const char *)p + rule->offset);
 	default:
 		return NULL;
 	}
@@ -715,7 +875,7 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	const struct key_rule *rule;
 	struct section *sec;
 	struct profile *p;
-	unsigned bit;
+	unsigned long long bit;
 
 	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 	if (*section == '\0') {
@@ -742,7 +902,7 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 			  nearest ? nearest : "", nearest ? "? " : "");
 		return 0;
 	}
-	bit = 1u << (unsigned)(rule - key_rules);
+	bit = 1ull << (unsigned)(rule - key_rules);
 	if ((sec->seen & bit) && st->continued && rule->type == KEY_URL_LIST)
 		return set_url_list(p, value, 1, where, st->err) == 0;
 	if ((sec->seen & bit) && st->continued) {
@@ -1711,6 +1871,58 @@ check_key_settings(const struct profile *p, const char *file, struct error *err)
 	return 0;
 }
 
+/* federated assertions and token exchange */
+/* The keys that only make sense together: a source with nothing to use it, or a method
+ * without its source, is a mistake the user wants to hear about, not a silent default. */
+static int
+check_federated_keys(const struct profile *p, const char *file, struct error *err)
+{
+	int exchange = p->grant_type == GRANT_TOKEN_EXCHANGE;
+
+	if (p->auth_method == AUTH_CLIENT_ASSERTION && p->assertion.kind == TOKEN_SOURCE_NONE)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s uses auth_method = client_assertion but names no "
+				 "assertion — set assertion = github-actions, env:NAME, file:PATH "
+				 "or command:CMD in [profile %s] in %s",
+				 p->name, p->name, file);
+	if (p->auth_method != AUTH_CLIENT_ASSERTION && p->assertion.kind != TOKEN_SOURCE_NONE)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s sets assertion but its auth_method is %s — set "
+				 "auth_method = client_assertion in [profile %s] in %s, or remove "
+				 "assertion",
+				 p->name, config_auth_method_name(p->auth_method), p->name, file);
+	if (exchange && p->subject_token.kind == TOKEN_SOURCE_NONE)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s uses grant_type = token_exchange but names no "
+				 "subject_token — set subject_token = github-actions, env:NAME, "
+				 "file:PATH or command:CMD in [profile %s] in %s",
+				 p->name, p->name, file);
+	if (!exchange && (p->subject_token.kind != TOKEN_SOURCE_NONE ||
+			  p->subject_token_type != NULL || p->requested_token_type != NULL))
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"profile %s sets subject_token, subject_token_type or "
+			"requested_token_type without grant_type = token_exchange — set "
+			"grant_type = token_exchange in [profile %s] in %s, or remove them",
+			p->name, p->name, file);
+	if (!exchange && p->auth_method == AUTH_NONE)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s uses auth_method = none with the client_credentials "
+				 "grant, which needs a client that proves who it is — use "
+				 "grant_type = token_exchange with a subject_token, or another "
+				 "auth_method, in [profile %s] in %s",
+				 p->name, p->name, file);
+	if (p->requested_token_type != NULL &&
+	    strcmp(p->requested_token_type, TOKEN_TYPE_ACCESS_TOKEN) != 0 &&
+	    strcmp(p->requested_token_type, TOKEN_TYPE_JWT) != 0)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s asks for requested_token_type %s, which is no token a "
+				 "Bearer header carries — use %s or %s, or remove it",
+				 p->name, p->requested_token_type, TOKEN_TYPE_ACCESS_TOKEN,
+				 TOKEN_TYPE_JWT);
+	return 0;
+}
+
 int
 config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err)
 {
@@ -1729,12 +1941,41 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 				 "profile %s has no token_url — set token_url (or an OIDC issuer) "
 				 "in [profile %s] in %s or KEYBEARER_TOKEN_URL",
 				 p->name, p->name, file);
-	if (p->client_id == NULL)
+	/* a public client exchanging a token may go without one */
+	if (p->client_id == NULL && p->auth_method != AUTH_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has no client_id — set client_id in [profile %s] in "
 				 "%s or KEYBEARER_CLIENT_ID",
 				 p->name, p->name, file);
-	return check_key_settings(p, file, err);
+	if (check_key_settings(p, file, err) != 0)
+		return -1;
+	return check_federated_keys(p, file, err);
+}
+
+static int
+same_name(const char *variable, const char *name, size_t len)
+{
+	return strlen(variable) == len && strncmp(variable, name, len) == 0;
+}
+
+/* Whether the profile reads the variable itself: its own commands may see it. */
+static int
+profile_reads_variable(const struct profile *p, const char *name)
+{
+	return (p->secret_kind == SECRET_ENV && strcmp(p->secret_arg, name) == 0) ||
+	       (p->assertion.kind == TOKEN_SOURCE_ENV && strcmp(p->assertion.arg, name) == 0) ||
+	       (p->subject_token.kind == TOKEN_SOURCE_ENV &&
+		strcmp(p->subject_token.arg, name) == 0) ||
+	       (strcmp(name, GITHUB_REQUEST_TOKEN_VARIABLE) == 0 &&
+		(p->assertion.kind == TOKEN_SOURCE_GITHUB_ACTIONS ||
+		 p->subject_token.kind == TOKEN_SOURCE_GITHUB_ACTIONS));
+}
+
+static void
+unset_unless_read(const struct profile *keep, const char *name)
+{
+	if (keep == NULL || !profile_reads_variable(keep, name))
+		unsetenv(name);
 }
 
 int
@@ -1744,10 +1985,17 @@ config_is_secret_variable(const struct config *cfg, const char *name, size_t len
 
 	if (len == strlen(ENV_SECRET_VARIABLE) && strncmp(name, ENV_SECRET_VARIABLE, len) == 0)
 		return 1;
+	/* federated assertions and token exchange: the runner's key to its ID tokens */
+	if (len == strlen(GITHUB_REQUEST_TOKEN_VARIABLE) &&
+	    strncmp(name, GITHUB_REQUEST_TOKEN_VARIABLE, len) == 0)
+		return 1;
 	for (i = 0; i < cfg->count; i++) {
 		const struct profile *p = &cfg->profiles[i];
-		if (p->secret_kind == SECRET_ENV && strlen(p->secret_arg) == len &&
-		    strncmp(p->secret_arg, name, len) == 0)
+		if ((p->secret_kind == SECRET_ENV && same_name(p->secret_arg, name, len)) ||
+		    (p->assertion.kind == TOKEN_SOURCE_ENV &&
+		     same_name(p->assertion.arg, name, len)) ||
+		    (p->subject_token.kind == TOKEN_SOURCE_ENV &&
+		     same_name(p->subject_token.arg, name, len)))
 			return 1;
 	}
 	return 0;
@@ -1793,16 +2041,19 @@ config_environment_without_secrets(const struct config *cfg)
 }
 
 void
-config_scrub_secret_variables(const struct config *cfg, const char *keep)
+config_scrub_secret_variables(const struct config *cfg, const struct profile *keep)
 {
 	size_t i;
 
-	if (keep == NULL || strcmp(keep, ENV_SECRET_VARIABLE) != 0)
-		unsetenv(ENV_SECRET_VARIABLE);
+	unset_unless_read(keep, ENV_SECRET_VARIABLE);
+	unset_unless_read(keep, GITHUB_REQUEST_TOKEN_VARIABLE);
 	for (i = 0; i < cfg->count; i++) {
 		const struct profile *p = &cfg->profiles[i];
-		if (p->secret_kind == SECRET_ENV &&
-		    (keep == NULL || strcmp(p->secret_arg, keep) != 0))
-			unsetenv(p->secret_arg);
+		if (p->secret_kind == SECRET_ENV)
+			unset_unless_read(keep, p->secret_arg);
+		if (p->assertion.kind == TOKEN_SOURCE_ENV)
+			unset_unless_read(keep, p->assertion.arg);
+		if (p->subject_token.kind == TOKEN_SOURCE_ENV)
+			unset_unless_read(keep, p->subject_token.arg);
 	}
 }

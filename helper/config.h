@@ -20,7 +20,39 @@ enum auth_method {
 	/* key-based client authentication */
 	AUTH_CLIENT_SECRET_JWT, /* an HS256 client assertion keyed with the secret */
 	AUTH_PRIVATE_KEY_JWT,	/* a client assertion signed with the client's private key */
+	/* federated assertions and token exchange */
+	AUTH_CLIENT_ASSERTION, /* a JWT someone else issued: the CI's or the cluster's */
+	AUTH_NONE,	       /* client_id at most: a public client exchanging a token */
 };
+
+/* federated assertions and token exchange */
+enum grant_type {
+	GRANT_CLIENT_CREDENTIALS,
+	GRANT_TOKEN_EXCHANGE, /* RFC 8693 */
+};
+
+/* Where a token someone else issued comes from (assertion, subject_token): fetched or read
+ * anew at every mint, never cached. */
+enum token_source_kind {
+	TOKEN_SOURCE_NONE,
+	TOKEN_SOURCE_GITHUB_ACTIONS, /* GitHub's ID-token endpoint, as the runner names it */
+	TOKEN_SOURCE_ENV,
+	TOKEN_SOURCE_FILE,
+	TOKEN_SOURCE_COMMAND,
+};
+
+struct token_source {
+	enum token_source_kind kind;
+	char *arg; /* variable name, file path or command; NULL for none and github-actions */
+};
+
+#define GRANT_TYPE_TOKEN_EXCHANGE     "urn:ietf:params:oauth:grant-type:token-exchange"
+#define TOKEN_TYPE_JWT		      "urn:ietf:params:oauth:token-type:jwt"
+#define TOKEN_TYPE_ACCESS_TOKEN	      "urn:ietf:params:oauth:token-type:access_token"
+#define TOKEN_TYPE_ID_TOKEN	      "urn:ietf:params:oauth:token-type:id_token"
+#define CLIENT_ASSERTION_TYPE_JWT     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define GITHUB_REQUEST_URL_VARIABLE   "ACTIONS_ID_TOKEN_REQUEST_URL"
+#define GITHUB_REQUEST_TOKEN_VARIABLE "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 
 /* Where the client secret comes from; the OS keyring unless the profile says otherwise. */
 enum secret_kind {
@@ -49,14 +81,31 @@ struct profile {
 	int refresh_margin;
 	int keyring_timeout;
 	char *git_username; /* git's username for this profile's token; NULL: the client id */
+	int in_file;	    /* a section of the config file defines it */
 	/* key-based client authentication */
 	enum secret_kind private_key_kind; /* keyring (default), file or command; never env */
 	char *private_key_arg;		   /* file path or command; NULL for the keyring */
 	char *signing_alg;		   /* "RS256", ...; NULL: the key's default */
 	char *key_id;			   /* the kid header; NULL: the key's RFC 7638 thumbprint */
-	char *assertion_audience;	   /* aud of the assertion; NULL: the token endpoint */
-	int in_file;			   /* a section of the config file defines it */
+	/* aud of a client assertion keybearer signs, and of an ID token it asks GitHub for;
+	 * NULL: the token endpoint */
+	char *assertion_audience;
+	/* federated assertions and token exchange */
+	struct token_source assertion;	   /* auth_method = client_assertion */
+	enum grant_type grant_type;	   /* client_credentials unless token_exchange */
+	struct token_source subject_token; /* grant_type = token_exchange */
+	char *subject_token_type;	   /* NULL: TOKEN_TYPE_JWT */
+	char *requested_token_type;	   /* NULL: none asked for */
 };
+
+/* federated assertions and token exchange */
+/* Whether the client authenticates with a client secret (whose source is resolved). */
+int config_uses_secret(const struct profile *p);
+/* subject_token_type as sent: the profile's, else TOKEN_TYPE_JWT. */
+const char *config_subject_token_type(const struct profile *p);
+const char *config_grant_type_name(enum grant_type grant);
+/* "github-actions", "env:NAME", "file:PATH" or "command:CMD", as the config file says it. */
+void config_describe_token_source(const struct token_source *src, char *out, size_t size);
 
 struct config {
 	char *path; /* the file that was read, NULL when none exists */
@@ -152,7 +201,7 @@ void config_explain_unclaimed(const struct config *cfg, const struct profile *ch
 			      const char *url, const char *as_given, char *out, size_t size);
 
 /* The variables that hold client secrets: KEYBEARER_CLIENT_SECRET and every profile's
- * env:NAME. */
+ * env:NAME (secret, assertion, subject_token), and ACTIONS_ID_TOKEN_REQUEST_TOKEN. */
 int config_is_secret_variable(const struct config *cfg, const char *name, size_t len);
 
 /* environ without the secret variables and those that would log TLS session keys
@@ -160,9 +209,10 @@ int config_is_secret_variable(const struct config *cfg, const char *name, size_t
  * runs: both send the token): a malloc'ed array of environ's own strings. */
 char **config_environment_without_secrets(const struct config *cfg);
 
-/* Unsets the secret variables in this process, but keep (when not NULL): for
- * keybearer-fetch, before it runs a secret command. */
-void config_scrub_secret_variables(const struct config *cfg, const char *keep);
+/* Unsets the secret variables in this process (the client secrets, the assertions and
+ * subject tokens of env:NAME, GitHub's ID-token request token), but those the profile keep
+ * reads itself (when not NULL): for keybearer-fetch, before it runs a secret command. */
+void config_scrub_secret_variables(const struct config *cfg, const struct profile *keep);
 
 /* A profile can mint only with a token_url and a client_id. */
 int config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err);

@@ -27,6 +27,7 @@
 #include "backoff.h"
 #include "cache.h"
 #include "config.h"
+#include "credentials.h"
 #include "discovery.h"
 #include "verify.h"
 #include "check.h"
@@ -79,7 +80,7 @@ random_noise(void)
  * backoff (never sooner than that, later when Retry-After asks) until the profile's deadline,
  * permanent ones never. *retry_after is the longest Retry-After seen, in seconds, or -1. */
 static int
-mint(const struct profile *p, const struct secret *secret, struct cache_record *rec,
+mint(const struct profile *p, const struct token_credentials *creds, struct cache_record *rec,
      int *retry_after, struct error *err)
 {
 	struct token_result result = { 0 };
@@ -93,7 +94,7 @@ mint(const struct profile *p, const struct secret *secret, struct cache_record *
 	for (attempt = 1;; attempt++) {
 		struct error attempt_err = { 0 };
 		struct timespec pause;
-		if (http_mint(p, secret->value, deadline, &result, &asked, &attempt_err) == 0) {
+		if (http_mint(p, creds, deadline, &result, &asked, &attempt_err) == 0) {
 			rc = 0;
 			break;
 		}
@@ -272,8 +273,8 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 {
 	struct cache_record from_file = { 0 }, fresh = { 0 };
 	const struct cache_record *cached;
-	struct secret secret = { 0 };
-	struct credential_source credential;
+	struct credentials creds = { 0 };
+	struct token_credentials view;
 	struct cache_clock now;
 	struct lockstate st;
 	enum lockstate_source source = LOCKSTATE_ENDPOINT;
@@ -304,17 +305,13 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 	source = LOCKSTATE_DISCOVERY;
 	if (discovery_resolve_token_url(p, err) != 0)
 		goto record;
-	credential_source_of(p, credential_for_method(p), &credential);
-	source = credential.kind == SECRET_KEYRING   ? LOCKSTATE_KEYRING
-		 : credential.kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
-						     : LOCKSTATE_ENDPOINT;
 	started = monotonic_us();
-	if (secret_resolve(p, &secret, err) != 0)
+	if (credentials_read(p, &creds, &source, err) != 0)
 		goto record;
 	error_debug("profile %s: timing: secret %.3f ms", p->name,
 		    (monotonic_us() - started) / 1000.0);
 	if (holds > 0 && lockstate_failure_is_rejection(&st.failure)) {
-		if (!secret_changed(c, &st.failure, &secret)) {
+		if (!secret_changed(c, &st.failure, &creds.identity)) {
 			lockstate_repeat(p, &st.failure, holds, err);
 			goto failed;
 		}
@@ -322,8 +319,13 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 			    "again",
 			    p->name);
 	}
+	/* an ID token is asked for only now: a standing answer costs no request */
+	source = LOCKSTATE_ID_TOKEN;
+	if (credentials_fetch(p, &creds, &retry_after, err) != 0)
+		goto record;
 	source = LOCKSTATE_ENDPOINT;
-	if (mint(p, &secret, &fresh, &retry_after, err) != 0)
+	credentials_view(&creds, &view);
+	if (mint(p, &view, &fresh, &retry_after, err) != 0)
 		goto record;
 	started = monotonic_us();
 	if (cache_write(c, &fresh, err) != 0) {
@@ -348,11 +350,11 @@ record:
 	/* In the background nobody sees the error: status shows it, and the record keeps
 	 * every caller from starting the same failing refresh again. */
 	fetch_record_failure(c, lock_fd, &st, profile_fp, source, err, retry_after,
-			     secret.value != NULL ? &secret : NULL);
+			     creds.identity.value != NULL ? &creds.identity : NULL);
 failed:
 	rc = job->background ? -1 : fall_back(p, c, cached, err);
 out:
-	secret_free(&secret);
+	credentials_free(&creds);
 	lockstate_free(&st);
 	cache_record_free(&from_file);
 	cache_record_free(&fresh);
@@ -374,7 +376,7 @@ run_mint(const struct mint_job *job, struct error *err)
 	if (p == NULL || config_check_mintable(&cfg, p, err) != 0)
 		goto out;
 	/* A secret command runs as our child: it sees no secret variable but the profile's. */
-	config_scrub_secret_variables(&cfg, p->secret_kind == SECRET_ENV ? p->secret_arg : NULL);
+	config_scrub_secret_variables(&cfg, p);
 	if (cache_open(&c, p, 1, err) != 0)
 		goto out;
 	/* In the background a busy lock means the refresh is already under way. */

@@ -144,7 +144,7 @@ request_headers(const struct token_request *req)
 		"Content-Type: application/x-www-form-urlencoded",
 	};
 	/* a GET has no body, so no Content-Type */
-	size_t i, count = sizeof(fixed) / sizeof(fixed[0]) - (req == NULL);
+	size_t i, count = sizeof(fixed) / sizeof(fixed[0]) - (req == NULL || req->body == NULL);
 	struct curl_slist *list = NULL, *next;
 
 	for (i = 0; i < count; i++) {
@@ -298,7 +298,7 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 	}
 	if (restrict_transport(curl, t->url, &endpoint, p->ca_file ? &ca_storage : NULL, err) != 0)
 		goto out;
-	if (req != NULL) {
+	if (req != NULL && req->body != NULL) {
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
@@ -408,13 +408,14 @@ http_retry_after_seconds(const char *value, time_t now)
 }
 
 int
-http_mint(const struct profile *p, const char *secret, long long deadline_ms,
+http_mint(const struct profile *p, const struct token_credentials *creds, long long deadline_ms,
 	  struct token_result *out, int *retry_after, struct error *err)
 {
 	const struct http_target target = { p->token_url, "token endpoint", "token_url" };
 	struct token_request req = { 0 };
 	struct http_response resp = { 0 };
 	struct assertion assertion = { 0 };
+	struct token_credentials signed_creds;
 	struct token_reply reply;
 	long long left = deadline_ms - monotonic_ms();
 	struct credential_source src;
@@ -427,18 +428,24 @@ http_mint(const struct profile *p, const char *secret, long long deadline_ms,
 		left = 1;
 	/* key-based client authentication: a fresh assertion (new jti, iat) every attempt,
 	 * as a server that remembers jti refuses a replayed one */
-	credential_source_of(p, credential_for_method(p), &src);
-	credential_origin(&src, origin, sizeof(origin));
-	if (config_auth_signs_assertion(p->auth_method) &&
-	    assertion_make(p, secret, origin, p->token_url, &assertion, err) != 0)
-		goto out;
-	if (token_request_build(p, secret, assertion.jwt, &req, err) != 0 ||
+	if (config_auth_signs_assertion(p->auth_method)) {
+		credential_source_of(p, credential_for_method(p), &src);
+		credential_origin(&src, origin, sizeof(origin));
+		if (assertion_make(p, creds->secret, origin, p->token_url, &assertion, err) != 0)
+			goto out;
+		signed_creds = *creds;
+		signed_creds.client_assertion = assertion.jwt;
+		creds = &signed_creds;
+	}
+	if (token_request_build(p, creds, &req, err) != 0 ||
 	    http_request(p, &target, &req, (long)left, &resp, err) != 0)
 		goto out;
 	http_response_view(&resp, &reply);
 	reply.auth_method = p->auth_method;
 	reply.signing_alg = assertion.jwt != NULL ? assertion.alg : NULL;
 	reply.key_id = assertion.kid;
+	reply.token_exchange = p->grant_type == GRANT_TOKEN_EXCHANGE;
+	reply.requested_token_type = p->requested_token_type;
 	*retry_after = http_retry_after_seconds(resp.retry_after, time(NULL));
 	rc = token_reply_parse(&reply, &req.redaction, time(NULL), out, err);
 out:

@@ -30,7 +30,8 @@ struct http_target {
 	const char *key;  /* the profile key to check: "token_url", "issuer", "jwks_url" */
 };
 
-/* POSTs req to t->url, or GETs it when req is NULL: https with verification (plain http
+/* POSTs req to t->url, or GETs it when req or its body is NULL (with req's Authorization
+ * header, when it has one): https with verification (plain http
  * only to loopback), the profile's ca_file, no redirects, proxies as libcurl reads them
  * from the environment (never for loopback). Transport failures set err; any HTTP answer
  * is returned to the caller. */
@@ -43,10 +44,10 @@ int http_request(const struct profile *p, const struct http_target *t,
 int http_get_document(const struct profile *p, const struct http_target *t,
 		      struct http_response *resp, struct error *err);
 
-/* One attempt of the whole exchange: the request built for the profile with this secret,
+/* One attempt of the whole exchange: the request built for the profile with creds,
  * sent, the reply validated into out, all by deadline_ms (monotonic). *retry_after is what
  * the endpoint asked for in Retry-After, in seconds, or -1. */
-int http_mint(const struct profile *p, const char *secret, long long deadline_ms,
+int http_mint(const struct profile *p, const struct token_credentials *creds, long long deadline_ms,
 	      struct token_result *out, int *retry_after, struct error *err);
 
 /* What a Retry-After header asks for, in seconds from now: delta-seconds or an HTTP-date.

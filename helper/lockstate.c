@@ -15,7 +15,7 @@
 static const char *const source_names[] = {
 	[LOCKSTATE_ENDPOINT] = "endpoint", [LOCKSTATE_DISCOVERY] = "discovery",
 	[LOCKSTATE_KEYRING] = "keyring",   [LOCKSTATE_SECRET_COMMAND] = "secret-command",
-	[LOCKSTATE_CACHE] = "cache",
+	[LOCKSTATE_CACHE] = "cache",	   [LOCKSTATE_ID_TOKEN] = "id-token",
 };
 
 static const char *const source_phrases[] = {
@@ -24,6 +24,7 @@ static const char *const source_phrases[] = {
 	[LOCKSTATE_KEYRING] = "the keyring",
 	[LOCKSTATE_SECRET_COMMAND] = "the secret command",
 	[LOCKSTATE_CACHE] = "the token cache",
+	[LOCKSTATE_ID_TOKEN] = "the CI's ID-token endpoint",
 };
 
 #define SOURCE_COUNT (sizeof(source_names) / sizeof(source_names[0]))

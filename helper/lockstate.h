@@ -20,7 +20,8 @@ enum lockstate_source {
 	LOCKSTATE_DISCOVERY,
 	LOCKSTATE_KEYRING,
 	LOCKSTATE_SECRET_COMMAND,
-	LOCKSTATE_CACHE, /* a new token the cache directory could not take */
+	LOCKSTATE_CACHE,    /* a new token the cache directory could not take */
+	LOCKSTATE_ID_TOKEN, /* the CI's ID-token endpoint (assertion = github-actions) */
 };
 
 struct lockstate_failure {

@@ -239,6 +239,14 @@ login_profile(struct config *cfg, const struct login_options *o, struct error *e
 			  "stores secrets of other profiles: give --profile NAME");
 		return NULL;
 	}
+	/* federated assertions and token exchange (private_key_jwt is told of its key later) */
+	if (!config_uses_secret(p) && p->auth_method != AUTH_PRIVATE_KEY_JWT) {
+		error_set(err, KB_EXIT_CONFIG,
+			  "profile %s authenticates with auth_method = %s: it has no client secret "
+			  "to store — keybearer get mints with it as it is",
+			  p->name, config_auth_method_name(p->auth_method));
+		return NULL;
+	}
 	if (p->secret_kind != SECRET_KEYRING) {
 		config_describe_secret_source(p, source, sizeof(source));
 		error_set(err, KB_EXIT_CONFIG,
@@ -363,7 +371,8 @@ login_run(int argc, char **argv, struct error *err)
 	if (read_line(prompt, 1, secret, SECRET_MAX + 1, &secret_len, err) != 0)
 		goto out;
 	if (o.verify && (discovery_resolve_token_url(p, err) != 0 ||
-			 http_mint(p, secret, monotonic_ms() + (long long)p->timeout * 1000, &fresh,
+			 http_mint(p, &(struct token_credentials){ .secret = secret },
+				   monotonic_ms() + (long long)p->timeout * 1000, &fresh,
 				   &retry_after, err) != 0)) {
 		char why[ERROR_MESSAGE_MAX];
 		enum exit_code code = err->code;

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+/* the secret's 14 spellings (or a private key), an assertion's three (as it is,
+ * form-encoded, its signature alone) and a subject token's two */
 #define REDACTION_TARGETS 24
 
 /* Byte strings that must not be shown; redaction_free wipes them. Zeroed: nothing to blank. */

@@ -183,8 +183,8 @@ resolve_keyring(const struct profile *p, const struct credential_source *src, st
 /* Reads the command's stdout until it closes, the buffer is full or the deadline passes;
  * -1 on the deadline. After about a second it says, once, what it waits for. */
 static int
-read_until(const struct profile *p, const struct credential_source *src, int fd, char *buf,
-	   size_t cap, size_t *len, long long deadline)
+read_until(const struct profile *p, const char *what, int fd, char *buf, size_t cap, size_t *len,
+	   long long deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	long long started = monotonic_ms();
@@ -196,10 +196,8 @@ read_until(const struct profile *p, const struct credential_source *src, int fd,
 		if (left <= 0)
 			return -1;
 		if (notice_due(NOTICE_COMMAND, started))
-			notice_say(NOTICE_COMMAND,
-				   "the %s command of profile %s (at most %lld s more)",
-				   src->item == CREDENTIAL_SECRET ? "secret" : src->key, p->name,
-				   (left + 999) / 1000);
+			notice_say(NOTICE_COMMAND, "the %s of profile %s (at most %lld s more)",
+				   what, p->name, (left + 999) / 1000);
 		wait = left;
 		if (monotonic_ms() - started < NOTICE_AFTER_MS &&
 		    started + NOTICE_AFTER_MS - monotonic_ms() < wait)
@@ -249,30 +247,26 @@ has_terminal(void)
 /* secret = command:CMD runs CMD with /bin/sh -c, exactly as written: none of our data goes
  * into it. Its stdout's first line is the secret (all of it for a PEM key); its stderr is
  * the user's to read. */
+/* Runs command with /bin/sh -c, exactly as written, within the profile's timeout; its
+ * stdout (whole_text: all of it, else the first line without its end) is left at the start
+ * of buf, its length in *out_len. */
 static int
-resolve_command(const struct profile *p, const struct credential_source *src, struct secret *s,
-		struct error *err)
+run_command(const struct profile *p, const char *command, const char *what, int whole_text,
+	    char *buf, size_t cap, size_t *out_len, struct error *err)
 {
-	const char *name = src->item == CREDENTIAL_SECRET ? "secret" : src->key;
-	char *argv[] = { "/bin/sh", "-c", (char *)src->arg, NULL };
+	char *argv[] = { "/bin/sh", "-c", (char *)command, NULL };
 	long long deadline = monotonic_ms() + (long long)p->timeout * 1000;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
-	size_t cap = SECRET_MAX + 2, len = 0, line;
-	char *buf = malloc(cap);
+	size_t len = 0, line;
 	int fds[2] = { -1, -1 }, status = 0, rc = -1, spawn_rc, finished, own_group;
-	char origin[64];
 	pid_t pid;
 
-	if (buf == NULL || pipe2(fds, O_CLOEXEC) != 0) {
-		free(buf);
+	*out_len = 0;
+	if (pipe2(fds, O_CLOEXEC) != 0)
 		return error_set(err, KB_EXIT_INTERNAL,
-				 "cannot start the %s command: %s — "
-				 "check the process limits",
-				 name, strerror(errno));
-	}
-	memset(buf, 0, cap);
-	mlock(buf, cap);
+				 "cannot start the %s: %s — check the process limits", what,
+				 strerror(errno));
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
 	posix_spawnattr_init(&attr);
@@ -290,45 +284,69 @@ resolve_command(const struct profile *p, const struct credential_source *src, st
 	close(fds[1]);
 	if (spawn_rc != 0) {
 		error_set(err, KB_EXIT_INTERNAL,
-			  "cannot run /bin/sh for the %s command: %s — "
-			  "check the installation",
-			  name, strerror(spawn_rc));
+			  "cannot run /bin/sh for the %s: %s — check the installation", what,
+			  strerror(spawn_rc));
 		goto out;
 	}
-	finished = read_until(p, src, fds[0], buf, cap, &len, deadline) == 0 &&
+	finished = read_until(p, what, fds[0], buf, cap, &len, deadline) == 0 &&
 		   wait_until(pid, &status, deadline) == 0;
 	if (!finished) {
 		kill(own_group ? -pid : pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		error_set(err, KB_EXIT_TRANSIENT,
-			  "the %s command of profile %s did not finish within %d s — run it by "
-			  "hand to see why, or raise timeout",
-			  name, p->name, p->timeout);
+			  "the %s of profile %s did not finish within %d s — run it by hand to see "
+			  "why, or raise timeout",
+			  what, p->name, p->timeout);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		error_set(err, KB_EXIT_CONFIG,
-			  "the %s command of profile %s failed (%s %d) — run it by hand to see "
-			  "why: %.200s",
-			  name, p->name, WIFEXITED(status) ? "exit status" : "signal",
-			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), src->arg);
+			  "the %s of profile %s failed (%s %d) — run it by hand to see why: %.200s",
+			  what, p->name, WIFEXITED(status) ? "exit status" : "signal",
+			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), command);
 		goto out;
 	}
-	if (src->whole_text && len == cap) {
+	if (whole_text && len == cap) {
+		/* refused, not cut: a PEM longer than the buffer is not this one */
 		error_set(err, KB_EXIT_CONFIG,
-			  "the %s command of profile %s printed more than %d bytes — it must print "
-			  "the %s alone",
-			  name, p->name, SECRET_MAX, src->what);
+			  "the %s of profile %s printed more than %d bytes — it must print the "
+			  "credential alone",
+			  what, p->name, SECRET_MAX);
 		goto out;
 	}
 	for (line = 0; line < len && buf[line] != '\n'; line++)
 		;
-	snprintf(origin, sizeof(origin), "its %s command", name);
-	rc = credential_take(
-		s, buf, src->whole_text ? len : strip_line_end(buf, line < len ? line + 1 : line),
-		p, src, origin, err);
+	*out_len = whole_text ? len : strip_line_end(buf, line < len ? line + 1 : line);
+	rc = 0;
 out:
 	close(fds[0]);
+	return rc;
+}
+
+int
+secret_command_line(const struct profile *p, const char *command, const char *what, char *buf,
+		    size_t cap, size_t *line_len, struct error *err)
+{
+	return run_command(p, command, what, 0, buf, cap, line_len, err);
+}
+
+static int
+resolve_command(const struct profile *p, const struct credential_source *src, struct secret *s,
+		struct error *err)
+{
+	const char *name = src->item == CREDENTIAL_SECRET ? "secret" : src->key;
+	size_t cap = SECRET_MAX + 2, len = 0;
+	char *buf = malloc(cap), what[64], origin[80];
+	int rc = -1;
+
+	if (buf == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	memset(buf, 0, cap);
+	mlock(buf, cap);
+	snprintf(what, sizeof(what), "%s command", name);
+	snprintf(origin, sizeof(origin), "its %s command", name);
+	if (run_command(p, src->arg, what, src->whole_text, buf, cap, &len, err) == 0)
+		rc = credential_take(s, buf, len, p, src, origin, err);
 	explicit_bzero(buf, cap);
 	munlock(buf, cap);
 	free(buf);

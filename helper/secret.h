@@ -68,4 +68,11 @@ int secret_take(struct secret *s, const char *value, size_t len, const struct pr
 
 void secret_free(struct secret *s);
 
+/* Runs command with /bin/sh -c, exactly as written, within the profile's timeout, and
+ * leaves the first line of its stdout (line end stripped) at the start of buf (cap bytes,
+ * the caller's, locked and wiped by it), its length in *line_len. what names the command
+ * in messages: "secret command", "assertion command". */
+int secret_command_line(const struct profile *p, const char *command, const char *what, char *buf,
+			size_t cap, size_t *line_len, struct error *err);
+
 #endif

@@ -56,7 +56,7 @@ struct failure_view {
 static const char *const failure_sources[] = {
 	[LOCKSTATE_ENDPOINT] = "endpoint", [LOCKSTATE_DISCOVERY] = "discovery",
 	[LOCKSTATE_KEYRING] = "keyring",   [LOCKSTATE_SECRET_COMMAND] = "secret-command",
-	[LOCKSTATE_CACHE] = "cache",
+	[LOCKSTATE_CACHE] = "cache",	   [LOCKSTATE_ID_TOKEN] = "id-token",
 };
 
 /* Asks keybearer-fetch whether the keyring holds the profile's secret: the keyring is
@@ -104,6 +104,18 @@ describe_secret(const struct profile *p, struct secret_view *v)
 	struct stat st;
 
 	memset(v, 0, sizeof(*v));
+	/* federated assertions and token exchange: no secret to look for */
+	if (!config_uses_secret(p)) {
+		char assertion[200] = "";
+		if (p->auth_method == AUTH_CLIENT_ASSERTION)
+			config_describe_token_source(&p->assertion, assertion, sizeof(assertion));
+		snprintf(v->source, sizeof(v->source), "none");
+		v->state = "not-needed";
+		snprintf(v->words, sizeof(v->words), "auth_method = %s%s%s",
+			 config_auth_method_name(p->auth_method),
+			 assertion[0] != '\0' ? ", assertion = " : "", assertion);
+		return;
+	}
 	config_describe_secret_source(p, v->source, sizeof(v->source));
 	switch (p->secret_kind) {
 	case SECRET_KEYRING:

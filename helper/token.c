@@ -336,67 +336,133 @@ out:
 	return rc;
 }
 
-/* key-based client authentication: the assertion and the private key, which no message
- * may show either; the assertion's signature also alone (a server may quote a part). */
+/* federated assertions and token exchange */
+/* A token someone else issued, as it is and form-encoded (an opaque one may have + / =). */
 static int
-add_assertion_redaction(const struct profile *p, const char *credential, const char *assertion,
-			struct redaction *r)
+add_token_forms(struct redaction *r, const char *token)
 {
+	if (token == NULL || *token == '\0')
+		return 0;
+	if (redaction_add(r, token, strlen(token)) != 0)
+		return -1;
+	return add_owned(r, token_form_encode(token));
+}
+
+/* What authenticates the client, which no message may show: the secret in its spellings,
+ * or the private key of private_key_jwt; the client assertion, and the signature of one
+ * keybearer signed also alone (a server may quote a part). */
+static int
+add_client_redaction(const struct profile *p, const struct token_credentials *creds,
+		     struct redaction *r)
+{
+	const char *assertion = creds->client_assertion;
 	const char *signature = assertion != NULL ? strrchr(assertion, '.') : NULL;
 
 	if (p->auth_method == AUTH_PRIVATE_KEY_JWT) {
-		memset(r, 0, sizeof(*r));
-		if (credential != NULL && redaction_add(r, credential, strlen(credential)) != 0)
+		if (creds->secret != NULL &&
+		    redaction_add(r, creds->secret, strlen(creds->secret)) != 0)
 			return -1;
-	} else if (token_redaction_build(p->client_id, credential, r) != 0) {
+	} else if (token_redaction_build(p->client_id, creds->secret, r) != 0) {
 		return -1;
 	}
-	if (assertion == NULL)
-		return 0;
-	if (redaction_add(r, assertion, strlen(assertion)) != 0)
+	if (add_token_forms(r, assertion) != 0)
 		return -1;
-	return signature != NULL ? redaction_add(r, signature + 1, strlen(signature + 1)) : 0;
+	if (config_auth_signs_assertion(p->auth_method) && signature != NULL)
+		return redaction_add(r, signature + 1, strlen(signature + 1));
+	return 0;
+}
+
+/* RFC 8693 section 2.1: the subject, its type, and the type wanted. */
+static int
+append_exchange(const struct profile *p, const char *subject_token, char **body, size_t *used,
+		size_t *cap)
+{
+	int rc = 0;
+
+	rc |= append_param(body, used, cap, "subject_token", subject_token);
+	rc |= append_param(body, used, cap, "subject_token_type", config_subject_token_type(p));
+	if (p->requested_token_type != NULL)
+		rc |= append_param(body, used, cap, "requested_token_type",
+				   p->requested_token_type);
+	return rc;
+}
+
+/* RFC 7523 section 2.2, with the client_id RFC 6749 2.3.1 (and RFC 7521 4.2) lets a client
+ * send; authlib and oidc-provider take it. */
+static int
+append_assertion(const struct profile *p, const char *assertion, char **body, size_t *used,
+		 size_t *cap)
+{
+	int rc = 0;
+
+	rc |= append_param(body, used, cap, "client_id", p->client_id);
+	rc |= append_param(body, used, cap, "client_assertion_type", CLIENT_ASSERTION_TYPE_JWT);
+	rc |= append_param(body, used, cap, "client_assertion", assertion);
+	return rc;
+}
+
+static int
+missing_credential(const struct profile *p, const char *what, struct error *err)
+{
+	return error_set(err, KB_EXIT_INTERNAL,
+			 "no %s to build the request of profile %s with — "
+			 "report this bug",
+			 what, p->name);
 }
 
 int
-token_request_build(const struct profile *p, const char *credential, const char *assertion,
+token_request_build(const struct profile *p, const struct token_credentials *creds,
 		    struct token_request *req, struct error *err)
 {
-	const char *secret = credential;
+	const char *secret = creds->secret;
+	int exchange = p->grant_type == GRANT_TOKEN_EXCHANGE;
 	size_t used = 0, cap = 256;
 	int rc = 0;
 
 	memset(req, 0, sizeof(*req));
-	if (config_auth_signs_assertion(p->auth_method) && assertion == NULL)
-		return error_set(err, KB_EXIT_INTERNAL,
-				 "no client assertion for %s — report this bug",
-				 config_auth_method_name(p->auth_method));
+	if (exchange && creds->subject_token == NULL)
+		return missing_credential(p, "subject token", err);
+	if ((p->auth_method == AUTH_CLIENT_ASSERTION ||
+	     config_auth_signs_assertion(p->auth_method)) &&
+	    creds->client_assertion == NULL)
+		return missing_credential(p, "client assertion", err);
+	if (config_uses_secret(p) && secret == NULL)
+		return missing_credential(p, "client secret", err);
 	req->body = malloc(cap);
 	if (req->body == NULL)
 		goto oom;
 	req->body[0] = '\0';
-	rc |= append_param(&req->body, &used, &cap, "grant_type", "client_credentials");
+	rc |= append_param(&req->body, &used, &cap, "grant_type",
+			   exchange ? GRANT_TYPE_TOKEN_EXCHANGE : "client_credentials");
+	if (exchange)
+		rc |= append_exchange(p, creds->subject_token, &req->body, &used, &cap);
 	if (p->scope != NULL)
 		rc |= append_param(&req->body, &used, &cap, "scope", p->scope);
 	if (p->audience != NULL)
 		rc |= append_param(&req->body, &used, &cap, "audience", p->audience);
 	if (p->resource != NULL)
 		rc |= append_param(&req->body, &used, &cap, "resource", p->resource);
-	if (config_auth_signs_assertion(p->auth_method)) {
-		/* RFC 7521 4.2: client_id may go along; authlib and oidc-provider take it */
-		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
-		rc |= append_param(&req->body, &used, &cap, "client_assertion_type",
-				   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
-		rc |= append_param(&req->body, &used, &cap, "client_assertion", assertion);
-		rc |= add_assertion_redaction(p, credential, assertion, &req->redaction);
-	} else if (p->auth_method == AUTH_CLIENT_SECRET_POST) {
+	switch (p->auth_method) {
+	case AUTH_CLIENT_SECRET_POST:
 		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
 		rc |= append_param(&req->body, &used, &cap, "client_secret", secret);
-		rc |= token_redaction_build(p->client_id, secret, &req->redaction);
-	} else {
+		break;
+	case AUTH_CLIENT_SECRET_BASIC:
 		rc |= build_basic_header(p->client_id, secret, &req->authorization);
-		rc |= token_redaction_build(p->client_id, secret, &req->redaction);
+		break;
+	case AUTH_CLIENT_SECRET_JWT:
+	case AUTH_PRIVATE_KEY_JWT:
+	case AUTH_CLIENT_ASSERTION:
+		rc |= append_assertion(p, creds->client_assertion, &req->body, &used, &cap);
+		break;
+	case AUTH_NONE:
+		/* a public client names itself, when it has a name (RFC 8693 2.1) */
+		if (p->client_id != NULL)
+			rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
+		break;
 	}
+	rc |= add_client_redaction(p, creds, &req->redaction);
+	rc |= add_token_forms(&req->redaction, creds->subject_token);
 	if (rc == 0)
 		return 0;
 oom:
@@ -557,15 +623,32 @@ rejection_advice(const char *code)
 	return "check the profile against the provider's documentation";
 }
 
+/* federated assertions and token exchange */
+/* What a refusal means when no secret was in it: the provider's trust in the assertion or
+ * in the subject token, not a rotated secret. NULL: the usual advice. */
+static const char *
+federated_advice(const struct token_reply *reply, const char *code)
+{
+	if (strcmp(code, "invalid_client") == 0 && reply->auth_method == AUTH_CLIENT_ASSERTION)
+		return "check client_id and that the provider trusts the assertion: its issuer, "
+		       "subject and audience (assertion_audience)";
+	if (strcmp(code, "invalid_grant") == 0 && reply->token_exchange)
+		return "the provider did not take the subject token: check subject_token, "
+		       "subject_token_type and the provider's trust in its issuer";
+	if (strcmp(code, "unauthorized_client") == 0 && reply->token_exchange)
+		return "this client may not use token exchange: check its registration at the "
+		       "provider";
+	return NULL;
+}
+
 /* An RFC 6749 section 5.2 error object; 0 when the reply was one (err set), -1 when not. */
 static int
 oauth_error_reply(const struct token_reply *reply, const struct redaction *redaction,
 		  struct error *err)
 {
 	struct json_object *obj = strictjson_parse(reply->body, reply->body_len);
-	const char *code, *description;
+	const char *code, *description, *advice;
 	char safe_code[64], safe_description[EXCERPT_MAX + 1], method[CONFIG_KEY_ID_MAX + 96] = "";
-	const char *advice;
 
 	if (obj == NULL)
 		return -1;
@@ -576,6 +659,13 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 		return -1;
 	}
 	description = strictjson_get_string(obj, "error_description");
+	advice = federated_advice(reply, code);
+	if (advice == NULL && strcmp(code, "invalid_client") == 0 &&
+	    reply->auth_method == AUTH_PRIVATE_KEY_JWT)
+		advice = "check client_id, that the provider has this key's public half "
+			 "registered for the client (keybearer keygen prints it) and auth_method";
+	if (advice == NULL)
+		advice = rejection_advice(code);
 	/* A server that wants the other client authentication says only invalid_client. */
 	if (strcmp(code, "invalid_client") == 0 && reply->key_id != NULL)
 		snprintf(method, sizeof(method), " (this request used %s, %s, kid %s)",
@@ -587,10 +677,6 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 	else if (strcmp(code, "invalid_client") == 0)
 		snprintf(method, sizeof(method), " (this request used %s)",
 			 config_auth_method_name(reply->auth_method));
-	advice = rejection_advice(code);
-	if (strcmp(code, "invalid_client") == 0 && reply->auth_method == AUTH_PRIVATE_KEY_JWT)
-		advice = "check client_id, that the provider has this key's public half "
-			 "registered for the client (keybearer keygen prints it) and auth_method";
 	token_excerpt(code, strlen(code), redaction, safe_code, sizeof(safe_code));
 	if (description != NULL)
 		token_excerpt(description, strlen(description), redaction, safe_description,
@@ -688,6 +774,48 @@ bad:
 			 value);
 }
 
+/* federated assertions and token exchange */
+/* RFC 8693 section 2.2.1: issued_token_type is required. We hand the token out in a
+ * Bearer header, so it must be an access token or a JWT — the one asked for, when one was.
+ * token_type N_A says the issued token is no access token: only a JWT the profile asked
+ * for by name (requested_token_type) is taken then, as the user has said the resource
+ * takes such a JWT as a Bearer token. */
+static int
+check_exchange_reply(struct json_object *obj, const struct token_reply *reply,
+		     const struct redaction *redaction, const char *token_type, struct error *err)
+{
+	const char *issued = strictjson_get_string(obj, "issued_token_type");
+	const char *requested = reply->requested_token_type;
+	char shown[EXCERPT_MAX + 1];
+
+	if (issued == NULL)
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint's token exchange reply has no issued_token_type, "
+				 "which RFC 8693 requires — report this to the provider; the token "
+				 "was not used");
+	token_excerpt(issued, strlen(issued), redaction, shown, sizeof(shown));
+	if (requested != NULL && strcmp(issued, requested) != 0)
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint issued a token of type \"%s\", not the %s asked "
+				 "for — check requested_token_type; the token was not used",
+				 shown, requested);
+	if (strcmp(issued, TOKEN_TYPE_ACCESS_TOKEN) != 0 && strcmp(issued, TOKEN_TYPE_JWT) != 0)
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "token endpoint issued a token of type \"%s\", which is no access "
+				 "token for a Bearer header — set requested_token_type = %s; the "
+				 "token was not used",
+				 shown, TOKEN_TYPE_ACCESS_TOKEN);
+	if (token_type != NULL && strcmp(token_type, "N_A") == 0 &&
+	    (requested == NULL || strcmp(issued, TOKEN_TYPE_JWT) != 0))
+		return error_set(
+			err, KB_EXIT_PROTOCOL,
+			"token endpoint sent token_type N_A: the %s it issued is no access "
+			"token (RFC 8693 2.2.1) — to send it as a Bearer token anyway, ask "
+			"for it: requested_token_type = %s",
+			issued, TOKEN_TYPE_JWT);
+	return 0;
+}
+
 static int
 parse_success(const struct token_reply *reply, const struct redaction *redaction,
 	      time_t received_at, struct token_result *out, struct error *err)
@@ -735,6 +863,10 @@ parse_success(const struct token_reply *reply, const struct redaction *redaction
 		goto out;
 	}
 	type = strictjson_get_string(obj, "token_type");
+	if (reply->token_exchange && check_exchange_reply(obj, reply, redaction, type, err) != 0)
+		goto out;
+	if (reply->token_exchange && type != NULL && strcmp(type, "N_A") == 0)
+		type = "Bearer"; /* check_exchange_reply let it through: a jwt asked for */
 	if (type == NULL || strcasecmp(type, "Bearer") != 0) {
 		char safe_type[40];
 		if (type != NULL)

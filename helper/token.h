@@ -17,6 +17,17 @@
  * not even as a fallback. */
 #define TOKEN_MIN_LIFETIME 10
 
+/* What a request proves the client (and, for token exchange, its subject) with; NULL
+ * members are not sent. */
+struct token_credentials {
+	/* client_secret_post, client_secret_basic, client_secret_jwt's HMAC key; the PEM
+	 * private key of private_key_jwt (for the redaction only) */
+	const char *secret;
+	/* a JWT, RFC 7523: auth_method = client_assertion's, or the one keybearer signed */
+	const char *client_assertion;
+	const char *subject_token; /* grant_type = token_exchange, RFC 8693 */
+};
+
 /* Every member holds the secret: token_request_free wipes them. */
 struct token_request {
 	char *body;	     /* application/x-www-form-urlencoded */
@@ -36,6 +47,9 @@ struct token_reply {
 	/* key-based client authentication: how the assertion was signed, for a refusal */
 	const char *signing_alg; /* "ES256", or NULL */
 	const char *key_id;	 /* the kid sent, or NULL */
+	/* federated assertions and token exchange */
+	int token_exchange;		  /* an RFC 8693 reply: issued_token_type is checked */
+	const char *requested_token_type; /* what the request asked for, or NULL */
 	const char *body;
 	size_t body_len;
 };
@@ -57,11 +71,13 @@ struct token_result {
  * space as '+', every other byte as %XX. Returns a new string or NULL. */
 char *token_form_encode(const char *value);
 
-/* The request for the profile: credential is its client secret (client_secret_post,
- * client_secret_basic, client_secret_jwt) or its PEM private key (private_key_jwt, which
- * never sends it); assertion is the signed client assertion of the two JWT methods (NULL
- * for the others). Both go into the redaction. */
-int token_request_build(const struct profile *p, const char *credential, const char *assertion,
+/* The request for the profile's grant (client_credentials, or token exchange with creds's
+ * subject_token and the profile's subject_token_type and requested_token_type), the client
+ * authenticated by its auth_method with what creds holds: the secret (client_secret_post,
+ * client_secret_basic), a client assertion (client_assertion, and the one keybearer signed
+ * for client_secret_jwt and private_key_jwt). Everything creds holds goes into req's
+ * redaction, the private key of private_key_jwt too, which is never sent. */
+int token_request_build(const struct profile *p, const struct token_credentials *creds,
 			struct token_request *req, struct error *err);
 void token_request_free(struct token_request *req);
 
@@ -73,9 +89,10 @@ void token_request_free(struct token_request *req);
 int token_redaction_build(const char *client_id, const char *secret, struct redaction *r);
 
 /* Accepts only an HTTP 200 JSON object with a b64token access_token of at most 16 KiB and
- * token_type Bearer; everything else becomes an error of the right class. What redaction
- * describes (may be NULL: nothing to hide) is blanked out of every excerpt of the reply
- * quoted in a message. */
+ * token_type Bearer (for token exchange, also issued_token_type access_token or jwt, the
+ * one asked for when one was; token_type N_A only for a jwt explicitly asked for); everything else
+ * becomes an error of the right class. What redaction describes (may be NULL: nothing to hide) is
+ * blanked out of every excerpt of the reply quoted in a message. */
 int token_reply_parse(const struct token_reply *reply, const struct redaction *redaction,
 		      time_t received_at, struct token_result *out, struct error *err);
 void token_result_free(struct token_result *result);

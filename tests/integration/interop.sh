@@ -135,7 +135,15 @@ echo "# authlib: each client authenticates only the way it is registered to"
 # says to encode them), so its clients get a secret that encoding leaves alone.
 printf 'authlibSecret0123456789' >"$WORK/authlib.secret"
 chmod 600 "$WORK/authlib.secret"
-start_interop authlib "$PY" "$INTEROP/authlib_server.py"
+# a fake CI issuer (GitHub Actions' ID-token request, and its JWKS) whose tokens authlib's
+# kb-federated client takes as its client assertion
+printf 'ci-request-token-%s\n' "$RANDOM$RANDOM" >"$WORK/ci-request-token"
+"$PY" "$TESTS/ci_issuer.py" --port-file "$WORK/ci.port" \
+	--request-token-file "$WORK/ci-request-token" --log "$WORK/ci.log" &
+SERVER_PIDS+=($!)
+wait_for_file "$WORK/ci.port" "CI issuer"
+CI="http://127.0.0.1:$(cat "$WORK/ci.port")"
+start_interop authlib "$PY" "$INTEROP/authlib_server.py" --ci-issuer "$CI"
 AUTHLIB=$BASE
 for row in "al-basic|kb-basic|client_secret_basic" "al-post|kb-post|client_secret_post"; do
 	IFS='|' read -r name client method <<<"$row"
@@ -156,4 +164,32 @@ expect_eq "$OUT" "" "stdout of the refused get"
 expect_eq "$ERR" "keybearer: token endpoint refused the request: invalid_client — check client_id, the secret (was it rotated?) and auth_method (this request used client_secret_post)" "the refusal"
 expect_eq "$(logged authlib .status)" 401 "authlib's answer"
 expect_no_secret "$ERR"
+
+echo "# authlib: a client with no secret, authenticated by the CI's ID token (RFC 7523 2.2)"
+write_profile al-federated ok "token_url = $AUTHLIB/oauth/token" "client_id = kb-federated" \
+	"secret = " "auth_method = client_assertion" "assertion = github-actions" "scope = read"
+ACTIONS_ID_TOKEN_REQUEST_URL="$CI/ok/idtoken?api-version=2.0" \
+	ACTIONS_ID_TOKEN_REQUEST_TOKEN=$(cat "$WORK/ci-request-token") \
+	run_kb get --profile al-federated --format json
+expect_rc 0 "get from authlib with a GitHub Actions ID token"
+expect_eq "$ERR" "" "stderr of that get"
+expect_eq "$(logged authlib .auth_method)" client_assertion "the auth method authlib saw"
+expect_eq "$(logged authlib .status)" 200 "authlib's answer"
+expect_eq "$(jq -r .audience "$WORK/ci.log" | tail -1)" "$AUTHLIB/oauth/token" \
+	"the audience asked of the CI issuer"
+expect_eq "$(jq -r .auth "$WORK/ci.log" | tail -1)" valid "the request token the CI issuer saw"
+# the same issuer, another subject: a workflow the client does not trust
+curl -sS "$CI/_mint?aud=$AUTHLIB/oauth/token&exp=300&sub=repo:someone/else:ref:refs/heads/main" \
+	>"$WORK/other-subject"
+write_profile al-federated-other ok "token_url = $AUTHLIB/oauth/token" \
+	"client_id = kb-federated" "secret = " "auth_method = client_assertion" \
+	"assertion = file:$WORK/other-subject" "scope = read write"
+chmod 600 "$WORK/other-subject"
+run_kb get --profile al-federated-other
+expect_rc 77 "an ID token of a subject the client does not trust"
+expect_eq "$OUT" "" "stdout of the refused get"
+expect_eq "$ERR" "keybearer: token endpoint refused the request: invalid_client — check client_id and that the provider trusts the assertion: its issuer, subject and audience (assertion_audience) (this request used client_assertion)" "the refusal"
+# (400: RFC 6749 5.2 keeps 401 for a client that authenticated by a header)
+expect_eq "$(logged authlib .status)" 400 "authlib's answer"
+expect_no_match "$ERR" "$(cat "$WORK/other-subject")" "the assertion in stderr"
 echo "interop: all passed"

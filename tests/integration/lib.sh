@@ -31,7 +31,7 @@ cleanup() {
 		find "$WORK/valgrind" -name 'log.*' -size +0 -exec cat {} + >&2
 		rc=1
 	fi
-	rm -rf "$WORK"
+	[ -n "${KB_KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -111,6 +111,10 @@ class State:
         # Tokens only need to be verifiable by this process.
         self.jwt_key = secrets.token_bytes(32)
         self.resource_requests = []  # what /_requests reports
+        # federated assertions and token exchange: whose ID tokens are trusted (POST
+        # /_trust), and the jti of every assertion taken (an assertion is used once)
+        self.trust = None
+        self.used_jtis = set()
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
 
     def log(self, line):
@@ -272,6 +276,150 @@ def authenticate(state, req, params, require=None):
     if not (id_ok and secret_ok):
         raise invalid_client()
     return client_id
+
+
+# ---------------------------------------------------------------------------
+# Federated assertions and token exchange (RFC 7523 2.2, RFC 8693), checked as strictly
+# as the rest: an ID token of the issuer POST /_trust names, RS256 against its JWKS
+# (verified here with the standard library alone), for the audience the trust says.
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+TOKEN_TYPE = "urn:ietf:params:oauth:token-type:"
+# SHA-256's DigestInfo prefix (RFC 8017 9.2)
+SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def rs256_verified(jwks, token):
+    """The claims of token when its RS256 signature is by a key of jwks, else None."""
+    try:
+        head, body, signature = token.split(".")
+        header = json.loads(b64url_decode(head))
+        claims = json.loads(b64url_decode(body))
+        keys = [k for k in jwks["keys"] if k.get("kid") == header.get("kid")]
+        if header.get("alg") != "RS256" or len(keys) != 1:
+            return None
+        n = int.from_bytes(b64url_decode(keys[0]["n"]), "big")
+        e = int.from_bytes(b64url_decode(keys[0]["e"]), "big")
+        size = (n.bit_length() + 7) // 8
+        sig = b64url_decode(signature)
+        if len(sig) != size:
+            return None
+        em = pow(int.from_bytes(sig, "big"), e, n).to_bytes(size, "big")
+        digest = hashlib.sha256((head + "." + body).encode("ascii")).digest()
+        want = (b"\x00\x01" + b"\xff" * (size - 3 - len(SHA256_PREFIX) - len(digest)) +
+                b"\x00" + SHA256_PREFIX + digest)
+        return claims if hmac.compare_digest(em, want) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def check_id_token(state, token, audience, what, error):
+    """The claims of a trusted, unexpired, unused ID token for audience, else error."""
+    trust = state.trust
+    if trust is None:
+        raise OAuthError(500, "server_error", "no issuer trusted: POST /_trust first")
+    claims = rs256_verified(trust["jwks"], token)
+    if claims is None:
+        raise error(what + ": bad signature")
+    if claims.get("iss") != trust["issuer"] or claims.get("sub") != trust["subject"]:
+        raise error(what + ": not from the trusted issuer and subject")
+    if claims.get("aud") != audience:
+        raise error(what + ": audience %r, not %r" % (claims.get("aud"), audience))
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+        raise error(what + ": expired")
+    with state.lock:
+        if claims.get("jti") in state.used_jtis:
+            raise error(what + ": replayed")
+        state.used_jtis.add(claims.get("jti"))
+    return claims
+
+
+def authenticate_assertion(h, req, params):
+    """RFC 7523 2.2: a client_assertion of the trusted issuer, for this endpoint."""
+    state = h.server.state
+    if params.get("client_assertion_type") != ASSERTION_TYPE:
+        raise OAuthError(400, "invalid_request", "client_assertion_type")
+    if "client_secret" in params or req.headers.get("authorization"):
+        raise OAuthError(400, "invalid_request", "multiple client authentication methods")
+    if params.get("client_id") != state.client_id:
+        raise invalid_client("unknown client_id")
+    claims = check_id_token(state, params.get("client_assertion", ""),
+                            h.server.base_url + req.path, "client assertion", invalid_client)
+    state.annotate(req.entry, "auth_method", "client_assertion")
+    state.annotate(req.entry, "assertion_jti", claims["jti"])
+    return state.client_id
+
+
+def exchange_error(description):
+    return OAuthError(400, "invalid_grant", description)
+
+
+def mode_assertion(h, req):
+    params = parse_form(req)
+    if params.get("grant_type") != "client_credentials":
+        raise OAuthError(400, "unsupported_grant_type")
+    authenticate_assertion(h, req, params)
+    exchange_reply(h, req, params, None)
+
+
+def exchange_mode(issued=None, token_type="Bearer", with_issued=True):
+    """RFC 8693 2.1 checked parameter by parameter; the reply as asked for, or broken."""
+
+    def handle(h, req):
+        state = h.server.state
+        params = parse_form(req)
+        if params.get("grant_type") != EXCHANGE_GRANT:
+            raise OAuthError(400, "unsupported_grant_type")
+        for name in ("subject_token", "subject_token_type"):
+            if not params.get(name):
+                raise OAuthError(400, "invalid_request", "missing " + name)
+        if params["subject_token_type"] != TOKEN_TYPE + "jwt":
+            raise OAuthError(400, "invalid_request", "subject_token_type")
+        if "actor_token" in params or "actor_token_type" in params:
+            raise OAuthError(400, "invalid_request", "no actor expected")
+        requested = params.get("requested_token_type")
+        if requested not in (None, TOKEN_TYPE + "access_token", TOKEN_TYPE + "jwt"):
+            raise OAuthError(400, "invalid_request", "requested_token_type")
+        # the client: an assertion, a secret, or a public client naming itself at most
+        if "client_assertion" in params:
+            authenticate_assertion(h, req, params)
+        elif "client_secret" in params or req.headers.get("authorization"):
+            authenticate(state, req, params)
+        else:
+            if params.get("client_id") not in (None, state.client_id):
+                raise invalid_client("unknown client_id")
+            state.annotate(req.entry, "auth_method", "none")
+        claims = check_id_token(state, params["subject_token"],
+                                state.trust["subject_audience"], "subject token",
+                                exchange_error)
+        state.annotate(req.entry, "subject_jti", claims["jti"])
+        exchange_reply(h, req, params, issued or requested or TOKEN_TYPE + "access_token",
+                       token_type, with_issued, claims["sub"])
+
+    return handle
+
+
+def exchange_reply(h, req, params, issued_type, token_type="Bearer", with_issued=True,
+                   subject=None):
+    state = h.server.state
+    iat = int(time.time())
+    claims = {"iss": h.server.base_url, "sub": subject or state.client_id,
+              "client_id": state.client_id, "iat": iat, "exp": iat + 3600,
+              "jti": state.next_jti()}
+    for param, claim in (("scope", "scope"), ("audience", "aud"), ("resource", "resource")):
+        if param in params:
+            claims[claim] = params[param]
+    access_token = make_jwt(state.jwt_key, claims)
+    state.remember(access_token, 3600, state.client_id)
+    reply = {"access_token": access_token, "token_type": token_type, "expires_in": 3600}
+    if issued_type is not None and with_issued:
+        reply["issued_token_type"] = issued_type
+    h.send_json(200, reply, {"Cache-Control": "no-store"})
 
 
 # ---------------------------------------------------------------------------
@@ -555,6 +703,12 @@ MODES = {
     "echo-basic": mode_echo_basic,
     "echo-html": mode_echo_html,
     "hang-body": mode_hang_body,
+    # federated assertions and token exchange
+    "assertion": mode_assertion,
+    "exchange": exchange_mode(),
+    "exchange-refresh": exchange_mode(issued=TOKEN_TYPE + "refresh_token"),
+    "exchange-na": exchange_mode(token_type="N_A"),
+    "exchange-noissued": exchange_mode(with_issued=False),
 }
 
 
@@ -746,6 +900,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_text(400, "unknown mode: %s\n" % behaviour)
                 return
             state.set_override(path[len("/_override/"):], behaviour)
+            self.send_body(204, None, b"")
+        elif method == "POST" and path == "/_trust":
+            # {"jwks", "issuer", "subject", "subject_audience"}: whose ID tokens count
+            state.trust = json.loads(body)
             self.send_body(204, None, b"")
         elif method == "POST" and path == "/_reset":
             state.reset()

@@ -28,6 +28,10 @@ token_endpoint_auth_method; the other method fails with 401 invalid_client:
 Both JWT clients go through authlib's JWTBearerClientAssertion (rfc7523): aud
 must be the token endpoint's URL, iss = sub = the client, exp given, and a jti
 seen before is refused (replay).
+With --ci-issuer URL, also a client that holds no secret at all:
+    kb-federated  an RFC 7523 client assertion: an RS256 ID token of that issuer (keys
+                  from its /.well-known/jwks.json), iss the issuer, sub --ci-subject, aud
+                  this token endpoint's URL, unexpired, its jti used once
 
 Tokens are opaque: authlib's default generator (42 random characters),
 "token_type": "Bearer", "expires_in": 3600, and "scope" when one was granted
@@ -64,6 +68,7 @@ import ssl
 import sys
 import threading
 import urllib.parse
+import urllib.request
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.jose import JsonWebKey
@@ -82,7 +87,8 @@ class ClientCredentials(ClientCredentialsGrant):
     # authlib's grants accept only client_secret_basic unless told otherwise;
     # which of these a given client may use is its own check_endpoint_auth_method.
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post",
-                                   "client_secret_jwt", "private_key_jwt"]
+                                   "client_secret_jwt", "private_key_jwt",
+                                   "federated_client_assertion"]
 
 # The algorithms a key of each type may sign an assertion with.
 KEY_ALGS = {"RSA": {"RS256", "PS256"}, "EC": {"ES256"}, "OKP": {"EdDSA"}}
@@ -110,6 +116,10 @@ class ClientAssertion(JWTBearerClientAssertion):
         symmetric = str(header.get("alg", "")).startswith("HS")
         if symmetric != (self.CLIENT_AUTH_METHOD == "client_secret_jwt"):
             return None
+        # a client registered for another method (kb-federated) is that method's
+        client = query_client(request.form.get("client_id"))
+        if client is not None and client.token_endpoint_auth_method != self.CLIENT_AUTH_METHOD:
+            return None
         return super().__call__(query_client, request)
 
     def validate_jti(self, claims, jti):
@@ -136,6 +146,54 @@ class ClientAssertion(JWTBearerClientAssertion):
         if alg not in KEY_ALGS.get(key.kty, ()):
             raise InvalidClientError()
         return key
+
+
+# federated assertions and token exchange
+class FederatedAssertion(JWTBearerClientAssertion):
+    """RFC 7523 2.2 client authentication by a token someone else issued (workload
+    identity federation): the client named by client_id trusts one issuer and subject,
+    whose keys are the issuer's published JWKS. authlib's own class expects iss = sub =
+    client_id (a key the client holds); here the claims are the federation's."""
+
+    CLIENT_AUTH_METHOD = "federated_client_assertion"
+
+    def __init__(self, token_url, issuer, subject, jwks):
+        super().__init__(token_url, validate_jti=True)
+        self.issuer = issuer
+        self.subject = subject
+        self.jwks = JsonWebKey.import_key_set(jwks)
+        self.seen = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, query_client, request):
+        # only the clients registered for it: kb-pkjwt's assertions are its own method's
+        client = query_client(request.form.get("client_id"))
+        if client is None or client.token_endpoint_auth_method != self.CLIENT_AUTH_METHOD:
+            return None
+        return super().__call__(query_client, request)
+
+    def create_claims_options(self):
+        options = super().create_claims_options()
+        options["iss"] = {"essential": True, "value": self.issuer}
+        options["sub"] = {"essential": True, "value": self.subject}
+        return options
+
+    def create_resolve_key_func(self, query_client, request):
+        def resolve_key(headers, payload):
+            client = query_client(request.form.get("client_id"))
+            if client is None:
+                raise InvalidClientError()
+            request.client = client
+            return self.jwks.find_by_kid(headers.get("kid"))
+        return resolve_key
+
+    def validate_jti(self, claims, jti):
+        with self.lock:
+            if jti in self.seen:
+                return False
+            self.seen.add(jti)
+            return True
+
 
 
 class Client(ClientMixin):
@@ -322,7 +380,7 @@ def recording(app, recorder):
     return middleware
 
 
-def create_app(secret, recorder, client_jwks):
+def create_app(secret, recorder, client_jwks, federation=None):
     app = Flask(__name__)
     app.config.update(
         OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": 3600},
@@ -334,6 +392,9 @@ def create_app(secret, recorder, client_jwks):
         "kb-csjwt": Client("kb-csjwt", secret, "client_secret_jwt"),
         "kb-pkjwt": Client("kb-pkjwt", None, "private_key_jwt", client_jwks),
     }
+    if federation is not None:
+        # a client without a secret: it trusts the CI issuer's identity instead
+        clients["kb-federated"] = Client("kb-federated", "", "federated_client_assertion")
     tokens_lock = threading.Lock()
     tokens = {}
 
@@ -346,6 +407,9 @@ def create_app(secret, recorder, client_jwks):
 
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_grant(ClientCredentials)
+    if federation is not None:
+        server.register_client_auth_method(FederatedAssertion.CLIENT_AUTH_METHOD,
+                                           FederatedAssertion(**federation))
 
     @app.route(TOKEN_PATH, methods=["POST"])
     def issue_token():
@@ -389,6 +453,9 @@ def main():
     ap.add_argument("--secret-file", required=True)
     ap.add_argument("--client-jwks")
     ap.add_argument("--log")
+    ap.add_argument("--ci-issuer", help="trust this CI issuer's ID tokens (its JWKS at "
+                    "/.well-known/jwks.json) for the client kb-federated")
+    ap.add_argument("--ci-subject", default="repo:keybearer/test:ref:refs/heads/main")
     args = ap.parse_args()
     client_jwks = args.client_jwks  # read at every request
 
@@ -402,10 +469,17 @@ def main():
     tls.load_cert_chain(args.cert, args.key)
 
     recorder = Recorder(args.log)
-    app, oauth = create_app(secret, recorder, client_jwks)
-    # make_server binds and listens before it returns.
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls)
-    register_assertion_methods(oauth, "https://127.0.0.1:%d%s" % (server.server_port, TOKEN_PATH))
+    # make_server binds and listens before it returns: the token URL is known then.
+    server = make_server("127.0.0.1", 0, None, threaded=True, ssl_context=tls)
+    token_url = "https://127.0.0.1:%d%s" % (server.server_port, TOKEN_PATH)
+    federation = None
+    if args.ci_issuer:
+        with urllib.request.urlopen(args.ci_issuer + "/.well-known/jwks.json") as reply:
+            jwks = json.load(reply)
+        federation = {"token_url": token_url, "issuer": args.ci_issuer,
+                      "subject": args.ci_subject, "jwks": jwks}
+    server.app, oauth = create_app(secret, recorder, client_jwks, federation)
+    register_assertion_methods(oauth, token_url)
 
     def stop(signum, frame):
         # shutdown() waits for serve_forever() to return: not from its thread.

@@ -415,7 +415,26 @@ static const struct error_case error_cases[] = {
 	  PATH ":2: token_url is not a usable URL" },
 	{ "auth_method basic", "[profile work]\nauth_method = basic\n",
 	  PATH ":2: unknown auth_method \"basic\" — use client_secret_post, client_secret_basic, "
-	       "client_secret_jwt or private_key_jwt" },
+	       "client_secret_jwt, private_key_jwt, client_assertion or none" },
+	/* federated assertions and token exchange */
+	{ "an assertion from the keyring", "[profile work]\nassertion = keyring\n",
+	  PATH ":2: unknown assertion source \"keyring\" — use github-actions, env:VARIABLE, "
+	       "file:/path or command:CMD" },
+	{ "a subject token from a bad variable", "[profile work]\nsubject_token = env:1X\n",
+	  PATH ":2: \"env:1X\" does not name an environment variable" },
+	{ "a relative assertion file", "[profile work]\nassertion = file:token\n",
+	  PATH ":2: assertion \"token\" is not an absolute path" },
+	{ "an empty assertion command", "[profile work]\nassertion = command: \n",
+	  PATH ":2: unknown assertion source \"command:\"" },
+	{ "a token type that is no URI", "[profile work]\nsubject_token_type = jwt\n",
+	  PATH ":2: subject_token_type \"jwt\" is not a token type URI — use one such as "
+	       "urn:ietf:params:oauth:token-type:jwt" },
+	{ "a token type with a space", "[profile work]\nrequested_token_type = urn:x y\n",
+	  PATH ":2: requested_token_type \"urn:x y\" is not a token type URI" },
+	{ "an unknown grant", "[profile work]\ngrant_type = password\n",
+	  PATH ":2: unknown grant_type \"password\" — use client_credentials or token_exchange" },
+	{ "assertion twice", "[profile work]\nassertion = github-actions\nassertion = env:X\n",
+	  PATH ":3: assertion is given twice for profile work — keep one" },
 	{ "auth_method upper case", "[profile work]\nauth_method = CLIENT_SECRET_POST\n",
 	  PATH ":2: unknown auth_method \"CLIENT_SECRET_POST\"" },
 	{ "timeout 0", "[profile work]\ntimeout = 0\n",
@@ -1488,6 +1507,56 @@ static const struct mintable_case mintable_cases[] = {
 	  "work",
 	  "signing_alg HS256 of profile work does not fit private_key_jwt, which signs with a "
 	  "private key — use RS256, PS256, ES256 or EdDSA, or auth_method = client_secret_jwt" },
+	/* federated assertions and token exchange */
+	{ "client_assertion from github-actions",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "client_assertion\nassertion = github-actions\n",
+	  "work", NULL },
+	{ "client_assertion without an assertion",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = "
+	  "client_assertion\n",
+	  "work",
+	  "profile work uses auth_method = client_assertion but names no assertion — set "
+	  "assertion = github-actions, env:NAME, file:PATH or command:CMD in [profile work] in "
+	  "@PATH@" },
+	{ "an assertion for a secret method",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nassertion = env:CI_TOKEN\n",
+	  "work",
+	  "profile work sets assertion but its auth_method is client_secret_post — set "
+	  "auth_method = client_assertion in [profile work] in @PATH@, or remove assertion" },
+	{ "token exchange of a file",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\ngrant_type = "
+	  "token_exchange\nsubject_token = file:/t\n",
+	  "work", NULL },
+	{ "token exchange without a subject",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\ngrant_type = token_exchange\n",
+	  "work",
+	  "profile work uses grant_type = token_exchange but names no subject_token — set "
+	  "subject_token = github-actions, env:NAME, file:PATH or command:CMD in [profile work] "
+	  "in @PATH@" },
+	{ "a subject without token exchange",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nsubject_token = env:T\n", "work",
+	  "profile work sets subject_token, subject_token_type or requested_token_type without "
+	  "grant_type = token_exchange — set grant_type = token_exchange in [profile work] in "
+	  "@PATH@, or remove them" },
+	{ "a public client exchanging without client_id",
+	  "[profile work]\ntoken_url = https://h/t\nauth_method = none\ngrant_type = "
+	  "token_exchange\nsubject_token = env:T\n",
+	  "work", NULL },
+	{ "none with client_credentials",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\nauth_method = none\n", "work",
+	  "profile work uses auth_method = none with the client_credentials grant, which needs a "
+	  "client that proves who it is — use grant_type = token_exchange with a subject_token, "
+	  "or another auth_method, in [profile work] in @PATH@" },
+	{ "a refresh token asked for",
+	  "[profile work]\ntoken_url = https://h/t\nclient_id = c\ngrant_type = "
+	  "token_exchange\nsubject_token = env:T\nrequested_token_type = "
+	  "urn:ietf:params:oauth:token-type:refresh_token\n",
+	  "work",
+	  "profile work asks for requested_token_type "
+	  "urn:ietf:params:oauth:token-type:refresh_token, which is no token a Bearer header "
+	  "carries — use urn:ietf:params:oauth:token-type:access_token or "
+	  "urn:ietf:params:oauth:token-type:jwt, or remove it" },
 };
 
 static void

@@ -883,7 +883,10 @@ request_build(const struct forms *f, enum auth_method method, struct token_reque
 	p.token_url = "https://login.example.com/token";
 	p.client_id = (char *)f->id.s;
 	p.auth_method = method;
-	assert_int_equal(token_request_build(&p, f->secret.s, NULL, req, &err), 0);
+	assert_int_equal(token_request_build(&p,
+					     &(struct token_credentials){ .secret = f->secret.s },
+					     req, &err),
+			 0);
 	if (method == AUTH_CLIENT_SECRET_BASIC) {
 		pair(&f->form_id, &f->form_secret, &joined);
 		base64(&joined, 1, &b64);

@@ -120,8 +120,11 @@ test_token_request_build_table(void **state)
 		p.scope = (char *)c->scope;
 		p.audience = (char *)c->audience;
 		p.resource = (char *)c->resource;
-		failures += mismatch_int(c->name, "rc",
-					 token_request_build(&p, c->secret, NULL, &req, &err), 0);
+		failures += mismatch_int(
+			c->name, "rc",
+			token_request_build(&p, &(struct token_credentials){ .secret = c->secret },
+					    &req, &err),
+			0);
 		failures += mismatch_str(c->name, "body", req.body, c->body);
 		failures +=
 			mismatch_str(c->name, "authorization", req.authorization, c->authorization);
@@ -197,9 +200,14 @@ test_token_request_assertion_table(void **state)
 					     .body = body };
 
 		p.auth_method = c->method;
-		failures += mismatch_int(
-			c->name, "rc",
-			token_request_build(&p, c->credential, ASSERTION, &req, &err), 0);
+		failures +=
+			mismatch_int(c->name, "rc",
+				     token_request_build(&p,
+							 &(struct token_credentials){
+								 .secret = c->credential,
+								 .client_assertion = ASSERTION },
+							 &req, &err),
+				     0);
 		if (c->body != NULL)
 			failures += mismatch_str(c->name, "body", req.body, c->body);
 		failures += mismatch_str(c->name, "authorization", req.authorization, NULL);
@@ -233,7 +241,9 @@ test_token_request_assertion_missing(void **state)
 	struct error err = { 0 };
 
 	(void)state;
-	assert_int_equal(token_request_build(&p, KEY_PEM, NULL, &req, &err), -1);
+	assert_int_equal(token_request_build(&p, &(struct token_credentials){ .secret = KEY_PEM },
+					     &req, &err),
+			 -1);
 	assert_int_equal(err.code, KB_EXIT_INTERNAL);
 }
 
@@ -257,7 +267,9 @@ test_token_request_build_long_values(void **state)
 		 "grant_type=client_credentials&scope=a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+q+r+s+t+u+v+w"
 		 "+x+y+z&client_id=my-client&client_secret=%s",
 		 secret);
-	assert_int_equal(token_request_build(&p, secret, NULL, &req, &err), 0);
+	assert_int_equal(token_request_build(&p, &(struct token_credentials){ .secret = secret },
+					     &req, &err),
+			 0);
 	assert_string_equal(req.body, expected);
 	assert_null(req.authorization);
 	token_request_free(&req);
@@ -581,6 +593,249 @@ test_token_reply_parse_table(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* federated assertions and token exchange */
+struct federated_request_case {
+	const char *name;
+	enum auth_method method;
+	enum grant_type grant;
+	const char *client_id, *subject_token_type, *requested_token_type;
+	struct token_credentials creds;
+	const char *body, *authorization;
+};
+
+#define SUBJECT_FORM                                                                               \
+	"subject_token=sub.jwt.x&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%"     \
+	"3Ajwt"
+#define ASSERTION_FORM                                                                             \
+	"client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"   \
+	"&client_assertion=ci.jwt.x"
+
+static const struct federated_request_case federated_request_cases[] = {
+	/* RFC 7523 2.2, with client_id as RFC 6749 2.3.1 allows */
+	{ "client_assertion",
+	  AUTH_CLIENT_ASSERTION,
+	  GRANT_CLIENT_CREDENTIALS,
+	  "my-client",
+	  NULL,
+	  NULL,
+	  { .client_assertion = "ci.jwt.x" },
+	  "grant_type=client_credentials&client_id=my-client&" ASSERTION_FORM,
+	  NULL },
+	/* RFC 8693 2.1: the subject first, its type defaulting to jwt */
+	{ "exchange, public client",
+	  AUTH_NONE,
+	  GRANT_TOKEN_EXCHANGE,
+	  "pub",
+	  NULL,
+	  NULL,
+	  { .subject_token = "sub.jwt.x" },
+	  "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&" SUBJECT_FORM
+	  "&client_id=pub",
+	  NULL },
+	{ "exchange, no client_id at all",
+	  AUTH_NONE,
+	  GRANT_TOKEN_EXCHANGE,
+	  NULL,
+	  NULL,
+	  NULL,
+	  { .subject_token = "sub.jwt.x" },
+	  "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&" SUBJECT_FORM,
+	  NULL },
+	{ "exchange with a secret and both types",
+	  AUTH_CLIENT_SECRET_BASIC,
+	  GRANT_TOKEN_EXCHANGE,
+	  "c",
+	  "urn:ietf:params:oauth:token-type:access_token",
+	  "urn:ietf:params:oauth:token-type:jwt",
+	  { .secret = "d", .subject_token = "op+aque/=" },
+	  "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token="
+	  "op%2Baque%2F%3D&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_"
+	  "token&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt",
+	  "Authorization: Basic Yzpk" },
+	{ "exchange authenticated by an assertion",
+	  AUTH_CLIENT_ASSERTION,
+	  GRANT_TOKEN_EXCHANGE,
+	  "c",
+	  NULL,
+	  NULL,
+	  { .client_assertion = "ci.jwt.x", .subject_token = "sub.jwt.x" },
+	  "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&" SUBJECT_FORM
+	  "&client_id=c&" ASSERTION_FORM,
+	  NULL },
+	/* what the method needs and is not there is a bug, never an empty parameter */
+	{ "assertion missing",
+	  AUTH_CLIENT_ASSERTION,
+	  GRANT_CLIENT_CREDENTIALS,
+	  "c",
+	  NULL,
+	  NULL,
+	  { 0 },
+	  NULL,
+	  NULL },
+	{ "subject missing", AUTH_NONE, GRANT_TOKEN_EXCHANGE, "c", NULL, NULL, { 0 }, NULL, NULL },
+	{ "secret missing",
+	  AUTH_CLIENT_SECRET_POST,
+	  GRANT_TOKEN_EXCHANGE,
+	  "c",
+	  NULL,
+	  NULL,
+	  { .subject_token = "s" },
+	  NULL,
+	  NULL },
+};
+
+static void
+test_token_request_build_federated_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(federated_request_cases) / sizeof(federated_request_cases[0]); i++) {
+		const struct federated_request_case *c = &federated_request_cases[i];
+		struct profile p = { 0 };
+		struct token_request req;
+		struct redaction_scan scan;
+		struct error err = { 0 };
+		int rc;
+
+		p.name = "test";
+		p.token_url = "https://login.example.com/token";
+		p.auth_method = c->method;
+		p.grant_type = c->grant;
+		p.client_id = (char *)c->client_id;
+		p.subject_token_type = (char *)c->subject_token_type;
+		p.requested_token_type = (char *)c->requested_token_type;
+		rc = token_request_build(&p, &c->creds, &req, &err);
+		failures += mismatch_int(c->name, "rc", rc, c->body != NULL ? 0 : -1);
+		if (c->body == NULL) {
+			failures += mismatch_int(c->name, "code", err.code, KB_EXIT_INTERNAL);
+			continue;
+		}
+		failures += mismatch_str(c->name, "body", req.body, c->body);
+		failures +=
+			mismatch_str(c->name, "authorization", req.authorization, c->authorization);
+		/* what the request carried is what no message may show */
+		if (c->creds.client_assertion != NULL) {
+			redaction_scan_start(&scan, &req.redaction, c->creds.client_assertion,
+					     strlen(c->creds.client_assertion));
+			failures += mismatch_int(c->name, "assertion redacted",
+						 redaction_span_end(&scan, 0, 0, 0) > 0, 1);
+		}
+		if (c->creds.subject_token != NULL) {
+			redaction_scan_start(&scan, &req.redaction, c->creds.subject_token,
+					     strlen(c->creds.subject_token));
+			failures += mismatch_int(c->name, "subject token redacted",
+						 redaction_span_end(&scan, 0, 0, 0) > 0, 1);
+		}
+		token_request_free(&req);
+	}
+	assert_int_equal(failures, 0);
+}
+
+struct exchange_reply_case {
+	const char *name;
+	const char *requested; /* requested_token_type, or NULL */
+	const char *body;
+	enum exit_code code;
+	const char *message; /* the whole message */
+};
+
+#define ISSUED(type) ",\"issued_token_type\":\"urn:ietf:params:oauth:token-type:" type "\""
+#define TE_JWT	     "urn:ietf:params:oauth:token-type:jwt"
+#define TE_ACCESS    "urn:ietf:params:oauth:token-type:access_token"
+
+static const struct exchange_reply_case exchange_reply_cases[] = {
+	{ "access_token, Bearer", NULL,
+	  JSON_TOKEN(ISSUED("access_token") ",\"token_type\":\"Bearer\",\"expires_in\":60"),
+	  KB_EXIT_OK, NULL },
+	{ "jwt, Bearer", NULL,
+	  JSON_TOKEN(ISSUED("jwt") ",\"token_type\":\"Bearer\",\"expires_in\":60"), KB_EXIT_OK,
+	  NULL },
+	{ "the type asked for", TE_JWT,
+	  JSON_TOKEN(ISSUED("jwt") ",\"token_type\":\"Bearer\",\"expires_in\":60"), KB_EXIT_OK,
+	  NULL },
+	/* N_A (RFC 8693 2.2.1): only for a JWT asked for by name */
+	{ "N_A for a jwt asked for", TE_JWT,
+	  JSON_TOKEN(ISSUED("jwt") ",\"token_type\":\"N_A\",\"expires_in\":60"), KB_EXIT_OK, NULL },
+	{ "N_A unasked", NULL,
+	  JSON_TOKEN(ISSUED("jwt") ",\"token_type\":\"N_A\",\"expires_in\":60"), KB_EXIT_PROTOCOL,
+	  "token endpoint sent token_type N_A: the " TE_JWT " it issued is no access token (RFC "
+	  "8693 2.2.1) — to send it as a Bearer token anyway, ask for it: requested_token_type "
+	  "= " TE_JWT },
+	{ "N_A for an access token", TE_ACCESS,
+	  JSON_TOKEN(ISSUED("access_token") ",\"token_type\":\"N_A\",\"expires_in\":60"),
+	  KB_EXIT_PROTOCOL, "token endpoint sent token_type N_A: the " TE_ACCESS " it issued" },
+	{ "no issued_token_type", NULL, JSON_TOKEN(",\"token_type\":\"Bearer\",\"expires_in\":60"),
+	  KB_EXIT_PROTOCOL,
+	  "token endpoint's token exchange reply has no issued_token_type, which RFC 8693 "
+	  "requires — report this to the provider; the token was not used" },
+	{ "issued_token_type not a string", NULL,
+	  JSON_TOKEN(",\"issued_token_type\":1,\"token_type\":\"Bearer\""), KB_EXIT_PROTOCOL,
+	  "token endpoint's token exchange reply has no issued_token_type" },
+	{ "another type than asked for", TE_ACCESS,
+	  JSON_TOKEN(ISSUED("jwt") ",\"token_type\":\"Bearer\",\"expires_in\":60"),
+	  KB_EXIT_PROTOCOL,
+	  "token endpoint issued a token of type \"" TE_JWT "\", not the " TE_ACCESS
+	  " asked for — check requested_token_type; the token was not used" },
+	{ "an id_token", NULL,
+	  JSON_TOKEN(ISSUED("id_token") ",\"token_type\":\"Bearer\",\"expires_in\":60"),
+	  KB_EXIT_PROTOCOL,
+	  "token endpoint issued a token of type \"urn:ietf:params:oauth:token-type:id_token\", "
+	  "which is no access token for a Bearer header — set requested_token_type = " TE_ACCESS
+	  "; the token was not used" },
+	{ "a refresh_token", NULL, JSON_TOKEN(ISSUED("refresh_token") ",\"token_type\":\"Bearer\""),
+	  KB_EXIT_PROTOCOL,
+	  "token endpoint issued a token of type \"urn:ietf:params:oauth:token-type:refresh_"
+	  "token\", which is no access token" },
+	{ "a saml2 assertion", NULL, JSON_TOKEN(ISSUED("saml2") ",\"token_type\":\"N_A\""),
+	  KB_EXIT_PROTOCOL, "of type \"urn:ietf:params:oauth:token-type:saml2\", which is no" },
+	{ "case matters in a URI", NULL,
+	  JSON_TOKEN(",\"issued_token_type\":\"URN:IETF:PARAMS:OAUTH:TOKEN-TYPE:JWT\","
+		     "\"token_type\":\"Bearer\""),
+	  KB_EXIT_PROTOCOL, "which is no access token for a Bearer header" },
+	{ "a token type that is no type", NULL,
+	  JSON_TOKEN(ISSUED("access_token") ",\"token_type\":\"mac\""), KB_EXIT_PROTOCOL,
+	  "token endpoint sent token_type \"mac\", not Bearer" },
+	{ "no token_type", NULL, JSON_TOKEN(ISSUED("access_token")), KB_EXIT_PROTOCOL,
+	  "token endpoint sent token_type (none), not Bearer" },
+	/* an error reply is an error reply, as for any grant */
+	{ "invalid_grant", NULL, "{\"error\":\"invalid_grant\"}", KB_EXIT_REJECTED,
+	  "token endpoint refused the request: invalid_grant" },
+};
+
+static void
+test_token_reply_parse_exchange_table(void **state)
+{
+	size_t i;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(exchange_reply_cases) / sizeof(exchange_reply_cases[0]); i++) {
+		const struct exchange_reply_case *c = &exchange_reply_cases[i];
+		struct token_reply reply = { 0 };
+		struct token_result result;
+		struct error err = { 0 };
+		int rc;
+
+		reply.status = c->code == KB_EXIT_REJECTED ? 400 : 200;
+		reply.content_type = "application/json";
+		reply.body = c->body;
+		reply.body_len = strlen(c->body);
+		reply.token_exchange = 1;
+		reply.requested_token_type = c->requested;
+		rc = token_reply_parse(&reply, NULL, (time_t)RECEIVED_AT, &result, &err);
+		failures += mismatch_int(c->name, "rc", rc, c->code == KB_EXIT_OK ? 0 : -1);
+		failures += mismatch_int(c->name, "exit code", err.code, c->code);
+		if (c->code == KB_EXIT_OK)
+			failures += mismatch_str(c->name, "token", result.access_token, OPAQUE);
+		else
+			failures += mismatch_contains(c->name, "message", err.message, c->message);
+		token_result_free(&result);
+	}
+	assert_int_equal(failures, 0);
+}
+
 /* RFC 6750 tokens have no length limit; ours is 16 KiB, and the boundary is exact. */
 static void
 test_token_reply_parse_token_length_limit(void **state)
@@ -820,6 +1075,8 @@ main(void)
 		cmocka_unit_test(test_token_request_build_long_values),
 		cmocka_unit_test(test_token_request_assertion_table),
 		cmocka_unit_test(test_token_request_assertion_missing),
+		cmocka_unit_test(test_token_request_build_federated_table),
+		cmocka_unit_test(test_token_reply_parse_exchange_table),
 		cmocka_unit_test(test_token_is_b64token_table),
 		cmocka_unit_test(test_token_reply_parse_table),
 		cmocka_unit_test(test_token_reply_parse_token_length_limit),
