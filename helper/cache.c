@@ -56,6 +56,10 @@ cache_profile_key(const struct profile *p, char out[65])
 	hash_field(&ctx, p->scope);
 	hash_field(&ctx, p->audience);
 	hash_field(&ctx, p->resource);
+	/* mutual-TLS client authentication: a token bound to one certificate is no use with
+	 * another (keys without one stay as they were) */
+	if (p->client_cert != NULL && config_auth_is_mtls(p->auth_method))
+		hash_field(&ctx, p->client_cert);
 	sha256_final(&ctx, digest);
 	sha256_hex(digest, SHA256_DIGEST_SIZE, out);
 }
@@ -80,6 +84,13 @@ cache_profile_fingerprint(const struct profile *p, char out[65])
 	hash_field(&ctx, number);
 	hash_field(&ctx, p->secret_arg);
 	hash_field(&ctx, p->ca_file);
+	/* mutual-TLS client authentication */
+	if (config_auth_is_mtls(p->auth_method)) {
+		char source[4200];
+		config_describe_client_key_source(p, source, sizeof(source));
+		hash_field(&ctx, p->client_cert);
+		hash_field(&ctx, source);
+	}
 	snprintf(number, sizeof(number), "%d,%d", p->timeout, p->keyring_timeout);
 	hash_field(&ctx, number);
 	sha256_final(&ctx, digest);

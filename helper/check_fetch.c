@@ -22,6 +22,7 @@
 #include "jwt.h"
 #include "lockstate.h"
 #include "monotonic.h"
+#include "mtls.h"
 #include "output.h"
 #include "secret.h"
 
@@ -35,6 +36,7 @@ struct check_job {
 	struct lockstate st;
 	char profile_fp[65];
 	struct secret secret;
+	struct mtls_credentials mtls; /* mutual-TLS client authentication, instead */
 	struct cache_record fresh;
 };
 
@@ -71,8 +73,11 @@ static int
 fail_recorded(struct check_job *job, const struct checkstep *step, enum lockstate_source source,
 	      int retry_after, struct error *err)
 {
+	const struct secret *credential =
+		job->mtls.cert.value != NULL ? &job->mtls.cert : &job->secret;
+
 	fetch_record_failure(&job->c, job->lock_fd, &job->st, job->profile_fp, source, err,
-			     retry_after, job->secret.value != NULL ? &job->secret : NULL);
+			     retry_after, credential->value != NULL ? credential : NULL);
 	return checkstep_fail(step, err);
 }
 
@@ -91,11 +96,35 @@ discover(struct check_job *job, struct error *err)
 	return 0;
 }
 
+/* mutual-TLS client authentication: the certificate and its key, checked together */
+static int
+load_certificate(struct check_job *job, struct error *err)
+{
+	struct checkstep step;
+	char source[4200];
+
+	checkstep_start(&step, "certificate");
+	config_describe_client_key_source(job->p, source, sizeof(source));
+	if (mtls_load(job->p, &job->mtls, err) != 0)
+		return fail_recorded(job, &step,
+				     job->p->client_key_kind == SECRET_KEYRING ? LOCKSTATE_KEYRING
+				     : job->p->client_key_kind == SECRET_COMMAND
+					     ? LOCKSTATE_SECRET_COMMAND
+					     : LOCKSTATE_ENDPOINT,
+				     -1, err);
+	checkstep_ok(&step, "%s (x5t#S256 %s), its key from %s (not shown)", job->p->client_cert,
+		     job->mtls.thumbprint, source);
+	return 0;
+}
+
 static int
 resolve_secret(struct check_job *job, struct error *err)
 {
 	struct checkstep step;
 	char source[4200];
+
+	if (config_auth_is_mtls(job->p->auth_method))
+		return load_certificate(job, err);
 
 	checkstep_start(&step, "secret");
 	config_describe_secret_source(job->p, source, sizeof(source));
@@ -120,8 +149,10 @@ mint_once(struct check_job *job, struct error *err)
 	int retry_after = -1;
 
 	checkstep_start(&step, "mint");
-	if (http_mint(job->p, job->secret.value, monotonic_ms() + (long long)job->p->timeout * 1000,
-		      &result, &retry_after, err) != 0) {
+	if (http_mint(job->p, job->secret.value,
+		      config_auth_is_mtls(job->p->auth_method) ? &job->mtls : NULL,
+		      monotonic_ms() + (long long)job->p->timeout * 1000, &result, &retry_after,
+		      err) != 0) {
 		token_result_free(&result);
 		return fail_recorded(job, &step, LOCKSTATE_ENDPOINT, retry_after, err);
 	}
@@ -252,6 +283,7 @@ out:
 		close(job.lock_fd);
 	lockstate_free(&job.st);
 	secret_free(&job.secret);
+	mtls_free(&job.mtls);
 	cache_record_free(&job.fresh);
 	cache_close(&job.c);
 	config_free(&cfg);

@@ -31,6 +31,9 @@ enum key_type {
 	KEY_URL_LIST,
 	KEY_SECRET,
 	KEY_SECONDS,
+	/* mutual-TLS client authentication */
+	KEY_CLIENT_CERT,
+	KEY_CLIENT_KEY,
 };
 
 struct key_rule {
@@ -56,6 +59,9 @@ static const struct key_rule key_rules[] = {
 	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
 	{ "keyring_timeout", KEY_SECONDS, offsetof(struct profile, keyring_timeout), 1, 120 },
 	{ "git_username", KEY_STRING, offsetof(struct profile, git_username), 0, 0 },
+	/* mutual-TLS client authentication */
+	{ "client_cert", KEY_CLIENT_CERT, offsetof(struct profile, client_cert), 0, 0 },
+	{ "client_key", KEY_CLIENT_KEY, 0, 0, 0 },
 };
 
 /* The variables that describe the "env" profile, so CI needs no file. They touch no other
@@ -106,10 +112,49 @@ struct parse_state {
 static struct profile *profile_add(struct config *cfg, const char *name, struct error *err);
 static int valid_profile_name(const char *name);
 
+static const char *const auth_method_names[] = {
+	[AUTH_CLIENT_SECRET_POST] = "client_secret_post",
+	[AUTH_CLIENT_SECRET_BASIC] = "client_secret_basic",
+	/* mutual-TLS client authentication */
+	[AUTH_TLS_CLIENT_AUTH] = "tls_client_auth",
+	[AUTH_SELF_SIGNED_TLS_CLIENT_AUTH] = "self_signed_tls_client_auth",
+};
+
 const char *
 config_auth_method_name(enum auth_method method)
 {
-	return method == AUTH_CLIENT_SECRET_BASIC ? "client_secret_basic" : "client_secret_post";
+	return auth_method_names[method];
+}
+
+int
+config_auth_is_mtls(enum auth_method method)
+{
+	return method == AUTH_TLS_CLIENT_AUTH || method == AUTH_SELF_SIGNED_TLS_CLIENT_AUTH;
+}
+
+#define AUTH_METHOD_COUNT (sizeof(auth_method_names) / sizeof(auth_method_names[0]))
+
+static int
+set_auth_method(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	char names[512] = "";
+	size_t i, used = 0;
+
+	for (i = 0; i < AUTH_METHOD_COUNT; i++) {
+		if (strcmp(value, auth_method_names[i]) == 0) {
+			p->auth_method = (enum auth_method)i;
+			return 0;
+		}
+	}
+	/* the table says which methods there are: "a, b or c" */
+	for (i = 0; i < AUTH_METHOD_COUNT; i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+					 i == 0			      ? ""
+					 : i + 1 == AUTH_METHOD_COUNT ? " or "
+								      : ", ",
+					 auth_method_names[i]);
+	return error_set(err, KB_EXIT_CONFIG, "%s: unknown auth_method \"%s\" — use %s", where,
+			 value, names);
 }
 
 void
@@ -124,6 +169,15 @@ config_describe_secret_source(const struct profile *p, char *out, size_t size)
 
 	snprintf(out, size, "%s%s", prefixes[p->secret_kind],
 		 p->secret_arg != NULL ? p->secret_arg : "");
+}
+
+void
+config_describe_client_key_source(const struct profile *p, char *out, size_t size)
+{
+	struct profile view = { .secret_kind = p->client_key_kind,
+				.secret_arg = p->client_key_arg };
+
+	config_describe_secret_source(&view, out, size);
 }
 
 static int
@@ -151,6 +205,8 @@ profile_free(struct profile *p)
 	free(p->secret_arg);
 	free(p->ca_file);
 	free(p->git_username);
+	free(p->client_cert);
+	free(p->client_key_arg);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -315,10 +371,12 @@ set_url_list(struct profile *p, const char *value, int append, const char *where
 	return rc;
 }
 
+/* A credential's source: keyring, file:PATH, command:CMD and, where allow_env, env:NAME. */
 static int
-set_secret_source(struct profile *p, const char *value, const char *where, struct error *err)
+set_source(enum secret_kind *kind, char **arg, const char *value, int allow_env, const char *key,
+	   const char *where, struct error *err)
 {
-	if (strncmp(value, "env:", 4) == 0) {
+	if (allow_env && strncmp(value, "env:", 4) == 0) {
 		const char *name = value + 4;
 		size_t i;
 		if (*name == '\0' || isdigit((unsigned char)*name))
@@ -327,32 +385,59 @@ set_secret_source(struct profile *p, const char *value, const char *where, struc
 			if (!isalnum((unsigned char)name[i]) && name[i] != '_')
 				goto bad_env;
 		}
-		p->secret_kind = SECRET_ENV;
-		return replace_string(&p->secret_arg, name, err);
+		*kind = SECRET_ENV;
+		return replace_string(arg, name, err);
 	}
 	if (strncmp(value, "file:", 5) == 0) {
-		p->secret_kind = SECRET_FILE;
-		return set_path(&p->secret_arg, value + 5, where, "secret file", err);
+		char what[64];
+		snprintf(what, sizeof(what), "%s file", key);
+		*kind = SECRET_FILE;
+		return set_path(arg, value + 5, where, what, err);
 	}
 	if (strncmp(value, "command:", 8) == 0 && value[8 + strspn(value + 8, " \t")] != '\0') {
-		p->secret_kind = SECRET_COMMAND;
-		return replace_string(&p->secret_arg, value + 8 + strspn(value + 8, " \t"), err);
+		*kind = SECRET_COMMAND;
+		return replace_string(arg, value + 8 + strspn(value + 8, " \t"), err);
 	}
 	if (strcmp(value, "keyring") == 0) {
-		p->secret_kind = SECRET_KEYRING;
-		free(p->secret_arg);
-		p->secret_arg = NULL;
+		*kind = SECRET_KEYRING;
+		free(*arg);
+		*arg = NULL;
 		return 0;
 	}
 	return error_set(err, KB_EXIT_CONFIG,
-			 "%s: unknown secret source \"%s\" — use keyring, env:VARIABLE, file:/path "
-			 "or command:CMD",
-			 where, value);
+			 "%s: unknown %s source \"%s\" — use keyring, %sfile:/path or command:CMD",
+			 where, key, value, allow_env ? "env:VARIABLE, " : "");
 bad_env:
 	return error_set(err, KB_EXIT_CONFIG,
 			 "%s: \"%s\" does not name an environment variable — use env:NAME with "
 			 "letters, digits and _",
 			 where, value);
+}
+
+static int
+set_secret_source(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	return set_source(&p->secret_kind, &p->secret_arg, value, 1, "secret", where, err);
+}
+
+/* mutual-TLS client authentication: the certificate is no secret, but only a file names
+ * it (a chain in PEM); the key comes from where a secret may, but for the environment. */
+static int
+set_client_cert(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	if (strncmp(value, "file:", 5) != 0)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s: client_cert \"%s\" names no file — write client_cert = "
+				 "file:/path/to/cert.pem",
+				 where, value);
+	return set_path(&p->client_cert, value + 5, where, "client_cert file", err);
+}
+
+static int
+set_client_key(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	return set_source(&p->client_key_kind, &p->client_key_arg, value, 0, "client_key", where,
+			  err);
 }
 
 static int
@@ -406,22 +491,18 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 	case KEY_PATH:
 		return set_path((char **)(base + rule->offset), value, where, rule->name, err);
 	case KEY_AUTH_METHOD:
-		if (strcmp(value, "client_secret_post") == 0)
-			p->auth_method = AUTH_CLIENT_SECRET_POST;
-		else if (strcmp(value, "client_secret_basic") == 0)
-			p->auth_method = AUTH_CLIENT_SECRET_BASIC;
-		else
-			return error_set(err, KB_EXIT_CONFIG,
-					 "%s: unknown auth_method \"%s\" — use client_secret_post "
-					 "or client_secret_basic",
-					 where, value);
-		return 0;
+		return set_auth_method(p, value, where, err);
 	case KEY_URL_LIST:
 		return set_url_list(p, value, 0, where, err);
 	case KEY_SECRET:
 		return set_secret_source(p, value, where, err);
 	case KEY_SECONDS:
 		return set_seconds((int *)(base + rule->offset), value, rule, where, err);
+	/* mutual-TLS client authentication */
+	case KEY_CLIENT_CERT:
+		return set_client_cert(p, value, where, err);
+	case KEY_CLIENT_KEY:
+		return set_client_key(p, value, where, err);
 	}
 	return 0;
 }
@@ -449,6 +530,7 @@ config_key_value(const struct profile *p, const char *key)
 	case KEY_STRING:
 	case KEY_ENDPOINT:
 	case KEY_PATH:
+	case KEY_CLIENT_CERT:
 		return *(char *const *)((const char *)p + rule->offset);
 	case KEY_AUTH_METHOD:
 		return config_auth_method_name(p->auth_method);
@@ -1599,6 +1681,12 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 				 "profile %s has no client_id — set client_id in [profile %s] in "
 				 "%s or KEYBEARER_CLIENT_ID",
 				 p->name, p->name, file);
+	/* mutual-TLS client authentication */
+	if (config_auth_is_mtls(p->auth_method) && p->client_cert == NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s uses auth_method = %s but has no client_cert — set "
+				 "client_cert = file:/path/to/cert.pem in [profile %s] in %s",
+				 p->name, config_auth_method_name(p->auth_method), p->name, file);
 	return 0;
 }
 

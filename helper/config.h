@@ -16,6 +16,9 @@
 enum auth_method {
 	AUTH_CLIENT_SECRET_POST,
 	AUTH_CLIENT_SECRET_BASIC,
+	/* mutual-TLS client authentication (RFC 8705 section 2) */
+	AUTH_TLS_CLIENT_AUTH,
+	AUTH_SELF_SIGNED_TLS_CLIENT_AUTH,
 };
 
 /* Where the client secret comes from; the OS keyring unless the profile says otherwise. */
@@ -45,7 +48,11 @@ struct profile {
 	int refresh_margin;
 	int keyring_timeout;
 	char *git_username; /* git's username for this profile's token; NULL: the client id */
-	int in_file;	    /* a section of the config file defines it */
+	/* mutual-TLS client authentication */
+	char *client_cert;		  /* client_cert = file:PATH: PEM, the chain may follow */
+	enum secret_kind client_key_kind; /* client_key = keyring | file:PATH | command:CMD */
+	char *client_key_arg;		  /* the path or command; NULL for the keyring */
+	int in_file;			  /* a section of the config file defines it */
 };
 
 struct config {
@@ -158,6 +165,13 @@ void config_scrub_secret_variables(const struct config *cfg, const char *keep);
 int config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err);
 
 const char *config_auth_method_name(enum auth_method method);
+
+/* Whether the method authenticates the client with its TLS certificate (RFC 8705): no
+ * secret, client_cert and client_key instead. */
+int config_auth_is_mtls(enum auth_method method);
+
+/* "keyring", "file:PATH" or "command:CMD": the profile's client_key source. */
+void config_describe_client_key_source(const struct profile *p, char *out, size_t size);
 
 /* "keyring", "env:NAME", "file:PATH" or "command:CMD", as the config file would say it. */
 void config_describe_secret_source(const struct profile *p, char *out, size_t size);

@@ -37,7 +37,7 @@ fetch_document(const struct profile *p, struct http_response *resp, struct error
 {
 	char url[4200];
 	size_t len = strlen(p->issuer);
-	struct http_target target = { url, "OIDC discovery", "issuer" };
+	struct http_target target = { url, "OIDC discovery", "issuer", NULL };
 
 	/* issuer + "/.well-known/openid-configuration", without doubling a trailing slash */
 	if (len > 0 && p->issuer[len - 1] == '/')

@@ -35,6 +35,7 @@
 #include "http.h"
 #include "login.h"
 #include "monotonic.h"
+#include "mtls.h"
 #include "notice.h"
 #include "output.h"
 #include "safefile.h"
@@ -76,8 +77,8 @@ random_noise(void)
  * backoff (never sooner than that, later when Retry-After asks) until the profile's deadline,
  * permanent ones never. *retry_after is the longest Retry-After seen, in seconds, or -1. */
 static int
-mint(const struct profile *p, const struct secret *secret, struct cache_record *rec,
-     int *retry_after, struct error *err)
+mint(const struct profile *p, const struct secret *secret, const struct mtls_credentials *mtls,
+     struct cache_record *rec, int *retry_after, struct error *err)
 {
 	struct token_result result = { 0 };
 	struct cache_clock now;
@@ -90,7 +91,8 @@ mint(const struct profile *p, const struct secret *secret, struct cache_record *
 	for (attempt = 1;; attempt++) {
 		struct error attempt_err = { 0 };
 		struct timespec pause;
-		if (http_mint(p, secret->value, deadline, &result, &asked, &attempt_err) == 0) {
+		if (http_mint(p, secret->value, mtls, deadline, &result, &asked, &attempt_err) ==
+		    0) {
 			rc = 0;
 			break;
 		}
@@ -270,6 +272,8 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 	struct cache_record from_file = { 0 }, fresh = { 0 };
 	const struct cache_record *cached;
 	struct secret secret = { 0 };
+	struct mtls_credentials mtls = { 0 };
+	const struct secret *credential = &secret; /* what a rejection's record identifies */
 	struct cache_clock now;
 	struct lockstate st;
 	enum lockstate_source source = LOCKSTATE_ENDPOINT;
@@ -304,12 +308,22 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 		 : p->secret_kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
 						    : LOCKSTATE_ENDPOINT;
 	started = monotonic_us();
-	if (secret_resolve(p, &secret, err) != 0)
+	/* mutual-TLS client authentication: the certificate stands for the secret; a new
+	 * one is tried at once after a rejection, as a new secret is */
+	if (config_auth_is_mtls(p->auth_method)) {
+		source = p->client_key_kind == SECRET_KEYRING	? LOCKSTATE_KEYRING
+			 : p->client_key_kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
+								: LOCKSTATE_ENDPOINT;
+		credential = &mtls.cert;
+		if (mtls_load(p, &mtls, err) != 0)
+			goto record;
+	} else if (secret_resolve(p, &secret, err) != 0) {
 		goto record;
+	}
 	error_debug("profile %s: timing: secret %.3f ms", p->name,
 		    (monotonic_us() - started) / 1000.0);
 	if (holds > 0 && lockstate_failure_is_rejection(&st.failure)) {
-		if (!secret_changed(c, &st.failure, &secret)) {
+		if (!secret_changed(c, &st.failure, credential)) {
 			lockstate_repeat(p, &st.failure, holds, err);
 			goto failed;
 		}
@@ -318,7 +332,8 @@ refresh_locked(struct profile *p, const struct cache *c, int lock_fd, const stru
 			    p->name);
 	}
 	source = LOCKSTATE_ENDPOINT;
-	if (mint(p, &secret, &fresh, &retry_after, err) != 0)
+	if (mint(p, &secret, config_auth_is_mtls(p->auth_method) ? &mtls : NULL, &fresh,
+		 &retry_after, err) != 0)
 		goto record;
 	started = monotonic_us();
 	if (cache_write(c, &fresh, err) != 0) {
@@ -343,11 +358,12 @@ record:
 	/* In the background nobody sees the error: status shows it, and the record keeps
 	 * every caller from starting the same failing refresh again. */
 	fetch_record_failure(c, lock_fd, &st, profile_fp, source, err, retry_after,
-			     secret.value != NULL ? &secret : NULL);
+			     credential->value != NULL ? credential : NULL);
 failed:
 	rc = job->background ? -1 : fall_back(p, c, cached, err);
 out:
 	secret_free(&secret);
+	mtls_free(&mtls);
 	lockstate_free(&st);
 	cache_record_free(&from_file);
 	cache_record_free(&fresh);

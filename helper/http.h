@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "mtls.h"
 #include "token.h"
 
 #define HTTP_REPLY_MAX (1024 * 1024)
@@ -28,6 +29,8 @@ struct http_target {
 	const char *url;
 	const char *what; /* "token endpoint", "OIDC discovery", "JWKS" */
 	const char *key;  /* the profile key to check: "token_url", "issuer", "jwks_url" */
+	/* mutual-TLS client authentication: the certificate to present, or NULL */
+	const struct mtls_credentials *mtls;
 };
 
 /* POSTs req to t->url, or GETs it when req is NULL: https with verification (plain http
@@ -43,11 +46,12 @@ int http_request(const struct profile *p, const struct http_target *t,
 int http_get_document(const struct profile *p, const struct http_target *t,
 		      struct http_response *resp, struct error *err);
 
-/* One attempt of the whole exchange: the request built for the profile with this secret,
- * sent, the reply validated into out, all by deadline_ms (monotonic). *retry_after is what
- * the endpoint asked for in Retry-After, in seconds, or -1. */
-int http_mint(const struct profile *p, const char *secret, long long deadline_ms,
-	      struct token_result *out, int *retry_after, struct error *err);
+/* One attempt of the whole exchange: the request built for the profile with this secret
+ * (NULL with mtls: the client's certificate authenticates it), sent, the reply validated
+ * into out, all by deadline_ms (monotonic). *retry_after is what the endpoint asked for in
+ * Retry-After, in seconds, or -1. */
+int http_mint(const struct profile *p, const char *secret, const struct mtls_credentials *mtls,
+	      long long deadline_ms, struct token_result *out, int *retry_after, struct error *err);
 
 /* What a Retry-After header asks for, in seconds from now: delta-seconds or an HTTP-date.
  * -1 for none: absent, 0, negative, unreadable, or a date already past. */

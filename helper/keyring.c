@@ -22,9 +22,24 @@ static const SecretSchema keyring_schema = {
 	},
 };
 
+/* mutual-TLS client authentication: the client_key = keyring item. A schema of its own keeps
+ * it apart from the secret's item with the same attributes: a search for one never finds
+ * the other. */
+static const SecretSchema client_key_schema = {
+	.name = KEYRING_CLIENT_KEY_SCHEMA,
+	.flags = SECRET_SCHEMA_NONE,
+	.attributes = {
+		{ "profile", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "token_url", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "client_id", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ NULL, 0 },
+	},
+};
+
 /* One conversation with the Secret Service, under one deadline. */
 struct keyring_call {
 	const struct profile *p;
+	const SecretSchema *schema; /* the item's kind: the secret's, or the client key's */
 	GCancellable *cancel;
 	GSource *deadline; /* cancels the call when it fires */
 	GSource *slow;	   /* says, once, that the call is taking long */
@@ -93,6 +108,7 @@ call_begin(struct keyring_call *call, const struct profile *p)
 {
 	memset(call, 0, sizeof(*call));
 	call->p = p;
+	call->schema = &keyring_schema;
 	call->cancel = g_cancellable_new();
 	deadline_start(call, p->keyring_timeout);
 }
@@ -213,11 +229,17 @@ out:
 }
 
 static GHashTable *
-item_attributes(const struct profile *p)
+schema_attributes(const SecretSchema *schema, const struct profile *p)
 {
-	return secret_attributes_build(&keyring_schema, "profile", p->name, "token_url",
+	return secret_attributes_build(schema, "profile", p->name, "token_url",
 				       config_endpoint_identity(p), "client_id", p->client_id,
 				       NULL);
+}
+
+static GHashTable *
+item_attributes(const struct profile *p)
+{
+	return schema_attributes(&keyring_schema, p);
 }
 
 static int
@@ -229,7 +251,7 @@ search(struct keyring_call *call, GHashTable *attributes, SecretSearchFlags flag
 	int rc = -1;
 
 	*items = NULL;
-	secret_service_search(call->service, &keyring_schema, attributes, flags, call->cancel,
+	secret_service_search(call->service, call->schema, attributes, flags, call->cancel,
 			      on_ready, &pending);
 	if (await(call, &pending, err) != 0)
 		goto out;
@@ -325,11 +347,12 @@ missing(const struct profile *p, struct error *err)
 			 p->name, p->name);
 }
 
-int
-keyring_lookup(const struct profile *p, struct secret *out, struct error *err)
+/* The item of schema for p into out; what names it in messages. */
+static int
+lookup(const struct profile *p, const SecretSchema *schema, struct secret *out, struct error *err)
 {
 	struct keyring_call call;
-	GHashTable *attributes = item_attributes(p);
+	GHashTable *attributes = schema_attributes(schema, p);
 	GList *items = NULL;
 	SecretItem *item;
 	SecretValue *value = NULL;
@@ -338,16 +361,23 @@ keyring_lookup(const struct profile *p, struct secret *out, struct error *err)
 	int rc = -1;
 
 	call_begin(&call, p);
+	call.schema = schema;
 	/* Search without unlocking: a locked item comes back without its secret, which
 	 * tells "locked" from "missing" (a plain lookup cannot). */
 	if (service_connect(&call, SECRET_SERVICE_OPEN_SESSION, err) != 0 ||
 	    search(&call, attributes, SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, &items,
 		   err) != 0)
 		goto out;
-	if (items == NULL) {
+	if (items == NULL && schema == &client_key_schema)
+		error_set(err, KB_EXIT_CONFIG,
+			  "no client key stored for profile %s — store the PEM key as a keyring "
+			  "item of schema %s (see man 5 keybearer-config, client_key), or set "
+			  "client_key = file:/path",
+			  p->name, KEYRING_CLIENT_KEY_SCHEMA);
+	else if (items == NULL)
 		missing(p, err);
+	if (items == NULL)
 		goto out;
-	}
 	item = items->data;
 	if (secret_item_get_locked(item) &&
 	    (unlock(&call, items, err) != 0 || load_secret(&call, item, err) != 0))
@@ -361,7 +391,9 @@ keyring_lookup(const struct profile *p, struct secret *out, struct error *err)
 		goto out;
 	}
 	bytes = secret_value_get(value, &len);
-	rc = secret_take(out, bytes, len, p, "the keyring", err);
+	rc = schema == &client_key_schema
+		     ? secret_take_client_key(out, bytes, len, p, "the keyring", err)
+		     : secret_take(out, bytes, len, p, "the keyring", err);
 out:
 	if (value != NULL)
 		secret_value_unref(value);
@@ -369,6 +401,18 @@ out:
 	g_hash_table_unref(attributes);
 	call_end(&call);
 	return rc;
+}
+
+int
+keyring_lookup(const struct profile *p, struct secret *out, struct error *err)
+{
+	return lookup(p, &keyring_schema, out, err);
+}
+
+int
+keyring_lookup_client_key(const struct profile *p, struct secret *out, struct error *err)
+{
+	return lookup(p, &client_key_schema, out, err);
 }
 
 static int

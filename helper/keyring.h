@@ -9,6 +9,8 @@
 #include "secret.h"
 
 #define KEYRING_SCHEMA "org.keybearer.ClientSecret"
+/* mutual-TLS client authentication: the client_key = keyring item, same attributes */
+#define KEYRING_CLIENT_KEY_SCHEMA "org.keybearer.ClientKey"
 
 enum keyring_state {
 	KEYRING_STORED,
@@ -20,6 +22,10 @@ enum keyring_state {
  * keyring is unlocked with the service's own prompt when there is a display; headless, it
  * is an error that says so. */
 int keyring_lookup(const struct profile *p, struct secret *out, struct error *err);
+
+/* mutual-TLS client authentication: the PEM private key stored for the profile as an item
+ * of KEYRING_CLIENT_KEY_SCHEMA, with the same attributes as the secret's. */
+int keyring_lookup_client_key(const struct profile *p, struct secret *out, struct error *err);
 
 /* Stores the secret, replacing the item with the same attributes (the old secret stays
  * until the new one is stored). */

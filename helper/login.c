@@ -234,6 +234,15 @@ login_profile(struct config *cfg, const struct login_options *o, struct error *e
 			  "stores secrets of other profiles: give --profile NAME");
 		return NULL;
 	}
+	/* mutual-TLS client authentication */
+	if (config_auth_is_mtls(p->auth_method)) {
+		error_set(err, KB_EXIT_CONFIG,
+			  "profile %s authenticates with its client certificate (auth_method = "
+			  "%s): it has no secret to store — see client_cert and client_key in man "
+			  "5 keybearer-config",
+			  p->name, config_auth_method_name(p->auth_method));
+		return NULL;
+	}
 	if (p->secret_kind != SECRET_KEYRING) {
 		config_describe_secret_source(p, source, sizeof(source));
 		error_set(err, KB_EXIT_CONFIG,
@@ -342,8 +351,8 @@ login_run(int argc, char **argv, struct error *err)
 	if (read_line(prompt, 1, secret, SECRET_MAX + 1, &secret_len, err) != 0)
 		goto out;
 	if (o.verify && (discovery_resolve_token_url(p, err) != 0 ||
-			 http_mint(p, secret, monotonic_ms() + (long long)p->timeout * 1000, &fresh,
-				   &retry_after, err) != 0)) {
+			 http_mint(p, secret, NULL, monotonic_ms() + (long long)p->timeout * 1000,
+				   &fresh, &retry_after, err) != 0)) {
 		char why[ERROR_MESSAGE_MAX];
 		enum exit_code code = err->code;
 		snprintf(why, sizeof(why), "%s", err->message);

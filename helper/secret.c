@@ -21,22 +21,32 @@
 
 extern char **environ;
 
-typedef int (*secret_resolver)(const struct profile *p, struct secret *s, struct error *err);
+/* What is resolved, and how messages name it: the client secret, or another credential of
+ * the profile read the same ways (secret_resolve_client_key). */
+struct source {
+	enum secret_kind kind;
+	const char *arg;  /* variable name, file path or command */
+	const char *what; /* "client secret", "client key" */
+	const char *key;  /* the config key: "secret", "client_key" */
+	int whole_output; /* a command's whole stdout, not its first line (a PEM key) */
+};
 
-int
-secret_take(struct secret *s, const char *value, size_t len, const struct profile *p,
-	    const char *origin, struct error *err)
+typedef int (*secret_resolver)(const struct profile *p, const struct source *src, struct secret *s,
+			       struct error *err);
+
+static int
+take(struct secret *s, const char *value, size_t len, const struct profile *p, const char *what,
+     const char *origin, struct error *err)
 {
 	if (len == 0)
 		return error_set(err, KB_EXIT_CONFIG,
-				 "client secret for profile %s from %s is empty — put the secret "
-				 "there",
-				 p->name, origin);
+				 "%s for profile %s from %s is empty — put the %s there", what,
+				 p->name, origin, what);
 	if (len > SECRET_MAX || memchr(value, '\0', len) != NULL)
 		return error_set(err, KB_EXIT_CONFIG,
-				 "client secret for profile %s from %s is not a text of at most "
+				 "%s for profile %s from %s is not a text of at most "
 				 "%d bytes — check what %s holds",
-				 p->name, origin, SECRET_MAX, origin);
+				 what, p->name, origin, SECRET_MAX, origin);
 	s->size = len + 1;
 	s->value = malloc(s->size);
 	if (s->value == NULL)
@@ -47,6 +57,20 @@ secret_take(struct secret *s, const char *value, size_t len, const struct profil
 	memcpy(s->value, value, len);
 	s->value[len] = '\0';
 	return 0;
+}
+
+int
+secret_take(struct secret *s, const char *value, size_t len, const struct profile *p,
+	    const char *origin, struct error *err)
+{
+	return take(s, value, len, p, "client secret", origin, err);
+}
+
+int
+secret_take_client_key(struct secret *s, const char *value, size_t len, const struct profile *p,
+		       const char *origin, struct error *err)
+{
+	return take(s, value, len, p, "client key", origin, err);
 }
 
 static int
@@ -65,9 +89,9 @@ from_variable(const struct profile *p, const char *name, struct secret *s, struc
 }
 
 static int
-resolve_env(const struct profile *p, struct secret *s, struct error *err)
+resolve_env(const struct profile *p, const struct source *src, struct secret *s, struct error *err)
 {
-	return from_variable(p, p->secret_arg, s, err);
+	return from_variable(p, src->arg, s, err);
 }
 
 /* Editors and `echo` end files and lines with a newline that is not part of the secret. */
@@ -82,12 +106,13 @@ strip_line_end(const char *text, size_t len)
 }
 
 static int
-resolve_file(const struct profile *p, struct secret *s, struct error *err)
+resolve_file(const struct profile *p, const struct source *src, struct secret *s, struct error *err)
 {
 	/* Mounted secrets are often symlinks (Kubernetes: mount with defaultMode 0400); the
 	 * mode and owner of the target are what matter. */
-	static const struct safefile_rules rules = {
-		.what = "secret file",
+	char what[64];
+	const struct safefile_rules rules = {
+		.what = what,
 		.refuse_symlink = 0,
 		.allow_root_owner = 1,
 		.forbidden = 077,
@@ -100,18 +125,19 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 	size_t len = 0;
 	int rc;
 
-	rc = safefile_read(AT_FDCWD, p->secret_arg, &rules, &text, &len, err);
+	snprintf(what, sizeof(what), "%s file", src->key);
+	rc = safefile_read(AT_FDCWD, src->arg, &rules, &text, &len, err);
 	if (rc == 1)
 		return error_set(err, KB_EXIT_CONFIG,
-				 "secret file %s of profile %s does not exist — create it (mode "
-				 "600) or fix secret = file:",
-				 p->secret_arg, p->name);
+				 "%s file %s of profile %s does not exist — create it (mode "
+				 "600) or fix %s = file:",
+				 src->key, src->arg, p->name, src->key);
 	if (rc != 0)
 		return -1;
-	snprintf(origin, sizeof(origin), "file %s", p->secret_arg);
-	rc = secret_take(s, text, strip_line_end(text, len), p, origin, err);
+	snprintf(origin, sizeof(origin), "file %s", src->arg);
+	rc = take(s, text, strip_line_end(text, len), p, src->what, origin, err);
 	safefile_free_secret(text, len + 1);
-	if (rc == 0 && stat(p->secret_arg, &st) == 0)
+	if (rc == 0 && stat(src->arg, &st) == 0)
 		snprintf(s->origin, sizeof(s->origin), "file %llu:%llu:%lld:%lld.%09ld:%lld.%09ld",
 			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
 			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
@@ -120,15 +146,19 @@ resolve_file(const struct profile *p, struct secret *s, struct error *err)
 }
 
 static int
-resolve_keyring(const struct profile *p, struct secret *s, struct error *err)
+resolve_keyring(const struct profile *p, const struct source *src, struct secret *s,
+		struct error *err)
 {
-	return keyring_lookup(p, s, err);
+	/* its own item: the key is never found where the secret is, nor the other way round */
+	return strcmp(src->key, "client_key") == 0 ? keyring_lookup_client_key(p, s, err)
+						   : keyring_lookup(p, s, err);
 }
 
 /* Reads the command's stdout until it closes, the buffer is full or the deadline passes;
  * -1 on the deadline. After about a second it says, once, what it waits for. */
 static int
-read_until(const struct profile *p, int fd, char *buf, size_t cap, size_t *len, long long deadline)
+read_until(const struct profile *p, const struct source *src, int fd, char *buf, size_t cap,
+	   size_t *len, long long deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	long long started = monotonic_ms();
@@ -141,7 +171,7 @@ read_until(const struct profile *p, int fd, char *buf, size_t cap, size_t *len, 
 			return -1;
 		if (notice_due(NOTICE_COMMAND, started))
 			notice_say(NOTICE_COMMAND,
-				   "the secret command of profile %s (at most %lld s more)",
+				   "the %s command of profile %s (at most %lld s more)", src->key,
 				   p->name, (left + 999) / 1000);
 		wait = left;
 		if (monotonic_ms() - started < NOTICE_AFTER_MS &&
@@ -190,25 +220,27 @@ has_terminal(void)
 }
 
 /* secret = command:CMD runs CMD with /bin/sh -c, exactly as written: none of our data goes
- * into it. Its stdout's first line is the secret; its stderr is the user's to read. */
+ * into it. Its stdout's first line is the secret (all of it for a PEM key); its stderr is
+ * the user's to read. */
 static int
-resolve_command(const struct profile *p, struct secret *s, struct error *err)
+resolve_command(const struct profile *p, const struct source *src, struct secret *s,
+		struct error *err)
 {
-	char *argv[] = { "/bin/sh", "-c", p->secret_arg, NULL };
+	char *argv[] = { "/bin/sh", "-c", (char *)src->arg, NULL };
 	long long deadline = monotonic_ms() + (long long)p->timeout * 1000;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
 	size_t cap = SECRET_MAX + 2, len = 0, line;
-	char *buf = malloc(cap);
+	char *buf = malloc(cap), origin[64];
 	int fds[2] = { -1, -1 }, status = 0, rc = -1, spawn_rc, finished, own_group;
 	pid_t pid;
 
 	if (buf == NULL || pipe2(fds, O_CLOEXEC) != 0) {
 		free(buf);
 		return error_set(err, KB_EXIT_INTERNAL,
-				 "cannot start the secret command: %s — "
+				 "cannot start the %s command: %s — "
 				 "check the process limits",
-				 strerror(errno));
+				 src->key, strerror(errno));
 	}
 	memset(buf, 0, cap);
 	mlock(buf, cap);
@@ -229,35 +261,35 @@ resolve_command(const struct profile *p, struct secret *s, struct error *err)
 	close(fds[1]);
 	if (spawn_rc != 0) {
 		error_set(err, KB_EXIT_INTERNAL,
-			  "cannot run /bin/sh for the secret command: %s — "
+			  "cannot run /bin/sh for the %s command: %s — "
 			  "check the installation",
-			  strerror(spawn_rc));
+			  src->key, strerror(spawn_rc));
 		goto out;
 	}
-	finished = read_until(p, fds[0], buf, cap, &len, deadline) == 0 &&
+	finished = read_until(p, src, fds[0], buf, cap, &len, deadline) == 0 &&
 		   wait_until(pid, &status, deadline) == 0;
 	if (!finished) {
 		kill(own_group ? -pid : pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		error_set(err, KB_EXIT_TRANSIENT,
-			  "the secret command of profile %s did not finish within %d s — run it by "
+			  "the %s command of profile %s did not finish within %d s — run it by "
 			  "hand to see why, or raise timeout",
-			  p->name, p->timeout);
+			  src->key, p->name, p->timeout);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		error_set(err, KB_EXIT_CONFIG,
-			  "the secret command of profile %s failed (%s %d) — run it by hand to see "
+			  "the %s command of profile %s failed (%s %d) — run it by hand to see "
 			  "why: %.200s",
-			  p->name, WIFEXITED(status) ? "exit status" : "signal",
-			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			  p->secret_arg);
+			  src->key, p->name, WIFEXITED(status) ? "exit status" : "signal",
+			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), src->arg);
 		goto out;
 	}
-	for (line = 0; line < len && buf[line] != '\n'; line++)
+	for (line = 0; line < len && (src->whole_output || buf[line] != '\n'); line++)
 		;
-	rc = secret_take(s, buf, strip_line_end(buf, line < len ? line + 1 : line), p,
-			 "its secret command", err);
+	snprintf(origin, sizeof(origin), "its %s command", src->key);
+	rc = take(s, buf, strip_line_end(buf, line < len ? line + 1 : line), p, src->what, origin,
+		  err);
 out:
 	close(fds[0]);
 	explicit_bzero(buf, cap);
@@ -276,17 +308,35 @@ static const struct {
 	{ SECRET_COMMAND, resolve_command },
 };
 
-int
-secret_resolve(const struct profile *p, struct secret *s, struct error *err)
+static int
+resolve_source(const struct profile *p, const struct source *src, struct secret *s,
+	       struct error *err)
 {
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < sizeof(resolvers) / sizeof(resolvers[0]); i++) {
-		if (resolvers[i].kind == p->secret_kind)
-			return resolvers[i].resolve(p, s, err);
+		if (resolvers[i].kind == src->kind)
+			return resolvers[i].resolve(p, src, s, err);
 	}
-	return error_set(err, KB_EXIT_INTERNAL, "unknown secret source — report this bug");
+	return error_set(err, KB_EXIT_INTERNAL, "unknown %s source — report this bug", src->key);
+}
+
+int
+secret_resolve(const struct profile *p, struct secret *s, struct error *err)
+{
+	const struct source src = { p->secret_kind, p->secret_arg, "client secret", "secret", 0 };
+
+	return resolve_source(p, &src, s, err);
+}
+
+int
+secret_resolve_client_key(const struct profile *p, struct secret *s, struct error *err)
+{
+	const struct source src = { p->client_key_kind, p->client_key_arg, "client key",
+				    "client_key", 1 };
+
+	return resolve_source(p, &src, s, err);
 }
 
 void

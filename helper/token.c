@@ -358,6 +358,10 @@ token_request_build(const struct profile *p, const char *secret, struct token_re
 	if (p->auth_method == AUTH_CLIENT_SECRET_POST) {
 		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
 		rc |= append_param(&req->body, &used, &cap, "client_secret", secret);
+	} else if (config_auth_is_mtls(p->auth_method)) {
+		/* RFC 8705 section 2: the certificate authenticates; client_id says who */
+		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
+		secret = NULL;
 	} else {
 		rc |= build_basic_header(p->client_id, secret, &req->authorization);
 	}
@@ -555,7 +559,11 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 			  : KB_EXIT_REJECTED,
 		  "token endpoint refused the request: %s%s%s — %s%s", safe_code,
 		  description ? ": " : "", description ? safe_description : "",
-		  rejection_advice(code), method);
+		  strcmp(code, "invalid_client") == 0 && config_auth_is_mtls(reply->auth_method)
+			  ? "check client_id, client_cert (is it the one registered for the "
+			    "client?) and auth_method"
+			  : rejection_advice(code),
+		  method);
 	json_object_put(obj);
 	return 0;
 }
@@ -598,8 +606,11 @@ http_failure(const struct token_reply *reply, const struct redaction *redaction,
 	if (reply->status == 401 || reply->status == 403)
 		return error_set(err, KB_EXIT_REJECTED,
 				 "token endpoint refused the request (HTTP %ld): \"%s\" — check "
-				 "client_id and secret (was the secret rotated?)",
-				 reply->status, excerpt);
+				 "client_id and %s",
+				 reply->status, excerpt,
+				 config_auth_is_mtls(reply->auth_method)
+					 ? "client_cert (is it the one registered for the client?)"
+					 : "secret (was the secret rotated?)");
 	return error_set(err, KB_EXIT_PROTOCOL,
 			 "token endpoint answered HTTP %ld: \"%s\" — check token_url",
 			 reply->status, excerpt);

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Mutual-TLS client authentication (RFC 8705) against the test token server, which asks for
+# client certificates: every row of mtls.tsv through one runner, then what a success must
+# have sent and been given (client_id and no secret; a token bound to our certificate).
+. "$(dirname "$0")/lib.sh"
+
+start_server --mtls
+TLS="$WORK/tls"
+cp "$TLS/client.key" "$WORK/loose.key" && chmod 644 "$WORK/loose.key"
+openssl pkey -in "$TLS/client.key" -aes256 -passout pass:word -out "$WORK/encrypted.key" 2>/dev/null
+chmod 600 "$WORK/encrypted.key"
+# The key must show in no message, nor any line of it.
+KEY_LINE=$(sed -n 2p "$TLS/client.key")
+
+# x5t#S256 of a PEM certificate: base64url of the SHA-256 of its DER.
+thumbprint() {
+	openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' |
+		tr -d '=\n'
+}
+# The claims of a JWT, as JSON.
+claims() {
+	local part
+	part=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
+	while [ $((${#part} % 4)) != 0 ]; do part+="="; done
+	base64 -d <<<"$part"
+}
+
+row=0
+while IFS= read -r line; do
+	case "$line" in '#'* | '') continue ;; esac
+	[[ "$line" =~ ^([^ ]+)\ +([0-9]+)\ +([^ ]+)\ +([0-9]+)\ +(.*)$ ]] || fail "bad row: $line"
+	mode=${BASH_REMATCH[1]} code=${BASH_REMATCH[2]} setup=${BASH_REMATCH[3]}
+	want_requests=${BASH_REMATCH[4]} pattern=${BASH_REMATCH[5]}
+	row=$((row + 1))
+	extra=("auth_method = tls_client_auth" "secret = ")
+	IFS=, read -r -a items <<<"$setup"
+	for item in "${items[@]}"; do
+		case "$item" in
+		cert=*) extra+=("client_cert = file:$TLS/${item#cert=}") ;;
+		key=command) extra+=("client_key = command:cat $TLS/client.key") ;;
+		key=keyring) extra+=("client_key = keyring") ;;
+		key=other) extra+=("client_key = file:$TLS/other-client.key") ;;
+		key=loose | key=encrypted) extra+=("client_key = file:$WORK/${item#key=}.key") ;;
+		key=*) extra+=("client_key = file:$TLS/${item#key=}") ;;
+		method=self) extra+=("auth_method = self_signed_tls_client_auth") ;;
+		secret=yes) extra+=("secret = file:$WORK/secret") ;;
+		*) fail "row $row: unknown setup $item" ;;
+		esac
+	done
+	extra+=("token_url = $BASE/$mode/token?row=$row")
+	write_profile "mtls$row" "$mode" "${extra[@]}"
+	before=$(requests "$mode")
+	run_kb get --profile "mtls$row"
+	made=$(($(requests "$mode") - before))
+	what="row $row ($mode, $setup)"
+	expect_rc "$code" "$what"
+	expect_eq "$made" "$want_requests" "$what: requests"
+	expect_no_match "$ERR" "$KEY_LINE" "$what: stderr"
+	expect_no_secret "$ERR" "$what: stderr"
+	if [ "$code" = 0 ]; then
+		expect_eq "$ERR" "" "$what: stderr"
+		# RFC 8705 section 2: client_id in the form, no secret in it or in a header
+		sent=$(server GET "/_last/$mode")
+		expect_eq "$(jq -r .auth_method <<<"$sent")" tls_client_auth "$what: server saw"
+		expect_match "$(jq -r .body <<<"$sent")" "(^|&)client_id=$CLIENT_ID(&|$)" "$what: form"
+		expect_no_match "$(jq -r .body <<<"$sent")" "client_secret" "$what: form"
+		expect_eq "$(jq -r '.headers.authorization // "none"' <<<"$sent")" none "$what: header"
+		# the token is bound to the certificate we presented
+		expect_eq "$(claims "$OUT" | jq -r '.cnf."x5t#S256"')" "$(thumbprint "$TLS/client.pem")" \
+			"$what: cnf x5t#S256"
+	else
+		expect_eq "$OUT" "" "$what: stdout"
+		expect_eq "$(without_notices "$ERR" | wc -l)" 1 "$what: stderr lines"
+		expect_match "$(without_notices "$ERR")" "$pattern" "$what: stderr"
+	fi
+	echo "ok $row - $mode ($setup) -> $code after $made request(s)"
+done <"$TESTS/mtls.tsv"
+[ "$row" -ge 14 ] || fail "only $row rows ran"
+
+# A second get is served from the cache: no request, the same token.
+run_kb get --profile mtls1
+expect_rc 0 "cached get"
+expect_eq "$(requests mtls)" 4 "requests after the cached get"
+
+# A refused certificate is every caller's answer until the certificate changes: the next
+# get asks no one; a new certificate is tried at once.
+run_kb get --profile mtls5
+expect_rc 77 "refused certificate, again"
+expect_eq "$(requests mtls)" 4 "requests after the refused certificate, again"
+sed -i "s|^client_cert = file:$TLS/other-client.pem\$|client_cert = file:$TLS/client.pem|;s|^client_key = file:$TLS/other-client.key\$|client_key = file:$TLS/client.key|" "$CONFIG"
+run_kb get --profile mtls5
+expect_rc 0 "the registered certificate, after a refused one"
+expect_eq "$(requests mtls)" 5 "requests with the registered certificate"
+
+# keybearer check says which certificate it presented, by its thumbprint, never the key.
+run_kb check --profile mtls2
+expect_rc 0 "check"
+expect_match "$OUT" "certificate +.*client\.pem \(x5t#S256 $(thumbprint "$TLS/client.pem")\), its key from command:cat .* \(not shown\)" "check"
+expect_no_match "$OUT$ERR" "$KEY_LINE" "check"
+
+# login has no secret to store for such a profile.
+KB_STDIN=/dev/null run_kb login --profile mtls1
+expect_rc 78 "login"
+expect_match "$ERR" "^keybearer: profile mtls1 authenticates with its client certificate \(auth_method = tls_client_auth\): it has no secret to store" "login"
+
+# A profile without client_cert cannot mint.
+write_profile nocert mtls "auth_method = tls_client_auth"
+run_kb get --profile nocert
+expect_rc 78 "no client_cert"
+expect_match "$ERR" "^keybearer: profile nocert uses auth_method = tls_client_auth but has no client_cert — set client_cert = file:/path/to/cert.pem" "no client_cert"
+echo "all mtls cases passed"
