@@ -108,4 +108,31 @@ write_profile nocert mtls "auth_method = tls_client_auth"
 run_kb get --profile nocert
 expect_rc 78 "no client_cert"
 expect_match "$ERR" "^keybearer: profile nocert uses auth_method = tls_client_auth but has no client_cert — set client_cert = file:/path/to/cert.pem" "no client_cert"
+# RFC 8705 section 5: with an issuer, an mTLS profile asks the discovery document's
+# mtls_endpoint_aliases.token_endpoint (here the one that takes certificates), a secret
+# profile of the same issuer its token_endpoint (here one that refuses everyone).
+mtls_keys=("auth_method = tls_client_auth" "secret = " "client_cert = file:$TLS/client.pem"
+	"client_key = file:$TLS/client.key")
+write_profile alias mtls "token_url = " "issuer = $BASE/issuer/mtls-alias" "${mtls_keys[@]}"
+write_profile plain ok "token_url = " "issuer = $BASE/issuer/mtls-alias"
+before=$(requests mtls)
+run_kb get --profile alias
+expect_rc 0 "the mTLS alias"
+expect_eq "$(($(requests mtls) - before))" 1 "requests to the mTLS alias"
+expect_eq "$(requests invalid-client)" 1 "requests to the plain endpoint (row 13 only)"
+run_kb status --profile alias
+expect_match "$OUT" "$BASE/mtls/token" "status names the alias"
+run_kb get --profile plain
+expect_rc 77 "the plain endpoint, for a secret"
+expect_eq "$(requests invalid-client)" 2 "requests to the plain endpoint"
+# an alias is checked like any endpoint: no plain http off this machine, an object
+write_profile alias-http mtls "token_url = " "issuer = $BASE/issuer/mtls-alias-http" "${mtls_keys[@]}"
+run_kb get --profile alias-http
+expect_rc 76 "a plain-http alias"
+expect_eq "$OUT" "" "a plain-http alias: stdout"
+expect_match "$ERR" "^keybearer: mtls_endpoint_aliases\.token_endpoint in the discovery document of $BASE/issuer/mtls-alias-http uses plain http to 192\.0\.2\.1: secrets and tokens would travel unencrypted — use https://" "a plain-http alias"
+write_profile alias-list mtls "token_url = " "issuer = $BASE/issuer/mtls-alias-list" "${mtls_keys[@]}"
+run_kb get --profile alias-list
+expect_rc 76 "aliases not an object"
+expect_match "$ERR" "^keybearer: the discovery document of $BASE/issuer/mtls-alias-list has an mtls_endpoint_aliases that is not a JSON object — check issuer$" "aliases not an object"
 echo "all mtls cases passed"

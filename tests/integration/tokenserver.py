@@ -821,6 +821,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             doc["token_endpoint"] = "%s/ok/token" % base
         elif variant == "no-token-endpoint":
             del doc["token_endpoint"]
+        elif variant == "mtls-alias":
+            # RFC 8705 section 5: a plain endpoint that refuses, an alias that takes
+            # certificates
+            doc["token_endpoint"] = "%s/invalid-client/token" % base
+            doc["mtls_endpoint_aliases"] = {"token_endpoint": "%s/mtls/token" % base}
+        elif variant == "mtls-alias-http":
+            doc["mtls_endpoint_aliases"] = {"token_endpoint": "http://192.0.2.1/mtls/token"}
+        elif variant == "mtls-alias-list":
+            doc["mtls_endpoint_aliases"] = ["%s/mtls/token" % base]
         self.send_json(200, doc)
 
     def api_hello(self):
