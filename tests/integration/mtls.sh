@@ -135,4 +135,63 @@ write_profile alias-list mtls "token_url = " "issuer = $BASE/issuer/mtls-alias-l
 run_kb get --profile alias-list
 expect_rc 76 "aliases not an object"
 expect_match "$ERR" "^keybearer: the discovery document of $BASE/issuer/mtls-alias-list has an mtls_endpoint_aliases that is not a JSON object — check issuer$" "aliases not an object"
+# inspect names the certificate a bound token is bound to, apart from its claims.
+run_kb inspect --profile mtls1
+expect_rc 0 "inspect"
+expect_eq "$(jq -r .bound_to_certificate <<<"$OUT")" "$(thumbprint "$TLS/client.pem")" "inspect"
+expect_eq "$(jq -r '.claims.cnf."x5t#S256"' <<<"$OUT")" "$(thumbprint "$TLS/client.pem")" "inspect claims"
+
+export CURL_CA_BUNDLE="$CA" # whom curl trusts is the user's (--cacert is refused)
+# keybearer curl presents the same certificate to a resource that takes only tokens bound
+# to the certificate of the connection; the key reaches curl on no argv and no disk.
+for profile in mtls1 mtls2; do
+	run_kb curl --profile "$profile" -sS "$BASE/api/bound"
+	expect_rc 0 "curl ($profile)"
+	expect_eq "$(jq -r '."x5t#S256"' <<<"$OUT")" "$(thumbprint "$TLS/client.pem")" "curl ($profile)"
+	expect_eq "$ERR" "" "curl ($profile): stderr"
+done
+# What curl is given: no descriptor of the memory file (so nothing it starts has one); a
+# config that names that file, ours, which holds the chain and the key and takes no write.
+mkdir -p "$WORK/fakebin"
+cat >"$WORK/fakebin/curl" <<'FAKE'
+#!/bin/bash
+for fd in /proc/$$/fd/*; do readlink "$fd"; done | grep -c 'memfd:' || true
+config=$(cat /dev/fd/3)
+path=$(sed -n 's/^cert = "\(.*\)"$/\1/p' <<<"$config")
+grep -c '^key = "'"$path"'"$' <<<"$config"
+grep -c -- '-----BEGIN CERTIFICATE-----' "$path"
+grep -c -- '-----BEGIN PRIVATE KEY-----' "$path"
+if echo x >>"$path" 2>/dev/null; then echo writable; else echo sealed; fi
+FAKE
+chmod 755 "$WORK/fakebin/curl"
+PATH="$WORK/fakebin:$PATH" run_kb curl --profile mtls1 "$BASE/api/bound"
+expect_rc 0 "curl's descriptors"
+expect_eq "$OUT" "$(printf '0\n1\n1\n1\nsealed')" "what curl is given (memory files it holds; the config's key line; the certificate and key in the file; a write)"
+
+# without the certificate, the bound token is refused (and curl's retry with a fresh one
+# too): the resource really checks
+write_profile secret-only ok
+run_kb curl --profile secret-only -sS "$BASE/api/bound"
+expect_rc 0 "curl without a certificate"
+expect_eq "$(jq -r .error <<<"$OUT")" invalid_token "curl without a certificate"
+# a certificate of the user's own is refused, whatever the profile
+for option in --cert -E --key --cert-type --key-type --pass --engine; do
+	run_kb curl --profile mtls1 "$option" "$TLS/other-client.pem" "$BASE/api/bound"
+	expect_rc 64 "curl $option"
+	expect_eq "$OUT" "" "curl $option: stdout"
+	expect_match "$ERR" "^keybearer: keybearer curl does not take --[a-z-]+( \(-E\))?: keybearer curl sets it itself" "curl $option"
+done
+# keybearer curl for a profile whose key is unusable: keybearer-fetch says why, curl is
+# never run
+cp "$TLS/client.key" "$WORK/later.key" && chmod 600 "$WORK/later.key"
+write_profile later mtls "token_url = $BASE/mtls/token?later" "${mtls_keys[@]}" "client_key = file:$WORK/later.key"
+run_kb get --profile later
+expect_rc 0 "get, before the key goes"
+rm "$WORK/later.key"
+before=$(server GET /_requests/bound | jq length)
+run_kb curl --profile later -sS "$BASE/api/bound"
+expect_rc 78 "curl without the key"
+expect_eq "$OUT" "" "curl without the key: stdout"
+expect_match "$ERR" "^keybearer: client_key file $WORK/later\.key of profile later does not exist" "curl without the key"
+expect_eq "$(server GET /_requests/bound | jq length)" "$before" "curl without the key: requests"
 echo "all mtls cases passed"
