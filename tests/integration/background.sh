@@ -45,7 +45,8 @@ pgrep -f "keybearer-fetch mint --profile slow" >/dev/null && fail "a background 
 # short-lived ones)
 zombies=0
 for zombie in $(ps -eo stat=,pid=,comm= | awk '$1 ~ /^Z/ && $3 ~ /keybearer/ { print $2 }'); do
-	parent=$(ps -o ppid= -p "$zombie" | tr -d ' ')
+	# a zombie reaped since the list was made is gone: ps then fails, and that is no fault
+	parent=$(ps -o ppid= -p "$zombie" | tr -d ' ') || continue
 	if [ -n "$parent" ] && grep -qz "^XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR\$" "/proc/$parent/environ" 2>/dev/null; then
 		zombies=$((zombies + 1))
 	fi
