@@ -520,9 +520,12 @@ cache_remove(const struct cache *c, struct error *err)
 int
 cache_lock_wait(const struct profile *p)
 {
-	int secret = p->secret_kind == SECRET_KEYRING	? CONFIG_KEYRING_PROMPT_SECONDS
-		     : p->secret_kind == SECRET_COMMAND ? p->timeout
-							: 0;
+	/* mutual-TLS client authentication: the key's source is the one that may wait */
+	enum secret_kind kind =
+		config_auth_is_mtls(p->auth_method) ? p->client_key_kind : p->secret_kind;
+	int secret = kind == SECRET_KEYRING   ? CONFIG_KEYRING_PROMPT_SECONDS
+		     : kind == SECRET_COMMAND ? p->timeout
+					      : 0;
 
 	/* an issuer's first mint reads its discovery document first, within its own timeout */
 	int discovery = p->issuer != NULL && p->token_url == NULL ? p->timeout : 0;

@@ -489,6 +489,7 @@ run_client_cert_command(int argc, char **argv, struct error *err)
 	struct mtls_credentials m = { 0 };
 	struct config cfg;
 	const struct profile *p;
+	struct stat st;
 	char *end;
 	long fd;
 	int rc = -1;
@@ -498,9 +499,12 @@ run_client_cert_command(int argc, char **argv, struct error *err)
 	fd = strtol(argv[5], &end, 10);
 	if (*argv[5] == '\0' || *end != '\0' || fd <= STDERR_FILENO || fd > INT_MAX)
 		return usage_error(err, "bad --fd");
-	/* not for a client_key command, nor anything it starts */
-	if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0)
-		return usage_error(err, "--fd names no open file");
+	/* An empty memory file that can still be sealed, as keybearer makes it: the key goes
+	 * nowhere else (not a terminal, not a file). Not for a client_key command, nor
+	 * anything it starts. */
+	if (fcntl((int)fd, F_GET_SEALS) != 0 || fstat((int)fd, &st) != 0 || st.st_size != 0 ||
+	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0)
+		return usage_error(err, "--fd names no empty, unsealed memory file");
 	if (config_load(&cfg, err) != 0)
 		return -1;
 	p = config_select(&cfg, argv[3], err);

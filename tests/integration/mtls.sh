@@ -181,6 +181,20 @@ for option in --cert -E --key --cert-type --key-type --pass --engine; do
 	expect_eq "$OUT" "" "curl $option: stdout"
 	expect_match "$ERR" "^keybearer: keybearer curl does not take --[a-z-]+( \(-E\))?: keybearer curl sets it itself" "curl $option"
 done
+# keybearer-fetch writes the key only into an empty memory file that can be sealed: not to
+# a terminal, a pipe or a file someone hands it
+FETCH=${KEYBEARER_FETCH:-$KB_STAGE/libexec/keybearer/keybearer-fetch}
+set +e
+"$FETCH" client-cert --profile mtls1 --fd 1 >"$WORK/fetch-out" 2>"$WORK/fetch-err"
+RC=$?
+"$FETCH" client-cert --profile mtls1 --fd 5 5>>"$WORK/fetch-file" 2>>"$WORK/fetch-err"
+RC2=$?
+set -e
+ERR=$(cat "$WORK/fetch-err")
+expect_eq "$RC $RC2" "64 64" "client-cert onto stdout, onto a file"
+expect_eq "$(cat "$WORK/fetch-out" "$WORK/fetch-file")" "" "client-cert onto stdout, onto a file: written"
+expect_match "$ERR" "^keybearer: --fd names no empty, unsealed memory file" "client-cert onto stdout"
+
 # keybearer curl for a profile whose key is unusable: keybearer-fetch says why, curl is
 # never run
 cp "$TLS/client.key" "$WORK/later.key" && chmod 600 "$WORK/later.key"
