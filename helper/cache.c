@@ -65,6 +65,10 @@ cache_profile_key(const struct profile *p, char out[65])
 		hash_field(&ctx, config_subject_token_type(p));
 		hash_field(&ctx, p->requested_token_type);
 	}
+	/* mutual-TLS client authentication: a token bound to one certificate is no use with
+	 * another (keys without one stay as they were) */
+	if (p->client_cert != NULL && config_auth_is_mtls(p->auth_method))
+		hash_field(&ctx, p->client_cert);
 	sha256_final(&ctx, digest);
 	sha256_hex(digest, SHA256_DIGEST_SIZE, out);
 }
@@ -89,6 +93,13 @@ cache_profile_fingerprint(const struct profile *p, char out[65])
 	hash_field(&ctx, number);
 	hash_field(&ctx, p->secret_arg);
 	hash_field(&ctx, p->ca_file);
+	/* mutual-TLS client authentication */
+	if (config_auth_is_mtls(p->auth_method)) {
+		char source[4200];
+		config_describe_client_key_source(p, source, sizeof(source));
+		hash_field(&ctx, p->client_cert);
+		hash_field(&ctx, source);
+	}
 	snprintf(number, sizeof(number), "%d,%d", p->timeout, p->keyring_timeout);
 	hash_field(&ctx, number);
 	/* key-based client authentication: only where a key setting is used or given, so the
@@ -541,9 +552,12 @@ cache_remove(const struct cache *c, struct error *err)
 int
 cache_lock_wait(const struct profile *p)
 {
-	int secret = p->secret_kind == SECRET_KEYRING	? CONFIG_KEYRING_PROMPT_SECONDS
-		     : p->secret_kind == SECRET_COMMAND ? p->timeout
-							: 0;
+	/* mutual-TLS client authentication: the key's source is the one that may wait */
+	enum secret_kind kind =
+		config_auth_is_mtls(p->auth_method) ? p->client_key_kind : p->secret_kind;
+	int secret = kind == SECRET_KEYRING   ? CONFIG_KEYRING_PROMPT_SECONDS
+		     : kind == SECRET_COMMAND ? p->timeout
+					      : 0;
 
 	/* an issuer's first mint reads its discovery document first, within its own timeout */
 	int discovery = p->issuer != NULL && p->token_url == NULL ? p->timeout : 0;

@@ -22,6 +22,7 @@
 #include "jwt.h"
 #include "lockstate.h"
 #include "monotonic.h"
+#include "mtls.h"
 #include "output.h"
 #include "secret.h"
 #include "credentials.h"
@@ -101,18 +102,25 @@ resolve_secret(struct check_job *job, struct error *err)
 	enum lockstate_source where = LOCKSTATE_ENDPOINT;
 	int retry_after = -1;
 
-	checkstep_start(&step,
-			job->p->auth_method == AUTH_PRIVATE_KEY_JWT ? "private key" : "secret");
+	checkstep_start(&step, config_auth_is_mtls(job->p->auth_method)	     ? "certificate"
+			       : job->p->auth_method == AUTH_PRIVATE_KEY_JWT ? "private key"
+									     : "secret");
 	if (config_uses_secret(job->p)) {
 		config_describe_secret_source(job->p, source, sizeof(source));
 	} else {
-		/* what stands in for the secret: a private key, an assertion, a subject token */
+		/* what stands in for the secret: a private key, a certificate, an assertion */
 		credentials_describe(job->p, source, sizeof(source));
 	}
 	if (credentials_read(job->p, &job->creds, &where, err) != 0)
 		return fail_recorded(job, &step, where, -1, err);
 	if (credentials_fetch(job->p, &job->creds, &retry_after, err) != 0)
 		return fail_recorded(job, &step, LOCKSTATE_ID_TOKEN, retry_after, err);
+	if (job->creds.mtls.cert.value != NULL) {
+		config_describe_client_key_source(job->p, source, sizeof(source));
+		checkstep_ok(&step, "%s (x5t#S256 %s), its key from %s (not shown)",
+			     job->p->client_cert, job->creds.mtls.thumbprint, source);
+		return 0;
+	}
 	checkstep_ok(&step, "read from %s (not shown)", source);
 	return 0;
 }

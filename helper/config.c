@@ -39,6 +39,9 @@ enum key_type {
 	KEY_TOKEN_SOURCE,
 	KEY_GRANT_TYPE,
 	KEY_TOKEN_TYPE,
+	/* mutual-TLS client authentication */
+	KEY_CLIENT_CERT,
+	KEY_CLIENT_KEY,
 };
 
 struct key_rule {
@@ -78,6 +81,9 @@ static const struct key_rule key_rules[] = {
 	  0 },
 	{ "requested_token_type", KEY_TOKEN_TYPE, offsetof(struct profile, requested_token_type), 0,
 	  0 },
+	/* mutual-TLS client authentication */
+	{ "client_cert", KEY_CLIENT_CERT, offsetof(struct profile, client_cert), 0, 0 },
+	{ "client_key", KEY_CLIENT_KEY, 0, 0, 0 },
 };
 
 /* The variables that describe the "env" profile, so CI needs no file. They touch no other
@@ -140,9 +146,19 @@ static const char *const auth_method_names[] = {
 	/* federated assertions and token exchange */
 	[AUTH_CLIENT_ASSERTION] = "client_assertion",
 	[AUTH_NONE] = "none",
+	/* mutual-TLS client authentication */
+	[AUTH_TLS_CLIENT_AUTH] = "tls_client_auth",
+	[AUTH_SELF_SIGNED_TLS_CLIENT_AUTH] = "self_signed_tls_client_auth",
 };
 
 #define AUTH_METHOD_COUNT (sizeof(auth_method_names) / sizeof(auth_method_names[0]))
+
+/* mutual-TLS client authentication */
+int
+config_auth_is_mtls(enum auth_method method)
+{
+	return method == AUTH_TLS_CLIENT_AUTH || method == AUTH_SELF_SIGNED_TLS_CLIENT_AUTH;
+}
 
 const char *
 config_auth_method_name(enum auth_method method)
@@ -214,6 +230,13 @@ config_describe_private_key_source(const struct profile *p, char *out, size_t si
 		 p->private_key_arg != NULL ? p->private_key_arg : "");
 }
 
+void
+config_describe_client_key_source(const struct profile *p, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", source_prefixes[p->client_key_kind],
+		 p->client_key_arg != NULL ? p->client_key_arg : "");
+}
+
 static int
 out_of_memory(struct error *err)
 {
@@ -249,6 +272,8 @@ profile_free(struct profile *p)
 	free(p->subject_token.arg);
 	free(p->subject_token_type);
 	free(p->requested_token_type);
+	free(p->client_cert);
+	free(p->client_key_arg);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -556,6 +581,26 @@ set_signing_alg(struct profile *p, const char *value, const char *where, struct 
 			 where, value);
 }
 
+/* mutual-TLS client authentication: the certificate is no secret, but only a file names
+ * it (a chain in PEM); the key comes from where a secret may, but for the environment. */
+static int
+set_client_cert(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	if (strncmp(value, "file:", 5) != 0)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s: client_cert \"%s\" names no file — write client_cert = "
+				 "file:/path/to/cert.pem",
+				 where, value);
+	return set_path(&p->client_cert, value + 5, where, "client_cert file", err);
+}
+
+static int
+set_client_key(struct profile *p, const char *value, const char *where, struct error *err)
+{
+	return set_source(&p->client_key_kind, &p->client_key_arg, 0, "client_key", value, where,
+			  err);
+}
+
 static int
 set_seconds(int *field, const char *value, const struct key_rule *rule, const char *where,
 	    struct error *err)
@@ -580,7 +625,7 @@ bad:
 static int
 set_auth_method(struct profile *p, const char *value, const char *where, struct error *err)
 {
-	char names[256] = "";
+	char names[512] = "";
 	size_t i, used = 0;
 
 	for (i = 0; i < AUTH_METHOD_COUNT; i++) {
@@ -668,6 +713,11 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 					 "the provider has registered",
 					 where, CONFIG_KEY_ID_MAX);
 		return replace_string(&p->key_id, value, err);
+	/* mutual-TLS client authentication */
+	case KEY_CLIENT_CERT:
+		return set_client_cert(p, value, where, err);
+	case KEY_CLIENT_KEY:
+		return set_client_key(p, value, where, err);
 	}
 	return 0;
 }
@@ -695,6 +745,7 @@ config_key_value(const struct profile *p, const char *key)
 	case KEY_STRING:
 	case KEY_ENDPOINT:
 	case KEY_PATH:
+	case KEY_CLIENT_CERT:
 		return *(char *const *)((const char *)p + rule->offset);
 	case KEY_AUTH_METHOD:
 		return config_auth_method_name(p->auth_method);
@@ -1947,9 +1998,15 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 				 "profile %s has no client_id — set client_id in [profile %s] in "
 				 "%s or KEYBEARER_CLIENT_ID",
 				 p->name, p->name, file);
-	if (check_key_settings(p, file, err) != 0)
+	if (check_key_settings(p, file, err) != 0 || check_federated_keys(p, file, err) != 0)
 		return -1;
-	return check_federated_keys(p, file, err);
+	/* mutual-TLS client authentication */
+	if (config_auth_is_mtls(p->auth_method) && p->client_cert == NULL)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s uses auth_method = %s but has no client_cert — set "
+				 "client_cert = file:/path/to/cert.pem in [profile %s] in %s",
+				 p->name, config_auth_method_name(p->auth_method), p->name, file);
+	return 0;
 }
 
 static int

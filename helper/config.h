@@ -23,6 +23,9 @@ enum auth_method {
 	/* federated assertions and token exchange */
 	AUTH_CLIENT_ASSERTION, /* a JWT someone else issued: the CI's or the cluster's */
 	AUTH_NONE,	       /* client_id at most: a public client exchanging a token */
+	/* mutual-TLS client authentication (RFC 8705 section 2) */
+	AUTH_TLS_CLIENT_AUTH,
+	AUTH_SELF_SIGNED_TLS_CLIENT_AUTH,
 };
 
 /* federated assertions and token exchange */
@@ -96,6 +99,10 @@ struct profile {
 	struct token_source subject_token; /* grant_type = token_exchange */
 	char *subject_token_type;	   /* NULL: TOKEN_TYPE_JWT */
 	char *requested_token_type;	   /* NULL: none asked for */
+	/* mutual-TLS client authentication */
+	char *client_cert;		  /* client_cert = file:PATH: PEM, the chain may follow */
+	enum secret_kind client_key_kind; /* client_key = keyring | file:PATH | command:CMD */
+	char *client_key_arg;		  /* the path or command; NULL for the keyring */
 };
 
 /* federated assertions and token exchange */
@@ -225,6 +232,12 @@ int config_auth_signs_assertion(enum auth_method method);
 
 /* "keyring", "file:PATH" or "command:CMD" of private_key, as the config file would say it. */
 void config_describe_private_key_source(const struct profile *p, char *out, size_t size);
+/* Whether the method authenticates the client with its TLS certificate (RFC 8705): no
+ * secret, client_cert and client_key instead. */
+int config_auth_is_mtls(enum auth_method method);
+
+/* "keyring", "file:PATH" or "command:CMD": the profile's client_key source. */
+void config_describe_client_key_source(const struct profile *p, char *out, size_t size);
 
 /* "keyring", "env:NAME", "file:PATH" or "command:CMD", as the config file would say it. */
 void config_describe_secret_source(const struct profile *p, char *out, size_t size);

@@ -17,6 +17,7 @@ static int
 build_identity(const struct credentials *c, struct secret *id)
 {
 	const struct secret *parts[] = { &c->secret, &c->assertion, &c->subject_token };
+	const struct secret *alone = c->mtls.cert.value != NULL ? &c->mtls.cert : &c->secret;
 	unsigned char digest[SHA256_DIGEST_SIZE];
 	struct sha256 ctx;
 	size_t i, len = 0, used = 0;
@@ -25,15 +26,16 @@ build_identity(const struct credentials *c, struct secret *id)
 	memset(id, 0, sizeof(*id));
 	if (c->assertion.origin[0] == '\0' && c->subject_token.origin[0] == '\0' &&
 	    c->assertion.value == NULL && c->subject_token.value == NULL) {
-		if (c->secret.value == NULL)
+		/* the secret, or the client certificate of mTLS, alone */
+		if (alone->value == NULL)
 			return 0;
-		id->size = strlen(c->secret.value) + 1;
+		id->size = strlen(alone->value) + 1;
 		id->value = malloc(id->size);
 		if (id->value == NULL)
 			return -1;
 		mlock(id->value, id->size);
-		memcpy(id->value, c->secret.value, id->size);
-		snprintf(id->origin, sizeof(id->origin), "%s", c->secret.origin);
+		memcpy(id->value, alone->value, id->size);
+		snprintf(id->origin, sizeof(id->origin), "%s", alone->origin);
 		return 0;
 	}
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
@@ -75,6 +77,15 @@ credentials_read(const struct profile *p, struct credentials *c, enum lockstate_
 	struct external_use use;
 
 	memset(c, 0, sizeof(*c));
+	/* mutual-TLS client authentication: the certificate stands for the secret; a new one
+	 * is tried at once after a rejection, as a new secret is */
+	if (config_auth_is_mtls(p->auth_method)) {
+		*source = p->client_key_kind == SECRET_KEYRING	 ? LOCKSTATE_KEYRING
+			  : p->client_key_kind == SECRET_COMMAND ? LOCKSTATE_SECRET_COMMAND
+								 : LOCKSTATE_ENDPOINT;
+		if (mtls_load(p, &c->mtls, err) != 0)
+			return -1;
+	}
 	/* the secret, or private_key_jwt's private key, from wherever the profile keeps it */
 	if (config_uses_secret(p) || p->auth_method == AUTH_PRIVATE_KEY_JWT) {
 		struct credential_source src;
@@ -130,6 +141,7 @@ credentials_view(const struct credentials *c, struct token_credentials *view)
 	view->secret = c->secret.value;
 	view->client_assertion = c->assertion.value;
 	view->subject_token = c->subject_token.value;
+	view->mtls = c->mtls.cert.value != NULL ? &c->mtls : NULL;
 }
 
 void
@@ -145,6 +157,10 @@ credentials_describe(const struct profile *p, char *out, size_t size)
 	} else if (p->auth_method == AUTH_PRIVATE_KEY_JWT) {
 		config_describe_private_key_source(p, source, sizeof(source));
 		used += (size_t)snprintf(out + used, size - used, "private key from %s", source);
+	} else if (config_auth_is_mtls(p->auth_method)) {
+		config_describe_client_key_source(p, source, sizeof(source));
+		used += (size_t)snprintf(out + used, size - used, "certificate %s, its key from %s",
+					 p->client_cert, source);
 	}
 	if (p->auth_method == AUTH_CLIENT_ASSERTION && used < size) {
 		config_describe_token_source(&p->assertion, source, sizeof(source));
@@ -167,5 +183,6 @@ credentials_free(struct credentials *c)
 	secret_free(&c->assertion);
 	secret_free(&c->subject_token);
 	secret_free(&c->identity);
+	mtls_free(&c->mtls);
 	memset(c, 0, sizeof(*c));
 }

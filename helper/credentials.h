@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "lockstate.h"
+#include "mtls.h"
 #include "secret.h"
 #include "token.h"
 
@@ -17,6 +18,8 @@ struct credentials {
 	struct secret assertion;		  /* value NULL: not used, or not fetched yet */
 	struct secret subject_token;		  /* value NULL: not used, or not fetched yet */
 	int fetch_assertion, fetch_subject_token; /* github-actions: still to be fetched */
+	/* mutual-TLS client authentication: client_cert and client_key, checked together */
+	struct mtls_credentials mtls;
 	/* what tells these apart from others without showing them (fingerprint.h) */
 	struct secret identity;
 };

@@ -37,7 +37,7 @@ fetch_document(const struct profile *p, struct http_response *resp, struct error
 {
 	char url[4200];
 	size_t len = strlen(p->issuer);
-	struct http_target target = { url, "OIDC discovery", "issuer" };
+	struct http_target target = { url, "OIDC discovery", "issuer", NULL };
 
 	/* issuer + "/.well-known/openid-configuration", without doubling a trailing slash */
 	if (len > 0 && p->issuer[len - 1] == '/')
@@ -84,15 +84,17 @@ int
 discovery_resolve_token_url(struct profile *p, struct error *err)
 {
 	struct discovery d;
+	char **endpoint;
 
 	if (p->token_url != NULL || p->issuer == NULL)
 		return 0;
 	if (discovery_load(p, &d, err) != 0)
 		return -1;
+	endpoint = discovery_token_endpoint(p, &d);
 	error_debug("profile %s: token endpoint %s from the issuer's discovery document", p->name,
-		    d.token_endpoint);
-	p->token_url = d.token_endpoint;
-	d.token_endpoint = NULL;
+		    *endpoint);
+	p->token_url = *endpoint;
+	*endpoint = NULL;
 	discovery_free(&d);
 	return 0;
 }

@@ -15,6 +15,9 @@
 struct discovery {
 	char *token_endpoint;
 	char *jwks_uri; /* NULL when the document names none */
+	/* mutual-TLS client authentication: mtls_endpoint_aliases.token_endpoint (RFC 8705
+	 * section 5), NULL when the document names none */
+	char *mtls_token_endpoint;
 };
 
 /* The profile's discovery document, from the cache when it is younger than a day, else
@@ -30,6 +33,10 @@ void discovery_free(struct discovery *d);
 
 /* discovery_cache.c, for both binaries: */
 
+/* The member of d that is p's token endpoint: with a mutual-TLS auth_method, the mTLS
+ * alias when the document names one, else token_endpoint. */
+char **discovery_token_endpoint(const struct profile *p, struct discovery *d);
+
 /* The cache file name of an issuer's document: "oidc-<32 hex digits>.json". */
 void discovery_cache_name(const char *issuer, char out[64]);
 
@@ -43,7 +50,7 @@ int discovery_read_cached(const struct cache *c, const char *issuer, struct disc
 int discovery_cached(const struct profile *p, struct discovery *d);
 
 /* With an issuer and no token_url, sets p->token_url from discovery (the config is the
- * caller's own copy). */
+ * caller's own copy): with a mutual-TLS auth_method, the mTLS alias when there is one. */
 int discovery_resolve_token_url(struct profile *p, struct error *err);
 
 #endif

@@ -19,13 +19,15 @@ discovery_free(struct discovery *d)
 {
 	free(d->token_endpoint);
 	free(d->jwks_uri);
+	free(d->mtls_token_endpoint);
 	memset(d, 0, sizeof(*d));
 }
 
-/* An endpoint the document names: a string that passes the rules a configured one must. */
+/* An endpoint the document names: a string that passes the rules a configured one must.
+ * label names it in messages (a member of a member: "mtls_endpoint_aliases.x"). */
 static int
-take_endpoint(struct json_object *doc, const char *name, int required, const char *issuer,
-	      char **out, struct error *err)
+take_endpoint(struct json_object *doc, const char *name, const char *label, int required,
+	      const char *issuer, char **out, struct error *err)
 {
 	struct json_object *value;
 	struct url endpoint, origin;
@@ -36,15 +38,15 @@ take_endpoint(struct json_object *doc, const char *name, int required, const cha
 		return required ? error_set(err, KB_EXIT_PROTOCOL,
 					    "the discovery document of %s has no %s — check "
 					    "issuer",
-					    issuer, name)
+					    issuer, label)
 				: 0;
 	/* a string with a NUL byte would be read, as a C string, only up to it */
 	if (strictjson_string(value) == NULL)
 		return error_set(err, KB_EXIT_PROTOCOL,
 				 "the discovery document of %s has a %s that is not a string "
 				 "without NUL bytes — check issuer",
-				 issuer, name);
-	snprintf(what, sizeof(what), "%s in the discovery document of %s", name, issuer);
+				 issuer, label);
+	snprintf(what, sizeof(what), "%s in the discovery document of %s", label, issuer);
 	if (url_check_endpoint(json_object_get_string(value), what, err) != 0) {
 		err->code = KB_EXIT_PROTOCOL;
 		return -1;
@@ -61,6 +63,25 @@ take_endpoint(struct json_object *doc, const char *name, int required, const cha
 	*out = strdup(json_object_get_string(value));
 	return *out != NULL ? 0
 			    : error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+}
+
+/* mutual-TLS client authentication: RFC 8705 section 5's aliases, an object whose
+ * token_endpoint (the only one we use) passes the rules the plain one must. */
+static int
+take_mtls_aliases(struct json_object *doc, const char *issuer, struct discovery *d,
+		  struct error *err)
+{
+	struct json_object *aliases;
+
+	if (!json_object_object_get_ex(doc, "mtls_endpoint_aliases", &aliases))
+		return 0;
+	if (!json_object_is_type(aliases, json_type_object))
+		return error_set(err, KB_EXIT_PROTOCOL,
+				 "the discovery document of %s has an mtls_endpoint_aliases that "
+				 "is not a JSON object — check issuer",
+				 issuer);
+	return take_endpoint(aliases, "token_endpoint", "mtls_endpoint_aliases.token_endpoint", 0,
+			     issuer, &d->mtls_token_endpoint, err);
 }
 
 int
@@ -87,8 +108,10 @@ discovery_parse(const char *text, size_t len, const char *issuer, struct discove
 			  issuer, claimed != NULL ? claimed : "(none)");
 		goto out;
 	}
-	if (take_endpoint(doc, "token_endpoint", 1, issuer, &d->token_endpoint, err) != 0 ||
-	    take_endpoint(doc, "jwks_uri", 0, issuer, &d->jwks_uri, err) != 0)
+	if (take_endpoint(doc, "token_endpoint", "token_endpoint", 1, issuer, &d->token_endpoint,
+			  err) != 0 ||
+	    take_endpoint(doc, "jwks_uri", "jwks_uri", 0, issuer, &d->jwks_uri, err) != 0 ||
+	    take_mtls_aliases(doc, issuer, d, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -96,6 +119,16 @@ out:
 		discovery_free(d);
 	json_object_put(doc);
 	return rc;
+}
+
+char **
+discovery_token_endpoint(const struct profile *p, struct discovery *d)
+{
+	/* mutual-TLS client authentication: RFC 8705 section 5, where the server takes
+	 * certificates (often another host or port than its plain endpoint) */
+	if (config_auth_is_mtls(p->auth_method) && d->mtls_token_endpoint != NULL)
+		return &d->mtls_token_endpoint;
+	return &d->token_endpoint;
 }
 
 void

@@ -443,7 +443,7 @@ external_token_fetch_github(const struct profile *p, const struct external_use *
 	const char *base = getenv(GITHUB_REQUEST_URL_VARIABLE);
 	const char *request_token = getenv(GITHUB_REQUEST_TOKEN_VARIABLE);
 	struct http_target target = { NULL, "the CI's ID-token endpoint",
-				      GITHUB_REQUEST_URL_VARIABLE };
+				      GITHUB_REQUEST_URL_VARIABLE, NULL };
 	struct token_request req = { 0 };
 	long long started = monotonic_ms(), deadline, delay;
 	int attempt, asked, missing_url = base == NULL || *base == '\0',

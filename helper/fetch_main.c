@@ -9,8 +9,10 @@
  *   keybearer-fetch check --profile NAME        (keybearer check execs it)
  *   keybearer-fetch keygen --profile NAME [--type ec|rsa] [--out FILE]
  *   keybearer-fetch key-status --profile NAME   (keybearer status asks it)
+ *   keybearer-fetch client-cert --profile NAME --fd N   (keybearer curl asks it)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
@@ -39,6 +41,7 @@
 #include "keygen.h"
 #include "login.h"
 #include "monotonic.h"
+#include "mtls.h"
 #include "notice.h"
 #include "output.h"
 #include "safefile.h"
@@ -469,6 +472,63 @@ run_mint_command(int argc, char **argv, struct error *err)
 	return run_mint(&job, err);
 }
 
+/* mutual-TLS client authentication, for keybearer curl: `client-cert --profile NAME --fd N`
+ * writes the profile's certificate chain and then its key into the memory file N (made
+ * by keybearer with sealing allowed), and seals it, so the tool that opens it can only
+ * read it. keybearer never reads the key itself. */
+static int
+run_client_cert_command(int argc, char **argv, struct error *err)
+{
+	const unsigned seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	struct mtls_credentials m = { 0 };
+	struct config cfg;
+	const struct profile *p;
+	struct stat st;
+	char *end;
+	long fd;
+	int rc = -1;
+
+	if (argc != 6 || strcmp(argv[2], "--profile") != 0 || strcmp(argv[4], "--fd") != 0)
+		return usage_error(err, "client-cert takes --profile NAME --fd N");
+	fd = strtol(argv[5], &end, 10);
+	if (*argv[5] == '\0' || *end != '\0' || fd <= STDERR_FILENO || fd > INT_MAX)
+		return usage_error(err, "bad --fd");
+	/* An empty memory file that can still be sealed, as keybearer makes it: the key goes
+	 * nowhere else (not a terminal, not a file). Not for a client_key command, nor
+	 * anything it starts. */
+	if (fcntl((int)fd, F_GET_SEALS) != 0 || fstat((int)fd, &st) != 0 || st.st_size != 0 ||
+	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0)
+		return usage_error(err, "--fd names no empty, unsealed memory file");
+	if (config_load(&cfg, err) != 0)
+		return -1;
+	p = config_select(&cfg, argv[3], err);
+	if (p == NULL)
+		goto out;
+	if (!config_auth_is_mtls(p->auth_method)) {
+		error_set(err, KB_EXIT_INTERNAL,
+			  "profile %s has no client certificate — report this bug", p->name);
+		goto out;
+	}
+	config_scrub_secret_variables(&cfg, NULL);
+	if (mtls_load(p, &m, err) != 0)
+		goto out;
+	if (output_write_all((int)fd, m.cert.value, m.cert.size - 1) != 0 ||
+	    output_write_all((int)fd, "\n", 1) != 0 ||
+	    output_write_all((int)fd, m.key.value, m.key.size - 1) != 0 ||
+	    fcntl((int)fd, F_ADD_SEALS, seals) != 0) {
+		error_set(err, KB_EXIT_INTERNAL,
+			  "cannot hand over the client certificate of profile %s: %s — check the "
+			  "memory limits",
+			  p->name, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	mtls_free(&m);
+	config_free(&cfg);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv, struct error *err);
@@ -482,6 +542,8 @@ static const struct {
 	/* key-based client authentication */
 	{ "keygen", keygen_run },
 	{ "key-status", keygen_key_status },
+	/* mutual-TLS client authentication */
+	{ "client-cert", run_client_cert_command },
 };
 
 int

@@ -83,6 +83,35 @@ server_date(CURL *curl)
 	return when > 0 ? (long long)when : 0;
 }
 
+/* mutual-TLS client authentication: the TLS alerts a server sends when it will not take
+ * our certificate (RFC 8446 section 6.2; OpenSSL's names for them). With TLS 1.3 they
+ * come after the handshake seemed done, as the first read fails. */
+static int
+refused_certificate(CURLcode code, const char *why)
+{
+	static const char *const alerts[] = {
+		"alert bad certificate",
+		"alert certificate required",
+		"alert unknown ca",
+		"alert certificate unknown",
+		"alert unsupported certificate",
+		"alert certificate revoked",
+		"alert certificate expired",
+		"alert access denied",
+		"alert handshake failure",
+		"alert decrypt error",
+	};
+	size_t i;
+
+	if (code != CURLE_SSL_CONNECT_ERROR && code != CURLE_RECV_ERROR && code != CURLE_SEND_ERROR)
+		return 0;
+	for (i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++) {
+		if (strstr(why, alerts[i]) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 transport_error(CURLcode code, const char *detail, const struct redaction *redaction,
 		const struct profile *p, const struct http_target *t,
@@ -96,6 +125,13 @@ transport_error(CURLcode code, const char *detail, const struct redaction *redac
 		token_excerpt(raw, strlen(raw), redaction, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", raw);
+	if (t->mtls != NULL && refused_certificate(code, why))
+		return error_set(err, KB_EXIT_REJECTED,
+				 "%s %s refused the client certificate of profile %s (%s): %s — "
+				 "check that client_cert is the one registered for client_id and "
+				 "issued by a CA the server trusts",
+				 t->what, t->url, p->name, config_auth_method_name(p->auth_method),
+				 why);
 
 	switch (code) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -238,6 +274,28 @@ ca_bundle_read(const struct profile *p, struct ca_bundle *ca, struct error *err)
 	return rc;
 }
 
+/* mutual-TLS client authentication: the certificate chain and its key as blobs. The key is
+ * not copied: libcurl reads it from our locked buffer, which outlives the handle and is
+ * wiped; nothing reaches a file. */
+static int
+present_certificate(CURL *curl, const struct mtls_credentials *m, struct error *err)
+{
+	struct curl_blob cert = { m->cert.value, m->cert.size - 1, CURL_BLOB_COPY };
+	struct curl_blob key = { m->key.value, m->key.size - 1, CURL_BLOB_NOCOPY };
+	CURLcode rc = CURLE_OK;
+
+	rc |= curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+	rc |= curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+	rc |= curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+	rc |= curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+	if (rc != CURLE_OK)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "this libcurl (%s) cannot take a client certificate from memory — "
+				 "install libcurl 7.71 or newer, built with OpenSSL",
+				 curl_version());
+	return 0;
+}
+
 /* KEYBEARER_DEBUG=1: where the time of a request went (the cold path's breakdown). */
 static void
 debug_timings(CURL *curl, const struct profile *p)
@@ -297,6 +355,8 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 		goto out;
 	}
 	if (restrict_transport(curl, t->url, &endpoint, p->ca_file ? &ca_storage : NULL, err) != 0)
+		goto out;
+	if (t->mtls != NULL && present_certificate(curl, t->mtls, err) != 0)
 		goto out;
 	if (req != NULL && req->body != NULL) {
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -411,7 +471,8 @@ int
 http_mint(const struct profile *p, const struct token_credentials *creds, long long deadline_ms,
 	  struct token_result *out, int *retry_after, struct error *err)
 {
-	const struct http_target target = { p->token_url, "token endpoint", "token_url" };
+	const struct http_target target = { p->token_url, "token endpoint", "token_url",
+					    creds->mtls };
 	struct token_request req = { 0 };
 	struct http_response resp = { 0 };
 	struct assertion assertion = { 0 };

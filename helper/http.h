@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "mtls.h"
 #include "token.h"
 
 #define HTTP_REPLY_MAX (1024 * 1024)
@@ -28,6 +29,8 @@ struct http_target {
 	const char *url;
 	const char *what; /* "token endpoint", "OIDC discovery", "JWKS" */
 	const char *key;  /* the profile key to check: "token_url", "issuer", "jwks_url" */
+	/* mutual-TLS client authentication: the certificate to present, or NULL */
+	const struct mtls_credentials *mtls;
 };
 
 /* POSTs req to t->url, or GETs it when req or its body is NULL (with req's Authorization
@@ -44,9 +47,10 @@ int http_request(const struct profile *p, const struct http_target *t,
 int http_get_document(const struct profile *p, const struct http_target *t,
 		      struct http_response *resp, struct error *err);
 
-/* One attempt of the whole exchange: the request built for the profile with creds,
- * sent, the reply validated into out, all by deadline_ms (monotonic). *retry_after is what
- * the endpoint asked for in Retry-After, in seconds, or -1. */
+/* One attempt of the whole exchange: the request built for the profile with creds (with
+ * creds->mtls, over a connection that presents the client's certificate), sent, the reply
+ * validated into out, all by deadline_ms (monotonic). *retry_after is what the endpoint
+ * asked for in Retry-After, in seconds, or -1. */
 int http_mint(const struct profile *p, const struct token_credentials *creds, long long deadline_ms,
 	      struct token_result *out, int *retry_after, struct error *err);
 

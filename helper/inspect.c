@@ -20,6 +20,21 @@
 #include "output.h"
 #include "safefile.h"
 
+/* RFC 8705 section 3.1: a token bound to a client certificate names its thumbprint in
+ * cnf; said apart from the claims, as a resource will ask for that certificate. */
+static void
+add_binding(struct json_object *report, struct json_object *claims)
+{
+	struct json_object *cnf, *thumbprint;
+
+	if (json_object_object_get_ex(claims, "cnf", &cnf) &&
+	    json_object_is_type(cnf, json_type_object) &&
+	    json_object_object_get_ex(cnf, "x5t#S256", &thumbprint) &&
+	    json_object_is_type(thumbprint, json_type_string))
+		json_object_object_add(report, "bound_to_certificate",
+				       json_object_new_string(json_object_get_string(thumbprint)));
+}
+
 static int
 print_inspection(const char *token, const struct cache_record *cached, struct error *err)
 {
@@ -36,6 +51,7 @@ print_inspection(const char *token, const struct cache_record *cached, struct er
 	report = json_object_new_object();
 	json_object_object_add(report, "header", header);
 	json_object_object_add(report, "claims", claims);
+	add_binding(report, claims);
 	if (cached != NULL)
 		expires_at = cached->expires_at;
 	else if (jwt_claim_time(claims, "exp", &expires_at) != 0)

@@ -39,6 +39,13 @@ static const struct {
 				     "private key",
 				     " private key",
 				     "application/x-pem-file" },
+	/* mutual-TLS client authentication */
+	[CREDENTIAL_CLIENT_KEY] = { { .name = KEYRING_CLIENT_KEY_SCHEMA,
+				      .flags = SECRET_SCHEMA_NONE,
+				      .attributes = ITEM_ATTRIBUTES },
+				    "client key",
+				    " client key",
+				    "application/x-pem-file" },
 };
 
 /* One conversation with the Secret Service, under one deadline. */
@@ -347,6 +354,11 @@ missing(const struct keyring_call *call, struct error *err)
 {
 	const char *name = call->p->name;
 
+	if (call->item == CREDENTIAL_CLIENT_KEY)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "no client key stored for profile %s — run keybearer login "
+				 "--client-key FILE --profile %s, or set client_key = file:/path",
+				 name, name);
 	if (call->item == CREDENTIAL_PRIVATE_KEY)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "no private key stored for profile %s — run keybearer keygen "

@@ -11,6 +11,8 @@
 #define KEYRING_SCHEMA "org.keybearer.ClientSecret"
 /* key-based client authentication: the private key is an item of its own schema */
 #define KEYRING_KEY_SCHEMA "org.keybearer.PrivateKey"
+/* mutual-TLS client authentication: the client_key = keyring item, same attributes */
+#define KEYRING_CLIENT_KEY_SCHEMA "org.keybearer.ClientKey"
 
 enum keyring_state {
 	KEYRING_STORED,

@@ -239,6 +239,15 @@ login_profile(struct config *cfg, const struct login_options *o, struct error *e
 			  "stores secrets of other profiles: give --profile NAME");
 		return NULL;
 	}
+	/* mutual-TLS client authentication */
+	if (config_auth_is_mtls(p->auth_method)) {
+		error_set(err, KB_EXIT_CONFIG,
+			  "profile %s authenticates with its client certificate (auth_method = "
+			  "%s): it has no secret to store — keybearer login --client-key FILE "
+			  "--profile %s stores the certificate's key",
+			  p->name, config_auth_method_name(p->auth_method), p->name);
+		return NULL;
+	}
 	/* federated assertions and token exchange (private_key_jwt is told of its key later) */
 	if (!config_uses_secret(p) && p->auth_method != AUTH_PRIVATE_KEY_JWT) {
 		error_set(err, KB_EXIT_CONFIG,

@@ -38,6 +38,14 @@ credential_source_of(const struct profile *p, enum credential_item item,
 		src->whole_text = 1;
 		return;
 	}
+	if (item == CREDENTIAL_CLIENT_KEY) {
+		src->what = "client key";
+		src->key = "client_key";
+		src->kind = p->client_key_kind;
+		src->arg = p->client_key_arg;
+		src->whole_text = 1;
+		return;
+	}
 	src->what = "client secret";
 	src->key = "secret";
 	src->kind = p->secret_kind;
@@ -140,7 +148,9 @@ resolve_file(const struct profile *p, const struct credential_source *src, struc
 	/* Mounted secrets are often symlinks (Kubernetes: mount with defaultMode 0400); the
 	 * mode and owner of the target are what matter. */
 	struct safefile_rules rules = {
-		.what = src->item == CREDENTIAL_SECRET ? "secret file" : "private key file",
+		.what = src->item == CREDENTIAL_SECRET	      ? "secret file"
+			: src->item == CREDENTIAL_PRIVATE_KEY ? "private key file"
+							      : "client key file",
 		.refuse_symlink = 0,
 		.allow_root_owner = 1,
 		.forbidden = 077,
@@ -375,6 +385,15 @@ credential_resolve(const struct profile *p, const struct credential_source *src,
 			return resolvers[i].resolve(p, src, s, err);
 	}
 	return error_set(err, KB_EXIT_INTERNAL, "unknown %s source — report this bug", src->what);
+}
+
+int
+secret_resolve_client_key(const struct profile *p, struct secret *s, struct error *err)
+{
+	struct credential_source src;
+
+	credential_source_of(p, CREDENTIAL_CLIENT_KEY, &src);
+	return credential_resolve(p, &src, s, err);
 }
 
 int

@@ -22,6 +22,7 @@ struct secret {
 enum credential_item {
 	CREDENTIAL_SECRET,	/* secret = ...: the client secret */
 	CREDENTIAL_PRIVATE_KEY, /* private_key = ...: the PEM key of private_key_jwt */
+	CREDENTIAL_CLIENT_KEY,	/* client_key = ...: the PEM key of an mTLS client_cert */
 };
 
 /* One credential of a profile and where it comes from: what every source resolves the
@@ -61,6 +62,10 @@ int credential_take(struct secret *s, const char *value, size_t len, const struc
  * `secret = keyring` (the default), `env:NAME`, `file:PATH` or `command:CMD` (the env
  * profile's is env:KEYBEARER_CLIENT_SECRET); `private_key = keyring | file: | command:`. */
 int secret_resolve(const struct profile *p, struct secret *s, struct error *err);
+
+/* mutual-TLS client authentication: the PEM private key of the profile's client_cert,
+ * resolved as credential_resolve does (CREDENTIAL_CLIENT_KEY). */
+int secret_resolve_client_key(const struct profile *p, struct secret *s, struct error *err);
 
 /* credential_take for the client secret. */
 int secret_take(struct secret *s, const char *value, size_t len, const struct profile *p,

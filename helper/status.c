@@ -277,8 +277,8 @@ discovered_token_url(const struct profile *p)
 
 	if (p->token_url != NULL || discovery_cached(p, &d) != 0)
 		return NULL;
-	url = d.token_endpoint;
-	d.token_endpoint = NULL;
+	url = *discovery_token_endpoint(p, &d);
+	*discovery_token_endpoint(p, &d) = NULL;
 	discovery_free(&d);
 	return url;
 }

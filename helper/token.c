@@ -460,6 +460,11 @@ token_request_build(const struct profile *p, const struct token_credentials *cre
 		if (p->client_id != NULL)
 			rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
 		break;
+	case AUTH_TLS_CLIENT_AUTH:
+	case AUTH_SELF_SIGNED_TLS_CLIENT_AUTH:
+		/* RFC 8705 section 2: the certificate authenticates; client_id says who */
+		rc |= append_param(&req->body, &used, &cap, "client_id", p->client_id);
+		break;
 	}
 	rc |= add_client_redaction(p, creds, &req->redaction);
 	rc |= add_token_forms(&req->redaction, creds->subject_token);
@@ -661,6 +666,10 @@ oauth_error_reply(const struct token_reply *reply, const struct redaction *redac
 	description = strictjson_get_string(obj, "error_description");
 	advice = federated_advice(reply, code);
 	if (advice == NULL && strcmp(code, "invalid_client") == 0 &&
+	    config_auth_is_mtls(reply->auth_method))
+		advice = "check client_id, client_cert (is it the one registered for the client?) "
+			 "and auth_method";
+	if (advice == NULL && strcmp(code, "invalid_client") == 0 &&
 	    reply->auth_method == AUTH_PRIVATE_KEY_JWT)
 		advice = "check client_id, that the provider has this key's public half "
 			 "registered for the client (keybearer keygen prints it) and auth_method";
@@ -730,8 +739,11 @@ http_failure(const struct token_reply *reply, const struct redaction *redaction,
 	if (reply->status == 401 || reply->status == 403)
 		return error_set(err, KB_EXIT_REJECTED,
 				 "token endpoint refused the request (HTTP %ld): \"%s\" — check "
-				 "client_id and secret (was the secret rotated?)",
-				 reply->status, excerpt);
+				 "client_id and %s",
+				 reply->status, excerpt,
+				 config_auth_is_mtls(reply->auth_method)
+					 ? "client_cert (is it the one registered for the client?)"
+					 : "secret (was the secret rotated?)");
 	return error_set(err, KB_EXIT_PROTOCOL,
 			 "token endpoint answered HTTP %ld: \"%s\" — check token_url",
 			 reply->status, excerpt);

@@ -19,6 +19,8 @@
 
 /* What a request proves the client (and, for token exchange, its subject) with; NULL
  * members are not sent. */
+struct mtls_credentials;
+
 struct token_credentials {
 	/* client_secret_post, client_secret_basic, client_secret_jwt's HMAC key; the PEM
 	 * private key of private_key_jwt (for the redaction only) */
@@ -26,6 +28,9 @@ struct token_credentials {
 	/* a JWT, RFC 7523: auth_method = client_assertion's, or the one keybearer signed */
 	const char *client_assertion;
 	const char *subject_token; /* grant_type = token_exchange, RFC 8693 */
+	/* mutual-TLS client authentication: the certificate and key the TLS connection
+	 * presents (the request then carries client_id only); NULL for the other methods */
+	const struct mtls_credentials *mtls;
 };
 
 /* Every member holds the secret: token_request_free wipes them. */

@@ -157,7 +157,7 @@ out:
 static int
 verify_token(const struct profile *p, const char *token, const char *audience, struct error *err)
 {
-	struct http_target target = { NULL, "JWKS", "jwks_url or issuer" };
+	struct http_target target = { NULL, "JWKS", "jwks_url or issuer", NULL };
 	struct http_response resp = { 0 };
 	struct jwks_result key;
 	char *url = NULL, summary[1024], *line = NULL;

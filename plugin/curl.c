@@ -374,9 +374,31 @@ out:
 
 /* One curl run. With watch, its stdout and stderr are held back while they might be a
  * 401's, by the status lines curl dumps on HEADER_PATH. */
+/* The config curl reads from the pipe: the header and, for a profile that authenticates
+ * with its certificate, that certificate and key (one PEM file: chain, then key), so a
+ * token bound to it (RFC 8705 section 3) is accepted. malloc'ed, or NULL. */
+static char *
+curl_config(const char *token, const struct wrapped_cert *cert)
+{
+	char *header = output_render(OUTPUT_CURL, token, 0, 0), *config;
+	size_t len;
+
+	if (header == NULL || cert->fd < 0)
+		return header;
+	len = strlen(header) + 4 * sizeof(cert->path) + 64;
+	config = malloc(len);
+	if (config != NULL)
+		snprintf(config, len,
+			 "%scert = \"%s\"\ncert-type = PEM\nkey = \"%s\"\nkey-type = PEM\n", header,
+			 cert->path, cert->path);
+	safefile_free_string(header);
+	return config;
+}
+
 static int
-run_curl(const struct config *cfg, const char *token, char **args, int nargs,
-	 const struct curl_scan *scan, int watch, struct wrapped_run *run, struct error *err)
+run_curl(const struct config *cfg, const char *token, const struct wrapped_cert *cert, char **args,
+	 int nargs, const struct curl_scan *scan, int watch, struct wrapped_run *run,
+	 struct error *err)
 {
 	char *argv[CURL_OWN_ARGS + CURL_MAX_ARGS + 1], *config;
 	struct wrapped_child child = { .tool = "curl",
@@ -390,7 +412,7 @@ run_curl(const struct config *cfg, const char *token, char **args, int nargs,
 	if (nargs > CURL_MAX_ARGS)
 		return error_set(err, KB_EXIT_USAGE, "too many curl arguments (at most %d)",
 				 CURL_MAX_ARGS);
-	config = output_render(OUTPUT_CURL, token, 0, 0);
+	config = curl_config(token, cert);
 	if (config == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 	child.config_fd = wrapped_config_pipe(config, "curl", err);
@@ -436,6 +458,7 @@ plugin_curl(int argc, char **argv, struct error *err)
 	const struct profile *p;
 	struct curl_scan scan = { 0 };
 	struct wrapped_run run = { 0 };
+	struct wrapped_cert cert = { .fd = -1 };
 	struct config cfg;
 	int first, rc = -1, retry;
 
@@ -446,8 +469,9 @@ plugin_curl(int argc, char **argv, struct error *err)
 	if (config_load(&cfg, err) != 0)
 		return -1;
 	if (scan_arguments(&cfg, profile_flag, argv + first, argc - first, &p, &scan, err) != 0 ||
-	    obtain_token(&cfg, p, -1, &rec, err) != 0 ||
-	    run_curl(&cfg, rec.access_token, argv + first, argc - first, &scan, 1, &run, err) != 0)
+	    obtain_token(&cfg, p, -1, &rec, err) != 0 || wrapped_client_cert(p, &cert, err) != 0 ||
+	    run_curl(&cfg, rec.access_token, &cert, argv + first, argc - first, &scan, 1, &run,
+		     err) != 0)
 		goto out;
 	/* Only a request curl can send again, and only when nothing but the 401 came of it. */
 	retry = run.last_status == 401 && !wrapped_run_shown(&run) && !scan.reads_stdin;
@@ -461,13 +485,14 @@ plugin_curl(int argc, char **argv, struct error *err)
 			goto out;
 		cache_record_free(&rec);
 		if (obtain_token(&cfg, p, -1, &rec, err) != 0 ||
-		    run_curl(&cfg, rec.access_token, argv + first, argc - first, &scan, 0, &run,
-			     err) != 0)
+		    run_curl(&cfg, rec.access_token, &cert, argv + first, argc - first, &scan, 0,
+			     &run, err) != 0)
 			goto out;
 	}
 	rc = wrapped_exit("curl", &run, err);
 out:
 	wrapped_run_free(&run);
+	wrapped_client_cert_close(&cert);
 	curl_scan_free(&scan);
 	cache_record_free(&rec);
 	config_free(&cfg);

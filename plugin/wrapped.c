@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "obtain.h"
 #include "output.h"
 #include "url.h"
 
@@ -240,6 +241,55 @@ wrapped_config_once(const char *text, const char *tool, struct wrapped_once *onc
 		return once_failed(once, tool, once->path, ESTALE,
 				   "mount the /proc of this PID namespace", err);
 	return 0;
+}
+
+int
+wrapped_client_cert(const struct profile *p, struct wrapped_cert *cert, struct error *err)
+{
+	const unsigned seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	char number[16], answer[16];
+	const char *args[] = { "client-cert", "--profile", p->name, "--fd", number, NULL };
+	struct stat st;
+	ssize_t answer_len;
+	int got;
+
+	cert->fd = -1;
+	cert->path[0] = '\0';
+	if (!config_auth_is_mtls(p->auth_method))
+		return 0;
+	cert->fd = memfd_create("keybearer-client-cert", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (cert->fd < 0)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "cannot make a memory file for the client certificate: %s — check "
+				 "the process limits",
+				 strerror(errno));
+	snprintf(number, sizeof(number), "%d", cert->fd);
+	if (obtain_run_fetch(args, cert->fd, answer, sizeof(answer), &answer_len, err) != 0)
+		goto fail;
+	/* what reaches the tool is what keybearer-fetch wrote, and no one else can add to it */
+	got = fcntl(cert->fd, F_GET_SEALS);
+	if (got < 0 || ((unsigned)got & seals) != seals || fstat(cert->fd, &st) != 0 ||
+	    st.st_size == 0) {
+		error_set(err, KB_EXIT_INTERNAL,
+			  "keybearer-fetch did not hand over a sealed client certificate for "
+			  "profile %s — reinstall keybearer",
+			  p->name);
+		goto fail;
+	}
+	snprintf(cert->path, sizeof(cert->path), "/proc/%ld/fd/%d", (long)getpid(), cert->fd);
+	return 0;
+fail:
+	wrapped_client_cert_close(cert);
+	return -1;
+}
+
+void
+wrapped_client_cert_close(struct wrapped_cert *cert)
+{
+	if (cert->fd >= 0)
+		close(cert->fd);
+	cert->fd = -1;
+	cert->path[0] = '\0';
 }
 
 struct status_line {

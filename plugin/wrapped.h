@@ -64,6 +64,18 @@ int wrapped_config_once(const char *text, const char *tool, struct wrapped_once 
 /* Closes the descriptor if the tool has not opened it. */
 void wrapped_config_once_close(struct wrapped_once *once);
 
+/* mutual-TLS client authentication: the profile's certificate chain and key, which
+ * keybearer-fetch writes into a memory file that it seals (no one can change it after);
+ * keybearer never reads the key. path is /proc/PID/fd/N of our own descriptor, which the
+ * tool opens as often as it needs while we hold it; the tool inherits no descriptor, so
+ * nothing it starts does. */
+struct wrapped_cert {
+	int fd; /* -1 when the profile presents none */
+	char path[64];
+};
+int wrapped_client_cert(const struct profile *p, struct wrapped_cert *cert, struct error *err);
+void wrapped_client_cert_close(struct wrapped_cert *cert);
+
 /* The tool's stdout or stderr, held back while it might be a 401's. */
 struct wrapped_stream {
 	int to; /* our descriptor it goes on to: 1 or 2 */

@@ -130,7 +130,7 @@ bad_config 1 '"token_url" is outside any section — put it under \[profile NAME
 bad_config 1 'unknown section \[default\] — sections are written \[profile NAME\]' $'[default]\nclient_id = x\n'
 bad_config 3 'malformed line — write "key = value" lines' $'[profile p]\nclient_id = x\nthis is not a setting\n'
 bad_config 3 'client_id is given twice for profile p' $'[profile p]\nclient_id = x\nclient_id = y\n'
-bad_config 2 'unknown auth_method "client_secret" — use client_secret_post, client_secret_basic, client_secret_jwt, private_key_jwt, client_assertion or none' $'[profile p]\nauth_method = client_secret\n'
+bad_config 2 'unknown auth_method "client_secret" — use client_secret_post, client_secret_basic, client_secret_jwt, private_key_jwt, client_assertion, none, tls_client_auth or self_signed_tls_client_auth' $'[profile p]\nauth_method = client_secret\n'
 bad_config 2 'timeout must be a whole number of seconds from 1 to 600, not "0"' $'[profile p]\ntimeout = 0\n'
 bad_config 2 'refresh_margin must be a whole number of seconds' $'[profile p]\nrefresh_margin = soon\n'
 bad_config 2 'unknown secret source "hunter2" — use keyring, env:VARIABLE, file:/path or command:CMD' $'[profile p]\nsecret = hunter2\n'

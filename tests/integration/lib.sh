@@ -89,7 +89,8 @@ wait_for_file() {
 	fail "$2 did not start"
 }
 
-# start_server [--http]: sets PORT and BASE (https unless --http).
+# start_server [--http | --mtls]: sets PORT and BASE (https unless --http; --mtls: the
+# server also asks for client certificates, and takes those the test CA issued).
 start_server() {
 	local scheme=https tls_args=() port_file
 	if [ "${1:-}" = "--http" ]; then
@@ -97,6 +98,7 @@ start_server() {
 	else
 		[ -f "$CA" ] || bash "$TESTS/make-ca.sh" "$WORK/tls"
 		tls_args=(--cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key")
+		[ "${1:-}" != "--mtls" ] || tls_args+=(--client-ca "$CA")
 	fi
 	[ -f "$WORK/secret" ] || { printf '%s' "$SECRET" >"$WORK/secret" && chmod 600 "$WORK/secret"; }
 	port_file=$(mktemp "$WORK/port.XXXXXX")

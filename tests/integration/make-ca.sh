@@ -7,6 +7,11 @@
 #   other-server.pem, other-server.key
 #                                   ... and a server certificate issued by it,
 #                                   for checking that verification fails
+#   client.pem, client.key          a client certificate (CN=kb-test-client) the
+#                                   test CA issued, for mutual TLS
+#   other-client.pem, other-client.key
+#                                   the same name, issued by the unrelated CA:
+#                                   one a server asking for the test CA refuses
 #
 # Both server certificates carry identical names, so the only difference a
 # client can notice between them is which CA signed them.
@@ -66,3 +71,20 @@ make_pair() {
 
 make_pair "" "keybearer test CA"
 make_pair "other-" "keybearer untrusted test CA"
+
+# make_client PREFIX: PREFIXclient.{pem,key}, issued by PREFIXca
+make_client() {
+    local prefix=$1 client="$dir/${1}client"
+    run_openssl req "${keygen[@]}" -days "$days" \
+        -subj "/CN=kb-test-client" \
+        -CA "$dir/${prefix}ca.pem" -CAkey "$dir/${prefix}ca.key" \
+        -keyout "$client.key" -out "$client.pem" \
+        -addext basicConstraints=critical,CA:FALSE \
+        -addext keyUsage=critical,digitalSignature \
+        -addext extendedKeyUsage=clientAuth
+    chmod 0600 "$client.key"
+    chmod 0644 "$client.pem"
+}
+
+make_client ""
+make_client "other-"

@@ -107,6 +107,7 @@ class State:
         self.last = {}
         self.overrides = {}  # mode -> the mode whose behaviour it borrows for now
         self.issued = {}  # token -> (expiry as real time.time(), client_id)
+        self.bindings = {}  # token -> the x5t#S256 of the certificate it is bound to
         self.jti = 0
         # Tokens only need to be verifiable by this process.
         self.jwt_key = secrets.token_bytes(32)
@@ -248,8 +249,29 @@ def same(a, b):
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
+def cert_thumbprint(der):
+    """RFC 8705 section 3.1: x5t#S256, the base64url SHA-256 of the certificate's DER."""
+    return b64url(hashlib.sha256(der).digest())
+
+
+def authenticate_tls(state, req, params):
+    """RFC 8705 tls_client_auth: the client id in the form, no secret anywhere, and a
+    client certificate (the TLS layer checked it chains to --client-ca)."""
+    state.annotate(req.entry, "auth_method", "tls_client_auth")
+    if "client_secret" in params or "authorization" in req.headers:
+        raise OAuthError(400, "invalid_request", "a secret alongside the certificate")
+    if req.peer_cert is None:
+        raise invalid_client("no client certificate")
+    state.annotate(req.entry, "x5t#S256", cert_thumbprint(req.peer_cert))
+    if params.get("client_id") != state.client_id:
+        raise invalid_client()
+    return state.client_id
+
+
 def authenticate(state, req, params, require=None):
     """Check client credentials; return the client id or raise OAuthError."""
+    if require == "tls_client_auth":
+        return authenticate_tls(state, req, params)
     basic = basic_credentials(req.headers.get("authorization", ""))
     if basic is not None and "client_secret" in params:
         raise OAuthError(400, "invalid_request",
@@ -475,8 +497,12 @@ def token_mode(*, expires_in=3600, lifetime=None, token_type="Bearer",
                                  ("resource", "resource")):
                 if param in params:
                     claims[claim] = params[param]
+            if require == "tls_client_auth":
+                claims["cnf"] = {"x5t#S256": cert_thumbprint(req.peer_cert)}
             access_token = make_jwt(state.jwt_key, claims)
         state.remember(access_token, lifetime - age, client_id)
+        if require == "tls_client_auth" and token is None:
+            state.bindings[access_token] = cert_thumbprint(req.peer_cert)
 
         reply = {"access_token": access_token, "token_type": token_type}
         if expires_in is not None:
@@ -651,6 +677,8 @@ MODES = {
     "require-basic": token_mode(require="client_secret_basic"),
     "require-post": token_mode(require="client_secret_post"),
     "zero-expiry": token_mode(expires_in=0),
+    # RFC 8705: the client certificate authenticates, the token is bound to it.
+    "mtls": token_mode(require="tls_client_auth"),
 
     # Fault modes.
     "slow": mode_slow,
@@ -869,6 +897,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 headers[name] = (headers[name] + ", " + value
                                  if name in headers else value)
             req = Request(mode, method, self.path, headers, body)
+            req.peer_cert = (self.connection.getpeercert(binary_form=True)
+                             if isinstance(self.connection, ssl.SSLSocket) else None)
             state.record(mode, req.entry)
             try:
                 handler(self, req)
@@ -913,6 +943,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.discovery(path[len("/issuer/"):-len("/.well-known/openid-configuration")])
         elif method == "GET" and path == "/api/hello":
             self.api_hello()
+        elif method == "GET" and path == "/api/bound":
+            self.api_bound()
         elif path == "/api/deny":
             # A resource that refuses every token, as after a revocation.
             self.send_json(401, {"error": "invalid_token"},
@@ -947,6 +979,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             doc["token_endpoint"] = "%s/ok/token" % base
         elif variant == "no-token-endpoint":
             del doc["token_endpoint"]
+        elif variant == "mtls-alias":
+            # RFC 8705 section 5: a plain endpoint that refuses, an alias that takes
+            # certificates
+            doc["token_endpoint"] = "%s/invalid-client/token" % base
+            doc["mtls_endpoint_aliases"] = {"token_endpoint": "%s/mtls/token" % base}
+        elif variant == "mtls-alias-http":
+            doc["mtls_endpoint_aliases"] = {"token_endpoint": "http://192.0.2.1/mtls/token"}
+        elif variant == "mtls-alias-list":
+            doc["mtls_endpoint_aliases"] = ["%s/mtls/token" % base]
         self.send_json(200, doc)
 
     def api_hello(self):
@@ -959,6 +1000,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         else:
             self.send_json(200, {"hello": "world", "client_id": client_id})
+
+    def api_bound(self):
+        """A resource that takes only a certificate-bound token (RFC 8705 section 3), over
+        a connection with the very certificate it is bound to."""
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        state = self.server.state
+        der = (self.connection.getpeercert(binary_form=True)
+               if isinstance(self.connection, ssl.SSLSocket) else None)
+        client_id = state.lookup(token) if scheme.lower() == "bearer" and token else None
+        state.record_resource("bound", {"auth": "valid" if client_id else "invalid",
+                                        "cert": cert_thumbprint(der) if der else None})
+        if client_id is None:
+            self.send_json(401, {"error": "invalid_token"},
+                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        elif der is None or state.bindings.get(token) != cert_thumbprint(der):
+            self.send_json(401, {"error": "invalid_token",
+                                 "error_description": "not the certificate the token is bound to"},
+                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        else:
+            self.send_json(200, {"hello": "bound", "client_id": client_id,
+                                 "x5t#S256": cert_thumbprint(der)})
 
     def presented_token(self, scheme):
         """What the Authorization header holds: "none" without one, else "valid"
@@ -1207,6 +1270,9 @@ def main():
     ap.add_argument("--secret-file", required=True)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--client-ca",
+                    help="ask for client certificates and accept those this CA issued "
+                         "(mutual TLS; a connection without one still works)")
     ap.add_argument("--slow-seconds", type=float, default=5.0)
     ap.add_argument("--log")
     ap.add_argument("--git-root",
@@ -1223,6 +1289,9 @@ def main():
     if args.cert:
         tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls_context.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            tls_context.verify_mode = ssl.CERT_OPTIONAL
+            tls_context.load_verify_locations(args.client_ca)
 
     state = State(args.client_id, read_secret(args.secret_file),
                   args.slow_seconds, args.log)

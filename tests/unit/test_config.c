@@ -415,7 +415,8 @@ static const struct error_case error_cases[] = {
 	  PATH ":2: token_url is not a usable URL" },
 	{ "auth_method basic", "[profile work]\nauth_method = basic\n",
 	  PATH ":2: unknown auth_method \"basic\" — use client_secret_post, client_secret_basic, "
-	       "client_secret_jwt, private_key_jwt, client_assertion or none" },
+	       "client_secret_jwt, private_key_jwt, client_assertion, none, tls_client_auth or "
+	       "self_signed_tls_client_auth" },
 	/* federated assertions and token exchange */
 	{ "an assertion from the keyring", "[profile work]\nassertion = keyring\n",
 	  PATH ":2: unknown assertion source \"keyring\" — use github-actions, env:VARIABLE, "
@@ -437,6 +438,17 @@ static const struct error_case error_cases[] = {
 	  PATH ":3: assertion is given twice for profile work — keep one" },
 	{ "auth_method upper case", "[profile work]\nauth_method = CLIENT_SECRET_POST\n",
 	  PATH ":2: unknown auth_method \"CLIENT_SECRET_POST\"" },
+	/* mutual-TLS client authentication */
+	{ "client_cert without file:", "[profile work]\nclient_cert = /etc/cert.pem\n",
+	  PATH ":2: client_cert \"/etc/cert.pem\" names no file — write client_cert = "
+	       "file:/path/to/cert.pem" },
+	{ "client_cert relative", "[profile work]\nclient_cert = file:cert.pem\n",
+	  PATH ":2: client_cert file \"cert.pem\" is not an absolute path" },
+	{ "client_key from the environment", "[profile work]\nclient_key = env:KEY\n",
+	  PATH ":2: unknown client_key source \"env:KEY\" — use keyring, file:/path or "
+	       "command:CMD" },
+	{ "client_key relative", "[profile work]\nclient_key = file:key.pem\n",
+	  PATH ":2: client_key file \"key.pem\" is not an absolute path" },
 	{ "timeout 0", "[profile work]\ntimeout = 0\n",
 	  PATH ":2: timeout must be a whole number of seconds from 1 to 600, not \"0\"" },
 	{ "timeout 601", "[profile work]\ntimeout = 601\n",

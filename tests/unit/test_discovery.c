@@ -18,20 +18,45 @@
 struct parse_case {
 	const char *name;
 	const char *document;
-	int code;	    /* 0: accepted */
-	const char *expect; /* accepted: "token_endpoint jwks_uri"; refused: part of the message */
+	int code; /* 0: accepted */
+	/* accepted: "token_endpoint jwks_uri mtls_alias" ("-" for none); refused: part of the
+	 * message */
+	const char *expect;
 };
 
 static const struct parse_case parse_cases[] = {
 	{ "complete",
 	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\","
 	  "\"jwks_uri\":\"https://login.example/certs\",\"grant_types_supported\":[]}",
-	  0, "https://login.example/token https://login.example/certs" },
+	  0, "https://login.example/token https://login.example/certs -" },
 	{ "no jwks_uri", "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://t.example/t\"}",
-	  0, "https://t.example/t -" },
+	  0, "https://t.example/t - -" },
 	{ "token endpoint on another host",
 	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://sts.example:8443/x\"}", 0,
-	  "https://sts.example:8443/x -" },
+	  "https://sts.example:8443/x - -" },
+	/* mutual-TLS client authentication: RFC 8705 section 5 */
+	{ "mtls alias",
+	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\","
+	  "\"mtls_endpoint_aliases\":{\"token_endpoint\":\"https://mtls.login.example/token\","
+	  "\"revocation_endpoint\":\"https://mtls.login.example/revoke\"}}",
+	  0, "https://login.example/token - https://mtls.login.example/token" },
+	{ "mtls aliases without a token endpoint",
+	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\","
+	  "\"mtls_endpoint_aliases\":{}}",
+	  0, "https://login.example/token - -" },
+	{ "mtls alias over plain http",
+	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\","
+	  "\"mtls_endpoint_aliases\":{\"token_endpoint\":\"http://mtls.login.example/token\"}}",
+	  KB_EXIT_PROTOCOL,
+	  "mtls_endpoint_aliases.token_endpoint in the discovery document of " ISSUER },
+	{ "mtls alias not a string",
+	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\","
+	  "\"mtls_endpoint_aliases\":{\"token_endpoint\":[]}}",
+	  KB_EXIT_PROTOCOL, "has a mtls_endpoint_aliases.token_endpoint that is not a string" },
+	{ "mtls aliases not an object",
+	  "{\"issuer\":\"" ISSUER "\",\"token_endpoint\":\"https://login.example/token\","
+	  "\"mtls_endpoint_aliases\":\"https://mtls.login.example/token\"}",
+	  KB_EXIT_PROTOCOL, "has an mtls_endpoint_aliases that is not a JSON object" },
 	{ "another issuer",
 	  "{\"issuer\":\"https://evil.example\",\"token_endpoint\":\"https://evil.example/t\"}",
 	  KB_EXIT_PROTOCOL, "names issuer \"https://evil.example\" — set issuer to exactly" },
@@ -80,14 +105,17 @@ test_discovery_parse_table(void **state)
 		failures += mismatch_int(c->name, "rc", rc, c->code == 0 ? 0 : -1);
 		failures += mismatch_int(c->name, "code", err.code, c->code);
 		if (rc == 0) {
-			snprintf(got, sizeof(got), "%s %s", d.token_endpoint,
-				 d.jwks_uri ? d.jwks_uri : "-");
+			snprintf(got, sizeof(got), "%s %s %s", d.token_endpoint,
+				 d.jwks_uri ? d.jwks_uri : "-",
+				 d.mtls_token_endpoint ? d.mtls_token_endpoint : "-");
 			failures += mismatch_str(c->name, "endpoints", got, c->expect);
 			discovery_free(&d);
 		} else {
 			failures += mismatch_contains(c->name, "message", err.message, c->expect);
 			failures += mismatch_int(c->name, "nothing kept",
-						 d.token_endpoint == NULL && d.jwks_uri == NULL, 1);
+						 d.token_endpoint == NULL && d.jwks_uri == NULL &&
+							 d.mtls_token_endpoint == NULL,
+						 1);
 		}
 	}
 	assert_int_equal(failures, 0);
