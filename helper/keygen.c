@@ -11,6 +11,7 @@
 
 #include "assertion.h"
 #include "keyring.h"
+#include "mtls.h"
 #include "output.h"
 #include "safefile.h"
 #include "secret.h"
@@ -166,14 +167,15 @@ out:
 
 /* The key of path, or of stdin for "-", into s (locked, wiped). */
 static int
-read_key(const struct profile *p, const char *path, struct secret *s, struct error *err)
+read_key(const struct profile *p, enum credential_item item, const char *path, struct secret *s,
+	 struct error *err)
 {
 	struct credential_source src;
 	char *buf;
 	ssize_t n;
 	int rc;
 
-	credential_source_of(p, CREDENTIAL_PRIVATE_KEY, &src);
+	credential_source_of(p, item, &src);
 	if (strcmp(path, "-") != 0) {
 		src.kind = SECRET_FILE;
 		src.arg = path;
@@ -208,7 +210,7 @@ keygen_store_existing(const struct profile *p, const char *path, struct error *e
 			  p->name, p->name);
 		return -1;
 	}
-	if (read_key(p, path, &s, err) != 0 ||
+	if (read_key(p, CREDENTIAL_PRIVATE_KEY, path, &s, err) != 0 ||
 	    signkey_load_pem(s.value, strlen(s.value), origin, &k, err) != 0 ||
 	    signkey_pick_alg(&k, p->signing_alg, p->name, &alg, err) != 0)
 		goto out;
@@ -225,6 +227,32 @@ keygen_store_existing(const struct profile *p, const char *path, struct error *e
 out:
 	free(kid);
 	signkey_free(&k);
+	secret_free(&s);
+	return rc;
+}
+
+/* mutual-TLS client authentication: the key of client_cert, checked against it first */
+int
+keygen_store_client_key(const struct profile *p, const char *path, struct error *err)
+{
+	struct secret s = { 0 };
+	int rc = -1;
+
+	if (!config_auth_is_mtls(p->auth_method) || p->client_key_kind != SECRET_KEYRING)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "profile %s does not keep a client key in the keyring — set "
+				 "auth_method = tls_client_auth (or self_signed_tls_client_auth), "
+				 "client_cert, and no client_key line in [profile %s]",
+				 p->name, p->name);
+	if (read_key(p, CREDENTIAL_CLIENT_KEY, path, &s, err) != 0 ||
+	    mtls_check_key(p, &s, err) != 0 ||
+	    keyring_store_item(p, CREDENTIAL_CLIENT_KEY, s.value, err) != 0)
+		goto out;
+	fprintf(stderr,
+		"keybearer: stored the client key of profile %s in the keyring (the key of %s)\n",
+		p->name, p->client_cert);
+	rc = 0;
+out:
 	secret_free(&s);
 	return rc;
 }

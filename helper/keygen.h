@@ -13,6 +13,10 @@ int keygen_run(int argc, char **argv, struct error *err);
  * says its kid and type on stderr. */
 int keygen_store_existing(const struct profile *p, const char *path, struct error *err);
 
+/* mutual-TLS client authentication: stores the PEM key of path ("-": stdin) as p's
+ * client_key = keyring item, once it is known to be the key of p's client_cert. */
+int keygen_store_client_key(const struct profile *p, const char *path, struct error *err);
+
 int keygen_key_status(int argc, char **argv, struct error *err);
 
 #endif

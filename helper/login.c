@@ -41,6 +41,7 @@ struct login_options {
 	const char *values[KEY_OPTION_COUNT]; /* as key_options; NULL: not given */
 	int verify;
 	const char *private_key; /* --private-key FILE or -: key-based client authentication */
+	const char *client_key;	 /* --client-key FILE or -: mutual-TLS client authentication */
 };
 
 /* The terminal's settings while the secret is typed without echo, to restore them even
@@ -184,6 +185,7 @@ parse_options(int argc, char **argv, struct login_options *o, const char *allowe
 		{ "resource", required_argument, NULL, 0 },
 		{ "ca-file", required_argument, NULL, 0 },
 		{ "private-key", required_argument, NULL, 'k' },
+		{ "client-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, index = 0;
@@ -205,6 +207,8 @@ parse_options(int argc, char **argv, struct login_options *o, const char *allowe
 			o->verify = 0;
 		} else if (opt == 'k') {
 			o->private_key = optarg;
+		} else if (opt == 'K') {
+			o->client_key = optarg;
 		} else {
 			for (i = 0; i < KEY_OPTION_COUNT; i++) {
 				if (strcmp(key_options[i].option, table[index].name) == 0)
@@ -338,16 +342,24 @@ login_run(int argc, char **argv, struct error *err)
 	mlock(secret, SECRET_MAX + 2);
 	if (parse_options(argc, argv, &o,
 			  "profile no-verify token-url issuer client-id auth-method scope audience "
-			  "resource ca-file private-key",
+			  "resource ca-file private-key client-key",
 			  err) != 0)
 		goto wipe;
 	if (config_load(&cfg, err) != 0)
 		goto wipe;
 	config_scrub_secret_variables(&cfg, NULL);
-	/* key-based client authentication: a key to keep instead of a secret */
-	if (o.private_key != NULL) {
+	/* a key to keep instead of a secret: private_key_jwt's, or an mTLS certificate's */
+	if (o.private_key != NULL || o.client_key != NULL) {
 		const struct profile *kp = config_select(&cfg, o.profile, err);
-		rc = kp != NULL ? keygen_store_existing(kp, o.private_key, err) : -1;
+		if (kp == NULL)
+			rc = -1;
+		else if (o.private_key != NULL && o.client_key != NULL)
+			rc = error_set(err, KB_EXIT_USAGE,
+				       "login takes --private-key or --client-key, not both — a "
+				       "profile uses one of them");
+		else
+			rc = o.private_key != NULL ? keygen_store_existing(kp, o.private_key, err)
+						   : keygen_store_client_key(kp, o.client_key, err);
 		if (rc == 0 && replace_cached_token(kp, NULL, err) != 0)
 			rc = -1;
 		goto out;
@@ -413,7 +425,7 @@ login_logout(int argc, char **argv, struct error *err)
 	struct login_options o;
 	struct config cfg;
 	const struct profile *p;
-	int removed = 0, removed_key = 0, rc = -1;
+	int removed = 0, removed_key = 0, removed_client_key = 0, rc = -1;
 
 	if (parse_options(argc, argv, &o, "profile", err) != 0 || config_load(&cfg, err) != 0)
 		return -1;
@@ -426,12 +438,17 @@ login_logout(int argc, char **argv, struct error *err)
 	if (p->private_key_kind == SECRET_KEYRING && p->auth_method == AUTH_PRIVATE_KEY_JWT &&
 	    keyring_clear_item(p, CREDENTIAL_PRIVATE_KEY, &removed_key, err) != 0)
 		goto out;
+	/* mutual-TLS client authentication: the client key kept in the keyring goes too */
+	if (p->client_key_kind == SECRET_KEYRING && config_auth_is_mtls(p->auth_method) &&
+	    keyring_clear_item(p, CREDENTIAL_CLIENT_KEY, &removed_client_key, err) != 0)
+		goto out;
 	if (replace_cached_token(p, NULL, err) != 0)
 		goto out;
 	fprintf(stderr, "keybearer: %s profile %s; its cached token is gone\n",
-		removed_key ? "removed from the keyring the private key of"
-		: removed   ? "removed from the keyring the secret of"
-			    : "the keyring held no secret of",
+		removed_client_key ? "removed from the keyring the client key of"
+		: removed_key	   ? "removed from the keyring the private key of"
+		: removed	   ? "removed from the keyring the secret of"
+				   : "the keyring held no secret of",
 		p->name);
 	rc = 0;
 out:

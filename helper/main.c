@@ -132,6 +132,7 @@ static const struct command commands[] = {
 	  "                       [--auth-method M] [--scope S] [--audience A] [--resource R]\n"
 	  "                       [--ca-file PATH] [--no-verify]\n"
 	  "       keybearer login [--profile P] --private-key FILE|-\n"
+	  "       keybearer login [--profile P] --client-key FILE|-\n"
 	  "\n"
 	  "Stores the profile's client secret in the OS keyring (Secret Service: GNOME\n"
 	  "Keyring, KWallet, KeePassXC). On a terminal it asks for the secret without echo;\n"
@@ -152,7 +153,10 @@ static const struct command commands[] = {
 	  "      --no-verify    store without minting a token first\n"
 	  "      --private-key FILE  store this PEM private key (- reads it from stdin) for a\n"
 	  "                     private_key_jwt profile instead of a secret: it must read as a\n"
-	  "                     private key; stderr names its kid and type\n" COMMON_HELP },
+	  "                     private key; stderr names its kid and type\n"
+	  "      --client-key FILE  store this PEM key (- reads it from stdin) of the\n"
+	  "                     client_cert of an mTLS profile (tls_client_auth) instead\n"
+	  "                     of a secret: it must be that certificate's key\n" COMMON_HELP },
 	{ "keygen", cmd_keyring, "make a key pair for private_key_jwt, keep the private key",
 	  "usage: keybearer keygen [--profile P] [--type ec|rsa] [--out FILE]\n"
 	  "\n"
@@ -374,6 +378,8 @@ takes_value(const char *word)
 		/* key-based client authentication */
 		"--private-key",
 		"--type",
+		/* mutual-TLS client authentication */
+		"--client-key",
 		"--out",
 	};
 	size_t i;

@@ -117,6 +117,22 @@ read_cert(const struct profile *p, struct mtls_credentials *m, struct error *err
 	return 0;
 }
 
+/* client_cert read into m, and its first certificate (the leaf) parsed into *cert. */
+static int
+read_leaf(const struct profile *p, struct mtls_credentials *m, X509 **cert, struct error *err)
+{
+	if (read_cert(p, m, err) != 0)
+		return -1;
+	*cert = first_certificate(m->cert.value, m->cert.size - 1);
+	if (*cert == NULL)
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"client_cert file %s of profile %s holds no PEM certificate — give "
+			"the certificate (-----BEGIN CERTIFICATE-----), then its chain",
+			p->client_cert, p->name);
+	return 0;
+}
+
 static int
 check_validity(const struct profile *p, X509 *cert, struct error *err)
 {
@@ -167,16 +183,8 @@ mtls_load(const struct profile *p, struct mtls_credentials *m, struct error *err
 	int rc = -1;
 
 	memset(m, 0, sizeof(*m));
-	if (read_cert(p, m, err) != 0)
+	if (read_leaf(p, m, &cert, err) != 0)
 		goto out;
-	cert = first_certificate(m->cert.value, m->cert.size - 1);
-	if (cert == NULL) {
-		error_set(err, KB_EXIT_CONFIG,
-			  "client_cert file %s of profile %s holds no PEM certificate — give the "
-			  "certificate (-----BEGIN CERTIFICATE-----), then its chain",
-			  p->client_cert, p->name);
-		goto out;
-	}
 	if (check_validity(p, cert, err) != 0 || cert_thumbprint(cert, m->thumbprint) != 0 ||
 	    secret_resolve_client_key(p, &m->key, err) != 0 ||
 	    check_key(p, cert, &m->key, err) != 0)
@@ -186,6 +194,20 @@ out:
 	X509_free(cert);
 	if (rc != 0)
 		mtls_free(m);
+	return rc;
+}
+
+int
+mtls_check_key(const struct profile *p, const struct secret *key, struct error *err)
+{
+	struct mtls_credentials m = { 0 };
+	X509 *cert = NULL;
+	int rc = -1;
+
+	if (read_leaf(p, &m, &cert, err) == 0)
+		rc = check_key(p, cert, key, err);
+	X509_free(cert);
+	mtls_free(&m);
 	return rc;
 }
 

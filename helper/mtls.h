@@ -28,6 +28,10 @@ struct mtls_credentials {
  * KB_EXIT_CONFIG, before any request. */
 int mtls_load(const struct profile *p, struct mtls_credentials *m, struct error *err);
 
+/* Whether key (a PEM text) is the private key of p's client_cert: 0, or -1 with err set
+ * (KB_EXIT_CONFIG), as mtls_load would refuse it. For login --client-key, before storing. */
+int mtls_check_key(const struct profile *p, const struct secret *key, struct error *err);
+
 void mtls_free(struct mtls_credentials *m);
 
 /* The x5t#S256 of the first certificate of a PEM text into out; 0, or -1 when it holds

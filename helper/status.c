@@ -390,6 +390,11 @@ print_profile_text(const struct profile *p, int selected, const struct cache_clo
 	else if (v.key.used)
 		printf("  private_key   %s (%s%s%s)\n", v.key.source, v.key.state,
 		       v.key.detail[0] ? ": " : "", v.key.detail);
+	if (config_auth_is_mtls(p->auth_method)) {
+		char source[4200];
+		config_describe_client_key_source(p, source, sizeof(source));
+		printf("  client_cert   %s\n  client_key    %s\n", p->client_cert, source);
+	}
 	if (p->auth_method != AUTH_PRIVATE_KEY_JWT)
 		printf(v.secret.words[0] != '\0' ? "  secret        %s (%s)\n"
 						 : "  secret        %s\n",
@@ -473,6 +478,23 @@ failure_json(const struct failure_view *v)
 	return obj;
 }
 
+/* mutual-TLS client authentication: where the certificate and its key are; null for the
+ * other methods. status reads neither (the key check is keybearer check's). */
+static struct json_object *
+certificate_json(const struct profile *p)
+{
+	struct json_object *obj;
+	char source[4200];
+
+	if (!config_auth_is_mtls(p->auth_method))
+		return NULL;
+	obj = json_object_new_object();
+	config_describe_client_key_source(p, source, sizeof(source));
+	json_object_object_add(obj, "cert", json_string_or_null(p->client_cert));
+	json_object_object_add(obj, "key_source", json_object_new_string(source));
+	return obj;
+}
+
 static struct json_object *
 profile_json(const struct profile *p, int selected, const struct cache_clock *now)
 {
@@ -500,6 +522,7 @@ profile_json(const struct profile *p, int selected, const struct cache_clock *no
 	json_object_object_add(obj, "urls", urls);
 	json_object_object_add(obj, "secret", secret_json(&v.secret));
 	json_object_object_add(obj, "private_key", key_json(&v.key));
+	json_object_object_add(obj, "client_certificate", certificate_json(p));
 	json_object_object_add(obj, "token", token_json(&v.token));
 	json_object_object_add(obj, "last_failure", failure_json(&v.failure));
 	free(v.discovered);

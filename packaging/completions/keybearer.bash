@@ -23,9 +23,9 @@ _keybearer_value()
 		COMPREPLY=() # seconds, an id, a URL, an audience, a variable name: free text
 		;;
 	--auth-method)
-		COMPREPLY=($(compgen -W "client_secret_post client_secret_basic" -- "$cur"))
+		COMPREPLY=($(compgen -W "client_secret_post client_secret_basic client_secret_jwt" -- "$cur"))
 		;;
-	--ca-file)
+	--ca-file | --private-key | --client-key | --out)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	*)
@@ -113,8 +113,8 @@ _keybearer()
 		takes="--profile -p --audience"
 		;;
 	login)
-		opts="--profile --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file --no-verify --verbose --help"
-		takes="--profile -p --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file"
+		opts="--profile --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file --no-verify --private-key --client-key --verbose --help"
+		takes="--profile -p --client-id --token-url --issuer --auth-method --scope --audience --resource --ca-file --private-key --client-key"
 		;;
 	kubectl)
 		if ((cword == 2)); then

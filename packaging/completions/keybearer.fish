@@ -148,7 +148,7 @@ complete -c keybearer -n '__keybearer_command_is login' -l token-url -x \
 complete -c keybearer -n '__keybearer_command_is login' -l issuer -x \
     -d 'An OpenID Connect issuer instead of a token endpoint'
 complete -c keybearer -n '__keybearer_command_is login' -l auth-method -x \
-    -a 'client_secret_post client_secret_basic' -d 'How the client authenticates'
+    -a 'client_secret_post client_secret_basic client_secret_jwt' -d 'How the client authenticates'
 complete -c keybearer -n '__keybearer_command_is login' -l scope -x -d "The profile's scope"
 complete -c keybearer -n '__keybearer_command_is login' -l audience -x -d "The profile's audience"
 complete -c keybearer -n '__keybearer_command_is login' -l resource -x -d "The profile's resource"
@@ -193,3 +193,4 @@ complete -c keybearer -n '__keybearer_command_is exec curl wget; and __keybearer
 complete -c keybearer -n '__keybearer_command_is keygen' -l type -x -a 'ec rsa' -d 'The key type'
 complete -c keybearer -n '__keybearer_command_is keygen' -l out -r -F -d 'Keep the private key in this file'
 complete -c keybearer -n '__keybearer_command_is login' -l private-key -r -F -d 'Store this PEM private key (- for stdin)'
+complete -c keybearer -n '__keybearer_command_is login' -l client-key -r -F -d 'Store the PEM key of client_cert (- for stdin)'

@@ -13,7 +13,7 @@ gdbus wait --session --timeout 10 org.freedesktop.secrets
 key_item() { secret-tool lookup xdg:schema org.keybearer.PrivateKey profile "$1" 2>/dev/null; }
 secret_item() { secret-tool lookup xdg:schema org.keybearer.ClientSecret profile "$1" 2>/dev/null; }
 
-start_server # the CA
+start_server --mtls # the CA, and an endpoint that takes client certificates
 printf 'unused-secret-0123456789' >"$WORK/jwt.secret"
 chmod 600 "$WORK/jwt.secret"
 echo '{"keys": []}' >"$WORK/client-jwks.json"
@@ -115,4 +115,32 @@ expect_rc 78 "get without a key"
 expect_eq "$ERR" "keybearer: no private key stored for profile kl — run keybearer keygen --profile kl, or keybearer login --private-key FILE --profile kl" "no key"
 run_kb status --profile kl
 expect_match "$OUT" "^  private_key   keyring \(missing: no private key stored for profile kl\)$" "status without a key"
+echo "# login --client-key keeps an mTLS certificate's key in the keyring; logout removes it"
+client_item() { secret-tool lookup xdg:schema org.keybearer.ClientKey profile "$1" 2>/dev/null; }
+write_profile ck mtls "auth_method = tls_client_auth" "secret = " \
+	"client_cert = file:$WORK/tls/client.pem"
+run_kb get --profile ck
+expect_rc 78 "get without a client key"
+expect_eq "$ERR" "keybearer: no client key stored for profile ck — run keybearer login --client-key FILE --profile ck, or set client_key = file:/path" "no client key"
+KB_STDIN="$WORK/tls/other-client.key" run_kb login --profile ck --client-key -
+expect_rc 78 "login --client-key of another certificate's key"
+expect_eq "$ERR" "keybearer: the client key of profile ck (client_key = keyring) is not the key of client_cert $WORK/tls/client.pem — give the key the certificate was issued for" "the wrong key"
+expect_eq "$(client_item ck)" "" "nothing stored for the wrong key"
+run_kb login --profile ck --client-key "$WORK/tls/client.key" --private-key "$WORK/kf.pem"
+expect_rc 64 "login with both keys"
+run_kb login --profile kl --client-key "$WORK/tls/client.key"
+expect_rc 78 "login --client-key for a profile without mTLS"
+expect_eq "$ERR" "keybearer: profile kl does not keep a client key in the keyring — set auth_method = tls_client_auth (or self_signed_tls_client_auth), client_cert, and no client_key line in [profile kl]" "not an mTLS profile"
+run_kb login --profile ck --client-key "$WORK/tls/client.key"
+expect_rc 0 "login --client-key"
+expect_eq "$ERR" "keybearer: stored the client key of profile ck in the keyring (the key of $WORK/tls/client.pem)" "login --client-key message"
+expect_eq "$(client_item ck)" "$(cat "$WORK/tls/client.key")" "the stored client key, every line"
+expect_eq "$(secret_item ck)" "" "no secret item"
+expect_no_match "$OUT$ERR" "$(sed -n 2p "$WORK/tls/client.key")" "login --client-key output"
+run_kb get --profile ck --format token
+expect_rc 0 "get with the stored client key"
+run_kb logout --profile ck
+expect_rc 0 "logout of an mTLS profile"
+expect_eq "$ERR" "keybearer: removed from the keyring the client key of profile ck; its cached token is gone" "logout message"
+expect_eq "$(client_item ck)" "" "the client key item after logout"
 echo "keygen: all passed"

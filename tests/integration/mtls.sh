@@ -122,6 +122,13 @@ expect_eq "$(($(requests mtls) - before))" 1 "requests to the mTLS alias"
 expect_eq "$(requests invalid-client)" 1 "requests to the plain endpoint (row 13 only)"
 run_kb status --profile alias
 expect_match "$OUT" "$BASE/mtls/token" "status names the alias"
+expect_match "$OUT" "^  client_cert   $TLS/client\.pem
+  client_key    file:$TLS/client\.key
+  secret        none \(auth_method = tls_client_auth\)$" "status: the certificate, its key, no secret"
+run_kb status --profile alias --json
+expect_eq "$(jq -c '.profiles[0].client_certificate' <<<"$OUT")" \
+	"{\"cert\":\"$TLS/client.pem\",\"key_source\":\"file:$TLS/client.key\"}" "status --json: client_certificate"
+expect_eq "$(jq -c '.profiles[0].secret.state' <<<"$OUT")" '"not-needed"' "status --json: no secret needed"
 run_kb get --profile plain
 expect_rc 77 "the plain endpoint, for a secret"
 expect_eq "$(requests invalid-client)" 2 "requests to the plain endpoint"
