@@ -148,32 +148,54 @@ check_validity(const struct profile *p, X509 *cert, struct error *err)
 	return 0;
 }
 
+/* Whether key (len bytes of PEM) is the private key of cert: MTLS_PAIR_OK, or why not. */
 static int
-check_key(const struct profile *p, X509 *cert, const struct secret *key, struct error *err)
+key_of_cert(X509 *cert, const char *key, size_t len)
 {
-	char source[4200];
-	BIO *bio = BIO_new_mem_buf(key->value, (int)(key->size - 1));
+	BIO *bio = BIO_new_mem_buf(key, (int)len);
 	EVP_PKEY *pkey =
 		bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
-	int rc = 0;
+	int rc = pkey == NULL				   ? MTLS_PAIR_NO_KEY
+		 : X509_check_private_key(cert, pkey) != 1 ? MTLS_PAIR_OTHER_KEY
+							   : MTLS_PAIR_OK;
 
-	config_describe_client_key_source(p, source, sizeof(source));
-	if (pkey == NULL)
-		rc = error_set(err, KB_EXIT_CONFIG,
-			       "the client key of profile %s (client_key = %s) is no unencrypted "
-			       "PEM private key — store the key itself (openssl pkey -in KEY -out "
-			       "PLAIN)",
-			       p->name, source);
-	else if (X509_check_private_key(cert, pkey) != 1)
-		rc = error_set(err, KB_EXIT_CONFIG,
-			       "the client key of profile %s (client_key = %s) is not the key of "
-			       "client_cert %s — give the key the certificate was issued for",
-			       p->name, source, p->client_cert);
 	/* OpenSSL wipes a private key's numbers as it frees them */
 	EVP_PKEY_free(pkey);
 	BIO_free(bio);
 	ERR_clear_error();
 	return rc;
+}
+
+int
+mtls_check_pair(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len)
+{
+	X509 *cert = first_certificate(cert_pem, cert_len);
+	int rc = cert != NULL ? key_of_cert(cert, key_pem, key_len) : MTLS_PAIR_NO_CERT;
+
+	X509_free(cert);
+	return rc;
+}
+
+static int
+check_key(const struct profile *p, X509 *cert, const struct secret *key, struct error *err)
+{
+	char source[4200];
+	int pair = key_of_cert(cert, key->value, key->size - 1);
+
+	config_describe_client_key_source(p, source, sizeof(source));
+	if (pair == MTLS_PAIR_NO_KEY)
+		return error_set(
+			err, KB_EXIT_CONFIG,
+			"the client key of profile %s (client_key = %s) is no unencrypted "
+			"PEM private key — store the key itself (openssl pkey -in KEY -out "
+			"PLAIN)",
+			p->name, source);
+	if (pair == MTLS_PAIR_OTHER_KEY)
+		return error_set(err, KB_EXIT_CONFIG,
+				 "the client key of profile %s (client_key = %s) is not the key of "
+				 "client_cert %s — give the key the certificate was issued for",
+				 p->name, source, p->client_cert);
+	return 0;
 }
 
 int

@@ -38,4 +38,14 @@ void mtls_free(struct mtls_credentials *m);
  * none. */
 int mtls_thumbprint(const char *pem, size_t len, char out[MTLS_THUMBPRINT_SIZE]);
 
+/* Whether key_pem is the private key of cert_pem's first certificate (what mtls_load checks
+ * before any request): one of these. */
+enum {
+	MTLS_PAIR_OK = 0,
+	MTLS_PAIR_NO_KEY,    /* no unencrypted PEM private key */
+	MTLS_PAIR_OTHER_KEY, /* a key, not the certificate's */
+	MTLS_PAIR_NO_CERT,   /* no PEM certificate */
+};
+int mtls_check_pair(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len);
+
 #endif

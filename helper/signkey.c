@@ -141,6 +141,23 @@ classify(struct signkey *k, const char *origin, struct error *err)
 			 err);
 }
 
+/* A damaged key (a flipped byte: RSA's n no longer p * q, an EC point off its curve) still
+ * parses, and would sign what no server verifies, or worse: a faulty RSA-CRT signature
+ * gives away a factor of n. Its two halves must agree before it signs anything. */
+static int
+check_pair(struct signkey *k, const char *origin, struct error *err)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+	int ok = ctx != NULL && EVP_PKEY_pairwise_check(ctx) == 1;
+
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	if (!ok)
+		return not_a_key(origin, "it is damaged: its public and private parts do not match",
+				 err);
+	return 0;
+}
+
 int
 signkey_load_pem(const char *pem, size_t len, const char *origin, struct signkey *k,
 		 struct error *err)
@@ -168,7 +185,7 @@ signkey_load_pem(const char *pem, size_t len, const char *origin, struct signkey
 				? "it holds a public key or a certificate, not the private key"
 				: "it holds no PEM private key OpenSSL can read",
 			err);
-	if (classify(k, origin, err) != 0) {
+	if (classify(k, origin, err) != 0 || check_pair(k, origin, err) != 0) {
 		signkey_free(k);
 		return -1;
 	}

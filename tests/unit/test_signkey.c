@@ -251,6 +251,16 @@ test_not_a_key_table(void **state)
 		{ "a cut key",
 		  "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIEFfHh40TAg+WT1uym4tUVZtkcvsw1BW\n",
 		  "it holds no PEM private key OpenSSL can read" },
+		/* the private scalar of one P-256 key with the public point of another: it
+		 * parses, and would sign what its own kid does not verify */
+		{ "a damaged key",
+		  "-----BEGIN EC PRIVATE KEY-----\n"
+		  "MHcCAQEEIOkT6cdFN/ZHV+RKvqVXovpZZqpZNXoJFpRC886dP8sVoAoGCCqGSM49\n"
+		  "AwEHoUQDQgAETa5lj98AvGjPI/RbFW3PkgP4+WSr9MwfnEkyETosrIbRhFFgBTs/\n"
+		  "MyH8Tp3VN5/THszpoAqnX1G5Ew0w7KZELA==\n"
+		  "-----END EC PRIVATE KEY-----\n",
+		  "the private key from test is not usable: it is damaged: its public and "
+		  "private parts do not match — give an unencrypted PEM private key" },
 	};
 	size_t i;
 	int failures = 0;
