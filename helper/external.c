@@ -78,7 +78,7 @@ external_token_check(const char *token, size_t len, const struct external_use *u
 		     const struct profile *p, const char *origin, time_t now, struct error *err)
 {
 	struct json_object *header = NULL, *claims = NULL;
-	long long exp;
+	long long exp, nbf;
 	size_t i;
 	int rc = -1;
 
@@ -105,6 +105,15 @@ external_token_check(const char *token, size_t len, const struct external_use *u
 				 "the %s of profile %s from %s is not a JWT — check what %s "
 				 "holds",
 				 use->what, p->name, origin, origin);
+	/* a token that is not valid yet would only be refused, with a vaguer message */
+	if (jwt_claim_time(claims, "nbf", &nbf) == 0 &&
+	    nbf - (long long)now > ASSERTION_EXPIRY_SKEW) {
+		error_set(err, KB_EXIT_CONFIG,
+			  "the %s of profile %s from %s is not valid yet (nbf %lld s from now) — "
+			  "check this machine's clock, or what issues %s",
+			  use->what, p->name, origin, nbf - (long long)now, origin);
+		goto out;
+	}
 	if (jwt_claim_time(claims, "exp", &exp) != 0) {
 		/* RFC 7523 requires exp; without one the issuer alone knows: it decides */
 		rc = 0;

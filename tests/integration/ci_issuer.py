@@ -20,7 +20,7 @@ port and writes it to FILE once it accepts connections.
     GET /.well-known/openid-configuration      issuer and jwks_uri
     GET /_mint?aud=AUD&exp=SECONDS[&sub=S][&iss=I]
         a token as the ID-token endpoint would sign it (for env: and file: sources),
-        exp SECONDS from now (negative: already expired)
+        exp SECONDS from now (negative: already expired); nbf=SECONDS from now (default 0)
     GET /_count/<mode>                         requests that reached /<mode>/idtoken
     GET /_last/<mode>                          the last one: {"audience", "auth"}
 
@@ -69,10 +69,10 @@ class Issuer:
                           "n": b64url(n.n.to_bytes(256, "big")),
                           "e": b64url(n.e.to_bytes(3, "big"))}]}
 
-    def sign(self, aud, exp_in, sub=SUBJECT, iss=None):
+    def sign(self, aud, exp_in, sub=SUBJECT, iss=None, nbf_in=0):
         now = int(time.time())
         claims = {"iss": iss or self.base, "sub": sub, "aud": aud,
-                  "jti": secrets.token_hex(8), "iat": now, "nbf": now,
+                  "jti": secrets.token_hex(8), "iat": now, "nbf": now + nbf_in,
                   "exp": now + exp_in, "repository": "keybearer/test"}
         header = {"alg": "RS256", "typ": "JWT", "kid": "ci"}
         signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode())
@@ -127,7 +127,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif url.path == "/_mint":
             self.send_text(200, issuer.sign(query["aud"][0], int(query["exp"][0]),
                                             query.get("sub", [SUBJECT])[0],
-                                            query.get("iss", [None])[0]) + "\n")
+                                            query.get("iss", [None])[0],
+                                            int(query.get("nbf", ["0"])[0])) + "\n")
         elif url.path.startswith("/_count/"):
             with issuer.lock:
                 self.send_text(200, "%d\n" % issuer.counts.get(url.path[8:], 0))

@@ -19,7 +19,8 @@ server POST /_trust "$(jq -c --arg iss "$CI" --arg aud "$SUBJECT_AUDIENCE" \
 	'{jwks: ., issuer: $iss, subject: "repo:keybearer/test:ref:refs/heads/main",
 	  subject_audience: $aud}' <<<"$(curl -sS "$CI/.well-known/jwks.json")")" >/dev/null
 ci_count() { curl -sS "$CI/_count/$1" | tr -d '\n'; }
-mint() { curl -sS "$CI/_mint?aud=$(jq -rn --arg a "$1" '$a|@uri')&exp=$2" | tr -d '\n'; }
+# mint AUD LIFE [NBF]: a fresh ID token of the fake CI issuer, valid from NBF s from now
+mint() { curl -sS "$CI/_mint?aud=$(jq -rn --arg a "$1" '$a|@uri')&exp=$2&nbf=${3:-0}" | tr -d '\n'; }
 GITHUB_VARS=(ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN CI_ID_TOKEN)
 SEEN_TOKENS=() # every assertion and subject token handed out: none may show anywhere
 
@@ -85,13 +86,14 @@ while IFS= read -r line; do
 		a=env | a=file | a=cmd | s=env | s=file)
 			aud=$url
 			[ "${item%%=*}" = a ] || aud=$SUBJECT_AUDIENCE
-			life=300
+			life=300 nbf=0
 			case "$kind" in
 			expired) life=-60 ;;
 			soon) life=10 ;;
+			notyet) nbf=120 life=600 ;;
 			wrongaud) aud=https://wrong.example/ ;;
 			esac
-			value=$(mint "$aud" "$life")
+			value=$(mint "$aud" "$life" "$nbf")
 			[ "$kind" != notjwt ] || value="not.a-jwt"
 			SEEN_TOKENS+=("$value")
 			case "${item%%=*}:${item%%:*}" in
