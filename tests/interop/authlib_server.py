@@ -87,8 +87,7 @@ class ClientCredentials(ClientCredentialsGrant):
     # authlib's grants accept only client_secret_basic unless told otherwise;
     # which of these a given client may use is its own check_endpoint_auth_method.
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post",
-                                   "client_secret_jwt", "private_key_jwt",
-                                   "federated_client_assertion"]
+                                   "client_secret_jwt", "private_key_jwt"]
 
 # The algorithms a key of each type may sign an assertion with.
 KEY_ALGS = {"RSA": {"RS256", "PS256"}, "EC": {"ES256"}, "OKP": {"EdDSA"}}
@@ -406,8 +405,14 @@ def create_app(secret, recorder, client_jwks, federation=None):
             tokens[token["access_token"]] = (request.client.get_client_id(), token)
 
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
-    server.register_grant(ClientCredentials)
-    if federation is not None:
+    if federation is None:
+        server.register_grant(ClientCredentials)
+    else:
+        # authlib looks up every method a grant names: name this one only when it exists
+        class FederatedClientCredentials(ClientCredentials):
+            TOKEN_ENDPOINT_AUTH_METHODS = (ClientCredentials.TOKEN_ENDPOINT_AUTH_METHODS
+                                           + [FederatedAssertion.CLIENT_AUTH_METHOD])
+        server.register_grant(FederatedClientCredentials)
         server.register_client_auth_method(FederatedAssertion.CLIENT_AUTH_METHOD,
                                            FederatedAssertion(**federation))
 
