@@ -161,13 +161,17 @@ mtls_profile() {
 		"auth_method = $method" "client_cert = file:$TLS/$cert.pem" \
 		"client_key = file:$TLS/$cert.key" "resource = $API" "$@"
 }
-# NAME|CLIENT|METHOD|CERT|LINE (another profile line, or -)|ENDPOINT the server saw
-for row in "op-mtls|kb-mtls|tls_client_auth|client|-|token" \
-	"op-mtls-issuer|kb-mtls|tls_client_auth|client|issuer = $OIDC|mtls" \
-	"op-self|kb-selfsigned|self_signed_tls_client_auth|self-signed|-|token"; do
-	IFS='|' read -r name client method cert line endpoint <<<"$row"
+# NAME|CLIENT|METHOD|CERT|ENDPOINT the server saw|more profile lines, ";"-separated, or -
+# (each row its own scope or endpoint: profiles of one client and scope share a token)
+discovered="token_url = ;issuer = $OIDC"
+for row in "op-mtls|kb-mtls|tls_client_auth|client|token|-" \
+	"op-mtls-issuer|kb-mtls|tls_client_auth|client|mtls|$discovered;scope = read" \
+	"op-mtls-secret|kb-mtls|tls_client_auth|client|token|secret = file:$WORK/oidc.secret;scope = write" \
+	"op-self|kb-selfsigned|self_signed_tls_client_auth|self-signed|token|-" \
+	"op-self-issuer|kb-selfsigned|self_signed_tls_client_auth|self-signed|mtls|$discovered;scope = read"; do
+	IFS='|' read -r name client method cert endpoint lines <<<"$row"
 	extra=()
-	[ "$line" = - ] || extra=("token_url = " "$line" "scope = read")
+	[ "$lines" = - ] || IFS=';' read -r -a extra <<<"$lines"
 	mtls_profile "$name" "$client" "$method" "$cert" ${extra[@]+"${extra[@]}"}
 	before=$(count)
 	run_kb get --profile "$name" --format token
