@@ -2,7 +2,9 @@
 # keybearer against authorization servers nobody here wrote: npm oidc-provider (pinned in
 # tests/interop/package-lock.json) and Debian's python3-authlib. Both auth methods, RS256
 # and ES256 JWT access tokens through resource indicators, scope and resource passed
-# through, OIDC discovery, inspect, inspect --verify, and authlib refusing a client that
+# through, OIDC discovery, inspect, inspect --verify, mutual-TLS client authentication
+# (RFC 8705: tls_client_auth and self_signed_tls_client_auth, certificate-bound tokens,
+# the discovery document's mtls_endpoint_aliases), and authlib refusing a client that
 # authenticates the way it is not registered to.
 . "$(dirname "$0")/lib.sh"
 
@@ -39,7 +41,19 @@ jwt_part() { # TOKEN N: part N (1 header, 2 claims) of a JWT, as JSON
 
 start_server # the CA, and the secret file of lib.sh
 cp "$WORK/secret" "$WORK/oidc.secret"
-start_interop oidc node "$INTEROP/oidc_server.mjs"
+# Client certificates beside make-ca.sh's client.pem (CN=kb-test-client, the test CA) and
+# other-client.pem (the same name, another CA): one of the test CA for another name, and a
+# self-signed one that oidc-provider's kb-selfsigned client has registered (its x5c).
+TLS="$WORK/tls"
+OPENSSL_CONF=/dev/null openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -days 2 \
+	-subj /CN=kb-stranger -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -keyout "$TLS/stranger.key" \
+	-out "$TLS/stranger.pem" -addext extendedKeyUsage=clientAuth 2>/dev/null
+OPENSSL_CONF=/dev/null openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc \
+	-days 2 -subj /CN=kb-self-signed -keyout "$TLS/self-signed.key" -out "$TLS/self-signed.pem" \
+	-addext basicConstraints=critical,CA:FALSE 2>/dev/null
+chmod 600 "$TLS/stranger.key" "$TLS/self-signed.key"
+start_interop oidc node "$INTEROP/oidc_server.mjs" --client-ca "$TLS/ca.pem" \
+	--self-signed-cert "$TLS/self-signed.pem"
 OIDC=$BASE
 
 echo "# oidc-provider, client_secret_basic, an RS256 JWT for a resource, through discovery"
@@ -51,6 +65,7 @@ expect_eq "$ERR" "" "stderr of that get"
 token=$(jq -r .access_token <<<"$OUT")
 expires_at=$(jq -r .expires_at <<<"$OUT")
 expect_eq "$(logged oidc .auth_method)" client_secret_basic "the auth method the server saw"
+expect_eq "$(logged oidc .endpoint)" token "a secret goes to token_endpoint, not the mTLS alias"
 expect_eq "$(logged oidc .scope)" read "scope passed through"
 expect_eq "$(logged oidc .resource)" "$API" "resource passed through"
 expect_eq "$(jwt_part "$token" 1 | jq -r .alg)" RS256 "alg"
@@ -129,6 +144,86 @@ sign '{"exp": 300, "iss": "https://impostor.test"}'
 KB_STDIN="$WORK/signed" run_kb inspect - --profile local-iss --verify
 expect_rc 77 "a token from another issuer"
 expect_match "$ERR" "^keybearer: token verification failed: issued by \"https://impostor.test\", not by the profile's issuer https://issuer.test" "issuer"
+
+echo "# oidc-provider, mutual TLS (RFC 8705): certificate-bound tokens, aliases, refusals"
+# x5t#S256 of a PEM certificate: base64url of the SHA-256 of its DER.
+thumbprint() {
+	openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' |
+		tr -d '=\n'
+}
+count() { curl -sS --cacert "$CA" "$OIDC/_count"; }
+# mtls_profile NAME CLIENT METHOD CERT [LINE...]: a profile with no secret, the certificate
+# $TLS/CERT.pem and its key
+mtls_profile() {
+	local name=$1 client=$2 method=$3 cert=$4
+	shift 4
+	write_profile "$name" ok "token_url = $OIDC/token" "client_id = $client" "secret = " \
+		"auth_method = $method" "client_cert = file:$TLS/$cert.pem" \
+		"client_key = file:$TLS/$cert.key" "resource = $API" "$@"
+}
+# NAME|CLIENT|METHOD|CERT|ENDPOINT the server saw|more profile lines, ";"-separated, or -
+# (each row its own scope or endpoint: profiles of one client and scope share a token)
+discovered="token_url = ;issuer = $OIDC"
+for row in "op-mtls|kb-mtls|tls_client_auth|client|token|-" \
+	"op-mtls-issuer|kb-mtls|tls_client_auth|client|mtls|$discovered;scope = read" \
+	"op-mtls-secret|kb-mtls|tls_client_auth|client|token|secret = file:$WORK/oidc.secret;scope = write" \
+	"op-self|kb-selfsigned|self_signed_tls_client_auth|self-signed|token|-" \
+	"op-self-issuer|kb-selfsigned|self_signed_tls_client_auth|self-signed|mtls|$discovered;scope = read"; do
+	IFS='|' read -r name client method cert endpoint lines <<<"$row"
+	extra=()
+	[ "$lines" = - ] || IFS=';' read -r -a extra <<<"$lines"
+	mtls_profile "$name" "$client" "$method" "$cert" ${extra[@]+"${extra[@]}"}
+	before=$(count)
+	run_kb get --profile "$name" --format token
+	what="$name ($method, $cert.pem)"
+	expect_rc 0 "$what"
+	expect_eq "$ERR" "" "$what: stderr"
+	expect_eq "$(($(count) - before))" 1 "$what: token requests"
+	token=$OUT
+	want=$(thumbprint "$TLS/$cert.pem")
+	expect_eq "$(logged oidc .endpoint)" "$endpoint" "$what: the endpoint asked"
+	expect_eq "$(logged oidc .certificate)" "$want" "$what: the certificate the server saw"
+	expect_eq "$(logged oidc .auth_method)" client_certificate "$what: no secret, no assertion"
+	expect_eq "$(logged oidc .status)" 200 "$what: the answer"
+	expect_eq "$(jwt_part "$token" 2 | jq -r '.cnf."x5t#S256"')" "$want" "$what: cnf x5t#S256"
+	expect_eq "$(jwt_part "$token" 2 | jq -r .client_id)" "$client" "$what: client_id"
+	run_kb inspect --profile "$name"
+	expect_rc 0 "$what: inspect"
+	expect_eq "$(jq -r .bound_to_certificate <<<"$OUT")" "$want" "$what: inspect"
+	# the second get is the cached token: no request
+	run_kb get --profile "$name" --format token
+	expect_rc 0 "$what: cached get"
+	expect_eq "$OUT" "$token" "$what: cached token"
+	expect_eq "$(($(count) - before))" 1 "$what: token requests after the cached get"
+done
+run_kb status --profile op-mtls-issuer
+expect_match "$OUT" "$OIDC/mtls/token" "status names the mTLS alias"
+run_kb inspect --profile op-mtls-issuer --verify
+expect_rc 0 "verify the certificate-bound token"
+expect_match "$(tail -1 <<<"$OUT")" "^verified: RS256 signature by key kb-rs256 of $OIDC/jwks; .*audience $API; issuer $OIDC$" "verdict on the certificate-bound token"
+
+# NAME|CLIENT|METHOD|CERT|why oidc-provider refused it (its error_detail, in its log only)
+for row in "op-mtls-other-ca|kb-mtls|tls_client_auth|other-client|client certificate was not verified" \
+	"op-mtls-stranger|kb-mtls|tls_client_auth|stranger|certificate subject value does not match the registered one" \
+	"op-self-unregistered|kb-selfsigned|self_signed_tls_client_auth|client|unregistered client certificate provided"; do
+	IFS='|' read -r name client method cert detail <<<"$row"
+	mtls_profile "$name" "$client" "$method" "$cert"
+	before=$(count)
+	run_kb get --profile "$name"
+	what="$name ($method, $cert.pem)"
+	expect_rc 77 "$what"
+	expect_eq "$OUT" "" "$what: stdout"
+	expect_eq "$ERR" "keybearer: token endpoint refused the request: invalid_client: client authentication failed — check client_id, client_cert (is it the one registered for the client?) and auth_method (this request used $method)" "$what: stderr"
+	expect_eq "$(($(count) - before))" 1 "$what: token requests"
+	expect_eq "$(logged oidc .status)" 401 "$what: the answer"
+	expect_eq "$(logged oidc .detail)" "$detail" "$what: why"
+	expect_eq "$(logged oidc .certificate)" "$(thumbprint "$TLS/$cert.pem")" "$what: the certificate the server saw"
+	# a refused certificate is the answer until it changes: the next get asks no one
+	run_kb get --profile "$name"
+	expect_rc 77 "$what, again"
+	expect_eq "$OUT" "" "$what, again: stdout"
+	expect_eq "$(($(count) - before))" 1 "$what, again: token requests"
+done
 
 echo "# authlib: each client authenticates only the way it is registered to"
 # authlib 1.2 compares the Basic credentials without form-decoding them (RFC 6749 2.3.1

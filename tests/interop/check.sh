@@ -167,7 +167,7 @@ fi
 
 echo "== oidc-provider ($(node -p 'require("'"$HERE"'/node_modules/oidc-provider/package.json").version'), node $(node --version))"
 REQUESTS=0
-start oidc node "$HERE/oidc_server.mjs"
+start oidc node "$HERE/oidc_server.mjs" --client-ca "$WORK/tls/ca.pem"
 OIDC_PID=$PID
 TOKEN="$BASE/token"
 
@@ -223,6 +223,28 @@ reply "unknown resource" 400 "j['error'] == 'invalid_target'"
 # Scopes it does not know are dropped silently, not refused.
 post "$TOKEN" -u "kb-basic:$SECRET_FORM" -d grant_type=client_credentials --data-urlencode 'scope=read admin'
 reply "unknown scope is dropped" 200 "j['scope'] == 'read'"
+
+# RFC 8705: the TLS server asks for a client certificate (the secret clients above sent
+# none); kb-mtls is registered by the subject of make-ca.sh's client.pem.
+BODY=$DISCOVERY
+json "discovery: the mTLS alias, certificate-bound tokens, both mTLS methods" \
+	"j['mtls_endpoint_aliases'] == {'token_endpoint': '$BASE/mtls/token'} and j['tls_client_certificate_bound_access_tokens'] is True and {'tls_client_auth', 'self_signed_tls_client_auth'} <= set(j['token_endpoint_auth_methods_supported'])"
+X5T=$(openssl x509 -in "$WORK/tls/client.pem" -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')
+post "$BASE/mtls/token" --cert "$WORK/tls/client.pem" --key "$WORK/tls/client.key" \
+	-d client_id=kb-mtls -d grant_type=client_credentials --data-urlencode "resource=$API"
+reply "kb-mtls, tls_client_auth at the alias" 200 "j['token_type'] == 'Bearer' and j['expires_in'] == 300"
+BODY=$("$PY" -c 'import base64, json, sys
+p = json.loads(sys.argv[1])["access_token"].split(".")[1]
+print(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)).decode())' "$BODY")
+json "kb-mtls: the token is bound to client.pem" "j['cnf'] == {'x5t#S256': '$X5T'} and j['client_id'] == 'kb-mtls'"
+logged oidc "e['client_id'] == 'kb-mtls' and e['endpoint'] == 'mtls' and e['certificate'] == '$X5T' and e['auth_method'] == 'client_certificate' and e['status'] == 200"
+post "$TOKEN" -d client_id=kb-mtls -d grant_type=client_credentials
+reply "kb-mtls without a certificate" 401 "j['error'] == 'invalid_client'"
+logged oidc "e['endpoint'] == 'token' and e['certificate'] is None and e['detail'] == 'client certificate was not provided'"
+post "$TOKEN" --cert "$WORK/tls/other-client.pem" --key "$WORK/tls/other-client.key" \
+	-d client_id=kb-mtls -d grant_type=client_credentials
+reply "kb-mtls with the same name from another CA" 401 "j['error'] == 'invalid_client'"
+logged oidc "e['detail'] == 'client certificate was not verified'"
 
 check "oidc /_count = $REQUESTS" [ "$(get "$BASE/_count")" = "$REQUESTS" ]
 check "oidc log has $REQUESTS lines" [ "$(wc -l <"$WORK/oidc.log")" = "$REQUESTS" ]

@@ -4,19 +4,34 @@
 //
 // Usage (after `npm ci` in this directory):
 //   node oidc_server.mjs --port-file PATH --cert server.pem --key server.key \
-//                        --secret-file PATH [--client-jwks PATH] [--log PATH]
+//                        --secret-file PATH [--client-jwks PATH] [--client-ca PATH]
+//                        [--self-signed-cert PATH] [--log PATH]
 //
 // Listens on 127.0.0.1, on an ephemeral port that it writes to --port-file once it
 // accepts connections; the issuer is https://127.0.0.1:PORT, so discovery is at
 // /.well-known/openid-configuration and the token endpoint at /token.
 //
-// Clients (grant client_credentials only, scope "read write"), both with the secret read
+// Clients (grant client_credentials only, scope "read write"); those with a secret read it
 // raw from --secret-file:
 //   kb-basic  token_endpoint_auth_method client_secret_basic
 //   kb-post   token_endpoint_auth_method client_secret_post
 //   kb-csjwt  token_endpoint_auth_method client_secret_jwt (HS256 with the secret)
 //   kb-pkjwt  token_endpoint_auth_method private_key_jwt, its public keys in the client's
 //             jwks: the JWKS of --client-jwks (present only when that is given)
+//   kb-mtls   token_endpoint_auth_method tls_client_auth (RFC 8705 2.1), registered by
+//             tls_client_auth_subject_dn CN=kb-test-client (make-ca.sh's client.pem); the
+//             certificate must be issued by --client-ca (without it, by a CA of node's own
+//             store, which no test certificate is)
+//   kb-selfsigned  token_endpoint_auth_method self_signed_tls_client_auth (RFC 8705 2.2),
+//             its jwks the public key and x5c of --self-signed-cert (present only when
+//             that is given)
+// Both mTLS clients have tls_client_certificate_bound_access_tokens: their tokens carry
+// cnf.x5t#S256 of the certificate the connection presented (RFC 8705 3).
+// The TLS server asks every connection for a client certificate and requires none, so the
+// secret and assertion clients connect as before. oidc-provider 9 publishes no
+// mtls_endpoint_aliases of its own; this server publishes one token_endpoint alias,
+// https://127.0.0.1:PORT/mtls/token (the same provider, the same listener), so that a test
+// can tell which of the two a client used.
 // The JWT methods are oidc-provider's own: aud the token endpoint (or the issuer), iss the
 // client, exp and jti required, a replayed jti refused.
 // oidc-provider itself accepts either secret method for either client (see client_auth.js:
@@ -30,17 +45,23 @@
 //
 // Test hooks: GET /_count answers with the number of token-endpoint requests so far;
 // --log gets one JSON line per token-endpoint request:
-//   {"client_id", "auth_method", "grant_type", "scope", "resource", "status", "error"}
-// where auth_method is what the request actually used (Authorization: Basic header ->
+//   {"client_id", "auth_method", "grant_type", "scope", "resource", "endpoint",
+//    "certificate", "status", "error", "detail"}
+// where endpoint is "token" or "mtls" (the path the request came to: /token or the alias
+// /mtls/token), certificate the x5t#S256 of the client certificate the connection
+// presented (null without one), detail the provider's reason for a refusal (its
+// error_detail, which no response carries; null otherwise), and
+// auth_method is what the request actually used (Authorization: Basic header ->
 // client_secret_basic; client_secret in the form -> client_secret_post; both ->
 // "client_secret_basic+client_secret_post"; a client_assertion -> "client_assertion";
-// none of them -> "none"). With a client_assertion it also logs "assertion_type", and of
+// only a client certificate -> "client_certificate"; none of them -> "none"). With a
+// client_assertion it also logs "assertion_type", and of
 // the (unverified) assertion "alg", "kid", "iss", "sub", "aud", "jti", "lifetime"
 // (exp - iat).
 //
 // SIGTERM or SIGINT: stops listening, closes connections and exits 0.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import { parseArgs } from 'node:util';
@@ -54,6 +75,8 @@ const { values: args } = parseArgs({
     key: { type: 'string' },
     'secret-file': { type: 'string' },
     'client-jwks': { type: 'string' },
+    'client-ca': { type: 'string' },
+    'self-signed-cert': { type: 'string' },
     log: { type: 'string' },
   },
   strict: true,
@@ -128,6 +151,8 @@ function describeTokenRequest(ctx) {
     authMethod = 'client_assertion';
   } else if (authorization !== undefined) {
     authMethod = 'other';
+  } else if (peerCertificate(ctx.socket) !== undefined) {
+    authMethod = 'client_certificate';
   }
   const entry = {
     client_id: clientId ?? null,
@@ -163,9 +188,32 @@ function describeAssertion(assertion) {
   }
 }
 
+// The certificate the connection presented, or undefined: requestCert without
+// rejectUnauthorized lets a connection without one (or with an untrusted one) through, and
+// the provider decides (certificateAuthorized below).
+function peerCertificate(socket) {
+  const peer = socket.getPeerCertificate?.();
+  if (!peer || !peer.raw) {
+    return undefined;
+  }
+  return new X509Certificate(peer.raw);
+}
+
+function thumbprint(certificate) {
+  return createHash('sha256').update(certificate.raw).digest('base64url');
+}
+
+// RFC 4514 order (the last RDN first), as tls_client_auth_subject_dn is written.
+function subjectDn(certificate) {
+  return certificate.subject.split('\n').reverse().join(',');
+}
+
 const server = https.createServer({
   cert: fs.readFileSync(args.cert),
   key: fs.readFileSync(args.key),
+  ...(args['client-ca'] ? { ca: fs.readFileSync(args['client-ca']) } : {}),
+  requestCert: true,
+  rejectUnauthorized: false,
 });
 
 // Listen first: the issuer must name the port, and the provider needs the issuer.
@@ -191,6 +239,26 @@ const clients = [
   clientMetadata('kb-post', 'client_secret_post'),
   clientMetadata('kb-csjwt', 'client_secret_jwt'),
 ];
+clients.push({
+  ...clientMetadata('kb-mtls', 'tls_client_auth'),
+  client_secret: undefined,
+  tls_client_auth_subject_dn: 'CN=kb-test-client',
+  tls_client_certificate_bound_access_tokens: true,
+});
+if (args['self-signed-cert']) {
+  const certificate = new X509Certificate(fs.readFileSync(args['self-signed-cert']));
+  clients.push({
+    ...clientMetadata('kb-selfsigned', 'self_signed_tls_client_auth'),
+    client_secret: undefined,
+    tls_client_certificate_bound_access_tokens: true,
+    jwks: {
+      keys: [{
+        ...certificate.publicKey.export({ format: 'jwk' }),
+        x5c: [certificate.raw.toString('base64')],
+      }],
+    },
+  });
+}
 if (args['client-jwks']) {
   const { client_secret: unused, ...metadata } = clientMetadata('kb-pkjwt', 'private_key_jwt');
   clients.push({
@@ -203,12 +271,30 @@ const provider = new Provider(issuer, {
   clients,
   clientAuthMethods: [
     'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt',
+    'tls_client_auth', 'self_signed_tls_client_auth',
   ],
   scopes: ['read', 'write'],
   jwks,
   cookies: { keys: [randomBytes(32).toString('base64url')] },
+  discovery: {
+    mtls_endpoint_aliases: { token_endpoint: `${issuer}/mtls/token` },
+  },
   features: {
     clientCredentials: { enabled: true },
+    mTLS: {
+      enabled: true,
+      certificateBoundAccessTokens: true,
+      tlsClientAuth: true,
+      selfSignedTlsClientAuth: true,
+      getCertificate: (ctx) => peerCertificate(ctx.socket),
+      // verified against --client-ca by the TLS layer
+      certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+      certificateSubjectMatches(ctx, property, expected) {
+        const certificate = peerCertificate(ctx.socket);
+        return property === 'tls_client_auth_subject_dn' && certificate !== undefined
+          && subjectDn(certificate) === expected;
+      },
+    },
     devInteractions: { enabled: false },
     introspection: { enabled: true },
     resourceIndicators: {
@@ -248,10 +334,19 @@ provider.use(async (ctx, next) => {
   } finally {
     tokenRequests += 1;
     const entry = describeTokenRequest(ctx);
+    entry.endpoint = ctx.req.keybearerEndpoint;
+    const certificate = peerCertificate(ctx.socket);
+    entry.certificate = certificate ? thumbprint(certificate) : null;
     entry.status = ctx.status;
     entry.error = ctx.status >= 400 ? (ctx.body?.error ?? null) : null;
+    entry.detail = ctx.state.refusalDetail ?? null;
     log(entry);
   }
+});
+
+// Why the provider refused a token request: its error_detail is in no response.
+provider.on('grant.error', (ctx, err) => {
+  ctx.state.refusalDetail = err?.error_detail ?? null;
 });
 
 // Internal errors would otherwise go unnoticed: the client only sees server_error.
@@ -265,6 +360,12 @@ server.on('request', (req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(`${tokenRequests}\n`);
     return;
+  }
+  // The mTLS alias is the token endpoint under another name.
+  const [path, query] = req.url.split(/(?=\?)/);
+  req.keybearerEndpoint = path === '/mtls/token' ? 'mtls' : 'token';
+  if (path === '/mtls/token') {
+    req.url = `/token${query ?? ''}`;
   }
   providerCallback(req, res);
 });
