@@ -1,5 +1,11 @@
 #include "backoff.h"
 
+#include <sys/random.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "monotonic.h"
+
 long long
 backoff_delay_ms(int attempt, int retry_after, unsigned int noise)
 {
@@ -19,4 +25,14 @@ backoff_delay_ms(int attempt, int retry_after, unsigned int noise)
 			delay = asked;
 	}
 	return delay;
+}
+
+unsigned int
+backoff_noise(void)
+{
+	unsigned int noise = 0;
+
+	if (getrandom(&noise, sizeof(noise), GRND_NONBLOCK) != (ssize_t)sizeof(noise))
+		noise = (unsigned int)getpid() ^ (unsigned int)monotonic_us();
+	return noise;
 }

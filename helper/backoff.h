@@ -16,4 +16,7 @@
  * but never shorter. noise is a random number. */
 long long backoff_delay_ms(int attempt, int retry_after, unsigned int noise);
 
+/* A random number for backoff_delay_ms: the kernel's, else one from the pid and the clock. */
+unsigned int backoff_noise(void);
+
 #endif

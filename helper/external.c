@@ -342,16 +342,6 @@ out:
 	return rc;
 }
 
-static unsigned int
-random_noise(void)
-{
-	unsigned int noise = 0;
-
-	if (getrandom(&noise, sizeof(noise), GRND_NONBLOCK) != (ssize_t)sizeof(noise))
-		noise = (unsigned int)getpid() ^ (unsigned int)monotonic_us();
-	return noise;
-}
-
 /* A query value as RFC 3986 3.4 lets it stand: pchar, '/' and '?' as they are, but '&',
  * '=', '+', '#' and '%' (which would end or change it) and all else as %XX. The URL
  * rules refuse an encoded slash or dot anywhere (url.h): an audience is usually a URL. */
@@ -487,7 +477,7 @@ external_token_fetch_github(const struct profile *p, const struct external_use *
 		}
 		if (asked > *retry_after)
 			*retry_after = asked;
-		delay = backoff_delay_ms(attempt - 1, asked, random_noise());
+		delay = backoff_delay_ms(attempt - 1, asked, backoff_noise());
 		if (attempt_err.code != KB_EXIT_TRANSIENT ||
 		    monotonic_ms() + delay + RETRY_MIN_ATTEMPT_MS > deadline) {
 			*err = attempt_err;

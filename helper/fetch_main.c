@@ -69,16 +69,6 @@ forbid_core_dumps(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-static unsigned int
-random_noise(void)
-{
-	unsigned int noise = 0;
-
-	if (getrandom(&noise, sizeof(noise), GRND_NONBLOCK) != (ssize_t)sizeof(noise))
-		noise = (unsigned int)getpid() ^ (unsigned int)monotonic_us();
-	return noise;
-}
-
 /* Requests to the token endpoint with the secret: transient failures are retried with
  * backoff (never sooner than that, later when Retry-After asks) until the profile's deadline,
  * permanent ones never. *retry_after is the longest Retry-After seen, in seconds, or -1. */
@@ -103,7 +93,7 @@ mint(const struct profile *p, const struct token_credentials *creds, struct cach
 		}
 		if (asked > *retry_after)
 			*retry_after = asked;
-		delay = backoff_delay_ms(attempt - 1, asked, random_noise());
+		delay = backoff_delay_ms(attempt - 1, asked, backoff_noise());
 		if (attempt_err.code != KB_EXIT_TRANSIENT ||
 		    monotonic_ms() + delay + RETRY_MIN_ATTEMPT_MS > deadline) {
 			*err = attempt_err;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "safefile.h"
+#include "signkey.h"
 
 /* A passphrase would have to come from somewhere we could not keep it as safe: an encrypted
  * key is refused, not prompted for. */
@@ -32,31 +33,6 @@ first_certificate(const char *pem, size_t len)
 	return cert;
 }
 
-static void
-base64url(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t i, n = 0;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-		out[n++] = digits[v >> 18 & 63];
-		out[n++] = digits[v >> 12 & 63];
-		out[n++] = digits[v >> 6 & 63];
-		out[n++] = digits[v & 63];
-	}
-	if (len - i == 1) {
-		out[n++] = digits[in[i] >> 2];
-		out[n++] = digits[(in[i] & 3) << 4];
-	} else if (len - i == 2) {
-		out[n++] = digits[in[i] >> 2];
-		out[n++] = digits[((in[i] & 3) << 4) | in[i + 1] >> 4];
-		out[n++] = digits[(in[i + 1] & 15) << 2];
-	}
-	out[n] = '\0';
-}
-
 static int
 cert_thumbprint(X509 *cert, char out[MTLS_THUMBPRINT_SIZE])
 {
@@ -65,7 +41,7 @@ cert_thumbprint(X509 *cert, char out[MTLS_THUMBPRINT_SIZE])
 
 	if (X509_digest(cert, EVP_sha256(), digest, &len) != 1 || len != 32)
 		return -1;
-	base64url(digest, len, out);
+	signkey_base64url(digest, len, out);
 	return 0;
 }
 

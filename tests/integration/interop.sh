@@ -14,23 +14,6 @@ INTEROP="$KB_SOURCE/tests/interop"
 API=https://api.keybearer.test/
 ES=https://es.keybearer.test/
 
-# start_interop NAME COMMAND...: sets PORT and BASE of that server
-start_interop() {
-	local name=$1 port_file="$WORK/$1.port"
-	shift
-	"$@" --port-file "$port_file" --cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
-		--secret-file "$WORK/$name.secret" --log "$WORK/$name.log" 2>"$WORK/$name.err" &
-	SERVER_PIDS+=($!)
-	# under 1 s on an idle machine; CI runs valgrind beside it
-	for _ in $(seq 600); do
-		[ -s "$port_file" ] && break
-		kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -s "$port_file" ] || fail "$name did not start: $(cat "$WORK/$name.err")"
-	PORT=$(cat "$port_file")
-	BASE="https://127.0.0.1:$PORT"
-}
 logged() { tail -1 "$WORK/$1.log" | jq -r "$2"; } # NAME JQ: of the last request
 jwt_part() { # TOKEN N: part N (1 header, 2 claims) of a JWT, as JSON
 	local part
@@ -52,7 +35,7 @@ OPENSSL_CONF=/dev/null openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P
 	-days 2 -subj /CN=kb-self-signed -keyout "$TLS/self-signed.key" -out "$TLS/self-signed.pem" \
 	-addext basicConstraints=critical,CA:FALSE 2>/dev/null
 chmod 600 "$TLS/stranger.key" "$TLS/self-signed.key"
-start_interop oidc node "$INTEROP/oidc_server.mjs" --client-ca "$TLS/ca.pem" \
+start_interop oidc "$WORK/oidc.secret" node "$INTEROP/oidc_server.mjs" --client-ca "$TLS/ca.pem" \
 	--self-signed-cert "$TLS/self-signed.pem"
 OIDC=$BASE
 
@@ -238,7 +221,7 @@ printf 'ci-request-token-%s\n' "$RANDOM$RANDOM" >"$WORK/ci-request-token"
 SERVER_PIDS+=($!)
 wait_for_file "$WORK/ci.port" "CI issuer"
 CI="http://127.0.0.1:$(cat "$WORK/ci.port")"
-start_interop authlib "$PY" "$INTEROP/authlib_server.py" --ci-issuer "$CI"
+start_interop authlib "$WORK/authlib.secret" "$PY" "$INTEROP/authlib_server.py" --ci-issuer "$CI"
 AUTHLIB=$BASE
 for row in "al-basic|kb-basic|client_secret_basic" "al-post|kb-post|client_secret_post"; do
 	IFS='|' read -r name client method <<<"$row"

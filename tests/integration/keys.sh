@@ -10,23 +10,6 @@ INTEROP="$KB_SOURCE/tests/interop"
 [ -d "$INTEROP/node_modules/oidc-provider" ] ||
 	fail "tests/interop/node_modules is missing — packaging/deps.sh runs npm ci there"
 
-# start_interop NAME COMMAND...: sets PORT and BASE of that server
-start_interop() {
-	local name=$1 port_file="$WORK/$1.port"
-	shift
-	"$@" --port-file "$port_file" --cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
-		--secret-file "$WORK/jwt.secret" --client-jwks "$WORK/client-jwks.json" \
-		--log "$WORK/$name.log" 2>"$WORK/$name.err" &
-	SERVER_PIDS+=($!)
-	for _ in $(seq 600); do
-		[ -s "$port_file" ] && break
-		kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -s "$port_file" ] || fail "$name did not start: $(cat "$WORK/$name.err")"
-	PORT=$(cat "$port_file")
-	BASE="https://127.0.0.1:$PORT"
-}
 logged() { tail -1 "$WORK/$1.log" | jq -r "$2"; } # NAME JQ: of the last request
 count() { wc -l <"$WORK/$1.log" | tr -d ' '; }
 thumbprint() { "$PY" -c 'import sys
@@ -66,9 +49,11 @@ printf 'jwtSecret-0123456789abcdefghijklmnop' >"$WORK/jwt.secret"
 chmod 600 "$WORK/jwt.secret"
 EXTRA_SECRETS=("jwtSecret-0123456789abcdefghijklmnop")
 
-start_interop authlib "$PY" "$INTEROP/authlib_server.py"
+start_interop authlib "$WORK/jwt.secret" "$PY" "$INTEROP/authlib_server.py" \
+	--client-jwks "$WORK/client-jwks.json"
 AUTHLIB=$BASE
-start_interop oidc node "$INTEROP/oidc_server.mjs"
+start_interop oidc "$WORK/jwt.secret" node "$INTEROP/oidc_server.mjs" \
+	--client-jwks "$WORK/client-jwks.json"
 OIDC=$BASE
 
 # check_assertion SERVER ALG KID AUD CLIENT: the last request's assertion as SERVER saw it

@@ -112,6 +112,26 @@ start_server() {
 	BASE="$scheme://127.0.0.1:$PORT"
 }
 
+# start_interop NAME SECRET_FILE COMMAND...: starts a real authorization server of
+# tests/interop (its TLS the test CA's, its client secret SECRET_FILE, its log
+# $WORK/NAME.log); sets PORT and BASE of that server
+start_interop() {
+	local name=$1 secret_file=$2 port_file="$WORK/$1.port"
+	shift 2
+	"$@" --port-file "$port_file" --cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
+		--secret-file "$secret_file" --log "$WORK/$name.log" 2>"$WORK/$name.err" &
+	SERVER_PIDS+=($!)
+	# under 1 s on an idle machine; CI runs valgrind beside it
+	for _ in $(seq 600); do
+		[ -s "$port_file" ] && break
+		kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -s "$port_file" ] || fail "$name did not start: $(cat "$WORK/$name.err")"
+	PORT=$(cat "$port_file")
+	BASE="https://127.0.0.1:$PORT"
+}
+
 # serve_directory DIR: publishes DIR over plain http on 127.0.0.1 (which keybearer allows
 # for loopback) and prints its base URL. Call it as $(serve_directory DIR).
 serve_directory() {
