@@ -53,6 +53,12 @@ key_profile(const struct config *cfg, const char *name, struct error *err)
 static int
 write_new_file(const char *path, const char *pem, size_t len, struct error *err)
 {
+	/* as private_key = file: will read it: a directory others may change lets them swap it */
+	static const struct safefile_rules parents = {
+		.what = "key file",
+		.code = KB_EXIT_IO,
+		.check_parents = 1,
+	};
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
@@ -62,6 +68,12 @@ write_new_file(const char *path, const char *pem, size_t len, struct error *err)
 					 ? "keygen never overwrites a key: remove it first, "
 					   "or give another --out"
 					 : "check the directory");
+	/* checked once the file exists, and before the key is in it */
+	if (safefile_check_parents(path, &parents, err) != 0) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
 	if (output_write_all(fd, pem, len) != 0 || fsync(fd) != 0) {
 		error_set(err, KB_EXIT_IO, "cannot write the key file %s: %s — check the disk",
 			  path, strerror(errno));

@@ -74,6 +74,13 @@ ln -s "$WORK/elsewhere" "$WORK/link.pem"
 run_kb keygen --profile kg --out "$WORK/link.pem"
 expect_rc 74 "keygen through a symlink"
 [ ! -e "$WORK/elsewhere" ] || fail "keygen wrote through a symlink"
+mkdir -m 777 "$WORK/open"
+chmod 777 "$WORK/open" # whatever the umask
+run_kb keygen --profile kg --out "$WORK/open/key.pem"
+expect_rc 74 "keygen into a directory others may write"
+expect_match "$ERR" "^keybearer: .*$WORK/open.* — " "the open directory named"
+[ ! -e "$WORK/open/key.pem" ] || fail "keygen left a key file in a directory others may write"
+expect_eq "$OUT" "" "stdout of the refusal"
 run_kb keygen --profile kg --type dsa
 expect_rc 64 "an unknown --type"
 write_profile plain ok
