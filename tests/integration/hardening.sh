@@ -27,4 +27,9 @@ else
 	expect_eq "$libraries" "" "the shared libraries of keybearer, a static PIE"
 	echo "ok keybearer is a static PIE"
 fi
+# keybearer-fetch gives OpenSSL a locked heap for private keys' numbers (it may be refused
+# where the memlock limit is low, which this machine's is not)
+locked=$(strace -f -e trace=mlock,mlock2 "$KB_STAGE/libexec/keybearer/keybearer-fetch" --version 2>&1 >/dev/null)
+expect_match "$locked" "^mlock2?\(0x[0-9a-f]+, 65536(, MLOCK_ONFAULT)?\) = 0" "keybearer-fetch: OpenSSL's secure heap"
+echo "ok keybearer-fetch locks OpenSSL's secure heap"
 echo "hardening: all passed"
