@@ -330,11 +330,13 @@ describe_key(const struct profile *p, struct key_view *v)
 	} else if (strncmp(answer, "unreadable: ", 12) == 0) {
 		v->state = "refused";
 		snprintf(v->detail, sizeof(v->detail), "%s", answer + 12);
-	} else if (tab != NULL && (size_t)(tab - answer) <= CONFIG_KEY_ID_MAX) {
+	} else if (tab != NULL && (size_t)(tab - answer) <= CONFIG_KEY_ID_MAX &&
+		   strlen(tab + 1) < sizeof(v->type)) {
+		/* a kid or type that does not fit is not cut: the state stays unknown */
 		v->state = "present";
 		*tab = '\0';
 		memcpy(v->kid, answer, (size_t)(tab - answer) + 1);
-		snprintf(v->type, sizeof(v->type), "%.31s", tab + 1);
+		memcpy(v->type, tab + 1, strlen(tab + 1) + 1);
 	}
 }
 

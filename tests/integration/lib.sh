@@ -17,6 +17,15 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/keybearer-test.XXXXXX")
 chmod 700 "$WORK"
 SERVER_PIDS=()
 
+# What the valgrind logs hold but the notice that valgrind does not know mlock2 (syscall
+# 325, which OpenSSL's locked heap asks for: valgrind fails it, and OpenSSL goes without).
+valgrind_findings() {
+	find "$WORK/valgrind" -name 'log.*' -size +0 -exec cat {} + 2>/dev/null |
+		awk '/WARNING: unhandled amd64-linux syscall: 325$/ { skip = 4; next }
+			skip > 0 { skip--; next }
+			{ print }'
+}
+
 cleanup() {
 	local rc=$? pid
 	[ ! -f "$WORK/directory-servers" ] || SERVER_PIDS+=($(cat "$WORK/directory-servers"))
@@ -26,9 +35,9 @@ cleanup() {
 	for pid in "${SERVER_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
-	if [ -n "${KB_VALGRIND:-}" ] && [ -n "$(find "$WORK/valgrind" -name 'log.*' -size +0)" ]; then
+	if [ -n "${KB_VALGRIND:-}" ] && [ -n "$(valgrind_findings)" ]; then
 		echo "FAIL: valgrind found errors or leaks:" >&2
-		find "$WORK/valgrind" -name 'log.*' -size +0 -exec cat {} + >&2
+		valgrind_findings >&2
 		rc=1
 	fi
 	[ -n "${KB_KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
