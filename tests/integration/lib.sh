@@ -125,21 +125,27 @@ start_server() {
 # tests/interop (its TLS the test CA's, its client secret SECRET_FILE, its log
 # $WORK/NAME.log); sets PORT and BASE of that server
 start_interop() {
-	local name=$1 secret_file=$2 port_file="$WORK/$1.port"
+	local name=$1 secret_file=$2 port_file="$WORK/$1.port" attempt pid started
 	shift 2
-	"$@" --port-file "$port_file" --cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
-		--secret-file "$secret_file" --log "$WORK/$name.log" 2>"$WORK/$name.err" &
-	SERVER_PIDS+=($!)
-	# under 1 s on an idle machine; CI runs valgrind and the sanitizers beside it, and one
-	# full run waited 30 s for oidc-provider in vain: 90 s, and what it was doing then
-	local pid=${SERVER_PIDS[-1]} started=$SECONDS
-	while [ $((SECONDS - started)) -lt 90 ]; do
-		[ -s "$port_file" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
+	# Under 1 s on an idle machine. Twice in full CI runs node sat in futex_wait with no
+	# CPU used and never listened (not reproduced alone): one more start after 30 s.
+	for attempt in 1 2; do
+		rm -f "$port_file"
+		"$@" --port-file "$port_file" --cert "$WORK/tls/server.pem" --key "$WORK/tls/server.key" \
+			--secret-file "$secret_file" --log "$WORK/$name.log" 2>"$WORK/$name.err" &
+		pid=$!
+		SERVER_PIDS+=("$pid")
+		started=$SECONDS
+		while [ $((SECONDS - started)) -lt 30 ]; do
+			[ -s "$port_file" ] && break
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		[ ! -s "$port_file" ] || break
+		echo "# $name did not start within $((SECONDS - started)) s (attempt $attempt): its state $(ps -o stat=,wchan:32=,time= -p "$pid" 2>&1 | tr -s ' '), load $(cut -d' ' -f1-3 /proc/loadavg)"
+		{ kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true
 	done
-	[ -s "$port_file" ] || fail "$name did not start within $((SECONDS - started)) s: $(cat "$WORK/$name.err"); its state: $(ps -o stat=,wchan:32=,time= -p "$pid" 2>&1 | tr -s ' '); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-	[ $((SECONDS - started)) -lt 5 ] || echo "# $name took $((SECONDS - started)) s to start"
+	[ -s "$port_file" ] || fail "$name did not start, twice: $(cat "$WORK/$name.err")"
 	PORT=$(cat "$port_file")
 	BASE="https://127.0.0.1:$PORT"
 }
