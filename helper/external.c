@@ -196,7 +196,6 @@ read_file(const struct profile *p, const struct external_use *use, struct secret
 	};
 	const char *path = use->source->arg;
 	char *text = NULL, origin[4200];
-	struct stat st;
 	size_t len = 0;
 	int rc;
 
@@ -214,12 +213,8 @@ read_file(const struct profile *p, const struct external_use *use, struct secret
 	rc = take(p, use, text, len, origin, out, err);
 	safefile_free_secret(text, len + 1);
 	/* which file it was: a rotated one is another, whatever the clock */
-	if (rc == 0 && stat(path, &st) == 0)
-		snprintf(out->origin, sizeof(out->origin),
-			 "token file %llu:%llu:%lld:%lld.%09ld:%lld.%09ld",
-			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	if (rc == 0)
+		safefile_identity(path, "token file", out->origin, sizeof(out->origin));
 	return rc;
 }
 

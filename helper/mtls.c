@@ -70,7 +70,6 @@ read_cert(const struct profile *p, struct mtls_credentials *m, struct error *err
 		.check_parents = 1,
 	};
 	char *text = NULL;
-	struct stat st;
 	size_t len = 0;
 	int rc;
 
@@ -84,12 +83,7 @@ read_cert(const struct profile *p, struct mtls_credentials *m, struct error *err
 		return -1;
 	m->cert.size = len + 1;
 	m->cert.value = text;
-	if (stat(p->client_cert, &st) == 0)
-		snprintf(m->cert.origin, sizeof(m->cert.origin),
-			 "cert %llu:%llu:%lld:%lld.%09ld:%lld.%09ld", (unsigned long long)st.st_dev,
-			 (unsigned long long)st.st_ino, (long long)st.st_size,
-			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	safefile_identity(p->client_cert, "cert", m->cert.origin, sizeof(m->cert.origin));
 	return 0;
 }
 

@@ -263,3 +263,16 @@ safefile_free_string(char *s)
 	if (s != NULL)
 		safefile_free_secret(s, strlen(s));
 }
+
+void
+safefile_identity(const char *path, const char *label, char *out, size_t size)
+{
+	struct stat st;
+
+	out[0] = '\0';
+	if (stat(path, &st) == 0)
+		snprintf(out, size, "%s %llu:%llu:%lld:%lld.%09ld:%lld.%09ld", label,
+			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}

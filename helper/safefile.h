@@ -36,6 +36,11 @@ int safefile_check(int fd, const char *path, const struct safefile_rules *rules,
 /* The check_parents rule for path, on its own: 0, or -1 with err set. */
 int safefile_check_parents(const char *path, const struct safefile_rules *rules, struct error *err);
 
+/* What tells a file from a replaced one without reading it: "LABEL dev:ino:size:mtime:ctime"
+ * of path into out (a secret file, a token file, a certificate); "" when it cannot be
+ * stat'ed. */
+void safefile_identity(const char *path, const char *label, char *out, size_t size);
+
 /* Reads fd until end of file or cap bytes, retrying interrupted reads; the byte count, or
  * -1 with errno set. */
 ssize_t safefile_read_up_to(int fd, char *buf, size_t cap);

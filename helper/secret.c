@@ -159,7 +159,6 @@ resolve_file(const struct profile *p, const struct credential_source *src, struc
 		.check_parents = 1,
 	};
 	char *text = NULL, origin[4200];
-	struct stat st;
 	size_t len = 0;
 	int rc;
 
@@ -175,11 +174,8 @@ resolve_file(const struct profile *p, const struct credential_source *src, struc
 	rc = credential_take(s, text, src->whole_text ? len : strip_line_end(text, len), p, src,
 			     origin, err);
 	safefile_free_secret(text, len + 1);
-	if (rc == 0 && stat(src->arg, &st) == 0)
-		snprintf(s->origin, sizeof(s->origin), "file %llu:%llu:%lld:%lld.%09ld:%lld.%09ld",
-			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	if (rc == 0)
+		safefile_identity(src->arg, "file", s->origin, sizeof(s->origin));
 	return rc;
 }
 

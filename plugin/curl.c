@@ -95,12 +95,7 @@ refusal_reason(int role)
 static int
 refuse_option(const struct wrapped_option *opt, int as_short, struct error *err)
 {
-	if (as_short)
-		return error_set(err, KB_EXIT_USAGE,
-				 "keybearer curl does not take --%s (-%c): %s — leave it out",
-				 opt->name, opt->letter, refusal_reason(opt->role));
-	return error_set(err, KB_EXIT_USAGE, "keybearer curl does not take --%s: %s — leave it out",
-			 opt->name, refusal_reason(opt->role));
+	return wrapped_refuse_option("curl", opt, as_short, refusal_reason(opt->role), err);
 }
 
 /* spelled: "--name" or "-x", as given. */

@@ -589,3 +589,15 @@ wrapped_exit(const char *tool, const struct wrapped_run *run, struct error *err)
 	}
 	return 0;
 }
+
+int
+wrapped_refuse_option(const char *tool, const struct wrapped_option *opt, int as_short,
+		      const char *why, struct error *err)
+{
+	if (as_short)
+		return error_set(err, KB_EXIT_USAGE,
+				 "keybearer %s does not take --%s (-%c): %s — leave it out", tool,
+				 opt->name, opt->letter, why);
+	return error_set(err, KB_EXIT_USAGE, "keybearer %s does not take --%s: %s — leave it out",
+			 tool, opt->name, why);
+}

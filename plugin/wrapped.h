@@ -27,6 +27,10 @@ struct wrapped_option {
 };
 
 /* Exact names only: the tools take abbreviations, and an abbreviation is refused. */
+/* "keybearer TOOL does not take --NAME (-X): WHY — leave it out" (KB_EXIT_USAGE); -1. */
+int wrapped_refuse_option(const char *tool, const struct wrapped_option *opt, int as_short,
+			  const char *why, struct error *err);
+
 const struct wrapped_option *wrapped_find_long(const struct wrapped_option *table, size_t count,
 					       const char *name, size_t len);
 const struct wrapped_option *wrapped_find_short(const struct wrapped_option *table, size_t count,
