@@ -41,6 +41,10 @@ setup() {
 		fresh=*) "$KB" get --profile "$p" >/dev/null ;;
 		soon=*) age_cached_token "$(cached "$p")" 200 ;;
 		dead=*) age_cached_token "$(cached "$p")" 5 ;;
+		tamper=*)
+			jq '.access_token = "abc def"' "${CACHE_FILE[$p]}" >"$WORK/tampered"
+			cat "$WORK/tampered" >"${CACHE_FILE[$p]}"
+			;;
 		*) fail "unknown setup $item" ;;
 		esac
 	done
