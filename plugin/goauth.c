@@ -47,9 +47,9 @@
 #include "url.h"
 
 /* What the response on stdin may hold, whole: go writes the status line and the headers
- * of a 4xx, never its body, and its own HTTP client takes no more than 1 MiB of headers
- * from a server (net/http's default is 10 MB, but a 4xx with more than a few KiB of
- * headers is a server's bug). A larger one is refused, never cut. */
+ * of a 4xx, never its body — a few hundred bytes. 1 MiB leaves room for any server's
+ * headers (net/http's client would take up to 10 MB, which no 4xx needs). A larger one is
+ * refused, never cut. */
 #define GOAUTH_RESPONSE_MAX (1024 * 1024)
 
 /* What to do about stdin that is not go's response. */
@@ -84,8 +84,9 @@ token68_length(const char *s, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-			   (s[i] >= '0' && s[i] <= '9') || strchr("-._~+/", s[i]) != NULL))
+	while (i < len &&
+	       ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		(s[i] >= '0' && s[i] <= '9') || (s[i] != '\0' && strchr("-._~+/", s[i]) != NULL)))
 		i++;
 	if (i == 0)
 		return 0;

@@ -269,6 +269,13 @@ test_challenges(void **state)
 			goauth_challenge_invalid_token(challenge_cases[i].value,
 						       strlen(challenge_cases[i].value)),
 			challenge_cases[i].invalid_token);
+	/* a NUL byte is no token68 character (strchr would find the string's end) */
+	failures += mismatch_int(
+		"NUL as a token68", "invalid_token",
+		goauth_challenge_invalid_token("Bearer \0, Bearer error=invalid_token", 36), 0);
+	failures += mismatch_int(
+		"token68, then a Bearer", "invalid_token",
+		goauth_challenge_invalid_token("Bearer a, Bearer error=invalid_token", 36), 1);
 	/* len bounds it: what follows is not read */
 	failures +=
 		mismatch_int("cut before the code", "invalid_token",
