@@ -448,9 +448,11 @@ login_run(int argc, char **argv, struct error *err)
 		error_set(err, code, "the secret of profile %s was not stored: %s", p->name, why);
 		goto out;
 	}
+	/* the inheritors' first: one asking for what p asks for shares p's file, which then
+	 * keeps the fresh token */
 	if (keyring_store(p, secret, err) != 0 || record_profile(&cfg, p, added, err) != 0 ||
-	    replace_cached_token(p, o.verify ? &fresh : NULL, err) != 0 ||
-	    replace_inheritors_tokens(&cfg, p, err) != 0)
+	    replace_inheritors_tokens(&cfg, p, err) != 0 ||
+	    replace_cached_token(p, o.verify ? &fresh : NULL, err) != 0)
 		goto out;
 	name_inheritors(&cfg, p, inheritors, sizeof(inheritors));
 	fprintf(stderr, "keybearer: stored the secret of profile %s in the keyring%s%s%s\n",
