@@ -150,6 +150,7 @@ struct parse_state {
 	int keep_all;
 	const char *const *keep;
 	size_t keep_count;
+	int skip_others; /* a second pass: the other sections were checked in the first */
 	struct profile scratch;
 };
 
@@ -979,8 +980,8 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	struct profile *p;
 	unsigned long long bit;
 
-	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 	if (*section == '\0') {
+		snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 		error_set(st->err, KB_EXIT_CONFIG,
 			  "%s: \"%s\" is outside any section — put it under [profile NAME]", where,
 			  name);
@@ -994,6 +995,9 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	p = section_profile(st, sec);
 	if (p == NULL)
 		return 0;
+	if (p == &st->scratch && st->skip_others)
+		return 1;
+	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 	rule = key_rule_find(name);
 	if (rule == NULL) {
 		const char *nearest = nearest_key(name);
@@ -1486,6 +1490,7 @@ load_bases(const struct parse_state *first, const char *text)
 	}
 	st.keep = chain;
 	st.keep_count = count;
+	st.skip_others = 1;
 	rc = parse_text(&st, text);
 	free_sections(&st);
 	free(chain);
