@@ -2296,6 +2296,7 @@ static int
 check_key_settings(const struct profile *p, const char *file, struct error *err)
 {
 	const char *method = config_auth_method_name(p->auth_method);
+	const char *section = config_keyring_profile(p); /* where the keys are, inherited or not */
 	const char *stray = NULL;
 
 	if (p->auth_method != AUTH_PRIVATE_KEY_JWT &&
@@ -2311,7 +2312,7 @@ check_key_settings(const struct profile *p, const char *file, struct error *err)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has %s, which auth_method %s does not use — set the "
 				 "auth_method that uses it, or remove %s from [profile %s] in %s",
-				 p->name, stray, method, stray, p->name, file);
+				 p->name, stray, method, stray, section, file);
 	if (p->auth_method == AUTH_CLIENT_SECRET_JWT && p->signing_alg != NULL &&
 	    strcmp(p->signing_alg, "HS256") != 0)
 		return error_set(
@@ -2338,25 +2339,26 @@ static int
 check_federated_keys(const struct profile *p, const char *file, struct error *err)
 {
 	int exchange = p->grant_type == GRANT_TOKEN_EXCHANGE;
+	const char *section = config_keyring_profile(p); /* where the keys are, inherited or not */
 
 	if (p->auth_method == AUTH_CLIENT_ASSERTION && p->assertion.kind == TOKEN_SOURCE_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses auth_method = client_assertion but names no "
 				 "assertion — set assertion = github-actions, env:NAME, file:PATH "
 				 "or command:CMD in [profile %s] in %s",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (p->auth_method != AUTH_CLIENT_ASSERTION && p->assertion.kind != TOKEN_SOURCE_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s sets assertion but its auth_method is %s — set "
 				 "auth_method = client_assertion in [profile %s] in %s, or remove "
 				 "assertion",
-				 p->name, config_auth_method_name(p->auth_method), p->name, file);
+				 p->name, config_auth_method_name(p->auth_method), section, file);
 	if (exchange && p->subject_token.kind == TOKEN_SOURCE_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses grant_type = token_exchange but names no "
 				 "subject_token — set subject_token = github-actions, env:NAME, "
 				 "file:PATH or command:CMD in [profile %s] in %s",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (!exchange && (p->subject_token.kind != TOKEN_SOURCE_NONE ||
 			  p->subject_token_type != NULL || p->requested_token_type != NULL))
 		return error_set(
@@ -2364,14 +2366,14 @@ check_federated_keys(const struct profile *p, const char *file, struct error *er
 			"profile %s sets subject_token, subject_token_type or "
 			"requested_token_type without grant_type = token_exchange — set "
 			"grant_type = token_exchange in [profile %s] in %s, or remove them",
-			p->name, p->name, file);
+			p->name, section, file);
 	if (!exchange && p->auth_method == AUTH_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses auth_method = none with the client_credentials "
 				 "grant, which needs a client that proves who it is — use "
 				 "grant_type = token_exchange with a subject_token, or another "
 				 "auth_method, in [profile %s] in %s",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (p->requested_token_type != NULL &&
 	    strcmp(p->requested_token_type, TOKEN_TYPE_ACCESS_TOKEN) != 0 &&
 	    strcmp(p->requested_token_type, TOKEN_TYPE_JWT) != 0)
@@ -2387,6 +2389,7 @@ int
 config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err)
 {
 	const char *file = cfg->path ? cfg->path : "the config file";
+	const char *section = config_keyring_profile(p); /* where the keys are, inherited or not */
 
 	if (p->token_url == NULL && p->issuer == NULL && !p->in_file &&
 	    strcmp(p->name, ENV_PROFILE_NAME) == 0)
@@ -2400,13 +2403,13 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has no token_url — set token_url (or an OIDC issuer) "
 				 "in [profile %s] in %s or KEYBEARER_TOKEN_URL",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	/* a public client exchanging a token may go without one */
 	if (p->client_id == NULL && p->auth_method != AUTH_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has no client_id — set client_id in [profile %s] in "
 				 "%s or KEYBEARER_CLIENT_ID",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (check_key_settings(p, file, err) != 0 || check_federated_keys(p, file, err) != 0)
 		return -1;
 	/* mutual-TLS client authentication */
@@ -2414,7 +2417,7 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses auth_method = %s but has no client_cert — set "
 				 "client_cert = file:/path/to/cert.pem in [profile %s] in %s",
-				 p->name, config_auth_method_name(p->auth_method), p->name, file);
+				 p->name, config_auth_method_name(p->auth_method), section, file);
 	return 0;
 }
 

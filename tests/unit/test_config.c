@@ -1461,6 +1461,24 @@ static const struct mintable_case mintable_cases[] = {
 	  "in @PATH@ or KEYBEARER_TOKEN_URL" },
 	{ "an issuer instead of token_url",
 	  "[profile work]\nissuer = https://login.example/realm\nclient_id = c\n", "work", NULL },
+	/* one client, many APIs: the advice names the section that holds the client */
+	{ "inherits a base without client_id",
+	  "[profile work]\ninherit = mid\n[profile mid]\ninherit = base\n"
+	  "[profile base]\ntoken_url = https://h/t\n",
+	  "work",
+	  "profile work has no client_id — set client_id in [profile base] in @PATH@ or "
+	  "KEYBEARER_CLIENT_ID" },
+	{ "inherits a base with a stray key",
+	  "[profile work]\ninherit = base\n[profile base]\ntoken_url = https://h/t\n"
+	  "client_id = c\nsigning_alg = ES256\n",
+	  "work",
+	  "profile work has signing_alg, which auth_method client_secret_post does not use — "
+	  "set the auth_method that uses it, or remove signing_alg from [profile base] in "
+	  "@PATH@" },
+	{ "inherits a complete base",
+	  "[profile work]\ninherit = base\n[profile base]\n"
+	  "token_url = https://h/t\nclient_id = c\n",
+	  "work", NULL },
 	{ "aspose without client_id", "", "aspose",
 	  "profile aspose has no client_id — set client_id in [profile aspose] in @PATH@ or "
 	  "KEYBEARER_CLIENT_ID" },
