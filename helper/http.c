@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "assertion.h"
@@ -212,6 +213,27 @@ request_headers_free(struct curl_slist *list)
 	curl_slist_free_all(list);
 }
 
+/* Without a ca_file, the system store as libcurl was built to find it — but as its hashed
+ * directory when it has one: OpenSSL then reads the one CA a chain needs, not the whole
+ * bundle (about 145 certificates parsed at every mint: 24 ms of TLS set-up instead of 3).
+ * The directory is libcurl's own compiled-in one, never the environment's SSL_CERT_DIR or
+ * SSL_CERT_FILE, so no variable can make another CA trusted. A libcurl without one keeps
+ * its bundle. */
+static CURLcode
+use_system_ca_directory(CURL *curl)
+{
+	const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+	struct stat st;
+	CURLcode rc = CURLE_OK;
+
+	if (info->age < CURLVERSION_SEVENTH || info->capath == NULL ||
+	    stat(info->capath, &st) != 0 || !S_ISDIR(st.st_mode))
+		return CURLE_OK;
+	rc |= curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
+	rc |= curl_easy_setopt(curl, CURLOPT_CAPATH, info->capath);
+	return rc;
+}
+
 /* The options that keep the secret where it belongs. Each is checked: a libcurl that
  * ignored one would fail open. ca holds the profile's CA file, or NULL. */
 static int
@@ -235,6 +257,8 @@ restrict_transport(CURL *curl, const char *url, const struct url *endpoint,
 		rc |= curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
 		rc |= curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
 		rc |= curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+	} else {
+		rc |= use_system_ca_directory(curl);
 	}
 	if (url_host_is_loopback(endpoint->host))
 		rc |= curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
