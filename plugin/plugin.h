@@ -83,6 +83,17 @@ struct cargo_request {
 int cargo_parse_request(const char *line, struct cargo_request *req);
 void cargo_request_free(struct cargo_request *req);
 
+/* keybearer httpie get|erase: key=value lines (url, token, profile) on stdin. */
+struct httpie_request {
+	const char *url, *token, *profile; /* point into the parsed text; NULL when absent */
+};
+int httpie_parse_request(char *text, size_t len, struct httpie_request *req, struct error *err);
+
+/* The profile a program named keybearer-pnpm-PROFILE is pnpm's tokenHelper for, or NULL
+ * for any other name; plugin_pnpm_named runs it (argv as main's). */
+const char *plugin_pnpm_link_profile(const char *program);
+int plugin_pnpm_named(const char *profile, int argc, char **argv, struct error *err);
+
 int plugin_git(int argc, char **argv, struct error *err);
 int plugin_bazel(int argc, char **argv, struct error *err);
 int plugin_kubectl(int argc, char **argv, struct error *err);
@@ -91,5 +102,7 @@ int plugin_terraform(int argc, char **argv, struct error *err);
 int plugin_curl(int argc, char **argv, struct error *err);
 int plugin_wget(int argc, char **argv, struct error *err);
 int plugin_exec(int argc, char **argv, struct error *err);
+int plugin_pnpm(int argc, char **argv, struct error *err);
+int plugin_httpie(int argc, char **argv, struct error *err);
 
 #endif
