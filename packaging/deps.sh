@@ -28,7 +28,7 @@ demo_only=
 	hyperfine                                      # benchmark
 	man-db                                         # checking the man pages
 	bash-completion zsh fish                       # the completions, and checking them
-	debhelper dpkg-dev lintian rpm                 # the .deb and the RPM
+	debhelper dh-python dpkg-dev lintian rpm       # the .deb and the RPM
 	python3-authlib python3-flask                  # a real authorization server (interop)
 	httpie                                         # the real HTTPie and its auth plugin
 )

@@ -61,6 +61,14 @@ out:
 	return rc;
 }
 
+static const struct safefile_rules link_rules = {
+	.what = "pnpm --link: the directory",
+	.allow_root_owner = 1,
+	.forbidden = 022,
+	.code = KB_EXIT_IO,
+	.check_parents = 1,
+};
+
 /* The directory of the link: absolute, whole, and nobody else's to change, since pnpm
  * runs whatever the name comes to point at. */
 static int
@@ -96,6 +104,9 @@ link_directory(const char *given, char *dir, struct error *err)
 				 "such as ~/.local/bin",
 				 PLUGIN_QUOTE(dir, 200), (long)st.st_uid,
 				 (unsigned)(st.st_mode & 07777));
+	/* and the directories above it: whoever can change one can swap the link */
+	if (safefile_check_parents(dir, &link_rules, err) != 0)
+		return -1;
 	if (strspn(dir, shell_safe) != strlen(dir))
 		return error_set(err, KB_EXIT_USAGE,
 				 "pnpm --link: pnpm runs its tokenHelper through a shell, which "

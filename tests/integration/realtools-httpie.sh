@@ -63,6 +63,12 @@ expect_no_match "$(grep -Fv "execve(\"$http\"" <<<"$execs")" "secret-query" "the
 expect_match "$execs" "execve\\(\"$KB_BIN/keybearer\", \\[\"$KB_BIN/keybearer\", \"httpie\", \"get\"\\]" "keybearer's argv"
 expect_eq "$(cat "$WORK/err")" "" "stderr"
 
+echo "# a session file records the auth type, never the token"
+run_http --session="$WORK/session.json" -A keybearer "${api}things"
+expect_rc 0 "http --session"
+expect_eq "$(jq -cS .auth "$WORK/session.json")" '{"raw_auth":null,"type":"keybearer"}' "the session's auth"
+expect_no_match "$(cat "$WORK/session.json")" "$token" "the session file"
+
 echo "# a revoked token: one new token, one retry, the body sent again"
 server POST /_reset >/dev/null
 server POST /_revoke "$token" >/dev/null
