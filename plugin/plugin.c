@@ -100,6 +100,32 @@ const struct plugin plugins[] = {
 	  "own: --config, --no-config, --max-redirect. --header takes no Authorization\n"
 	  "header, and no empty one.\n",
 	  plugin_wget },
+	{ "pnpm", NULL, "pnpm tokenHelper (a link keybearer-pnpm-PROFILE in ~/.npmrc)",
+	  "usage: keybearer-pnpm-PROFILE\n"
+	  "       keybearer pnpm [--profile P]\n"
+	  "       keybearer pnpm --link P [DIR]\n"
+	  "\n"
+	  "pnpm's tokenHelper: pnpm runs it with no arguments and sends what it prints,\n"
+	  "\"Bearer <token>\", as the Authorization header to the registry of its .npmrc line.\n"
+	  "A link named keybearer-pnpm-PROFILE to keybearer answers for PROFILE;\n"
+	  "keybearer pnpm --profile P does the same, for a wrapper script.\n"
+	  "--link P [DIR] makes DIR/keybearer-pnpm-P (DIR: default ~/.local/bin; yours\n"
+	  "alone, its path free of characters a shell reads), never replacing another file,\n"
+	  "and prints the ~/.npmrc line for each of P's urls:\n"
+	  "  keybearer pnpm --link P >>~/.npmrc\n"
+	  "  //registry.example.com/npm/:tokenHelper=/home/me/.local/bin/keybearer-pnpm-P\n"
+	  "pnpm takes tokenHelper only from ~/.npmrc, and does not show the helper's\n"
+	  "stderr: run the link by hand to see why it failed.\n",
+	  plugin_pnpm },
+	{ "httpie", NULL, "HTTPie auth plugin's helper (http -A keybearer URL)",
+	  "usage: keybearer httpie get|erase < key=value lines\n"
+	  "\n"
+	  "What HTTPie's keybearer auth plugin (http -A keybearer [-a PROFILE] URL) runs,\n"
+	  "with the request on stdin, never in argv: get reads url=URL (and profile=P) and\n"
+	  "prints the token of the profile whose urls claim URL, or nothing, with a warning\n"
+	  "on stderr, when none does; erase reads url=URL and token=T (and profile=P) and\n"
+	  "drops the cached token if it is T, the one the server refused.\n",
+	  plugin_httpie },
 	{ "exec", NULL, "run a command with the token in an environment variable",
 	  "usage: keybearer exec [--profile P] [--env NAME] -- COMMAND [ARGS...]\n"
 	  "\n"

@@ -114,7 +114,7 @@ start_server() {
 	rm -f "$port_file"
 	"$PY" "$TESTS/tokenserver.py" --port-file "$port_file" --client-id "$CLIENT_ID" \
 		--secret-file "$WORK/secret" --slow-seconds 5 --log "$WORK/server.log" \
-		--git-root "$WORK/git" --cargo-root "$WORK/cargo" "${tls_args[@]}" &
+		--git-root "$WORK/git" --cargo-root "$WORK/cargo" --npm-root "$WORK/npm" "${tls_args[@]}" &
 	SERVER_PIDS+=($!)
 	wait_for_file "$port_file" "token server"
 	PORT=$(cat "$port_file")

@@ -17,8 +17,11 @@ resource protected by the issued tokens.
 With --git-root, /git/ serves the repositories below it through `git http-backend`,
 and each repository's Git LFS API (a batch endpoint, the basic transfer adapter
 and lock verification) at /git/<repo>/info/lfs/; with --cargo-root, /cargo/
-serves that directory as a cargo sparse registry. Both take only an issued token,
-and GET /_requests/<git|lfs|cargo> lists every request they saw: its Host header,
+serves that directory as a cargo sparse registry; with --npm-root, /npm/ serves an npm
+registry (NAME/packument.json at /npm/NAME, the tarballs below NAME/-/); /guarded/ is
+a resource for HTTP clients (/guarded/deny refuses every token, /guarded/redirect/PATH
+redirects to /PATH, anything else echoes the request). All take only an issued token,
+and GET /_requests/<git|lfs|cargo|npm|guarded> lists every request they saw: its Host header,
 method, path (with the query), what its Authorization header held ("none", "valid"
 or "invalid") and the status it got.
 
@@ -956,6 +959,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.resource("git", "basic", self.git_http, path[len("/git"):], body)
         elif path.startswith("/cargo/") and state.cargo_root:
             self.resource("cargo", "bearer", self.cargo_registry, path[len("/cargo/"):])
+        elif path.startswith("/npm/") and state.npm_root:
+            self.resource("npm", "bearer", self.npm_registry, path[len("/npm/"):])
+        elif path.startswith("/guarded/"):
+            self.resource("guarded", "bearer", self.guarded, path[len("/guarded/"):], body)
         else:
             self.send_text(404, "not found\n")
 
@@ -1073,6 +1080,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = f.read()
             ctype = "application/json" if rel.endswith(".json") else "application/octet-stream"
             self.send_body(200, ctype, data)
+
+    def npm_registry(self, client_id, rel):
+        """An npm registry: GET /npm/NAME answers NAME/packument.json below --npm-root,
+        /npm/NAME/-/FILE the tarball NAME/-/FILE (the test writes both)."""
+        root = os.path.realpath(self.server.state.npm_root)
+        name, sep, _ = rel.partition("/-/")
+        file = os.path.realpath(os.path.join(root, rel if sep else name + "/packument.json"))
+        if self.command != "GET":
+            self.send_text(405, "GET only\n", {"Allow": "GET"})
+        elif not file.startswith(root + os.sep) or not os.path.isfile(file):
+            self.send_json(404, {"error": "not found"})
+        else:
+            with open(file, "rb") as f:
+                data = f.read()
+            self.send_body(200, "application/octet-stream" if sep else "application/json",
+                           data)
+
+    def guarded(self, client_id, rel, body):
+        """A resource for HTTP clients: deny refuses every token (as a resource that
+        revoked it would), redirect/PATH points to /PATH, anything else echoes the
+        method, path and body it got."""
+        if rel == "deny":
+            self.send_json(401, {"error": "invalid_token"},
+                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        elif rel.startswith("redirect/"):
+            self.send_body(302, None, b"", {"Location": "/" + rel[len("redirect/"):]})
+        else:
+            self.send_json(200, {"method": self.command, "path": self.path,
+                                 "body": body.decode("utf-8", "replace"),
+                                 "client_id": client_id})
 
     def lfs_base(self, repo):
         # A repository named elsewhere*.git hands out transfer URLs on another host
@@ -1281,6 +1318,9 @@ def main():
     ap.add_argument("--cargo-root",
                     help="serve this directory at /cargo/ as a cargo sparse registry, "
                          "to clients presenting an issued token as Bearer token")
+    ap.add_argument("--npm-root",
+                    help="serve this directory at /npm/ as an npm registry, to clients "
+                         "presenting an issued token as Bearer token")
     args = ap.parse_args()
     if bool(args.cert) != bool(args.key):
         ap.error("--cert and --key must be given together")
@@ -1297,6 +1337,7 @@ def main():
                   args.slow_seconds, args.log)
     state.git_root = args.git_root
     state.cargo_root = args.cargo_root
+    state.npm_root = args.npm_root
     server = Server(state, tls_context)
 
     def stop(signum, frame):
