@@ -138,6 +138,9 @@ done
 expect_eq "$(complete_bash keybearer status --j)" "--json" "bash completion of keybearer status --j"
 expect_eq "$(complete_bash keybearer get --u)" "--url" "bash completion of keybearer get --u"
 expect_eq "$(complete_bash keybearer --verbose get --form)" "--format" "bash completion after --verbose"
+expect_eq "$(complete_bash keybearer exec --t)" "--token-file" "bash completion of keybearer exec --t"
+expect_eq "$(complete_bash keybearer exec --token-file --e)" "--env" \
+	"bash completion of keybearer exec --token-file --e"
 words=$(complete_bash keybearer login --)
 for option in --profile --client-id --token-url --no-verify; do
 	grep -qx -- "$option" <<<"$words" || fail "bash completion of keybearer login -- offers no $option: $words"
@@ -158,6 +161,7 @@ for command in inspect profiles which check wget; do
 	grep -qx "$command" <<<"$words" || fail "fish completion of keybearer offers no $command: $words"
 done
 expect_eq "$(complete_fish 'keybearer status --j')" "--json" "fish completion of keybearer status --j"
+expect_eq "$(complete_fish 'keybearer exec --tok')" "--token-file" "fish completion of keybearer exec --tok"
 
 echo "# zsh completes them too (a line typed in an interactive zsh, then a tab)"
 # complete_zsh LINE: the line as zsh's completion leaves it (a widget writes the buffer out)
@@ -184,5 +188,8 @@ complete_zsh() {
 expect_eq "$(complete_zsh 'keybearer wh')" "keybearer which" "zsh completion of keybearer wh"
 expect_eq "$(complete_zsh 'keybearer -v status --j')" "keybearer -v status --json" "zsh completion of keybearer -v status --j"
 expect_eq "$(complete_zsh 'keybearer check --profile be')" "keybearer check --profile beta" "zsh completion of profiles"
+expect_eq "$(complete_zsh 'keybearer exec --tok')" "keybearer exec --token-file" "zsh completion of keybearer exec --tok"
+echo "# keybearer.1 names the variable keybearer exec --token-file sets"
+has_entry "$WORK/man1" KEYBEARER_TOKEN_FILE || fail "keybearer.1 has no entry for KEYBEARER_TOKEN_FILE"
 
 echo "docs: ok"
