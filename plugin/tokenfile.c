@@ -659,13 +659,46 @@ mirror_status(int status, struct error *err)
 	return -1;
 }
 
+/* The command's environment: ours without the client secrets, and variable=path. Ours
+ * stays as it is: keybearer-fetch reads its secrets from it at every refresh, even one
+ * --env happens to name. */
+static int
+command_environment(const struct config *cfg, const char *variable, const char *path, char ***env,
+		    char **entry)
+{
+	size_t n = 0, kept = 0, len = strlen(variable);
+	char **without = config_environment_without_secrets(cfg);
+
+	*env = NULL;
+	if (without == NULL || asprintf(entry, "%s=%s", variable, path) < 0) {
+		*entry = NULL;
+		free(without);
+		return -1;
+	}
+	while (without[n] != NULL)
+		n++;
+	*env = malloc((n + 2) * sizeof(**env));
+	if (*env == NULL) {
+		free(without);
+		return -1;
+	}
+	for (n = 0; without[n] != NULL; n++) {
+		if (strncmp(without[n], variable, len) != 0 || without[n][len] != '=')
+			(*env)[kept++] = without[n];
+	}
+	(*env)[kept++] = *entry;
+	(*env)[kept] = NULL;
+	free(without);
+	return 0;
+}
+
 int
 tokenfile_exec(const struct config *cfg, const struct profile *p, struct cache_record *first,
 	       const char *variable, char **argv, struct error *err)
 {
 	struct supervisor s = { .cfg = cfg, .p = p, .saved_stderr = -1, .capture = -1 };
 	sigset_t blocked, original;
-	char **env = NULL;
+	char **env = NULL, *entry = NULL;
 	size_t i;
 	int rc = -1;
 
@@ -676,8 +709,7 @@ tokenfile_exec(const struct config *cfg, const struct profile *p, struct cache_r
 	if (token_file_write(&s.tf, s.rec.access_token, err) != 0)
 		goto out;
 	s.file_present = 1;
-	if (setenv(variable, s.tf.path, 1) != 0 ||
-	    (env = config_environment_without_secrets(cfg)) == NULL) {
+	if (command_environment(cfg, variable, s.tf.path, &env, &entry) != 0) {
 		error_set(err, KB_EXIT_INTERNAL, "cannot set %.*s%s: %s — free some memory",
 			  PLUGIN_QUOTE(variable, 64), strerror(errno));
 		goto out;
@@ -717,6 +749,7 @@ tokenfile_exec(const struct config *cfg, const struct profile *p, struct cache_r
 	rc = mirror_status(child_status, err);
 out:
 	free(env);
+	free(entry);
 	token_file_close(&s.tf);
 	cache_record_free(&s.rec);
 	if (s.capture >= 0)

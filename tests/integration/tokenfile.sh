@@ -15,6 +15,8 @@ write_profile main ok
 write_profile short short12 "refresh_margin = $WINDOW"
 write_profile outage short12-outage "refresh_margin = $WINDOW" "timeout = 1"
 write_profile warn short12-warn "refresh_margin = $WINDOW"
+write_profile envsecret short12-warn "refresh_margin = $WINDOW" "scope = envsecret" \
+	"secret = env:KB_TF_SECRET"
 "$KB" get --profile main >/dev/null
 
 # the token files (and temporary ones) of profile ${1:-main} left in the runtime directory
@@ -66,6 +68,15 @@ long_run=$!
 ) &
 outage_run=$!
 SERVER_PIDS+=("$outage_run") # a failure elsewhere ends its loops too
+# --env naming the very variable the profile's secret comes from: the command gets the
+# path in it, keybearer-fetch the secret at each refresh
+(
+	set +e
+	KB_TF_SECRET=$SECRET "$KB" exec --profile envsecret --token-file --env KB_TF_SECRET -- \
+		"$PY" "$READER" read KB_TF_SECRET 14 "$WORK/envsecret-reads" 2>"$WORK/envsecret.err"
+	echo $? >"$WORK/envsecret.rc"
+) &
+envsecret_run=$!
 (
 	set +e
 	"$KB" exec --profile warn -- sh -c 'sleep 14' 2>"$WORK/warn.err"
@@ -82,6 +93,8 @@ expect_eq "$OUT" "600 $(id -u) regular file
 700 $(id -u) directory
 [unset]$token" "the file, its directory and the environment"
 expect_eq "$ERR" "" "stderr"
+KEYBEARER_TOKEN_FILE=/elsewhere run_kb exec --profile main --token-file -- sh -c 'env | grep -c "^KEYBEARER_TOKEN_FILE=$XDG_RUNTIME_DIR/keybearer/main\.[0-9]*\.token$"'
+expect_eq "$OUT" 1 "the caller's KEYBEARER_TOKEN_FILE, replaced"
 run_kb exec --profile main --token-file --env MY_FILE -- sh -c 'printf "%s|%s" "${KEYBEARER_TOKEN_FILE-unset}" "${MY_FILE%/*}"'
 expect_eq "$OUT" "unset|$XDG_RUNTIME_DIR/keybearer" "--env names the variable"
 
@@ -229,6 +242,14 @@ for pid in $(pgrep -x keybearer-watch); do
 		watchers=$((watchers + 1))
 done
 expect_eq "$watchers" 0 "watchers left after their commands ended"
+
+wait "$envsecret_run"
+expect_eq "$(cat "$WORK/envsecret.rc")" 0 "the reader with --env naming the secret's variable"
+expect_eq "$(cat "$WORK/envsecret.err")" "" "keybearer's stderr with --env naming the secret's variable"
+server GET /_issued >"$WORK/issued"
+summary=$("$PY" "$READER" check "$WORK/envsecret-reads" "$WORK/issued" "$LIFETIME" "$WINDOW") ||
+	fail "the reads with --env naming the secret's variable: $summary"
+expect_match "$summary" "tokens 2," "the tokens with --env naming the secret's variable (one refresh)"
 
 wait "$long_run"
 expect_eq "$(cat "$WORK/reads.rc")" 0 "the reader's exit status"
