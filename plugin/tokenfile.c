@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/timerfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -141,27 +143,23 @@ arm_floor_alarm(long long ms)
 }
 
 /* A directory fit for a token: a real directory (not a link to one), ours, closed to
- * group and others. Returns its fd, or -1 with err set. */
+ * group and others. fix says what to do about one that is not. Returns its fd, or -1
+ * with err set. */
 static int
-open_private_dir(int at, const char *path, const char *what, struct error *err)
+open_private_dir(int at, const char *path, const char *what, const char *fix, struct error *err)
 {
 	struct stat st;
 	int fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
-		return error_set(err, KB_EXIT_IO,
-				 "%s is a symbolic link or not a directory — point XDG_RUNTIME_DIR "
-				 "at a directory of yours with mode 0700, or unset it",
-				 what);
+		return error_set(err, KB_EXIT_IO, "%s is a symbolic link or not a directory — %s",
+				 what, fix);
 	if (fd < 0)
 		return error_set(err, KB_EXIT_IO, "cannot open %s: %s — check its permissions",
 				 what, strerror(errno));
 	if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
 		close(fd);
-		return error_set(err, KB_EXIT_IO,
-				 "%s does not belong to you — point XDG_RUNTIME_DIR at a directory "
-				 "of yours with mode 0700, or unset it",
-				 what);
+		return error_set(err, KB_EXIT_IO, "%s does not belong to you — %s", what, fix);
 	}
 	if ((st.st_mode & 077) != 0) {
 		close(fd);
@@ -172,6 +170,8 @@ open_private_dir(int at, const char *path, const char *what, struct error *err)
 	}
 	return fd;
 }
+
+#define RUNTIME_DIR_FIX "point XDG_RUNTIME_DIR at a directory of yours with mode 0700, or unset it"
 
 /* $XDG_RUNTIME_DIR/keybearer (the cache's private directory), else a new directory of
  * mkdtemp's under $TMPDIR or /tmp. */
@@ -192,7 +192,7 @@ token_file_open(struct token_file *tf, const char *profile, struct error *err)
 				"unset it",
 				runtime);
 		snprintf(what, sizeof(what), "XDG_RUNTIME_DIR (%.4000s)", runtime);
-		runtime_fd = open_private_dir(AT_FDCWD, runtime, what, err);
+		runtime_fd = open_private_dir(AT_FDCWD, runtime, what, RUNTIME_DIR_FIX, err);
 		if (runtime_fd < 0)
 			return -1;
 		n = snprintf(tf->dir, sizeof(tf->dir), "%s/keybearer", runtime);
@@ -207,7 +207,8 @@ token_file_open(struct token_file *tf, const char *profile, struct error *err)
 			close(runtime_fd);
 			return -1;
 		}
-		tf->dirfd = open_private_dir(runtime_fd, "keybearer", tf->dir, err);
+		tf->dirfd = open_private_dir(runtime_fd, "keybearer", tf->dir,
+					     "remove it; keybearer makes it anew", err);
 		close(runtime_fd);
 	} else {
 		if (tmp == NULL || tmp[0] != '/')
@@ -222,7 +223,7 @@ token_file_open(struct token_file *tf, const char *profile, struct error *err)
 					 "XDG_RUNTIME_DIR, or TMPDIR to a writable directory",
 					 tmp, strerror(errno));
 		tf->made_dir = 1;
-		tf->dirfd = open_private_dir(AT_FDCWD, tf->dir, tf->dir, err);
+		tf->dirfd = open_private_dir(AT_FDCWD, tf->dir, tf->dir, "check TMPDIR", err);
 		if (tf->dirfd < 0) {
 			rmdir(tf->dir);
 			tf->made_dir = 0;
@@ -304,14 +305,18 @@ failed:
 }
 
 /* Whole seconds by the wall clock, the unit the cache's times are in: the moment of the
- * next tick is when a token's seconds left next drop by one. */
+ * next tick is when a token's seconds left next drop by one. time(), which the cache's
+ * clock reads, is the kernel's coarse clock, a few ms behind: a wake at the very tick
+ * would still read the old second and sleep one more. */
+#define COARSE_CLOCK_SLACK_MS 20
+
 static long long
 ms_to_next_second(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return 1000 - ts.tv_nsec / 1000000;
+	return 1000 - ts.tv_nsec / 1000000 + COARSE_CLOCK_SLACK_MS;
 }
 
 /* The supervisor's view of its token and of a refresh that failed. */
@@ -533,7 +538,13 @@ tend(struct supervisor *s)
 static void
 supervise(struct supervisor *s)
 {
+	/* a nap on the boot clock: one that a suspend outlasted ends at the resume, so the
+	 * file never keeps a token that died meanwhile for long */
+	int timer = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC);
+	struct pollfd pfd = { .fd = timer, .events = POLLIN };
+	struct itimerspec when = { { 0, 0 }, { 0, 0 } };
 	struct timespec nap;
+	uint64_t expirations;
 	long long ms;
 
 	while (!child_done) {
@@ -542,11 +553,20 @@ supervise(struct supervisor *s)
 			break;
 		ms = next_wake_ms(s);
 		nap.tv_sec = ms / 1000;
-		nap.tv_nsec = (ms % 1000) * 1000000L;
+		nap.tv_nsec = (ms % 1000) * 1000000L + (ms == 0); /* 0 would disarm it */
+		when.it_value = nap;
 		/* SIGCHLD (and the forwarded signals) end the nap; none is lost between the
 		 * check above and the sleep, as SIGCHLD is blocked until ppoll lets it in */
-		ppoll(NULL, 0, &nap, &s->wait_mask);
+		if (timer >= 0 && timerfd_settime(timer, 0, &when, NULL) == 0) {
+			if (ppoll(&pfd, 1, NULL, &s->wait_mask) > 0 &&
+			    read(timer, &expirations, sizeof(expirations)) < 0)
+				continue; /* a signal came first: nothing to read */
+		} else {
+			ppoll(NULL, 0, &nap, &s->wait_mask);
+		}
 	}
+	if (timer >= 0)
+		close(timer);
 }
 
 /* Handlers for the forwarded signals the caller did not ignore (an ignored one stays
