@@ -42,6 +42,15 @@ enum key_type {
 	/* mutual-TLS client authentication */
 	KEY_CLIENT_CERT,
 	KEY_CLIENT_KEY,
+	/* one client, many APIs */
+	KEY_INHERIT,
+};
+
+/* one client, many APIs: what inherit = BASE does with each key */
+enum key_class {
+	KEY_IDENTITY,	 /* the client: always the base's; a profile that inherits may not set it */
+	KEY_OWN,	 /* what the token is for: never inherited; unset in the child is unset */
+	KEY_OPERATIONAL, /* how keybearer behaves: the base's unless the child sets it */
 };
 
 struct key_rule {
@@ -49,41 +58,45 @@ struct key_rule {
 	enum key_type type;
 	size_t offset; /* of the field in struct profile */
 	int min, max;  /* for KEY_SECONDS */
+	enum key_class cls;
 };
 
+#define KEY_SLOT(type, field) type, offsetof(struct profile, field)
+
 static const struct key_rule key_rules[] = {
-	{ "token_url", KEY_ENDPOINT, offsetof(struct profile, token_url), 0, 0 },
-	{ "issuer", KEY_ENDPOINT, offsetof(struct profile, issuer), 0, 0 },
-	{ "jwks_url", KEY_ENDPOINT, offsetof(struct profile, jwks_url), 0, 0 },
-	{ "client_id", KEY_STRING, offsetof(struct profile, client_id), 0, 0 },
-	{ "scope", KEY_STRING, offsetof(struct profile, scope), 0, 0 },
-	{ "audience", KEY_STRING, offsetof(struct profile, audience), 0, 0 },
-	{ "resource", KEY_STRING, offsetof(struct profile, resource), 0, 0 },
-	{ "auth_method", KEY_AUTH_METHOD, offsetof(struct profile, auth_method), 0, 0 },
-	{ "urls", KEY_URL_LIST, 0, 0, 0 },
-	{ "secret", KEY_SECRET, 0, 0, 0 },
-	{ "ca_file", KEY_PATH, offsetof(struct profile, ca_file), 0, 0 },
-	{ "timeout", KEY_SECONDS, offsetof(struct profile, timeout), 1, 600 },
-	{ "refresh_margin", KEY_SECONDS, offsetof(struct profile, refresh_margin), 0, 604800 },
-	{ "keyring_timeout", KEY_SECONDS, offsetof(struct profile, keyring_timeout), 1, 120 },
-	{ "git_username", KEY_STRING, offsetof(struct profile, git_username), 0, 0 },
+	{ "token_url", KEY_SLOT(KEY_ENDPOINT, token_url), 0, 0, KEY_IDENTITY },
+	{ "issuer", KEY_SLOT(KEY_ENDPOINT, issuer), 0, 0, KEY_IDENTITY },
+	{ "jwks_url", KEY_SLOT(KEY_ENDPOINT, jwks_url), 0, 0, KEY_IDENTITY },
+	{ "client_id", KEY_SLOT(KEY_STRING, client_id), 0, 0, KEY_IDENTITY },
+	{ "scope", KEY_SLOT(KEY_STRING, scope), 0, 0, KEY_OWN },
+	{ "audience", KEY_SLOT(KEY_STRING, audience), 0, 0, KEY_OWN },
+	{ "resource", KEY_SLOT(KEY_STRING, resource), 0, 0, KEY_OWN },
+	{ "auth_method", KEY_SLOT(KEY_AUTH_METHOD, auth_method), 0, 0, KEY_IDENTITY },
+	{ "urls", KEY_URL_LIST, 0, 0, 0, KEY_OWN },
+	{ "secret", KEY_SECRET, 0, 0, 0, KEY_IDENTITY },
+	{ "ca_file", KEY_SLOT(KEY_PATH, ca_file), 0, 0, KEY_IDENTITY },
+	{ "timeout", KEY_SLOT(KEY_SECONDS, timeout), 1, 600, KEY_OPERATIONAL },
+	{ "refresh_margin", KEY_SLOT(KEY_SECONDS, refresh_margin), 0, 604800, KEY_OPERATIONAL },
+	{ "keyring_timeout", KEY_SLOT(KEY_SECONDS, keyring_timeout), 1, 120, KEY_OPERATIONAL },
+	{ "git_username", KEY_SLOT(KEY_STRING, git_username), 0, 0, KEY_OPERATIONAL },
 	/* key-based client authentication */
-	{ "private_key", KEY_PRIVATE_KEY, 0, 0, 0 },
-	{ "signing_alg", KEY_SIGNING_ALG, offsetof(struct profile, signing_alg), 0, 0 },
-	{ "key_id", KEY_KEY_ID, offsetof(struct profile, key_id), 0, 0 },
+	{ "private_key", KEY_PRIVATE_KEY, 0, 0, 0, KEY_IDENTITY },
+	{ "signing_alg", KEY_SLOT(KEY_SIGNING_ALG, signing_alg), 0, 0, KEY_IDENTITY },
+	{ "key_id", KEY_SLOT(KEY_KEY_ID, key_id), 0, 0, KEY_IDENTITY },
 	/* the aud of an assertion keybearer signs, or of the ID token it asks GitHub for */
-	{ "assertion_audience", KEY_STRING, offsetof(struct profile, assertion_audience), 0, 0 },
+	{ "assertion_audience", KEY_SLOT(KEY_STRING, assertion_audience), 0, 0, KEY_IDENTITY },
 	/* federated assertions and token exchange */
-	{ "assertion", KEY_TOKEN_SOURCE, offsetof(struct profile, assertion), 0, 0 },
-	{ "grant_type", KEY_GRANT_TYPE, offsetof(struct profile, grant_type), 0, 0 },
-	{ "subject_token", KEY_TOKEN_SOURCE, offsetof(struct profile, subject_token), 0, 0 },
-	{ "subject_token_type", KEY_TOKEN_TYPE, offsetof(struct profile, subject_token_type), 0,
-	  0 },
-	{ "requested_token_type", KEY_TOKEN_TYPE, offsetof(struct profile, requested_token_type), 0,
-	  0 },
+	{ "assertion", KEY_SLOT(KEY_TOKEN_SOURCE, assertion), 0, 0, KEY_IDENTITY },
+	{ "grant_type", KEY_SLOT(KEY_GRANT_TYPE, grant_type), 0, 0, KEY_IDENTITY },
+	{ "subject_token", KEY_SLOT(KEY_TOKEN_SOURCE, subject_token), 0, 0, KEY_IDENTITY },
+	{ "subject_token_type", KEY_SLOT(KEY_TOKEN_TYPE, subject_token_type), 0, 0, KEY_IDENTITY },
+	{ "requested_token_type", KEY_SLOT(KEY_TOKEN_TYPE, requested_token_type), 0, 0,
+	  KEY_OPERATIONAL },
 	/* mutual-TLS client authentication */
-	{ "client_cert", KEY_CLIENT_CERT, offsetof(struct profile, client_cert), 0, 0 },
-	{ "client_key", KEY_CLIENT_KEY, 0, 0, 0 },
+	{ "client_cert", KEY_SLOT(KEY_CLIENT_CERT, client_cert), 0, 0, KEY_IDENTITY },
+	{ "client_key", KEY_CLIENT_KEY, 0, 0, 0, KEY_IDENTITY },
+	/* one client, many APIs */
+	{ "inherit", KEY_SLOT(KEY_INHERIT, inherit), 0, 0, KEY_OWN },
 };
 
 /* The variables that describe the "env" profile, so CI needs no file. They touch no other
@@ -111,6 +124,12 @@ static const struct {
 struct section {
 	char *name;
 	unsigned long long seen; /* a bit per key rule */
+	/* one client, many APIs: checked once the whole file is read, since a base may come
+	 * after the profile that names it */
+	char *inherit;		  /* the value of its inherit line; NULL: none */
+	int inherit_line;	  /* the line of that inherit = */
+	const char *identity_key; /* the first identity key it sets, and its line */
+	int identity_line;
 };
 
 struct parse_state {
@@ -125,9 +144,13 @@ struct parse_state {
 	struct section *sections;
 	size_t section_count, section_cap;
 	struct section *current; /* the section of the last key */
-	/* Keep only this profile (NULL: all). The keys of the others are checked in scratch
-	 * and dropped, so memory grows with one profile, not with the file's count. */
-	const char *only;
+	/* Keep only the profiles named here (keep_all: every one). The keys of the others are
+	 * checked in scratch and dropped, so memory grows with one profile (and the bases it
+	 * inherits from), not with the file's count. */
+	int keep_all;
+	const char *const *keep;
+	size_t keep_count;
+	int skip_others; /* a second pass: the other sections were checked in the first */
 	struct profile scratch;
 };
 
@@ -136,6 +159,12 @@ static int valid_profile_name(const char *name);
 
 /* a bit per key rule in the sections' seen masks */
 _Static_assert(sizeof(key_rules) / sizeof(key_rules[0]) <= 64, "more key rules than seen bits");
+
+static unsigned long long
+key_bit(const struct key_rule *rule)
+{
+	return 1ull << (unsigned)(rule - key_rules);
+}
 
 static const char *const auth_method_names[] = {
 	[AUTH_CLIENT_SECRET_POST] = "client_secret_post",
@@ -274,6 +303,8 @@ profile_free(struct profile *p)
 	free(p->requested_token_type);
 	free(p->client_cert);
 	free(p->client_key_arg);
+	free(p->inherit);
+	free(p->identity);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -718,6 +749,14 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 		return set_client_cert(p, value, where, err);
 	case KEY_CLIENT_KEY:
 		return set_client_key(p, value, where, err);
+	/* one client, many APIs: whether the base exists is known once the file is read */
+	case KEY_INHERIT:
+		if (!valid_profile_name(value))
+			return error_set(err, KB_EXIT_CONFIG,
+					 "%s: inherit \"%s\" is no profile name — name the "
+					 "[profile NAME] whose client this profile uses",
+					 where, value);
+		return replace_string(&p->inherit, value, err);
 	}
 	return 0;
 }
@@ -756,6 +795,7 @@ config_key_value(const struct profile *p, const char *key)
 	case KEY_GRANT_TYPE:
 		return config_grant_type_name(p->grant_type);
 	case KEY_TOKEN_TYPE:
+	case KEY_INHERIT:
 		return *(char *const *)((const char *)p + rule->offset);
 	default:
 		return NULL;
@@ -895,12 +935,24 @@ section_enter(struct parse_state *st, const char *section)
 		st->sections = grown;
 	}
 	grown = &st->sections[st->section_count];
+	memset(grown, 0, sizeof(*grown));
 	grown->name = strdup(name);
-	grown->seen = 0;
 	if (grown->name == NULL)
 		return NULL;
 	st->section_count++;
 	return st->current = grown;
+}
+
+static int
+name_listed(const char *name, const char *const *names, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* Where the keys of a section go: its profile, found or created, or scratch. */
@@ -909,7 +961,7 @@ section_profile(struct parse_state *st, const struct section *sec)
 {
 	struct profile *p;
 
-	if (st->only != NULL && strcmp(sec->name, st->only) != 0)
+	if (!st->keep_all && !name_listed(sec->name, st->keep, st->keep_count))
 		return &st->scratch;
 	p = (struct profile *)config_find(st->cfg, sec->name);
 	if (p == NULL)
@@ -928,8 +980,8 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	struct profile *p;
 	unsigned long long bit;
 
-	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 	if (*section == '\0') {
+		snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 		error_set(st->err, KB_EXIT_CONFIG,
 			  "%s: \"%s\" is outside any section — put it under [profile NAME]", where,
 			  name);
@@ -943,6 +995,9 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	p = section_profile(st, sec);
 	if (p == NULL)
 		return 0;
+	if (p == &st->scratch && st->skip_others)
+		return 1;
+	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
 	rule = key_rule_find(name);
 	if (rule == NULL) {
 		const char *nearest = nearest_key(name);
@@ -953,7 +1008,7 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 			  nearest ? nearest : "", nearest ? "? " : "");
 		return 0;
 	}
-	bit = 1ull << (unsigned)(rule - key_rules);
+	bit = key_bit(rule);
 	if ((sec->seen & bit) && st->continued && rule->type == KEY_URL_LIST)
 		return set_url_list(p, value, 1, where, st->err) == 0;
 	if ((sec->seen & bit) && st->continued) {
@@ -970,6 +1025,19 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 		return 0;
 	}
 	sec->seen |= bit;
+	p->set_keys |= bit;
+	if (rule->type == KEY_INHERIT) {
+		free(sec->inherit);
+		sec->inherit = strdup(value);
+		sec->inherit_line = st->lineno;
+		if (sec->inherit == NULL) {
+			out_of_memory(st->err);
+			return 0;
+		}
+	} else if (rule->cls == KEY_IDENTITY && sec->identity_line == 0) {
+		sec->identity_key = rule->name;
+		sec->identity_line = st->lineno;
+	}
 	return profile_set(p, rule, value, where, st->err) == 0;
 }
 
@@ -1053,6 +1121,8 @@ add_builtin_profiles(struct config *cfg, struct error *err)
 	aspose = profile_add(cfg, "aspose", err);
 	if (aspose == NULL)
 		return -1;
+	/* the preset gives them, as a file would: a profile that inherits aspose says so */
+	aspose->set_keys = key_bit(key_rule_find("token_url")) | key_bit(key_rule_find("urls"));
 	return apply_aspose_preset(aspose, err);
 }
 
@@ -1079,6 +1149,354 @@ keep_other_names(struct config *cfg, const struct parse_state *st)
 	return 0;
 }
 
+/* one client, many APIs */
+static const struct section *
+section_named(const struct parse_state *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->section_count; i++) {
+		if (strcmp(st->sections[i].name, name) == 0)
+			return &st->sections[i];
+	}
+	return NULL;
+}
+
+/* "a → b → c → a", the loop through sec's inherit lines, or its length when that does not
+ * fit: a message never cuts a name. */
+static void
+describe_loop(const struct parse_state *st, const struct section *sec, char *out, size_t size)
+{
+	const struct section *at = sec;
+	size_t used = 0, steps = 0;
+	int n;
+
+	out[0] = '\0';
+	do {
+		n = snprintf(out + used, size - used, "%s%s", used ? " → " : "", at->name);
+		if (n < 0 || (size_t)n >= size - used)
+			break;
+		used += (size_t)n;
+		at = section_named(st, at->inherit);
+		steps++;
+	} while (at != sec && steps <= st->section_count);
+	if (at == sec && snprintf(out + used, size - used, " → %s", sec->name) < (int)(size - used))
+		return;
+	for (steps = 1, at = section_named(st, sec->inherit); at != sec; steps++)
+		at = section_named(st, at->inherit);
+	snprintf(out, size, "a loop of %zu profiles through %s", steps, sec->name);
+}
+
+/* Whether sec's inherit chain comes back to sec. */
+static int
+inherit_loops(const struct parse_state *st, const struct section *sec)
+{
+	const struct section *at = sec;
+	size_t steps;
+
+	for (steps = 0; steps <= st->section_count; steps++) {
+		at = at->inherit != NULL ? section_named(st, at->inherit) : NULL;
+		if (at == NULL)
+			return 0;
+		if (at == sec)
+			return 1;
+	}
+	return 0;
+}
+
+/* The error of sec's inherit line, if any, into err; its line, or 0 for none. */
+static int
+check_inherit_line(const struct parse_state *st, const struct section *sec, struct error *err)
+{
+	char where[WHERE_MAX], loop[1024];
+
+	snprintf(where, sizeof(where), "%s:%d", st->path, sec->inherit_line);
+	if (strcmp(sec->name, "aspose") == 0)
+		error_set(err, KB_EXIT_CONFIG,
+			  "%s: the built-in profile aspose cannot inherit another — give this "
+			  "section a name of its own",
+			  where);
+	else if (strcmp(sec->inherit, sec->name) == 0)
+		error_set(err, KB_EXIT_CONFIG,
+			  "%s: profile %s inherits itself — inherit names the profile whose client "
+			  "this one uses",
+			  where, sec->name);
+	else if (strcmp(sec->inherit, ENV_PROFILE_NAME) == 0)
+		error_set(err, KB_EXIT_CONFIG,
+			  "%s: profile %s cannot inherit env: the env profile is what the "
+			  "KEYBEARER_* variables describe, where they are set — inherit a [profile "
+			  "NAME] of this file (its secret may be env:KEYBEARER_CLIENT_SECRET)",
+			  where, sec->name);
+	else if (section_named(st, sec->inherit) == NULL && strcmp(sec->inherit, "aspose") != 0)
+		error_set(err, KB_EXIT_CONFIG,
+			  "%s: profile %s inherits %s, but there is no profile %s — add [profile "
+			  "%s] with the client's token_url, client_id and secret, or fix the name",
+			  where, sec->name, sec->inherit, sec->inherit, sec->inherit);
+	else if (inherit_loops(st, sec)) {
+		describe_loop(st, sec, loop, sizeof(loop));
+		error_set(err, KB_EXIT_CONFIG,
+			  "%s: inherit = %s makes a loop (%s) — a chain of inherit lines must end "
+			  "at a profile that inherits none",
+			  where, sec->inherit, loop);
+	} else
+		return 0;
+	return sec->inherit_line;
+}
+
+/* The first error of the file's inherit lines, and of identity keys set beside one: the
+ * same whatever profile a load keeps, so read from the sections, not the profiles. */
+static int
+check_inheritance(const struct parse_state *st, struct error *err)
+{
+	struct error candidate;
+	char where[WHERE_MAX];
+	size_t i;
+	int line, first = 0;
+
+	for (i = 0; i < st->section_count; i++) {
+		const struct section *sec = &st->sections[i];
+		if (sec->inherit == NULL)
+			continue;
+		memset(&candidate, 0, sizeof(candidate));
+		line = check_inherit_line(st, sec, &candidate);
+		if (line > 0 && (first == 0 || line < first)) {
+			*err = candidate;
+			first = line;
+		}
+		if (sec->identity_line == 0 || (first != 0 && sec->identity_line > first))
+			continue;
+		memset(&candidate, 0, sizeof(candidate));
+		snprintf(where, sizeof(where), "%s:%d", st->path, sec->identity_line);
+		error_set(&candidate, KB_EXIT_CONFIG,
+			  "%s: %s comes from profile %s (inherit = %s) — remove it here or drop "
+			  "inherit",
+			  where, sec->identity_key, sec->inherit, sec->inherit);
+		*err = candidate;
+		first = sec->identity_line;
+	}
+	return first != 0 ? -1 : 0;
+}
+
+static int
+copy_string(char **field, const char *value, struct error *err)
+{
+	char *copy = value != NULL ? strdup(value) : NULL;
+
+	if (value != NULL && copy == NULL)
+		return out_of_memory(err);
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* Gives p base's value of one key. */
+static int
+inherit_key(struct profile *p, const struct profile *base, const struct key_rule *rule,
+	    struct error *err)
+{
+	char *to = (char *)p;
+	const char *from = (const char *)base;
+
+	switch (rule->type) {
+	case KEY_STRING:
+	case KEY_ENDPOINT:
+	case KEY_PATH:
+	case KEY_SIGNING_ALG:
+	case KEY_KEY_ID:
+	case KEY_TOKEN_TYPE:
+	case KEY_CLIENT_CERT:
+		return copy_string((char **)(to + rule->offset),
+				   *(char *const *)(from + rule->offset), err);
+	case KEY_AUTH_METHOD:
+		p->auth_method = base->auth_method;
+		return 0;
+	case KEY_GRANT_TYPE:
+		p->grant_type = base->grant_type;
+		return 0;
+	case KEY_SECONDS:
+		*(int *)(to + rule->offset) = *(const int *)(from + rule->offset);
+		return 0;
+	case KEY_TOKEN_SOURCE:
+		((struct token_source *)(to + rule->offset))->kind =
+			((const struct token_source *)(from + rule->offset))->kind;
+		return copy_string(&((struct token_source *)(to + rule->offset))->arg,
+				   ((const struct token_source *)(from + rule->offset))->arg, err);
+	case KEY_SECRET:
+		p->secret_kind = base->secret_kind;
+		return copy_string(&p->secret_arg, base->secret_arg, err);
+	case KEY_PRIVATE_KEY:
+		p->private_key_kind = base->private_key_kind;
+		return copy_string(&p->private_key_arg, base->private_key_arg, err);
+	case KEY_CLIENT_KEY:
+		p->client_key_kind = base->client_key_kind;
+		return copy_string(&p->client_key_arg, base->client_key_arg, err);
+	case KEY_URL_LIST:
+	case KEY_INHERIT:
+		return 0;
+	}
+	return 0;
+}
+
+/* Gives p its base's client identity (the base resolved first: chains end, since
+ * check_inheritance refused loops), and the base's operational keys p does not set. */
+static int
+resolve_profile(struct config *cfg, struct profile *p, size_t depth, struct error *err)
+{
+	struct profile *base;
+	size_t i;
+
+	if (p->inherit == NULL || p->identity != NULL)
+		return 0;
+	base = (struct profile *)config_find(cfg, p->inherit);
+	if (base == NULL || depth > cfg->count)
+		return error_set(err, KB_EXIT_INTERNAL,
+				 "profile %s inherits %s, which was not loaded — report this bug",
+				 p->name, p->inherit);
+	if (resolve_profile(cfg, base, depth + 1, err) != 0)
+		return -1;
+	for (i = 0; i < KEY_COUNT; i++) {
+		const struct key_rule *rule = &key_rules[i];
+		if (rule->cls == KEY_OWN ||
+		    (rule->cls == KEY_OPERATIONAL && (p->set_keys & key_bit(rule))))
+			continue;
+		if (inherit_key(p, base, rule, err) != 0)
+			return -1;
+	}
+	return copy_string(&p->identity, config_keyring_profile(base), err);
+}
+
+static int
+resolve_inheritance(struct config *cfg, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->count; i++) {
+		if (resolve_profile(cfg, &cfg->profiles[i], 0, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *
+config_keyring_profile(const struct profile *p)
+{
+	return p->identity != NULL ? p->identity : p->name;
+}
+
+const struct profile *
+config_base(const struct config *cfg, const struct profile *p)
+{
+	return p->inherit != NULL ? config_find(cfg, p->inherit) : NULL;
+}
+
+void
+config_each_inherited(const struct config *cfg, const struct profile *p,
+		      void (*fn)(const char *key, const char *from, void *ctx), void *ctx)
+{
+	const struct profile *at;
+	size_t i, steps;
+
+	for (i = 0; p->inherit != NULL && i < KEY_COUNT; i++) {
+		const struct key_rule *rule = &key_rules[i];
+		if (rule->cls == KEY_OWN || (p->set_keys & key_bit(rule)))
+			continue;
+		for (at = config_base(cfg, p), steps = 0; at != NULL && steps <= cfg->count;
+		     at = config_base(cfg, at), steps++) {
+			if (at->set_keys & key_bit(rule)) {
+				fn(rule->name, at->name, ctx);
+				break;
+			}
+		}
+	}
+}
+
+int
+config_refuse_inheriting(const struct profile *p, const char *command, const char *why,
+			 struct error *err)
+{
+	if (p->inherit == NULL)
+		return 0;
+	return error_set(err, KB_EXIT_USAGE,
+			 "profile %s takes its client from profile %s (inherit = %s): its keyring "
+			 "item is profile %s's — run keybearer %s --profile %s (%s)",
+			 p->name, p->inherit, p->inherit, config_keyring_profile(p), command,
+			 config_keyring_profile(p), why);
+}
+
+static void
+free_sections(struct parse_state *st)
+{
+	size_t i;
+
+	profile_free(&st->scratch);
+	for (i = 0; i < st->section_count; i++) {
+		free(st->sections[i].name);
+		free(st->sections[i].inherit);
+	}
+	free(st->sections);
+	st->sections = NULL;
+	st->section_count = 0;
+}
+
+/* One pass of inih over the text, keeping what st says; the first error in err. */
+static int
+parse_text(struct parse_state *st, const char *text)
+{
+	struct error *err = st->err;
+	int line;
+
+	st->pos = text;
+	st->lineno = 0;
+	line = ini_parse_stream(text_reader, st, ini_on_key, st);
+	/* inih returns the first line it took as an error, ours included: an earlier one is a
+	 * line it could not parse at all. */
+	if (line > 0 && (err->code == KB_EXIT_OK || line < st->error_line)) {
+		memset(err, 0, sizeof(*err));
+		return error_set(err, KB_EXIT_CONFIG,
+				 "%s:%d: malformed line — write \"key = value\" lines under a "
+				 "[profile NAME] section",
+				 st->path, line);
+	}
+	if (err->code != KB_EXIT_OK)
+		return -1;
+	if (line < 0)
+		return out_of_memory(err);
+	return 0;
+}
+
+/* A filtered load read only its profile: the bases of its inherit chain are read in a
+ * second pass (only where there is a chain, so a plain profile's get costs what it did). */
+static int
+load_bases(const struct parse_state *first, const char *text)
+{
+	struct parse_state st = {
+		.cfg = first->cfg,
+		.path = first->path,
+		.err = first->err,
+	};
+	const struct section *at = section_named(first, first->keep[0]);
+	const char **chain;
+	size_t count = 0;
+	int rc;
+
+	if (at == NULL || at->inherit == NULL)
+		return 0;
+	chain = malloc(first->section_count * sizeof(*chain) + sizeof(*chain));
+	if (chain == NULL)
+		return out_of_memory(first->err);
+	while (at != NULL && at->inherit != NULL && count <= first->section_count) {
+		chain[count++] = at->inherit;
+		at = section_named(first, at->inherit);
+	}
+	st.keep = chain;
+	st.keep_count = count;
+	st.skip_others = 1;
+	rc = parse_text(&st, text);
+	free_sections(&st);
+	free(chain);
+	return rc;
+}
+
 int
 config_load_text(struct config *cfg, const char *path, const char *text, const char *only,
 		 struct error *err)
@@ -1086,36 +1504,25 @@ config_load_text(struct config *cfg, const char *path, const char *text, const c
 	struct parse_state st = {
 		.cfg = cfg,
 		.path = path,
-		.pos = text,
-		.lineno = 0,
 		.err = err,
-		.only = only,
+		.keep_all = only == NULL,
+		.keep = &only,
+		.keep_count = only != NULL,
 	};
-	int rc = 0, line;
-	size_t i;
+	int rc;
 
 	if (cfg->count == 0 && add_builtin_profiles(cfg, err) != 0)
 		return -1;
-	line = ini_parse_stream(text_reader, &st, ini_on_key, &st);
-	/* inih returns the first line it took as an error, ours included: an earlier one is a
-	 * line it could not parse at all. */
-	if (line > 0 && (err->code == KB_EXIT_OK || line < st.error_line)) {
-		memset(err, 0, sizeof(*err));
-		rc = error_set(err, KB_EXIT_CONFIG,
-			       "%s:%d: malformed line — write \"key = value\" lines under a "
-			       "[profile NAME] section",
-			       path, line);
-	} else if (err->code != KB_EXIT_OK) {
-		rc = -1;
-	} else if (line < 0) {
-		rc = out_of_memory(err);
-	}
+	rc = parse_text(&st, text);
+	if (rc == 0)
+		rc = check_inheritance(&st, err);
+	if (rc == 0 && only != NULL)
+		rc = load_bases(&st, text);
+	if (rc == 0)
+		rc = resolve_inheritance(cfg, err);
 	if (rc == 0 && only != NULL && keep_other_names(cfg, &st) != 0)
 		rc = out_of_memory(err);
-	profile_free(&st.scratch);
-	for (i = 0; i < st.section_count; i++)
-		free(st.sections[i].name);
-	free(st.sections);
+	free_sections(&st);
 	return rc;
 }
 
@@ -1176,7 +1583,9 @@ apply_default_urls(struct config *cfg, struct error *err)
 
 	for (i = 0; i < cfg->count; i++) {
 		struct profile *p = &cfg->profiles[i];
-		if (p->url_count > 0 || config_endpoint_identity(p) == NULL ||
+		/* one client, many APIs: a profile that inherits claims only what it names,
+		 * or a base and its every child would claim the same origin */
+		if (p->url_count > 0 || p->inherit != NULL || config_endpoint_identity(p) == NULL ||
 		    url_origin(config_endpoint_identity(p), origin, sizeof(origin)) != 0)
 			continue;
 		if (profile_add_url(p, origin, err) != 0)
@@ -1887,6 +2296,7 @@ static int
 check_key_settings(const struct profile *p, const char *file, struct error *err)
 {
 	const char *method = config_auth_method_name(p->auth_method);
+	const char *section = config_keyring_profile(p); /* where the keys are, inherited or not */
 	const char *stray = NULL;
 
 	if (p->auth_method != AUTH_PRIVATE_KEY_JWT &&
@@ -1902,7 +2312,7 @@ check_key_settings(const struct profile *p, const char *file, struct error *err)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has %s, which auth_method %s does not use — set the "
 				 "auth_method that uses it, or remove %s from [profile %s] in %s",
-				 p->name, stray, method, stray, p->name, file);
+				 p->name, stray, method, stray, section, file);
 	if (p->auth_method == AUTH_CLIENT_SECRET_JWT && p->signing_alg != NULL &&
 	    strcmp(p->signing_alg, "HS256") != 0)
 		return error_set(
@@ -1929,25 +2339,26 @@ static int
 check_federated_keys(const struct profile *p, const char *file, struct error *err)
 {
 	int exchange = p->grant_type == GRANT_TOKEN_EXCHANGE;
+	const char *section = config_keyring_profile(p); /* where the keys are, inherited or not */
 
 	if (p->auth_method == AUTH_CLIENT_ASSERTION && p->assertion.kind == TOKEN_SOURCE_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses auth_method = client_assertion but names no "
 				 "assertion — set assertion = github-actions, env:NAME, file:PATH "
 				 "or command:CMD in [profile %s] in %s",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (p->auth_method != AUTH_CLIENT_ASSERTION && p->assertion.kind != TOKEN_SOURCE_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s sets assertion but its auth_method is %s — set "
 				 "auth_method = client_assertion in [profile %s] in %s, or remove "
 				 "assertion",
-				 p->name, config_auth_method_name(p->auth_method), p->name, file);
+				 p->name, config_auth_method_name(p->auth_method), section, file);
 	if (exchange && p->subject_token.kind == TOKEN_SOURCE_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses grant_type = token_exchange but names no "
 				 "subject_token — set subject_token = github-actions, env:NAME, "
 				 "file:PATH or command:CMD in [profile %s] in %s",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (!exchange && (p->subject_token.kind != TOKEN_SOURCE_NONE ||
 			  p->subject_token_type != NULL || p->requested_token_type != NULL))
 		return error_set(
@@ -1955,14 +2366,14 @@ check_federated_keys(const struct profile *p, const char *file, struct error *er
 			"profile %s sets subject_token, subject_token_type or "
 			"requested_token_type without grant_type = token_exchange — set "
 			"grant_type = token_exchange in [profile %s] in %s, or remove them",
-			p->name, p->name, file);
+			p->name, section, file);
 	if (!exchange && p->auth_method == AUTH_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses auth_method = none with the client_credentials "
 				 "grant, which needs a client that proves who it is — use "
 				 "grant_type = token_exchange with a subject_token, or another "
 				 "auth_method, in [profile %s] in %s",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (p->requested_token_type != NULL &&
 	    strcmp(p->requested_token_type, TOKEN_TYPE_ACCESS_TOKEN) != 0 &&
 	    strcmp(p->requested_token_type, TOKEN_TYPE_JWT) != 0)
@@ -1978,6 +2389,7 @@ int
 config_check_mintable(const struct config *cfg, const struct profile *p, struct error *err)
 {
 	const char *file = cfg->path ? cfg->path : "the config file";
+	const char *section = config_keyring_profile(p); /* where the keys are, inherited or not */
 
 	if (p->token_url == NULL && p->issuer == NULL && !p->in_file &&
 	    strcmp(p->name, ENV_PROFILE_NAME) == 0)
@@ -1991,13 +2403,13 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has no token_url — set token_url (or an OIDC issuer) "
 				 "in [profile %s] in %s or KEYBEARER_TOKEN_URL",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	/* a public client exchanging a token may go without one */
 	if (p->client_id == NULL && p->auth_method != AUTH_NONE)
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s has no client_id — set client_id in [profile %s] in "
 				 "%s or KEYBEARER_CLIENT_ID",
-				 p->name, p->name, file);
+				 p->name, section, file);
 	if (check_key_settings(p, file, err) != 0 || check_federated_keys(p, file, err) != 0)
 		return -1;
 	/* mutual-TLS client authentication */
@@ -2005,7 +2417,7 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 		return error_set(err, KB_EXIT_CONFIG,
 				 "profile %s uses auth_method = %s but has no client_cert — set "
 				 "client_cert = file:/path/to/cert.pem in [profile %s] in %s",
-				 p->name, config_auth_method_name(p->auth_method), p->name, file);
+				 p->name, config_auth_method_name(p->auth_method), section, file);
 	return 0;
 }
 

@@ -103,6 +103,10 @@ struct profile {
 	char *client_cert;		  /* client_cert = file:PATH: PEM, the chain may follow */
 	enum secret_kind client_key_kind; /* client_key = keyring | file:PATH | command:CMD */
 	char *client_key_arg;		  /* the path or command; NULL for the keyring */
+	/* one client, many APIs: inherit = BASE takes BASE's client identity */
+	char *inherit;		     /* the base this profile names; NULL: none */
+	char *identity;		     /* the end of the inherit chain, whose keyring item it uses */
+	unsigned long long set_keys; /* a bit per key the file (or a preset) gave this profile */
 };
 
 /* federated assertions and token exchange */
@@ -241,6 +245,26 @@ void config_describe_client_key_source(const struct profile *p, char *out, size_
 
 /* "keyring", "env:NAME", "file:PATH" or "command:CMD", as the config file would say it. */
 void config_describe_secret_source(const struct profile *p, char *out, size_t size);
+
+/* one client, many APIs */
+/* The profile whose keyring item holds p's credentials: the end of p's inherit chain, or
+ * p itself. */
+const char *config_keyring_profile(const struct profile *p);
+
+/* login, logout and keygen work on the profile that owns the keyring item: for one that
+ * inherits, an error naming the command (and why, in words) to run for that profile; 0 for
+ * any other. */
+int config_refuse_inheriting(const struct profile *p, const char *command, const char *why,
+			     struct error *err);
+
+/* The profile p inherits from (its inherit = line), or NULL. */
+const struct profile *config_base(const struct config *cfg, const struct profile *p);
+
+/* Names the keys p takes from another profile, one call per key, in key-table order:
+ * name is the key, from the profile whose file section (or built-in preset) gave the value.
+ * Keys no profile of the chain sets (their defaults) are not named. */
+void config_each_inherited(const struct config *cfg, const struct profile *p,
+			   void (*fn)(const char *key, const char *from, void *ctx), void *ctx);
 
 void config_free(struct config *cfg);
 

@@ -30,7 +30,10 @@ key_profile(const struct config *cfg, const char *name, struct error *err)
 {
 	const struct profile *p = config_select(cfg, name, err);
 
-	if (p == NULL)
+	if (p == NULL || config_refuse_inheriting(p, "keygen",
+						  "its key serves every profile that "
+						  "inherits it",
+						  err) != 0)
 		return NULL;
 	if (p->auth_method != AUTH_PRIVATE_KEY_JWT) {
 		error_set(err, KB_EXIT_CONFIG,

@@ -247,9 +247,10 @@ item_attributes(const struct keyring_call *call)
 {
 	const struct profile *p = call->p;
 
-	return secret_attributes_build(call->schema, "profile", p->name, "token_url",
-				       config_endpoint_identity(p), "client_id", p->client_id,
-				       NULL);
+	/* one client, many APIs: a profile that inherits uses its base's item */
+	return secret_attributes_build(call->schema, "profile", config_keyring_profile(p),
+				       "token_url", config_endpoint_identity(p), "client_id",
+				       p->client_id, NULL);
 }
 
 static int
@@ -466,7 +467,8 @@ clear_items(struct keyring_call *call, int *removed, struct error *err)
 	GHashTable *attributes =
 		config_endpoint_identity(call->p) != NULL && call->p->client_id != NULL
 			? item_attributes(call)
-			: secret_attributes_build(call->schema, "profile", call->p->name, NULL);
+			: secret_attributes_build(call->schema, "profile",
+						  config_keyring_profile(call->p), NULL);
 	struct pending pending = { NULL };
 	GError *gerr = NULL;
 	int rc = -1;

@@ -243,6 +243,9 @@ login_profile(struct config *cfg, const struct login_options *o, struct error *e
 			  "stores secrets of other profiles: give --profile NAME");
 		return NULL;
 	}
+	if (config_refuse_inheriting(p, "login", "one login serves every profile that inherits it",
+				     err) != 0)
+		return NULL;
 	/* mutual-TLS client authentication */
 	if (config_auth_is_mtls(p->auth_method)) {
 		error_set(err, KB_EXIT_CONFIG,
@@ -304,6 +307,45 @@ replace_cached_token(const struct profile *p, const struct token_result *fresh, 
 	return rc;
 }
 
+/* one client, many APIs: the profiles whose keyring item is p's ("a, b"), "" for none. */
+static void
+name_inheritors(const struct config *cfg, const struct profile *p, char *out, size_t size)
+{
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < cfg->count; i++) {
+		const struct profile *q = &cfg->profiles[i];
+		if (q == p || q->inherit == NULL || strcmp(config_keyring_profile(q), p->name) != 0)
+			continue;
+		n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", q->name);
+		if (n < 0 || (size_t)n >= size - used) {
+			/* never a cut name: say how many instead */
+			snprintf(out, size, "the profiles that inherit it");
+			return;
+		}
+		used += (size_t)n;
+	}
+}
+
+/* What replace_cached_token does for p, for every profile that inherits p's client too:
+ * their tokens were minted with the old secret, their failures recorded with it. */
+static int
+replace_inheritors_tokens(const struct config *cfg, const struct profile *p, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->count; i++) {
+		const struct profile *q = &cfg->profiles[i];
+		if (q != p && q->inherit != NULL &&
+		    strcmp(config_keyring_profile(q), p->name) == 0 &&
+		    replace_cached_token(q, NULL, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes what the config file lacks: the keys login set, as a section of their own at the
  * end of the file (a second section of the same name adds to the first). */
 static int
@@ -331,7 +373,7 @@ login_run(int argc, char **argv, struct error *err)
 	struct config cfg;
 	struct profile *p;
 	struct token_result fresh = { 0 };
-	char prompt[256], *secret = malloc(SECRET_MAX + 2);
+	char prompt[256], inheritors[512], *secret = malloc(SECRET_MAX + 2);
 	size_t secret_len = 0;
 	int rc = -1, retry_after, added[KEY_OPTION_COUNT] = { 0 };
 	size_t i;
@@ -351,7 +393,10 @@ login_run(int argc, char **argv, struct error *err)
 	/* a key to keep instead of a secret: private_key_jwt's, or an mTLS certificate's */
 	if (o.private_key != NULL || o.client_key != NULL) {
 		const struct profile *kp = config_select(&cfg, o.profile, err);
-		if (kp == NULL)
+		if (kp == NULL ||
+		    config_refuse_inheriting(kp, "login",
+					     "one login serves every profile that inherits it",
+					     err) != 0)
 			rc = -1;
 		else if (o.private_key != NULL && o.client_key != NULL)
 			rc = error_set(err, KB_EXIT_USAGE,
@@ -360,7 +405,8 @@ login_run(int argc, char **argv, struct error *err)
 		else
 			rc = o.private_key != NULL ? keygen_store_existing(kp, o.private_key, err)
 						   : keygen_store_client_key(kp, o.client_key, err);
-		if (rc == 0 && replace_cached_token(kp, NULL, err) != 0)
+		if (rc == 0 && (replace_cached_token(kp, NULL, err) != 0 ||
+				replace_inheritors_tokens(&cfg, kp, err) != 0))
 			rc = -1;
 		goto out;
 	}
@@ -402,12 +448,18 @@ login_run(int argc, char **argv, struct error *err)
 		error_set(err, code, "the secret of profile %s was not stored: %s", p->name, why);
 		goto out;
 	}
+	/* the inheritors' first: one asking for what p asks for shares p's file, which then
+	 * keeps the fresh token */
 	if (keyring_store(p, secret, err) != 0 || record_profile(&cfg, p, added, err) != 0 ||
+	    replace_inheritors_tokens(&cfg, p, err) != 0 ||
 	    replace_cached_token(p, o.verify ? &fresh : NULL, err) != 0)
 		goto out;
-	fprintf(stderr, "keybearer: stored the secret of profile %s in the keyring%s\n", p->name,
+	name_inheritors(&cfg, p, inheritors, sizeof(inheritors));
+	fprintf(stderr, "keybearer: stored the secret of profile %s in the keyring%s%s%s\n",
+		p->name,
 		o.verify ? " (checked: the token endpoint accepted it)"
-			 : " (not checked: --no-verify)");
+			 : " (not checked: --no-verify)",
+		inheritors[0] ? "; it serves " : "", inheritors);
 	rc = 0;
 out:
 	token_result_free(&fresh);
@@ -426,11 +478,14 @@ login_logout(int argc, char **argv, struct error *err)
 	struct config cfg;
 	const struct profile *p;
 	int removed = 0, removed_key = 0, removed_client_key = 0, rc = -1;
+	char inheritors[512];
 
 	if (parse_options(argc, argv, &o, "profile", err) != 0 || config_load(&cfg, err) != 0)
 		return -1;
 	p = config_select(&cfg, o.profile, err);
-	if (p == NULL)
+	if (p == NULL ||
+	    config_refuse_inheriting(p, "logout", "it logs out every profile that inherits it",
+				     err) != 0)
 		goto out;
 	if (p->secret_kind == SECRET_KEYRING && keyring_clear(p, &removed, err) != 0)
 		goto out;
@@ -442,14 +497,16 @@ login_logout(int argc, char **argv, struct error *err)
 	if (p->client_key_kind == SECRET_KEYRING && config_auth_is_mtls(p->auth_method) &&
 	    keyring_clear_item(p, CREDENTIAL_CLIENT_KEY, &removed_client_key, err) != 0)
 		goto out;
-	if (replace_cached_token(p, NULL, err) != 0)
+	if (replace_cached_token(p, NULL, err) != 0 || replace_inheritors_tokens(&cfg, p, err) != 0)
 		goto out;
-	fprintf(stderr, "keybearer: %s profile %s; its cached token is gone\n",
+	name_inheritors(&cfg, p, inheritors, sizeof(inheritors));
+	fprintf(stderr, "keybearer: %s profile %s; its cached token is gone%s%s%s\n",
 		removed_client_key ? "removed from the keyring the client key of"
 		: removed_key	   ? "removed from the keyring the private key of"
 		: removed	   ? "removed from the keyring the secret of"
 				   : "the keyring held no secret of",
-		p->name);
+		p->name, inheritors[0] ? ", and those of " : "", inheritors,
+		inheritors[0] ? ", which inherit its client" : "");
 	rc = 0;
 out:
 	config_free(&cfg);

@@ -350,8 +350,55 @@ describe_profile(const struct profile *p, const struct cache_clock *now, struct 
 	v->discovered = discovered_token_url(p);
 }
 
+/* one client, many APIs: "mid, which inherits base", as far as the chain goes. */
 static void
-print_profile_text(const struct profile *p, int selected, const struct cache_clock *now)
+print_chain_text(const struct config *cfg, const struct profile *p)
+{
+	const struct profile *at;
+	size_t steps = 0;
+
+	printf("  inherits      %s", p->inherit);
+	for (at = config_base(cfg, p); at != NULL && at->inherit != NULL && steps <= cfg->count;
+	     at = config_base(cfg, at), steps++)
+		printf(", which inherits %s", at->inherit);
+	printf("\n");
+}
+
+/* "token_url client_id secret from base; timeout from mid": the keys in runs by origin. */
+struct inherited_text {
+	const char *last_from;
+};
+
+static void
+print_inherited_key(const char *key, const char *from, void *ctx)
+{
+	struct inherited_text *t = ctx;
+
+	if (t->last_from != NULL && strcmp(t->last_from, from) != 0)
+		printf(" from %s;", t->last_from);
+	printf(" %s", key);
+	t->last_from = from;
+}
+
+static void
+print_inheritance_text(const struct config *cfg, const struct profile *p)
+{
+	struct inherited_text t = { NULL };
+
+	if (p->inherit == NULL)
+		return;
+	print_chain_text(cfg, p);
+	printf("  inherited    ");
+	config_each_inherited(cfg, p, print_inherited_key, &t);
+	if (t.last_from != NULL)
+		printf(" from %s\n", t.last_from);
+	else
+		printf(" (nothing set)\n");
+}
+
+static void
+print_profile_text(const struct config *cfg, const struct profile *p, int selected,
+		   const struct cache_clock *now)
 {
 	struct profile_view v;
 	size_t i;
@@ -364,6 +411,7 @@ print_profile_text(const struct profile *p, int selected, const struct cache_clo
 	       : p->in_file ? ""
 			    : " (from the environment)",
 	       selected ? " [default]" : "");
+	print_inheritance_text(cfg, p);
 	if (p->issuer)
 		printf("  issuer        %s\n", p->issuer);
 	if (p->token_url)
@@ -497,8 +545,39 @@ certificate_json(const struct profile *p)
 	return obj;
 }
 
+static void
+add_inherited_json(const char *key, const char *from, void *ctx)
+{
+	json_object_object_add(ctx, key, json_object_new_string(from));
+}
+
+/* one client, many APIs: "inherits": the chain, nearest base first; "inherited": which
+ * profile each value came from. Both null for a profile that inherits none. */
+static void
+inheritance_json(const struct config *cfg, const struct profile *p, struct json_object *obj)
+{
+	struct json_object *chain, *inherited;
+	const struct profile *at = p;
+	size_t steps = 0;
+
+	if (p->inherit == NULL) {
+		json_object_object_add(obj, "inherits", NULL);
+		json_object_object_add(obj, "inherited", NULL);
+		return;
+	}
+	chain = json_object_new_array();
+	for (; at != NULL && at->inherit != NULL && steps <= cfg->count;
+	     at = config_base(cfg, at), steps++)
+		json_object_array_add(chain, json_object_new_string(at->inherit));
+	inherited = json_object_new_object();
+	config_each_inherited(cfg, p, add_inherited_json, inherited);
+	json_object_object_add(obj, "inherits", chain);
+	json_object_object_add(obj, "inherited", inherited);
+}
+
 static struct json_object *
-profile_json(const struct profile *p, int selected, const struct cache_clock *now)
+profile_json(const struct config *cfg, const struct profile *p, int selected,
+	     const struct cache_clock *now)
 {
 	struct json_object *obj = json_object_new_object(), *urls = json_object_new_array();
 	struct profile_view v;
@@ -511,6 +590,7 @@ profile_json(const struct profile *p, int selected, const struct cache_clock *no
 	json_object_object_add(obj, "source", json_object_new_string(profile_source(p)));
 	json_object_object_add(obj, "in_file", json_object_new_boolean(p->in_file));
 	json_object_object_add(obj, "selected", json_object_new_boolean(selected));
+	inheritance_json(cfg, p, obj);
 	json_object_object_add(obj, "issuer", json_string_or_null(p->issuer));
 	json_object_object_add(obj, "token_url", json_string_or_null(p->token_url));
 	json_object_object_add(obj, "discovered_token_url", json_string_or_null(v.discovered));
@@ -588,10 +668,10 @@ print_json(const struct config *cfg, const struct profile *chosen, const struct 
 	json_object_object_add(report, "format", json_object_new_string("keybearer-status/1"));
 	config_json(cfg, report);
 	if (chosen != NULL)
-		json_object_array_add(list, profile_json(chosen, 1, now));
+		json_object_array_add(list, profile_json(cfg, chosen, 1, now));
 	for (i = 0; chosen == NULL && i < cfg->count; i++)
-		json_object_array_add(
-			list, profile_json(&cfg->profiles[i], &cfg->profiles[i] == fallback, now));
+		json_object_array_add(list, profile_json(cfg, &cfg->profiles[i],
+							 &cfg->profiles[i] == fallback, now));
 	json_object_object_add(report, "profiles", list);
 	rc = output_answer_json(report, err);
 	json_object_put(report);
@@ -626,9 +706,10 @@ status_run(int argc, char **argv, struct error *err)
 	} else {
 		print_config_text(&cfg);
 		if (chosen != NULL)
-			print_profile_text(chosen, 1, &now);
+			print_profile_text(&cfg, chosen, 1, &now);
 		for (i = 0; chosen == NULL && i < cfg.count; i++)
-			print_profile_text(&cfg.profiles[i], &cfg.profiles[i] == fallback, &now);
+			print_profile_text(&cfg, &cfg.profiles[i], &cfg.profiles[i] == fallback,
+					   &now);
 	}
 	config_free(&cfg);
 	return rc;

@@ -140,7 +140,7 @@ run_kb status --json --profile main
 expect_rc 0 "status --json --profile main"
 expect_eq "$(jq -c '.profiles | length' <<<"$OUT")" 1 "one profile"
 expect_eq "$(jq -c '.profiles[0] | keys_unsorted' <<<"$OUT")" \
-	'["name","source","in_file","selected","issuer","token_url","discovered_token_url","jwks_url","client_id","scope","audience","resource","auth_method","urls","secret","private_key","client_certificate","token","last_failure"]' \
+	'["name","source","in_file","selected","inherits","inherited","issuer","token_url","discovered_token_url","jwks_url","client_id","scope","audience","resource","auth_method","urls","secret","private_key","client_certificate","token","last_failure"]' \
 	"the fields of a profile"
 expect_eq "$(jq -c '.profiles[0] | [.name, .source, .in_file, .selected, .token_url, .client_id, .auth_method, .urls, .secret, .last_failure]' <<<"$OUT")" \
 	"[\"main\",\"file\",true,true,\"$BASE/ok/token\",\"$CLIENT_ID\",\"client_secret_post\",[\"$BASE/api/\"],{\"source\":\"file:$WORK/secret\",\"state\":\"present\",\"detail\":null},null]" \

@@ -1461,6 +1461,24 @@ static const struct mintable_case mintable_cases[] = {
 	  "in @PATH@ or KEYBEARER_TOKEN_URL" },
 	{ "an issuer instead of token_url",
 	  "[profile work]\nissuer = https://login.example/realm\nclient_id = c\n", "work", NULL },
+	/* one client, many APIs: the advice names the section that holds the client */
+	{ "inherits a base without client_id",
+	  "[profile work]\ninherit = mid\n[profile mid]\ninherit = base\n"
+	  "[profile base]\ntoken_url = https://h/t\n",
+	  "work",
+	  "profile work has no client_id — set client_id in [profile base] in @PATH@ or "
+	  "KEYBEARER_CLIENT_ID" },
+	{ "inherits a base with a stray key",
+	  "[profile work]\ninherit = base\n[profile base]\ntoken_url = https://h/t\n"
+	  "client_id = c\nsigning_alg = ES256\n",
+	  "work",
+	  "profile work has signing_alg, which auth_method client_secret_post does not use — "
+	  "set the auth_method that uses it, or remove signing_alg from [profile base] in "
+	  "@PATH@" },
+	{ "inherits a complete base",
+	  "[profile work]\ninherit = base\n[profile base]\n"
+	  "token_url = https://h/t\nclient_id = c\n",
+	  "work", NULL },
 	{ "aspose without client_id", "", "aspose",
 	  "profile aspose has no client_id — set client_id in [profile aspose] in @PATH@ or "
 	  "KEYBEARER_CLIENT_ID" },
@@ -1642,6 +1660,400 @@ test_config_auth_method_name(void **state)
 			    "client_secret_basic");
 }
 
+/* one client, many APIs */
+/* What inherit = gives beyond describe_profile: the keyring item, the key-based and
+ * federated identity keys, and which profile each inherited value came from. */
+static void
+add_inherited(const char *key, const char *from, void *ctx)
+{
+	char *out = ctx;
+	size_t used = strlen(out);
+
+	snprintf(out + used, 1024 - used, "%s%s=%s", used ? "," : "", key, from);
+}
+
+static void
+describe_identity(const struct config *cfg, const struct profile *p, char *out, size_t size)
+{
+	char key[600], client_key[600], assertion[600], inherited[1024] = "";
+
+	config_describe_private_key_source(p, key, sizeof(key));
+	config_describe_client_key_source(p, client_key, sizeof(client_key));
+	config_describe_token_source(&p->assertion, assertion, sizeof(assertion));
+	config_each_inherited(cfg, p, add_inherited, inherited);
+	snprintf(out, size,
+		 ";issuer=%s;jwks_url=%s;private_key=%s;signing_alg=%s;key_id=%s;"
+		 "assertion=%s;assertion_audience=%s;grant_type=%s;client_cert=%s;client_key=%s;"
+		 "git_username=%s;keyring_timeout=%d;keyring=%s;inherited=[%s];",
+		 OR_DASH(p->issuer), OR_DASH(p->jwks_url), key, OR_DASH(p->signing_alg),
+		 OR_DASH(p->key_id), assertion, OR_DASH(p->assertion_audience),
+		 config_grant_type_name(p->grant_type), OR_DASH(p->client_cert), client_key,
+		 OR_DASH(p->git_username), p->keyring_timeout, config_keyring_profile(p),
+		 inherited);
+}
+
+#define BASE_SECTION                                                                               \
+	"[profile base]\n"                                                                         \
+	"token_url = https://login.example.com/token\n"                                            \
+	"client_id = app\n"                                                                        \
+	"auth_method = client_secret_basic\n"                                                      \
+	"secret = env:APP_SECRET\n"                                                                \
+	"ca_file = /etc/ssl/corp.pem\n"                                                            \
+	"scope = base-scope\n"                                                                     \
+	"audience = base-audience\n"                                                               \
+	"resource = urn:base\n"                                                                    \
+	"urls = https://base.example/\n"                                                           \
+	"refresh_margin = 60\n"
+#define BASE_IDENTITY ";token_url=https://login.example.com/token;client_id=app;"
+#define BASE_CLIENT   "auth_method=client_secret_basic;"
+#define BASE_SOURCES  "secret=env:APP_SECRET;ca_file=/etc/ssl/corp.pem;"
+
+struct inherit_case {
+	const char *name;
+	const char *text;
+	const char *profile;
+	const char *expected; /* describe_profile's fields */
+	const char *identity; /* describe_identity's fields */
+};
+
+static const struct inherit_case inherit_cases[] = {
+	{ "child before its base",
+	  "[profile api]\ninherit = base\nscope = api://a/.default\nurls = https://a.example/\n"
+	  "\n" BASE_SECTION,
+	  "api",
+	  BASE_IDENTITY "scope=api://a/.default;audience=-;resource=-;" BASE_CLIENT
+			"urls=[https://a.example/];" BASE_SOURCES
+			"timeout=30;refresh_margin=60;in_file=1;",
+	  ";keyring=base;" },
+	{ "child after its base",
+	  BASE_SECTION "[profile api]\ninherit = base\nresource = https://a.example/\n", "api",
+	  BASE_IDENTITY "scope=-;audience=-;resource=https://a.example/;" BASE_CLIENT
+			"urls=[];" BASE_SOURCES "timeout=30;refresh_margin=60;in_file=1;",
+	  ";keyring=base;" },
+	{ "what came from the base", BASE_SECTION "[profile api]\ninherit = base\naudience = a\n",
+	  "api", ";audience=a;",
+	  ";inherited=[token_url=base,client_id=base,auth_method=base,secret=base,ca_file=base,"
+	  "refresh_margin=base];" },
+	/* own keys are never inherited: a child that sets none asks for none */
+	{ "own keys not inherited", BASE_SECTION "[profile api]\ninherit = base\n", "api",
+	  ";scope=-;audience=-;resource=-;auth_method=client_secret_basic;urls=[];", "" },
+	{ "the base keeps its own", BASE_SECTION "[profile api]\ninherit = base\nscope = x\n",
+	  "base",
+	  ";scope=base-scope;audience=base-audience;resource=urn:base;"
+	  "auth_method=client_secret_basic;urls=[https://base.example/];",
+	  ";keyring=base;inherited=[];" },
+	{ "operational key set in the child wins",
+	  BASE_SECTION "[profile api]\ninherit = base\nrefresh_margin = 10\ntimeout = 5\n"
+		       "git_username = bot\n",
+	  "api", ";timeout=5;refresh_margin=10;", ";git_username=bot;" },
+	{ "operational keys from the base",
+	  "[profile base]\ntoken_url = https://t.example/token\ntimeout = 50\n"
+	  "keyring_timeout = 9\ngit_username = x-token\nrefresh_margin = 0\n"
+	  "[profile api]\ninherit = base\n",
+	  "api", ";timeout=50;refresh_margin=0;",
+	  ";git_username=x-token;keyring_timeout=9;keyring=base;inherited=[token_url=base,timeout="
+	  "base,"
+	  "refresh_margin=base,keyring_timeout=base,git_username=base];" },
+	{ "chain of three, last first",
+	  "[profile c]\ninherit = b\nscope = c\n[profile b]\ninherit = a\nscope = b\ntimeout = 7\n"
+	  "[profile a]\ntoken_url = https://t.example/token\nclient_id = app\ntimeout = 9\n"
+	  "refresh_margin = 20\n",
+	  "c",
+	  ";token_url=https://t.example/token;client_id=app;scope=c;audience=-;resource=-;"
+	  "auth_method=client_secret_post;urls=[];secret=keyring;ca_file=-;timeout=7;"
+	  "refresh_margin=20;",
+	  ";keyring=a;inherited=[token_url=a,client_id=a,timeout=b,refresh_margin=a];" },
+	{ "middle of a chain",
+	  "[profile c]\ninherit = b\n[profile b]\ninherit = a\n"
+	  "[profile a]\nclient_id = app\n",
+	  "b", ";client_id=app;", ";keyring=a;inherited=[client_id=a];" },
+	{ "two children of one base",
+	  BASE_SECTION "[profile x]\ninherit = base\nscope = x\n[profile y]\ninherit = base\n"
+		       "scope = y\n",
+	  "y", BASE_IDENTITY "scope=y;", ";keyring=base;" },
+	{ "section of a child split in two",
+	  "[profile api]\nscope = s\n" BASE_SECTION "[profile api]\ninherit = base\n", "api",
+	  BASE_IDENTITY "scope=s;", ";keyring=base;" },
+	{ "issuer and jwks_url",
+	  "[profile base]\nissuer = https://id.example/\njwks_url = https://id.example/keys\n"
+	  "client_id = app\n[profile api]\ninherit = base\n",
+	  "api", ";token_url=-;client_id=app;",
+	  ";issuer=https://id.example/;jwks_url=https://id.example/keys;" },
+	/* key-based client authentication */
+	{ "private key",
+	  "[profile base]\ntoken_url = https://t.example/token\nclient_id = app\n"
+	  "auth_method = private_key_jwt\nprivate_key = file:/keys/app.pem\nsigning_alg = ES256\n"
+	  "key_id = k1\nassertion_audience = https://t.example/\n[profile api]\ninherit = base\n",
+	  "api", ";auth_method=private_key_jwt;",
+	  ";private_key=file:/keys/app.pem;signing_alg=ES256;key_id=k1;assertion=(none);"
+	  "assertion_audience=https://t.example/;" },
+	/* federated assertions and token exchange */
+	{ "federated assertion",
+	  "[profile base]\ntoken_url = https://t.example/token\nclient_id = app\n"
+	  "auth_method = client_assertion\nassertion = env:CI_TOKEN\n"
+	  "[profile api]\ninherit = base\n",
+	  "api", ";auth_method=client_assertion;", ";assertion=env:CI_TOKEN;" },
+	/* mutual-TLS client authentication */
+	{ "client certificate",
+	  "[profile base]\ntoken_url = https://t.example/token\nclient_id = app\n"
+	  "auth_method = tls_client_auth\nclient_cert = file:/c/app.pem\n"
+	  "client_key = file:/c/app.key\n[profile api]\ninherit = base\n",
+	  "api", ";auth_method=tls_client_auth;",
+	  ";client_cert=/c/app.pem;client_key=file:/c/app.key;" },
+	/* the built-in profile: Aspose's endpoint, the file's client id */
+	{ "the built-in aspose as base",
+	  "[profile words]\ninherit = aspose\nscope = x\n[profile aspose]\nclient_id = cid\n",
+	  "words",
+	  ";token_url=https://api.aspose.cloud/connect/token;client_id=cid;scope=x;audience=-;"
+	  "resource=-;auth_method=client_secret_post;urls=[];",
+	  ";keyring=aspose;inherited=[token_url=aspose,client_id=aspose];" },
+};
+
+static void
+test_config_inherit_table(void **state)
+{
+	size_t i, k;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(inherit_cases) / sizeof(inherit_cases[0]); i++) {
+		const struct inherit_case *c = &inherit_cases[i];
+		/* a full load, and one that keeps only the profile: the same profile */
+		for (k = 0; k < 2; k++) {
+			struct config cfg;
+			struct error err;
+			const struct profile *p;
+			char row[256], identity[4096];
+			int rc = load_text_only(c->text, k ? c->profile : NULL, &cfg, &err);
+
+			snprintf(row, sizeof(row), "%s%s", c->name, k ? " (keeping it alone)" : "");
+			failures += mismatch_int(row, "rc", rc, 0);
+			failures += mismatch_str(row, "message", err.message, "");
+			p = config_find(&cfg, c->profile);
+			if (rc == 0)
+				failures += mismatch_profile(row, &cfg, c->profile, c->expected);
+			if (p != NULL) {
+				describe_identity(&cfg, p, identity, sizeof(identity));
+				failures +=
+					mismatch_contains(row, "identity", identity, c->identity);
+			}
+			config_free(&cfg);
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+struct inherit_error_case {
+	const char *name;
+	const char *text;
+	const char *message; /* exact */
+};
+
+#define IDENTITY_ERROR(key)                                                                        \
+	PATH ":3: " key " comes from profile base (inherit = base) — remove it here or drop "    \
+	     "inherit"
+
+static const struct inherit_error_case inherit_error_cases[] = {
+	{ "inherits itself", "[profile work]\ninherit = work\n",
+	  PATH ":2: profile work inherits itself — inherit names the profile whose client this one "
+	       "uses" },
+	{ "loop of two", "[profile work]\ninherit = other\n[profile other]\ninherit = work\n",
+	  PATH ":2: inherit = other makes a loop (work → other → work) — a chain of inherit lines "
+	       "must end at a profile that inherits none" },
+	{ "loop of three",
+	  "[profile a]\nclient_id = x\n[profile work]\ninherit = b\n[profile b]\ninherit = c\n"
+	  "[profile c]\ninherit = work\n",
+	  PATH ":4: inherit = b makes a loop (work → b → c → work) — a chain of inherit lines "
+	       "must end at a profile that inherits none" },
+	{ "chain into a loop",
+	  "[profile work]\ninherit = b\n[profile b]\ninherit = c\n[profile c]\ninherit = b\n",
+	  PATH ":4: inherit = c makes a loop (b → c → b) — a chain of inherit lines must end at a "
+	       "profile that inherits none" },
+	{ "unknown base", "[profile work]\nscope = x\ninherit = nobody\n",
+	  PATH ":3: profile work inherits nobody, but there is no profile nobody — add [profile "
+	       "nobody] with the client's token_url, client_id and secret, or fix the name" },
+	{ "base named by case", "[profile work]\ninherit = Base\n[profile base]\nclient_id = x\n",
+	  PATH ":2: profile work inherits Base, but there is no profile Base — add [profile Base] "
+	       "with the client's token_url, client_id and secret, or fix the name" },
+	{ "the env profile as base", "[profile work]\ninherit = env\n",
+	  PATH ":2: profile work cannot inherit env: the env profile is what the KEYBEARER_* "
+	       "variables describe, where they are set — inherit a [profile NAME] of this file "
+	       "(its secret may be env:KEYBEARER_CLIENT_SECRET)" },
+	{ "the built-in aspose inherits",
+	  "[profile base]\nclient_id = x\n[profile aspose]\ninherit = base\n",
+	  PATH ":4: the built-in profile aspose cannot inherit another — give this section a name "
+	       "of its own" },
+	{ "no profile name", "[profile work]\ninherit = a b\n",
+	  PATH ":2: inherit \"a b\" is no profile name — name the [profile NAME] whose client this "
+	       "profile uses" },
+	{ "empty", "[profile work]\ninherit =\n",
+	  PATH ":2: inherit is empty — give a value or remove the line" },
+	{ "twice", "[profile work]\ninherit = base\ninherit = base\n[profile base]\n",
+	  PATH ":3: inherit is given twice for profile work — keep one" },
+	{ "twice over two sections",
+	  "[profile work]\ninherit = base\n[profile base]\nclient_id = x\n[profile work]\n"
+	  "inherit = base\n",
+	  PATH ":6: inherit is given twice for profile work — keep one" },
+	/* an identity key in a profile that inherits: before or after its inherit line */
+	{ "token_url in the child",
+	  "[profile work]\ninherit = base\ntoken_url = https://x/t\n" BASE_SECTION,
+	  IDENTITY_ERROR("token_url") },
+	{ "client_id before inherit",
+	  "[profile work]\nscope = s\nclient_id = y\ninherit = base\n" BASE_SECTION,
+	  IDENTITY_ERROR("client_id") },
+	{ "issuer", "[profile work]\ninherit = base\nissuer = https://id.example/\n" BASE_SECTION,
+	  IDENTITY_ERROR("issuer") },
+	{ "jwks_url",
+	  "[profile work]\ninherit = base\njwks_url = https://id.example/k\n" BASE_SECTION,
+	  IDENTITY_ERROR("jwks_url") },
+	{ "auth_method",
+	  "[profile work]\ninherit = base\nauth_method = client_secret_post\n" BASE_SECTION,
+	  IDENTITY_ERROR("auth_method") },
+	{ "secret", "[profile work]\ninherit = base\nsecret = keyring\n" BASE_SECTION,
+	  IDENTITY_ERROR("secret") },
+	{ "ca_file", "[profile work]\ninherit = base\nca_file = /ca.pem\n" BASE_SECTION,
+	  IDENTITY_ERROR("ca_file") },
+	{ "private_key", "[profile work]\ninherit = base\nprivate_key = file:/k.pem\n" BASE_SECTION,
+	  IDENTITY_ERROR("private_key") },
+	{ "signing_alg", "[profile work]\ninherit = base\nsigning_alg = ES256\n" BASE_SECTION,
+	  IDENTITY_ERROR("signing_alg") },
+	{ "key_id", "[profile work]\ninherit = base\nkey_id = k\n" BASE_SECTION,
+	  IDENTITY_ERROR("key_id") },
+	{ "assertion_audience",
+	  "[profile work]\ninherit = base\nassertion_audience = a\n" BASE_SECTION,
+	  IDENTITY_ERROR("assertion_audience") },
+	{ "assertion", "[profile work]\ninherit = base\nassertion = env:T\n" BASE_SECTION,
+	  IDENTITY_ERROR("assertion") },
+	{ "grant_type",
+	  "[profile work]\ninherit = base\ngrant_type = client_credentials\n" BASE_SECTION,
+	  IDENTITY_ERROR("grant_type") },
+	{ "subject_token", "[profile work]\ninherit = base\nsubject_token = env:T\n" BASE_SECTION,
+	  IDENTITY_ERROR("subject_token") },
+	{ "subject_token_type",
+	  "[profile work]\ninherit = base\nsubject_token_type = urn:x:y\n" BASE_SECTION,
+	  IDENTITY_ERROR("subject_token_type") },
+	{ "client_cert", "[profile work]\ninherit = base\nclient_cert = file:/c.pem\n" BASE_SECTION,
+	  IDENTITY_ERROR("client_cert") },
+	{ "client_key", "[profile work]\ninherit = base\nclient_key = keyring\n" BASE_SECTION,
+	  IDENTITY_ERROR("client_key") },
+	{ "empty client_id is set too",
+	  "[profile work]\ninherit = base\nclient_id =\n" BASE_SECTION,
+	  IDENTITY_ERROR("client_id") },
+	{ "identity key of a child in a later section",
+	  "[profile work]\ninherit = base\n" BASE_SECTION "[profile work]\nsecret = env:X\n",
+	  PATH ":15: secret comes from profile base (inherit = base) — remove it here or drop "
+	       "inherit" },
+	/* the first error in the file is the one reported, whichever kind */
+	{ "unknown key before a loop", "[profile work]\nbogus = 1\ninherit = work\n",
+	  PATH ":2: unknown key \"bogus\" in [profile work] — see man 5 keybearer-config for the "
+	       "keys" },
+	{ "loop after an unknown key",
+	  "[profile work]\ninherit = work\n[profile other]\nbogus = 1\n",
+	  PATH ":4: unknown key \"bogus\" in [profile other] — see man 5 keybearer-config for the "
+	       "keys" },
+	{ "identity key before another's loop",
+	  "[profile x]\ninherit = base\nclient_id = c\n[profile work]\ninherit = "
+	  "work\n" BASE_SECTION,
+	  PATH ":3: client_id comes from profile base (inherit = base) — remove it here or drop "
+	       "inherit" },
+	{ "loop before another's identity key",
+	  "[profile work]\ninherit = work\n[profile x]\ninherit = base\nclient_id = "
+	  "c\n" BASE_SECTION,
+	  PATH ":2: profile work inherits itself — inherit names the profile whose client this one "
+	       "uses" },
+};
+
+static void
+test_config_inherit_error_table(void **state)
+{
+	static const char *const keeping[] = { NULL, "work", "other", "base" };
+	size_t i, k;
+	int failures = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(inherit_error_cases) / sizeof(inherit_error_cases[0]); i++) {
+		const struct inherit_error_case *c = &inherit_error_cases[i];
+		/* the same error whichever profile a load keeps */
+		for (k = 0; k < sizeof(keeping) / sizeof(keeping[0]); k++) {
+			struct config cfg;
+			struct error err;
+			char row[256];
+
+			snprintf(row, sizeof(row), "%s (keeping %s)", c->name,
+				 keeping[k] ? keeping[k] : "all");
+			failures += mismatch_int(
+				row, "rc", load_text_only(c->text, keeping[k], &cfg, &err), -1);
+			failures += mismatch_int(row, "exit code", err.code, KB_EXIT_CONFIG);
+			failures += mismatch_str(row, "message", err.message, c->message);
+			config_free(&cfg);
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* A child that names no urls claims nothing: not its base's, nor the endpoint's origin
+ * that a profile without urls claims, or the base and each child would claim one origin. */
+static void
+test_config_inherit_claims_only_its_urls(void **state)
+{
+	struct config cfg;
+	struct error err;
+	char path[512];
+
+	(void)state;
+	assert_int_equal(load_file("[profile api]\ninherit = base\n[profile both]\ninherit = base\n"
+				   "urls = https://api.example/\n"
+				   "[profile base]\ntoken_url = https://login.example.com/token\n",
+				   &cfg, &err, path, sizeof(path)),
+			 0);
+	assert_int_equal(config_find(&cfg, "api")->url_count, 0);
+	assert_int_equal(config_find(&cfg, "base")->url_count, 1);
+	assert_string_equal(config_find(&cfg, "base")->urls[0], "https://login.example.com/");
+	assert_ptr_equal(config_match_url(&cfg, "https://login.example.com/x"),
+			 config_find(&cfg, "base"));
+	assert_ptr_equal(config_match_url(&cfg, "https://api.example/v1"),
+			 config_find(&cfg, "both"));
+	assert_ptr_equal(config_base(&cfg, config_find(&cfg, "both")), config_find(&cfg, "base"));
+	assert_null(config_base(&cfg, config_find(&cfg, "base")));
+	config_free(&cfg);
+	/* the filtered load of get: the child and its base, nothing else */
+	setenv("KEYBEARER_PROFILE", "api", 1);
+	assert_int_equal(config_load_selected(&cfg, NULL, &err), 0);
+	assert_int_equal(cfg.count, 3); /* aspose, api, base */
+	assert_non_null(config_find(&cfg, "base"));
+	assert_null(config_find(&cfg, "both"));
+	assert_string_equal(config_find(&cfg, "api")->token_url, "https://login.example.com/token");
+	assert_int_equal(config_find(&cfg, "api")->url_count, 0);
+	assert_string_equal(cfg.other_names, "both");
+	config_free(&cfg);
+}
+
+/* login, logout and keygen are told which profile owns the keyring item. */
+static void
+test_config_refuse_inheriting(void **state)
+{
+	struct config cfg;
+	struct error err;
+
+	(void)state;
+	assert_int_equal(load_text("[profile c]\ninherit = b\n[profile b]\ninherit = a\n"
+				   "[profile a]\nclient_id = x\n",
+				   &cfg, &err),
+			 0);
+	assert_int_equal(config_refuse_inheriting(config_find(&cfg, "a"), "login", "why", &err), 0);
+	assert_int_equal(config_refuse_inheriting(config_find(&cfg, "c"), "login",
+						  "one login serves every profile that inherits it",
+						  &err),
+			 -1);
+	assert_int_equal(err.code, KB_EXIT_USAGE);
+	assert_string_equal(
+		err.message,
+		"profile c takes its client from profile b (inherit = b): its keyring "
+		"item is profile a's — run keybearer login --profile a (one login serves "
+		"every profile that inherits it)");
+	config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -1672,6 +2084,10 @@ main(void)
 		ENV_TEST(test_config_check_mintable_table),
 		ENV_TEST(test_config_check_mintable_without_file),
 		ENV_TEST(test_config_auth_method_name),
+		ENV_TEST(test_config_inherit_table),
+		ENV_TEST(test_config_inherit_error_table),
+		ENV_TEST(test_config_inherit_claims_only_its_urls),
+		ENV_TEST(test_config_refuse_inheriting),
 	};
 
 	return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
