@@ -282,7 +282,9 @@ expect_eq "$(cat "$WORK/outage.held")" "$at_removal" "token requests while the f
 expect_eq "$(requests short12-outage)" "$((at_removal + tokens - 1))" "token requests after the outage"
 path_re="$XDG_RUNTIME_DIR/keybearer/outage\.[0-9]+\.token"
 expect_eq "$(grep -c 'no new token for' <<<"$outage_err")" 1 "the failure, said once"
-expect_match "$outage_err" "^keybearer: warning: no new token for $path_re: it keeps the current one, valid [0-9]+ s more; keybearer asks again in 30 s\$" \
+# (the failed request takes up to its 1 s timeout, and the floor comes 1 s after the
+# window: the file may have gone while it ran, on a slow machine)
+expect_match "$outage_err" "^keybearer: warning: no new token for $path_re(: it keeps the current one, valid [0-9]+ s more| yet); keybearer asks again in 30 s\$" \
 	"what keybearer does about the failure"
 expect_match "$outage_err" "503" "what failed"
 expect_eq "$(grep -c 'removed the file' <<<"$outage_err")" 1 "the removal, said once"
