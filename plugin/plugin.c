@@ -123,6 +123,24 @@ const struct plugin plugins[] = {
 	  "\n"
 	  "Exits 127 when the command cannot be run.\n",
 	  plugin_exec },
+	{ "goauth", NULL, "Go modules authentication command (GOAUTH, Go 1.24 and later)",
+	  "usage: keybearer goauth [--profile P]... [URL]\n"
+	  "\n"
+	  "Go's GOAUTH command protocol (go help goauth, Go 1.24 and later):\n"
+	  "  export GOAUTH='keybearer goauth'\n"
+	  "go runs it once with no URL: keybearer answers, as URL-prefix lines, a blank line,\n"
+	  "an Authorization header and a blank line, for every profile whose cached token is\n"
+	  "fresh (no refresh due), its https:// urls as the prefixes; it mints nothing and\n"
+	  "touches no keyring in that call, so run keybearer get first, or name the profiles\n"
+	  "with --profile P (repeatable): then it answers for exactly those, minting as\n"
+	  "needed. After a 4xx go runs it again with the URL last and the response on stdin:\n"
+	  "a 401, or a 403 whose WWW-Authenticate says Bearer error=\"invalid_token\", drops\n"
+	  "the cached token; then it answers for the profile that claims the URL (among those\n"
+	  "--profile names), with a fresh token, or with nothing when none claims it. go sends\n"
+	  "the header to every URL under a prefix, a path segment at a time. A response that\n"
+	  "is not go's (no status line, a line that is no header, no blank line at the end, a\n"
+	  "CR or NUL byte, more than 1 MiB) is refused with exit 65.\n",
+	  plugin_goauth },
 };
 
 const size_t plugin_count = sizeof(plugins) / sizeof(plugins[0]);

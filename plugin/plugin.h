@@ -83,6 +83,25 @@ struct cargo_request {
 int cargo_parse_request(const char *line, struct cargo_request *req);
 void cargo_request_free(struct cargo_request *req);
 
+/* What go writes on a GOAUTH command's stdin after a 4xx (go help goauth): its status, and
+ * whether it shows the token was refused — a 401, or a 403 whose WWW-Authenticate has a
+ * Bearer challenge with error="invalid_token" (RFC 6750 section 3.1). */
+struct goauth_response {
+	int status;	   /* 100 to 599 */
+	int invalid_token; /* a Bearer challenge says error="invalid_token" */
+	int refused;
+};
+/* Parses len bytes (no NUL needed after them) strictly: 0, or -1 with err set (65). */
+int goauth_parse_response(const char *text, size_t len, struct goauth_response *resp,
+			  struct error *err);
+/* Whether a WWW-Authenticate value that parses whole has a Bearer challenge with
+ * error="invalid_token". */
+int goauth_challenge_invalid_token(const char *value, size_t len);
+/* The prefix go keeps for a urls entry: "https://host[:port]path" (host in lower case,
+ * IPv6 in brackets, no :443) in out. 0; 1 when go cannot use it (not https, a query in
+ * it, not a URL keybearer takes); -1 when it does not fit in size. */
+int goauth_url_prefix(const char *entry, char *out, size_t size);
+
 int plugin_git(int argc, char **argv, struct error *err);
 int plugin_bazel(int argc, char **argv, struct error *err);
 int plugin_kubectl(int argc, char **argv, struct error *err);
@@ -91,5 +110,6 @@ int plugin_terraform(int argc, char **argv, struct error *err);
 int plugin_curl(int argc, char **argv, struct error *err);
 int plugin_wget(int argc, char **argv, struct error *err);
 int plugin_exec(int argc, char **argv, struct error *err);
+int plugin_goauth(int argc, char **argv, struct error *err);
 
 #endif

@@ -60,7 +60,7 @@ _keybearer()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev="" cword=$COMP_CWORD cmd start i
 	local -a words=("${COMP_WORDS[@]}")
-	local commands="get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec help"
+	local commands="get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec goauth help"
 	local opts takes
 
 	COMPREPLY=()
@@ -121,6 +121,17 @@ _keybearer()
 			COMPREPLY=($(compgen -W "--profile --help" -- "$cur"))
 		elif [[ $prev == --profile ]] && ((cword <= 4)); then
 			_keybearer_value --profile
+		fi
+		return 0
+		;;
+	goauth)
+		# --profile, repeatable; go adds the URL itself
+		if [[ $prev == --profile ]]; then
+			_keybearer_value --profile
+		elif ((cword == 2)); then
+			COMPREPLY=($(compgen -W "--profile --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "--profile" -- "$cur"))
 		fi
 		return 0
 		;;

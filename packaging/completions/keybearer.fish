@@ -113,11 +113,12 @@ complete -c keybearer -n __keybearer_needs_command -a terraform -d 'Terraform cr
 complete -c keybearer -n __keybearer_needs_command -a curl -d 'Run curl with the token, retrying once after a 401'
 complete -c keybearer -n __keybearer_needs_command -a wget -d 'Run wget with the token, retrying once after a 401'
 complete -c keybearer -n __keybearer_needs_command -a exec -d 'Run a command with the token in an environment variable or a file'
+complete -c keybearer -n __keybearer_needs_command -a goauth -d 'Go modules authentication command (GOAUTH, Go 1.24 and later)'
 complete -c keybearer -n __keybearer_needs_command -a help -d 'Describe a command'
 
 # help COMMAND
 complete -c keybearer -n '__keybearer_command_is help; and __keybearer_argument_is 1' \
-    -a 'get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec'
+    -a 'get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec goauth'
 
 # get, invalidate, status, profiles, which, check, inspect, login, logout
 complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login keygen logout' \
@@ -158,7 +159,7 @@ complete -c keybearer -n '__keybearer_command_is login' -l no-verify \
     -d 'Store without minting a token first'
 
 # the host tools' protocols
-complete -c keybearer -n '__keybearer_command_is git bazel kubectl cargo terraform curl wget; and __keybearer_argument_is 1' \
+complete -c keybearer -n '__keybearer_command_is git bazel kubectl cargo terraform curl wget goauth; and __keybearer_argument_is 1' \
     -l help -d 'Describe the command'
 complete -c keybearer -n '__keybearer_command_is git; and __keybearer_argument_is 1' \
     -a 'get\t"Answer with the token" store\tIgnored erase\t"Drop the token git erases" capability\t"Announce authtype"'
@@ -170,6 +171,8 @@ complete -c keybearer -n '__keybearer_command_is terraform; and __keybearer_argu
     -a 'get\t"Answer with the token for HOST" forget\t"Drop the cached token"'
 complete -c keybearer -n '__keybearer_command_is kubectl; and __keybearer_first_argument' \
     -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
+complete -c keybearer -n '__keybearer_command_is goauth' \
+    -l profile -x -a '(__keybearer_profiles)' -d 'A profile to answer for (repeatable)'
 
 # curl|wget [--profile P] [--] ARGS: keybearer's options first, then the tool's own completion
 complete -c keybearer -n '__keybearer_command_is curl wget; and __keybearer_first_argument' \

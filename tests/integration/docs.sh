@@ -129,6 +129,9 @@ expect_eq "$(complete_bash keybearer get --profile b | paste -sd ' ')" "beta" \
 	"bash completion of keybearer get --profile b"
 expect_eq "$(complete_bash keybearer get --format '' | paste -sd ' ')" "header token curl wget json" \
 	"bash completion of keybearer get --format"
+expect_eq "$(complete_bash keybearer goauth --profile alpha --profile b | paste -sd ' ')" "beta" \
+	"bash completion of keybearer goauth's second --profile"
+expect_eq "$(complete_bash keybearer goauth --p)" "--profile" "bash completion of keybearer goauth --p"
 words=$(complete_bash keybearer '')
 grep -qx get <<<"$words" || fail "bash completion of keybearer offers no get: $words"
 grep -qx inspect <<<"$words" || fail "bash completion of keybearer offers no inspect: $words"
@@ -162,6 +165,8 @@ for command in inspect profiles which check wget; do
 done
 expect_eq "$(complete_fish 'keybearer status --j')" "--json" "fish completion of keybearer status --j"
 expect_eq "$(complete_fish 'keybearer exec --tok')" "--token-file" "fish completion of keybearer exec --tok"
+expect_eq "$(complete_fish 'keybearer goauth --profile alpha --profile ' | paste -sd ' ')" "alpha aspose beta" \
+	"fish completion of keybearer goauth's second --profile"
 
 echo "# zsh completes them too (a line typed in an interactive zsh, then a tab)"
 # complete_zsh LINE: the line as zsh's completion leaves it (a widget writes the buffer out)
@@ -191,5 +196,7 @@ expect_eq "$(complete_zsh 'keybearer check --profile be')" "keybearer check --pr
 expect_eq "$(complete_zsh 'keybearer exec --tok')" "keybearer exec --token-file" "zsh completion of keybearer exec --tok"
 echo "# keybearer.1 names the variable keybearer exec --token-file sets"
 has_entry "$WORK/man1" KEYBEARER_TOKEN_FILE || fail "keybearer.1 has no entry for KEYBEARER_TOKEN_FILE"
+expect_eq "$(complete_zsh 'keybearer goauth --profile alpha --profile be')" \
+	"keybearer goauth --profile alpha --profile beta" "zsh completion of goauth's second --profile"
 
 echo "docs: ok"

@@ -109,6 +109,12 @@ server POST /_revoke "$("$KB" get --profile main --format token)"
 must 0 curl -sS -o /dev/null "$BASE/api/hello"
 must 64 curl -sS -K /dev/null "$BASE/api/hello"
 must 0 exec --profile main -- true
+must 0 goauth
+must 0 goauth --profile main
+printf 'HTTP/1.1 403 Forbidden\nWww-Authenticate: Bearer error="invalid_token"\n\n' >"$WORK/goauth-in"
+KB_STDIN="$WORK/goauth-in" must 0 goauth "$BASE/api/x"
+printf 'HTTP/1.1 401 Unauthorized\nbad\n\n' >"$WORK/goauth-in"
+KB_STDIN="$WORK/goauth-in" must 65 goauth "$BASE/api/x"
 must 127 exec --profile main -- /nonexistent
 
 echo "# secrets: a command, the keyring"

@@ -112,6 +112,11 @@ printf '{"uri":"%s/api/x"}' "$BASE" >"$WORK/bazel-in"
 KB_STDIN="$WORK/bazel-in" traced bazel get
 traced kubectl --profile main
 KB_STDIN=/dev/null traced terraform get "127.0.0.1:$PORT"
+traced goauth --profile main
+expect_rc 0 "goauth --profile main"
+printf 'HTTP/1.1 401 Unauthorized\n\n' >"$WORK/goauth-in"
+KB_STDIN="$WORK/goauth-in" traced goauth "$BASE/api/x"
+expect_rc 0 "goauth after a 401"
 printf '%s' "$SECRET" >"$WORK/login-in"
 KB_STDIN="$WORK/login-in" traced login --profile main --no-verify
 traced get --profile nosuch
