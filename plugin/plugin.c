@@ -126,12 +126,28 @@ const struct plugin plugins[] = {
 	  "on stderr, when none does; erase reads url=URL and token=T (and profile=P) and\n"
 	  "drops the cached token if it is T, the one the server refused.\n",
 	  plugin_httpie },
-	{ "exec", NULL, "run a command with the token in an environment variable",
+	{ "exec", NULL, "run a command with the token in an environment variable or a file",
 	  "usage: keybearer exec [--profile P] [--env NAME] -- COMMAND [ARGS...]\n"
+	  "       keybearer exec [--profile P] --token-file [--env NAME] -- COMMAND [ARGS...]\n"
 	  "\n"
 	  "Runs COMMAND with the token in the environment variable NAME (default\n"
-	  "KEYBEARER_TOKEN), for tools that read their token from one. Exits 127 when the\n"
-	  "command cannot be run.\n",
+	  "KEYBEARER_TOKEN), for tools that read their token from one. keybearer becomes\n"
+	  "COMMAND (same pid); when COMMAND still runs once that token has expired, a\n"
+	  "warning says so on stderr.\n"
+	  "\n"
+	  "With --token-file, for jobs that outlive a token: NAME (default\n"
+	  "KEYBEARER_TOKEN_FILE) holds the path of a 0600 file with the token alone (no\n"
+	  "newline) in $XDG_RUNTIME_DIR/keybearer/ (without XDG_RUNTIME_DIR, in a new\n"
+	  "private directory under $TMPDIR or /tmp). keybearer stays as COMMAND's parent,\n"
+	  "replaces the file atomically before each refresh get would make, and removes it\n"
+	  "when COMMAND exits, however it ends; no token is in the environment. When no new\n"
+	  "token can be had, the file keeps the old one until it is about to expire, then\n"
+	  "goes (a reader sees ENOENT), and comes back with the next token. SIGTERM, SIGINT,\n"
+	  "SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are passed on to COMMAND (not\n"
+	  "those the terminal sent to both); keybearer exits with COMMAND's status, or dies\n"
+	  "of the signal it died of.\n"
+	  "\n"
+	  "Exits 127 when the command cannot be run.\n",
 	  plugin_exec },
 	{ "goauth", NULL, "Go modules authentication command (GOAUTH, Go 1.24 and later)",
 	  "usage: keybearer goauth [--profile P]... [URL]\n"

@@ -176,7 +176,7 @@ _keybearer()
 		if [[ $prev == @(--profile|--env) ]]; then
 			_keybearer_value "$prev"
 		else
-			COMPREPLY=($(compgen -W "--profile --env --" -- "$cur"))
+			COMPREPLY=($(compgen -W "--profile --token-file --env --" -- "$cur"))
 		fi
 		return 0
 		;;

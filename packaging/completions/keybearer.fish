@@ -114,7 +114,7 @@ complete -c keybearer -n __keybearer_needs_command -a pnpm -d 'pnpm tokenHelper 
 complete -c keybearer -n __keybearer_needs_command -a httpie -d "HTTPie auth plugin's helper (http -A keybearer URL)"
 complete -c keybearer -n __keybearer_needs_command -a curl -d 'Run curl with the token, retrying once after a 401'
 complete -c keybearer -n __keybearer_needs_command -a wget -d 'Run wget with the token, retrying once after a 401'
-complete -c keybearer -n __keybearer_needs_command -a exec -d 'Run a command with the token in an environment variable'
+complete -c keybearer -n __keybearer_needs_command -a exec -d 'Run a command with the token in an environment variable or a file'
 complete -c keybearer -n __keybearer_needs_command -a goauth -d 'Go modules authentication command (GOAUTH, Go 1.24 and later)'
 complete -c keybearer -n __keybearer_needs_command -a help -d 'Describe a command'
 
@@ -190,11 +190,13 @@ complete -c keybearer -n '__keybearer_command_is curl; and __keybearer_argument_
 complete -c keybearer -n '__keybearer_command_is wget; and __keybearer_argument_is 1' \
     -a -- -d "End of keybearer's options: wget's follow"
 
-# exec [--profile P] [--env NAME] -- COMMAND: the options up to --, then the command's own
+# exec [--profile P] [--token-file] [--env NAME] -- COMMAND: the options up to --, then the command's own
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
     -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
-    -l env -x -d 'The variable that holds the token (default KEYBEARER_TOKEN)'
+    -l token-file -d 'A file kept fresh instead of the token, its path in the variable'
+complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
+    -l env -x -d 'The variable that holds the token, or with --token-file its file'
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
     -a -- -d 'End of the options: the command follows'
 

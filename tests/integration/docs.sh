@@ -147,6 +147,9 @@ expect_eq "$(complete_bash keybearer httpie '' | paste -sd ' ')" "get erase --he
 expect_eq "$(complete_bash keybearer status --j)" "--json" "bash completion of keybearer status --j"
 expect_eq "$(complete_bash keybearer get --u)" "--url" "bash completion of keybearer get --u"
 expect_eq "$(complete_bash keybearer --verbose get --form)" "--format" "bash completion after --verbose"
+expect_eq "$(complete_bash keybearer exec --t)" "--token-file" "bash completion of keybearer exec --t"
+expect_eq "$(complete_bash keybearer exec --token-file --e)" "--env" \
+	"bash completion of keybearer exec --token-file --e"
 words=$(complete_bash keybearer login --)
 for option in --profile --client-id --token-url --no-verify; do
 	grep -qx -- "$option" <<<"$words" || fail "bash completion of keybearer login -- offers no $option: $words"
@@ -168,6 +171,7 @@ for command in inspect profiles which check wget pnpm httpie; do
 done
 expect_eq "$(complete_fish 'keybearer httpie ' | paste -sd ' ')" "erase get" "fish completion of keybearer httpie"
 expect_eq "$(complete_fish 'keybearer status --j')" "--json" "fish completion of keybearer status --j"
+expect_eq "$(complete_fish 'keybearer exec --tok')" "--token-file" "fish completion of keybearer exec --tok"
 expect_eq "$(complete_fish 'keybearer goauth --profile alpha --profile ' | paste -sd ' ')" "alpha aspose beta" \
 	"fish completion of keybearer goauth's second --profile"
 
@@ -198,6 +202,9 @@ expect_eq "$(complete_zsh 'keybearer pn')" "keybearer pnpm" "zsh completion of k
 expect_eq "$(complete_zsh 'keybearer httpie er')" "keybearer httpie erase" "zsh completion of keybearer httpie er"
 expect_eq "$(complete_zsh 'keybearer -v status --j')" "keybearer -v status --json" "zsh completion of keybearer -v status --j"
 expect_eq "$(complete_zsh 'keybearer check --profile be')" "keybearer check --profile beta" "zsh completion of profiles"
+expect_eq "$(complete_zsh 'keybearer exec --tok')" "keybearer exec --token-file" "zsh completion of keybearer exec --tok"
+echo "# keybearer.1 names the variable keybearer exec --token-file sets"
+has_entry "$WORK/man1" KEYBEARER_TOKEN_FILE || fail "keybearer.1 has no entry for KEYBEARER_TOKEN_FILE"
 expect_eq "$(complete_zsh 'keybearer goauth --profile alpha --profile be')" \
 	"keybearer goauth --profile alpha --profile beta" "zsh completion of goauth's second --profile"
 

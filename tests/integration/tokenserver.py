@@ -9,7 +9,7 @@ Usage:
 Listens on 127.0.0.1 on an ephemeral port and writes that port to FILE once it
 accepts connections.  POST /<mode>/token behaves as selected by <mode> (see
 MODES at the bottom); /_count, /_last and /_reset let a test inspect what the
-client sent; POST /_revoke with a token as the body makes /api/hello refuse it;
+client sent, /_issued lists every token issued with its expiry; POST /_revoke with a token as the body makes /api/hello refuse it;
 POST /_override/<mode> with another mode's name as the body makes
 <mode> behave like that one (an empty body restores it); GET /api/hello is a
 resource protected by the issued tokens.
@@ -663,6 +663,11 @@ MODES = {
     "ok": token_mode(),
     "ok-slow": token_mode(delay=0.5),
     "short": token_mode(expires_in=40),
+    # keybearer exec --token-file's refreshes, its outage, plain exec's warning: 12 s
+    # tokens, one mode each so that their counts and overrides stay apart
+    "short12": token_mode(expires_in=12),
+    "short12-outage": token_mode(expires_in=12),
+    "short12-warn": token_mode(expires_in=12),
     "short-slow": token_mode(expires_in=30, delay=2.0),  # refreshed in the background
     "short20-slow": token_mode(expires_in=20, delay=2.0),  # so is a 20 s token
     "string-expiry": token_mode(expires_in="3600", lifetime=3600),
@@ -913,6 +918,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_text(200, "%d\n" % state.count())
         elif method == "GET" and path.startswith("/_count/"):
             self.send_text(200, "%d\n" % state.count(path[len("/_count/"):]))
+        elif method == "GET" and path == "/_issued":
+            # every token issued, with its expiry (time.time()): what a reader may hold
+            with state.lock:
+                issued = {t: e for t, (e, _) in state.issued.items()}
+            self.send_body(200, "application/json; charset=utf-8",
+                           json.dumps(issued).encode("utf-8"))
         elif method == "GET" and path.startswith("/_requests/"):
             self.send_body(200, "application/json; charset=utf-8",
                            state.resource_json(path[len("/_requests/"):]).encode("utf-8"))
