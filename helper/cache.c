@@ -670,10 +670,8 @@ cache_lock_inherited(const struct cache *c, int fd, struct error *err)
 	return fd;
 }
 
-/* The refresh window of a token of this lifetime: the margin, capped at half the lifetime,
- * never below the floor. */
-static long long
-refresh_window(long long lifetime, int margin)
+long long
+cache_refresh_window(long long lifetime, int margin)
 {
 	long long window = margin, floor = cache_floor(lifetime);
 
@@ -692,7 +690,7 @@ cache_is_fresh(const struct cache_record *rec, const struct cache_clock *now, in
 	if (min_ttl >= 0 && min_ttl <= lifetime)
 		needed = min_ttl > floor ? min_ttl : floor;
 	else
-		needed = refresh_window(lifetime, margin);
+		needed = cache_refresh_window(lifetime, margin);
 	return cache_record_left(rec, now) >= needed;
 }
 
@@ -708,7 +706,7 @@ cache_need(const struct cache_record *rec, const struct cache_clock *now, int ma
 {
 	long long lifetime = rec->expires_at - rec->obtained_at;
 	long long left = cache_record_left(rec, now), floor = cache_floor(lifetime);
-	long long half = refresh_window(lifetime, margin) / 2;
+	long long half = cache_refresh_window(lifetime, margin) / 2;
 
 	if (cache_is_fresh(rec, now, margin, min_ttl))
 		return CACHE_FRESH;

@@ -64,6 +64,10 @@ long long cache_record_expiry(const struct cache_record *rec, const struct cache
  * quarter of a lifetime shorter than 40 s (at least 2 s). */
 long long cache_floor(long long lifetime);
 
+/* The refresh window of a token of this lifetime: the margin, capped at half the lifetime,
+ * never below the floor. A token with less than this left is due for a refresh. */
+long long cache_refresh_window(long long lifetime, int margin);
+
 /* One profile's place in the cache directory. */
 struct cache {
 	int dirfd;

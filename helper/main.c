@@ -501,7 +501,7 @@ main(int argc, char **argv)
 {
 	struct error err = { 0 };
 	const struct plugin *plugin = NULL;
-	const char *slash;
+	const char *slash, *program = NULL;
 	int rc;
 
 	umask(077);
@@ -511,9 +511,13 @@ main(int argc, char **argv)
 	/* Host tools run us under the names they look for: git-credential-keybearer, ... */
 	if (argc > 0) {
 		slash = strrchr(argv[0], '/');
-		plugin = plugin_find(NULL, slash != NULL ? slash + 1 : argv[0]);
+		program = slash != NULL ? slash + 1 : argv[0];
+		plugin = plugin_find(NULL, program);
 	}
-	if (plugin != NULL) {
+	if (plugin == NULL && program != NULL && plugin_pnpm_link_profile(program) != NULL) {
+		/* pnpm's tokenHelper takes no arguments: the link's name carries the profile */
+		rc = plugin_pnpm_named(plugin_pnpm_link_profile(program), argc, argv, &err);
+	} else if (plugin != NULL) {
 		rc = run_plugin(plugin, argc, argv, &err);
 	} else if (argc < 2) {
 		print_usage(stderr);

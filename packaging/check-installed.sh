@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # After `apt-get install ./dist/keybearer_*.deb` (CI does it): the installed package works
 # where a distribution puts it: --version, git finding its credential helper, a cold and a
-# cached get through /usr/libexec/keybearer/keybearer-fetch, the man pages and completions.
+# cached get through /usr/libexec/keybearer/keybearer-fetch, the man pages and completions,
+# HTTPie finding the auth plugin.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export KB_STAGE=/usr KB_SOURCE="$root"
@@ -32,4 +33,12 @@ for f in /usr/share/bash-completion/completions/keybearer \
 	/usr/share/fish/vendor_completions.d/keybearer.fish; do
 	[ -s "$f" ] || fail "missing completion $f"
 done
+# HTTPie's auth plugin, where Debian's httpie finds it (in /usr/lib/python3/dist-packages)
+[ -s /usr/lib/python3/dist-packages/keybearer_httpie.py ] ||
+	fail "no /usr/lib/python3/dist-packages/keybearer_httpie.py"
+if [ -x /usr/bin/http ]; then
+	env -u PYTHONPATH /usr/bin/http --help >"$WORK/http-help"
+	grep -q '"keybearer": keybearer (provided by keybearer-httpie)' "$WORK/http-help" ||
+		fail "http --help lists no keybearer auth type: $(grep -A3 -- '--auth-type' "$WORK/http-help")"
+fi
 echo "installed package: all passed"

@@ -28,8 +28,9 @@ demo_only=
 	hyperfine                                      # benchmark
 	man-db                                         # checking the man pages
 	bash-completion zsh fish                       # the completions, and checking them
-	debhelper dpkg-dev lintian rpm                 # the .deb and the RPM
+	debhelper dh-python dpkg-dev lintian rpm       # the .deb and the RPM
 	python3-authlib python3-flask                  # a real authorization server (interop)
+	httpie                                         # the real HTTPie and its auth plugin
 )
 # and Node.js for the other (oidc-provider); a Node already installed (say from NodeSource)
 # is kept: Debian's npm package would replace it
@@ -54,8 +55,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The interop test's oidc-provider, exactly as tests/interop/package-lock.json pins it.
+# The interop test's oidc-provider and the pnpm realtools-pnpm.sh drives, exactly as
+# tests/interop/package-lock.json pins them.
 interop="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
-if [ -z "$demo_only" ] && [ ! -d "$interop/node_modules/oidc-provider" ]; then
+if [ -z "$demo_only" ] && { [ ! -d "$interop/node_modules/oidc-provider" ] ||
+	[ ! -d "$interop/node_modules/pnpm" ]; }; then
 	(cd "$interop" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -1,5 +1,6 @@
-/* `keybearer exec [--profile P] [--env NAME] -- CMD...`: the token in an environment
- * variable, for tools that read one. */
+/* `keybearer exec [--profile P] [--token-file] [--env NAME] -- CMD...`: the token in an
+ * environment variable, for tools that read one (a real exec: CMD keeps our pid); or, with
+ * --token-file, the path of a file that keybearer keeps fresh for as long as CMD runs. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "plugin.h"
+#include "tokenfile.h"
 
 static int
 valid_variable_name(const char *name)
@@ -22,30 +24,60 @@ valid_variable_name(const char *name)
 	return 1;
 }
 
+/* The token in the environment, and a real exec. */
+static int
+exec_with_variable(const struct config *cfg, struct cache_record *rec, const char *variable,
+		   char **argv, struct error *err)
+{
+	char **env;
+
+	/* before the token enters our environment: the watcher never holds it there */
+	tokenfile_watch_expiry(rec, variable, argv);
+	if (setenv(variable, rec->access_token, 1) != 0 ||
+	    (env = config_environment_without_secrets(cfg)) == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "cannot set %.*s%s: %s — free some memory",
+				 PLUGIN_QUOTE(variable, 64), strerror(errno));
+	/* the token, yes; the client secrets in our environment, no */
+	execvpe(argv[0], argv, env);
+	free(env);
+	return error_set(err, KB_EXIT_CANNOT_RUN,
+			 "cannot run %.*s%s: %s — check the command and PATH",
+			 PLUGIN_QUOTE(argv[0], 200), strerror(errno));
+}
+
 int
 plugin_exec(int argc, char **argv, struct error *err)
 {
-	const char *profile_flag = NULL, *variable = "KEYBEARER_TOKEN";
+	const char *profile_flag = NULL, *variable = NULL;
 	struct cache_record rec = { 0 };
 	const struct profile *p;
 	struct config cfg;
-	char **env;
-	int i = 1;
+	int i = 1, token_file = 0, rc;
 
-	for (; i + 1 < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i += 2) {
+	while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
+		if (strcmp(argv[i], "--token-file") == 0) {
+			token_file = 1;
+			i++;
+			continue;
+		}
+		if (i + 1 >= argc)
+			break;
 		if (strcmp(argv[i], "--profile") == 0)
 			profile_flag = argv[i + 1];
 		else if (strcmp(argv[i], "--env") == 0)
 			variable = argv[i + 1];
 		else
 			break;
+		i += 2;
 	}
 	if (i < argc && strcmp(argv[i], "--") == 0)
 		i++;
 	if (i >= argc || argv[i][0] == '-')
 		return error_set(err, KB_EXIT_USAGE,
-				 "exec arguments: expected [--profile P] [--env "
+				 "exec arguments: expected [--profile P] [--token-file] [--env "
 				 "NAME] -- COMMAND — see keybearer exec --help");
+	if (variable == NULL)
+		variable = token_file ? "KEYBEARER_TOKEN_FILE" : "KEYBEARER_TOKEN";
 	if (!valid_variable_name(variable))
 		return error_set(err, KB_EXIT_USAGE,
 				 "exec arguments: \"%.*s%s\" is not a variable "
@@ -57,19 +89,11 @@ plugin_exec(int argc, char **argv, struct error *err)
 		config_free(&cfg);
 		return -1;
 	}
-	if (setenv(variable, rec.access_token, 1) != 0 ||
-	    (env = config_environment_without_secrets(&cfg)) == NULL) {
-		error_set(err, KB_EXIT_INTERNAL, "cannot set %.*s%s: %s — free some memory",
-			  PLUGIN_QUOTE(variable, 64), strerror(errno));
-	} else {
-		/* the token, yes; the client secrets in our environment, no */
-		execvpe(argv[i], argv + i, env);
-		free(env);
-		error_set(err, KB_EXIT_CANNOT_RUN,
-			  "cannot run %.*s%s: %s — check the command and PATH",
-			  PLUGIN_QUOTE(argv[i], 200), strerror(errno));
-	}
+	if (token_file)
+		rc = tokenfile_exec(&cfg, p, &rec, variable, argv + i, err);
+	else
+		rc = exec_with_variable(&cfg, &rec, variable, argv + i, err);
 	cache_record_free(&rec);
 	config_free(&cfg);
-	return -1;
+	return rc;
 }

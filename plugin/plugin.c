@@ -100,12 +100,54 @@ const struct plugin plugins[] = {
 	  "own: --config, --no-config, --max-redirect. --header takes no Authorization\n"
 	  "header, and no empty one.\n",
 	  plugin_wget },
-	{ "exec", NULL, "run a command with the token in an environment variable",
+	{ "pnpm", NULL, "pnpm tokenHelper (a link keybearer-pnpm-PROFILE in ~/.npmrc)",
+	  "usage: keybearer-pnpm-PROFILE\n"
+	  "       keybearer pnpm [--profile P]\n"
+	  "       keybearer pnpm --link P [DIR]\n"
+	  "\n"
+	  "pnpm's tokenHelper: pnpm runs it with no arguments and sends what it prints,\n"
+	  "\"Bearer <token>\", as the Authorization header to the registry of its .npmrc line.\n"
+	  "A link named keybearer-pnpm-PROFILE to keybearer answers for PROFILE;\n"
+	  "keybearer pnpm --profile P does the same, for a wrapper script.\n"
+	  "--link P [DIR] makes DIR/keybearer-pnpm-P (DIR: default ~/.local/bin; yours\n"
+	  "alone, its path free of characters a shell reads), never replacing another file,\n"
+	  "and prints the ~/.npmrc line for each of P's urls:\n"
+	  "  keybearer pnpm --link P >>~/.npmrc\n"
+	  "  //registry.example.com/npm/:tokenHelper=/home/me/.local/bin/keybearer-pnpm-P\n"
+	  "pnpm takes tokenHelper only from ~/.npmrc, and does not show the helper's\n"
+	  "stderr: run the link by hand to see why it failed.\n",
+	  plugin_pnpm },
+	{ "httpie", NULL, "HTTPie auth plugin's helper (http -A keybearer URL)",
+	  "usage: keybearer httpie get|erase < key=value lines\n"
+	  "\n"
+	  "What HTTPie's keybearer auth plugin (http -A keybearer [-a PROFILE] URL) runs,\n"
+	  "with the request on stdin, never in argv: get reads url=URL (and profile=P) and\n"
+	  "prints the token of the profile whose urls claim URL, or nothing, with a warning\n"
+	  "on stderr, when none does; erase reads url=URL and token=T (and profile=P) and\n"
+	  "drops the cached token if it is T, the one the server refused.\n",
+	  plugin_httpie },
+	{ "exec", NULL, "run a command with the token in an environment variable or a file",
 	  "usage: keybearer exec [--profile P] [--env NAME] -- COMMAND [ARGS...]\n"
+	  "       keybearer exec [--profile P] --token-file [--env NAME] -- COMMAND [ARGS...]\n"
 	  "\n"
 	  "Runs COMMAND with the token in the environment variable NAME (default\n"
-	  "KEYBEARER_TOKEN), for tools that read their token from one. Exits 127 when the\n"
-	  "command cannot be run.\n",
+	  "KEYBEARER_TOKEN), for tools that read their token from one. keybearer becomes\n"
+	  "COMMAND (same pid); when COMMAND still runs once that token has expired, a\n"
+	  "warning says so on stderr.\n"
+	  "\n"
+	  "With --token-file, for jobs that outlive a token: NAME (default\n"
+	  "KEYBEARER_TOKEN_FILE) holds the path of a 0600 file with the token alone (no\n"
+	  "newline) in $XDG_RUNTIME_DIR/keybearer/ (without XDG_RUNTIME_DIR, in a new\n"
+	  "private directory under $TMPDIR or /tmp). keybearer stays as COMMAND's parent,\n"
+	  "replaces the file atomically before each refresh get would make, and removes it\n"
+	  "when COMMAND exits, however it ends; no token is in the environment. When no new\n"
+	  "token can be had, the file keeps the old one until it is about to expire, then\n"
+	  "goes (a reader sees ENOENT), and comes back with the next token. SIGTERM, SIGINT,\n"
+	  "SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are passed on to COMMAND (not\n"
+	  "those the terminal sent to both); keybearer exits with COMMAND's status, or dies\n"
+	  "of the signal it died of.\n"
+	  "\n"
+	  "Exits 127 when the command cannot be run.\n",
 	  plugin_exec },
 	{ "goauth", NULL, "Go modules authentication command (GOAUTH, Go 1.24 and later)",
 	  "usage: keybearer goauth [--profile P]... [URL]\n"

@@ -101,6 +101,16 @@ int goauth_challenge_invalid_token(const char *value, size_t len);
  * IPv6 in brackets, no :443) in out. 0; 1 when go cannot use it (not https, a query in
  * it, not a URL keybearer takes); -1 when it does not fit in size. */
 int goauth_url_prefix(const char *entry, char *out, size_t size);
+/* keybearer httpie get|erase: key=value lines (url, token, profile) on stdin. */
+struct httpie_request {
+	const char *url, *token, *profile; /* point into the parsed text; NULL when absent */
+};
+int httpie_parse_request(char *text, size_t len, struct httpie_request *req, struct error *err);
+
+/* The profile a program named keybearer-pnpm-PROFILE is pnpm's tokenHelper for, or NULL
+ * for any other name; plugin_pnpm_named runs it (argv as main's). */
+const char *plugin_pnpm_link_profile(const char *program);
+int plugin_pnpm_named(const char *profile, int argc, char **argv, struct error *err);
 
 int plugin_git(int argc, char **argv, struct error *err);
 int plugin_bazel(int argc, char **argv, struct error *err);
@@ -111,5 +121,7 @@ int plugin_curl(int argc, char **argv, struct error *err);
 int plugin_wget(int argc, char **argv, struct error *err);
 int plugin_exec(int argc, char **argv, struct error *err);
 int plugin_goauth(int argc, char **argv, struct error *err);
+int plugin_pnpm(int argc, char **argv, struct error *err);
+int plugin_httpie(int argc, char **argv, struct error *err);
 
 #endif

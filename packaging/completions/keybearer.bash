@@ -60,7 +60,7 @@ _keybearer()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev="" cword=$COMP_CWORD cmd start i
 	local -a words=("${COMP_WORDS[@]}")
-	local commands="get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec goauth help"
+	local commands="get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform pnpm httpie curl wget exec goauth help"
 	local opts takes
 
 	COMPREPLY=()
@@ -135,13 +135,24 @@ _keybearer()
 		fi
 		return 0
 		;;
-	git | bazel | cargo | terraform | help)
+	pnpm)
+		if ((cword == 2)); then
+			COMPREPLY=($(compgen -W "--profile --link --help" -- "$cur"))
+		elif [[ $prev == --profile || $prev == --link ]] && ((cword == 3)); then
+			_keybearer_value --profile
+		elif [[ ${words[2]} == --link ]] && ((cword == 4)); then
+			COMPREPLY=($(compgen -d -- "$cur"))
+		fi
+		return 0
+		;;
+	git | bazel | cargo | terraform | httpie | help)
 		if ((cword == 2)); then
 			case $cmd in
 			git) opts="get store erase capability --help" ;;
 			bazel) opts="get --help" ;;
 			cargo) opts="--cargo-plugin --help" ;;
 			terraform) opts="get forget --help" ;;
+			httpie) opts="get erase --help" ;;
 			help) opts=${commands% help} ;;
 			esac
 			COMPREPLY=($(compgen -W "$opts" -- "$cur"))
@@ -165,7 +176,7 @@ _keybearer()
 		if [[ $prev == @(--profile|--env) ]]; then
 			_keybearer_value "$prev"
 		else
-			COMPREPLY=($(compgen -W "--profile --env --" -- "$cur"))
+			COMPREPLY=($(compgen -W "--profile --token-file --env --" -- "$cur"))
 		fi
 		return 0
 		;;

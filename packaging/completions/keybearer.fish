@@ -110,15 +110,17 @@ complete -c keybearer -n __keybearer_needs_command -a bazel -d 'Bazel credential
 complete -c keybearer -n __keybearer_needs_command -a kubectl -d 'kubectl exec credential plugin (ExecCredential)'
 complete -c keybearer -n __keybearer_needs_command -a cargo -d 'cargo credential provider (protocol v1)'
 complete -c keybearer -n __keybearer_needs_command -a terraform -d 'Terraform credentials helper'
+complete -c keybearer -n __keybearer_needs_command -a pnpm -d 'pnpm tokenHelper (a link keybearer-pnpm-PROFILE in ~/.npmrc)'
+complete -c keybearer -n __keybearer_needs_command -a httpie -d "HTTPie auth plugin's helper (http -A keybearer URL)"
 complete -c keybearer -n __keybearer_needs_command -a curl -d 'Run curl with the token, retrying once after a 401'
 complete -c keybearer -n __keybearer_needs_command -a wget -d 'Run wget with the token, retrying once after a 401'
-complete -c keybearer -n __keybearer_needs_command -a exec -d 'Run a command with the token in an environment variable'
+complete -c keybearer -n __keybearer_needs_command -a exec -d 'Run a command with the token in an environment variable or a file'
 complete -c keybearer -n __keybearer_needs_command -a goauth -d 'Go modules authentication command (GOAUTH, Go 1.24 and later)'
 complete -c keybearer -n __keybearer_needs_command -a help -d 'Describe a command'
 
 # help COMMAND
 complete -c keybearer -n '__keybearer_command_is help; and __keybearer_argument_is 1' \
-    -a 'get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform curl wget exec goauth'
+    -a 'get invalidate status profiles which check inspect login keygen logout git bazel kubectl cargo terraform pnpm httpie curl wget exec goauth'
 
 # get, invalidate, status, profiles, which, check, inspect, login, logout
 complete -c keybearer -n '__keybearer_command_is get invalidate status profiles which check inspect login keygen logout' \
@@ -159,7 +161,7 @@ complete -c keybearer -n '__keybearer_command_is login' -l no-verify \
     -d 'Store without minting a token first'
 
 # the host tools' protocols
-complete -c keybearer -n '__keybearer_command_is git bazel kubectl cargo terraform curl wget goauth; and __keybearer_argument_is 1' \
+complete -c keybearer -n '__keybearer_command_is git bazel kubectl cargo terraform pnpm httpie curl wget goauth; and __keybearer_argument_is 1' \
     -l help -d 'Describe the command'
 complete -c keybearer -n '__keybearer_command_is git; and __keybearer_argument_is 1' \
     -a 'get\t"Answer with the token" store\tIgnored erase\t"Drop the token git erases" capability\t"Announce authtype"'
@@ -169,6 +171,12 @@ complete -c keybearer -n '__keybearer_command_is cargo; and __keybearer_argument
     -l cargo-plugin -d 'The argument cargo passes to credential providers'
 complete -c keybearer -n '__keybearer_command_is terraform; and __keybearer_argument_is 1' \
     -a 'get\t"Answer with the token for HOST" forget\t"Drop the cached token"'
+complete -c keybearer -n '__keybearer_command_is httpie; and __keybearer_argument_is 1' \
+    -a 'get\t"The token for the URL on stdin" erase\t"Drop the refused token on stdin"'
+complete -c keybearer -n '__keybearer_command_is pnpm; and __keybearer_first_argument' \
+    -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
+complete -c keybearer -n '__keybearer_command_is pnpm; and __keybearer_first_argument' \
+    -l link -x -a '(__keybearer_profiles)' -d 'Make the link keybearer-pnpm-PROFILE'
 complete -c keybearer -n '__keybearer_command_is kubectl; and __keybearer_first_argument' \
     -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
 complete -c keybearer -n '__keybearer_command_is goauth' \
@@ -182,11 +190,13 @@ complete -c keybearer -n '__keybearer_command_is curl; and __keybearer_argument_
 complete -c keybearer -n '__keybearer_command_is wget; and __keybearer_argument_is 1' \
     -a -- -d "End of keybearer's options: wget's follow"
 
-# exec [--profile P] [--env NAME] -- COMMAND: the options up to --, then the command's own
+# exec [--profile P] [--token-file] [--env NAME] -- COMMAND: the options up to --, then the command's own
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
     -l profile -x -a '(__keybearer_profiles)' -d 'The profile'
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
-    -l env -x -d 'The variable that holds the token (default KEYBEARER_TOKEN)'
+    -l token-file -d 'A file kept fresh instead of the token, its path in the variable'
+complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
+    -l env -x -d 'The variable that holds the token, or with --token-file its file'
 complete -c keybearer -n '__keybearer_command_is exec; and not __keybearer_delegating' \
     -a -- -d 'End of the options: the command follows'
 

@@ -135,12 +135,21 @@ expect_eq "$(complete_bash keybearer goauth --p)" "--profile" "bash completion o
 words=$(complete_bash keybearer '')
 grep -qx get <<<"$words" || fail "bash completion of keybearer offers no get: $words"
 grep -qx inspect <<<"$words" || fail "bash completion of keybearer offers no inspect: $words"
-for command in profiles which check wget --verbose; do
+for command in profiles which check wget pnpm httpie --verbose; do
 	grep -qx -- "$command" <<<"$words" || fail "bash completion of keybearer offers no $command: $words"
 done
+expect_eq "$(complete_bash keybearer pnpm '' | paste -sd ' ')" "--profile --link --help" \
+	"bash completion of keybearer pnpm"
+expect_eq "$(complete_bash keybearer pnpm --link '' | paste -sd ' ')" "$(complete_bash keybearer get --profile '' | paste -sd ' ')" \
+	"bash completion of keybearer pnpm --link (the profiles)"
+expect_eq "$(complete_bash keybearer httpie '' | paste -sd ' ')" "get erase --help" \
+	"bash completion of keybearer httpie"
 expect_eq "$(complete_bash keybearer status --j)" "--json" "bash completion of keybearer status --j"
 expect_eq "$(complete_bash keybearer get --u)" "--url" "bash completion of keybearer get --u"
 expect_eq "$(complete_bash keybearer --verbose get --form)" "--format" "bash completion after --verbose"
+expect_eq "$(complete_bash keybearer exec --t)" "--token-file" "bash completion of keybearer exec --t"
+expect_eq "$(complete_bash keybearer exec --token-file --e)" "--env" \
+	"bash completion of keybearer exec --token-file --e"
 words=$(complete_bash keybearer login --)
 for option in --profile --client-id --token-url --no-verify; do
 	grep -qx -- "$option" <<<"$words" || fail "bash completion of keybearer login -- offers no $option: $words"
@@ -157,10 +166,12 @@ expect_eq "$(complete_fish 'keybearer get --profile ' | paste -sd ' ')" "alpha a
 expect_eq "$(complete_fish 'keybearer -v check --profile ' | paste -sd ' ')" "alpha aspose beta" \
 	"fish completion of keybearer -v check --profile"
 words=$(complete_fish 'keybearer ')
-for command in inspect profiles which check wget; do
+for command in inspect profiles which check wget pnpm httpie; do
 	grep -qx "$command" <<<"$words" || fail "fish completion of keybearer offers no $command: $words"
 done
+expect_eq "$(complete_fish 'keybearer httpie ' | paste -sd ' ')" "erase get" "fish completion of keybearer httpie"
 expect_eq "$(complete_fish 'keybearer status --j')" "--json" "fish completion of keybearer status --j"
+expect_eq "$(complete_fish 'keybearer exec --tok')" "--token-file" "fish completion of keybearer exec --tok"
 expect_eq "$(complete_fish 'keybearer goauth --profile alpha --profile ' | paste -sd ' ')" "alpha aspose beta" \
 	"fish completion of keybearer goauth's second --profile"
 
@@ -187,8 +198,13 @@ complete_zsh() {
 	sed 's/ *$//' "$WORK/zbuffer"
 }
 expect_eq "$(complete_zsh 'keybearer wh')" "keybearer which" "zsh completion of keybearer wh"
+expect_eq "$(complete_zsh 'keybearer pn')" "keybearer pnpm" "zsh completion of keybearer pn"
+expect_eq "$(complete_zsh 'keybearer httpie er')" "keybearer httpie erase" "zsh completion of keybearer httpie er"
 expect_eq "$(complete_zsh 'keybearer -v status --j')" "keybearer -v status --json" "zsh completion of keybearer -v status --j"
 expect_eq "$(complete_zsh 'keybearer check --profile be')" "keybearer check --profile beta" "zsh completion of profiles"
+expect_eq "$(complete_zsh 'keybearer exec --tok')" "keybearer exec --token-file" "zsh completion of keybearer exec --tok"
+echo "# keybearer.1 names the variable keybearer exec --token-file sets"
+has_entry "$WORK/man1" KEYBEARER_TOKEN_FILE || fail "keybearer.1 has no entry for KEYBEARER_TOKEN_FILE"
 expect_eq "$(complete_zsh 'keybearer goauth --profile alpha --profile be')" \
 	"keybearer goauth --profile alpha --profile beta" "zsh completion of goauth's second --profile"
 

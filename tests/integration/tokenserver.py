@@ -9,7 +9,7 @@ Usage:
 Listens on 127.0.0.1 on an ephemeral port and writes that port to FILE once it
 accepts connections.  POST /<mode>/token behaves as selected by <mode> (see
 MODES at the bottom); /_count, /_last and /_reset let a test inspect what the
-client sent; POST /_revoke with a token as the body makes /api/hello refuse it;
+client sent, /_issued lists every token issued with its expiry; POST /_revoke with a token as the body makes /api/hello refuse it;
 POST /_override/<mode> with another mode's name as the body makes
 <mode> behave like that one (an empty body restores it); GET /api/hello is a
 resource protected by the issued tokens.
@@ -17,8 +17,11 @@ resource protected by the issued tokens.
 With --git-root, /git/ serves the repositories below it through `git http-backend`,
 and each repository's Git LFS API (a batch endpoint, the basic transfer adapter
 and lock verification) at /git/<repo>/info/lfs/; with --cargo-root, /cargo/
-serves that directory as a cargo sparse registry. Both take only an issued token,
-and GET /_requests/<git|lfs|cargo> lists every request they saw: its Host header,
+serves that directory as a cargo sparse registry; with --npm-root, /npm/ serves an npm
+registry (NAME/packument.json at /npm/NAME, the tarballs below NAME/-/); /guarded/ is
+a resource for HTTP clients (/guarded/deny refuses every token, /guarded/redirect/PATH
+redirects to /PATH, anything else echoes the request). All take only an issued token,
+and GET /_requests/<git|lfs|cargo|npm|guarded> lists every request they saw: its Host header,
 method, path (with the query), what its Authorization header held ("none", "valid"
 or "invalid") and the status it got.
 
@@ -660,6 +663,11 @@ MODES = {
     "ok": token_mode(),
     "ok-slow": token_mode(delay=0.5),
     "short": token_mode(expires_in=40),
+    # keybearer exec --token-file's refreshes, its outage, plain exec's warning: 12 s
+    # tokens, one mode each so that their counts and overrides stay apart
+    "short12": token_mode(expires_in=12),
+    "short12-outage": token_mode(expires_in=12),
+    "short12-warn": token_mode(expires_in=12),
     "short-slow": token_mode(expires_in=30, delay=2.0),  # refreshed in the background
     "short20-slow": token_mode(expires_in=20, delay=2.0),  # so is a 20 s token
     "string-expiry": token_mode(expires_in="3600", lifetime=3600),
@@ -910,6 +918,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_text(200, "%d\n" % state.count())
         elif method == "GET" and path.startswith("/_count/"):
             self.send_text(200, "%d\n" % state.count(path[len("/_count/"):]))
+        elif method == "GET" and path == "/_issued":
+            # every token issued, with its expiry (time.time()): what a reader may hold
+            with state.lock:
+                issued = {t: e for t, (e, _) in state.issued.items()}
+            self.send_body(200, "application/json; charset=utf-8",
+                           json.dumps(issued).encode("utf-8"))
         elif method == "GET" and path.startswith("/_requests/"):
             self.send_body(200, "application/json; charset=utf-8",
                            state.resource_json(path[len("/_requests/"):]).encode("utf-8"))
@@ -956,6 +970,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.resource("git", "basic", self.git_http, path[len("/git"):], body)
         elif path.startswith("/cargo/") and state.cargo_root:
             self.resource("cargo", "bearer", self.cargo_registry, path[len("/cargo/"):])
+        elif path.startswith("/npm/") and state.npm_root:
+            self.resource("npm", "bearer", self.npm_registry, path[len("/npm/"):])
+        elif path.startswith("/guarded/"):
+            self.resource("guarded", "bearer", self.guarded, path[len("/guarded/"):], body)
         else:
             self.send_text(404, "not found\n")
 
@@ -1073,6 +1091,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = f.read()
             ctype = "application/json" if rel.endswith(".json") else "application/octet-stream"
             self.send_body(200, ctype, data)
+
+    def npm_registry(self, client_id, rel):
+        """An npm registry: GET /npm/NAME answers NAME/packument.json below --npm-root,
+        /npm/NAME/-/FILE the tarball NAME/-/FILE (the test writes both)."""
+        root = os.path.realpath(self.server.state.npm_root)
+        name, sep, _ = rel.partition("/-/")
+        file = os.path.realpath(os.path.join(root, rel if sep else name + "/packument.json"))
+        if self.command != "GET":
+            self.send_text(405, "GET only\n", {"Allow": "GET"})
+        elif not file.startswith(root + os.sep) or not os.path.isfile(file):
+            self.send_json(404, {"error": "not found"})
+        else:
+            with open(file, "rb") as f:
+                data = f.read()
+            self.send_body(200, "application/octet-stream" if sep else "application/json",
+                           data)
+
+    def guarded(self, client_id, rel, body):
+        """A resource for HTTP clients: deny refuses every token (as a resource that
+        revoked it would), redirect/PATH points to /PATH, anything else echoes the
+        method, path and body it got."""
+        if rel == "deny":
+            self.send_json(401, {"error": "invalid_token"},
+                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        elif rel.startswith("redirect/"):
+            self.send_body(302, None, b"", {"Location": "/" + rel[len("redirect/"):]})
+        else:
+            self.send_json(200, {"method": self.command, "path": self.path,
+                                 "body": body.decode("utf-8", "replace"),
+                                 "client_id": client_id})
 
     def lfs_base(self, repo):
         # A repository named elsewhere*.git hands out transfer URLs on another host
@@ -1281,6 +1329,9 @@ def main():
     ap.add_argument("--cargo-root",
                     help="serve this directory at /cargo/ as a cargo sparse registry, "
                          "to clients presenting an issued token as Bearer token")
+    ap.add_argument("--npm-root",
+                    help="serve this directory at /npm/ as an npm registry, to clients "
+                         "presenting an issued token as Bearer token")
     args = ap.parse_args()
     if bool(args.cert) != bool(args.key):
         ap.error("--cert and --key must be given together")
@@ -1297,6 +1348,7 @@ def main():
                   args.slow_seconds, args.log)
     state.git_root = args.git_root
     state.cargo_root = args.cargo_root
+    state.npm_root = args.npm_root
     server = Server(state, tls_context)
 
     def stop(signum, frame):
