@@ -504,7 +504,7 @@ main(int argc, char **argv)
 	const char *slash, *program = NULL;
 	int rc;
 
-	umask(077);
+	plugin_note_caller_umask(umask(077));
 	output_keep_standard_fds();
 	/* A SIGCHLD our caller ignores would reap keybearer-fetch and curl before waitpid. */
 	signal(SIGCHLD, SIG_DFL);

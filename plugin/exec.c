@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plugin.h"
@@ -29,6 +30,7 @@ static int
 exec_with_variable(const struct config *cfg, struct cache_record *rec, const char *variable,
 		   char **argv, struct error *err)
 {
+	mode_t own_umask;
 	char **env;
 
 	/* before the token enters our environment: the watcher never holds it there */
@@ -38,7 +40,9 @@ exec_with_variable(const struct config *cfg, struct cache_record *rec, const cha
 		return error_set(err, KB_EXIT_INTERNAL, "cannot set %.*s%s: %s — free some memory",
 				 PLUGIN_QUOTE(variable, 64), strerror(errno));
 	/* the token, yes; the client secrets in our environment, no */
+	own_umask = plugin_umask_for_command();
 	execvpe(argv[0], argv, env);
+	umask(own_umask);
 	free(env);
 	return error_set(err, KB_EXIT_CANNOT_RUN,
 			 "cannot run %.*s%s: %s — check the command and PATH",

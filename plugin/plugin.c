@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "curl-options-help.h"
@@ -183,6 +184,20 @@ plugin_find(const char *command, const char *program)
 			return &plugins[i];
 	}
 	return NULL;
+}
+
+static mode_t caller_umask = 022;
+
+void
+plugin_note_caller_umask(mode_t mask)
+{
+	caller_umask = mask;
+}
+
+mode_t
+plugin_umask_for_command(void)
+{
+	return umask(caller_umask);
 }
 
 const char *

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "cache.h"
 #include "config.h"
@@ -50,6 +51,13 @@ int plugin_token_for_profile(const struct config *cfg, const char *profile_flag,
  * whole value (and the message keeps its "what to do"). */
 #define PLUGIN_QUOTE(value, max) (int)(max), (value), plugin_cut_mark((value), (max))
 const char *plugin_cut_mark(const char *value, size_t max);
+
+/* keybearer's own files are private (umask 077), but a command it runs (exec, curl, wget)
+ * makes its files as its caller would: main notes the caller's umask, and
+ * plugin_umask_for_command sets it for a command about to start, returning keybearer's own
+ * to put back. */
+void plugin_note_caller_umask(mode_t mask);
+mode_t plugin_umask_for_command(void);
 
 /* Reads all of stdin, at most max bytes (more is an error), NUL-terminated. */
 int plugin_read_stdin(char **out, size_t *len, size_t max, struct error *err);

@@ -624,12 +624,15 @@ static int
 spawn_command(char **argv, char **env, const sigset_t *original, pid_t *pid, struct error *err)
 {
 	posix_spawnattr_t attr;
+	mode_t own_umask;
 	int rc;
 
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, original);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	own_umask = plugin_umask_for_command();
 	rc = posix_spawnp(pid, argv[0], NULL, &attr, argv, env);
+	umask(own_umask);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0)
 		return error_set(err, KB_EXIT_CANNOT_RUN,

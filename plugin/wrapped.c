@@ -15,6 +15,7 @@
 
 #include "obtain.h"
 #include "output.h"
+#include "plugin.h"
 #include "url.h"
 
 #define HOLD_BACK_MAX	 (8 * 1024 * 1024)
@@ -476,6 +477,7 @@ wrapped_run(const struct wrapped_child *c, struct wrapped_run *run, struct error
 	int pipes[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	posix_spawn_file_actions_t actions;
 	int i, j, spawn_rc, rc = -1;
+	mode_t own_umask;
 	pid_t pid;
 
 	memset(run, 0, sizeof(*run));
@@ -495,7 +497,9 @@ wrapped_run(const struct wrapped_child *c, struct wrapped_run *run, struct error
 	}
 	for (i = 0; i < 3; i++)
 		sigaction(forwarded[i], &forward, &saved[i]);
+	own_umask = plugin_umask_for_command();
 	spawn_rc = posix_spawnp(&pid, c->tool, &actions, NULL, c->argv, c->env);
+	umask(own_umask);
 	posix_spawn_file_actions_destroy(&actions);
 	if (spawn_rc == 0) {
 		running_child = pid;

@@ -62,6 +62,18 @@ export CURL_CA_BUNDLE="$CA"
 run_kb curl -sS "$BASE/api/hello"
 expect_rc 0 "keybearer curl"
 expect_eq "$OUT" '{"hello": "world", "client_id": "kb-test-client"}' "keybearer curl output"
+echo "# the commands keybearer runs make their files under the caller's umask, not keybearer's 077"
+(
+	umask 022
+	run_kb curl -sS -o "$WORK/hello.json" "$BASE/api/hello"
+	expect_rc 0 "keybearer curl -o"
+	expect_eq "$(file_mode "$WORK/hello.json")" 644 "the mode of the file curl wrote"
+	run_kb exec --profile main -- sh -c umask
+	expect_eq "$OUT" 0022 "the umask of keybearer exec's command"
+	umask 027
+	run_kb exec --token-file --profile main -- sh -c umask
+	expect_eq "$OUT" 0027 "the umask of keybearer exec --token-file's command"
+)
 token=$(token_of main .access_token)
 server POST /_revoke "$token"
 n=$(requests ok)
