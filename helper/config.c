@@ -143,7 +143,8 @@ struct parse_state {
 	struct error *err;
 	struct section *sections;
 	size_t section_count, section_cap;
-	struct section *current; /* the section of the last key */
+	struct name_index section_by_name; /* of sections[] */
+	struct section *current;	   /* the section of the last key */
 	/* Keep only the profiles named here (keep_all: every one). The keys of the others are
 	 * checked in scratch and dropped, so memory grows with one profile (and the bases it
 	 * inherits from), not with the file's count. */
@@ -318,7 +319,20 @@ config_free(struct config *cfg)
 	free(cfg->profiles);
 	free(cfg->path);
 	free(cfg->other_names);
+	name_index_free(&cfg->by_name);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+static const char *
+profile_name_at(const void *profiles, size_t position)
+{
+	return ((const struct profile *)profiles)[position].name;
+}
+
+static const char *
+section_name_at(const void *sections, size_t position)
+{
+	return ((const struct section *)sections)[position].name;
 }
 
 const struct profile *
@@ -326,6 +340,11 @@ config_find(const struct config *cfg, const char *name)
 {
 	size_t i;
 
+	/* a config not built by profile_add (a test's) has no index: looked through */
+	if (cfg->by_name.count == cfg->count && cfg->count > 0) {
+		i = name_index_find(&cfg->by_name, name, profile_name_at, cfg->profiles);
+		return i == NAME_INDEX_NONE ? NULL : &cfg->profiles[i];
+	}
 	for (i = 0; i < cfg->count; i++) {
 		if (strcmp(cfg->profiles[i].name, name) == 0)
 			return &cfg->profiles[i];
@@ -364,7 +383,9 @@ profile_add(struct config *cfg, const char *name, struct error *err)
 	p = &cfg->profiles[cfg->count];
 	memset(p, 0, sizeof(*p));
 	p->name = strdup(name);
-	if (p->name == NULL) {
+	if (p->name == NULL || name_index_add(&cfg->by_name, p->name, cfg->count) != 0) {
+		free(p->name);
+		p->name = NULL;
 		out_of_memory(err);
 		return NULL;
 	}
@@ -923,10 +944,9 @@ section_enter(struct parse_state *st, const char *section)
 	if (st->current != NULL && strcmp(st->current->name, name) == 0)
 		return st->current;
 	profile_free(&st->scratch); /* the last section of a dropped profile is checked */
-	for (i = 0; i < st->section_count; i++) {
-		if (strcmp(st->sections[i].name, name) == 0)
-			return st->current = &st->sections[i];
-	}
+	i = name_index_find(&st->section_by_name, name, section_name_at, st->sections);
+	if (i != NAME_INDEX_NONE)
+		return st->current = &st->sections[i];
 	if (st->section_count == st->section_cap) {
 		st->section_cap = st->section_cap ? st->section_cap * 2 : 8;
 		grown = realloc(st->sections, st->section_cap * sizeof(*grown));
@@ -937,8 +957,12 @@ section_enter(struct parse_state *st, const char *section)
 	grown = &st->sections[st->section_count];
 	memset(grown, 0, sizeof(*grown));
 	grown->name = strdup(name);
-	if (grown->name == NULL)
+	if (grown->name == NULL ||
+	    name_index_add(&st->section_by_name, grown->name, st->section_count) != 0) {
+		free(grown->name);
+		grown->name = NULL;
 		return NULL;
+	}
 	st->section_count++;
 	return st->current = grown;
 }
@@ -1153,13 +1177,9 @@ keep_other_names(struct config *cfg, const struct parse_state *st)
 static const struct section *
 section_named(const struct parse_state *st, const char *name)
 {
-	size_t i;
+	size_t i = name_index_find(&st->section_by_name, name, section_name_at, st->sections);
 
-	for (i = 0; i < st->section_count; i++) {
-		if (strcmp(st->sections[i].name, name) == 0)
-			return &st->sections[i];
-	}
-	return NULL;
+	return i == NAME_INDEX_NONE ? NULL : &st->sections[i];
 }
 
 /* "a → b → c → a", the loop through sec's inherit lines, or its length when that does not
@@ -1436,6 +1456,7 @@ free_sections(struct parse_state *st)
 	free(st->sections);
 	st->sections = NULL;
 	st->section_count = 0;
+	name_index_free(&st->section_by_name);
 }
 
 /* One pass of inih over the text, keeping what st says; the first error in err. */

@@ -2,6 +2,7 @@
 #ifndef KEYBEARER_CONFIG_H
 #define KEYBEARER_CONFIG_H
 
+#include "nameindex.h"
 #include <stddef.h>
 
 #include "error.h"
@@ -122,7 +123,8 @@ struct config {
 	char *path; /* the file that was read, NULL when none exists */
 	struct profile *profiles;
 	size_t count, capacity;
-	char *other_names; /* "a, b": profiles of the file config_load_selected dropped */
+	struct name_index by_name; /* of profiles[]: config_find costs the same at any count */
+	char *other_names;	   /* "a, b": profiles of the file config_load_selected dropped */
 };
 
 /* The config file config_load reads: $KEYBEARER_CONFIG, else
