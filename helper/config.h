@@ -2,10 +2,10 @@
 #ifndef KEYBEARER_CONFIG_H
 #define KEYBEARER_CONFIG_H
 
-#include "nameindex.h"
 #include <stddef.h>
 
 #include "error.h"
+#include "nameindex.h"
 
 #define CONFIG_DEFAULT_TIMEOUT	       30  /* total deadline of a token request, seconds */
 #define CONFIG_CONNECT_TIMEOUT	       10  /* connect deadline, never above the total */

@@ -214,31 +214,55 @@ request_headers_free(struct curl_slist *list)
 }
 
 /* Without a ca_file, the system store as libcurl was built to find it — but as its hashed
- * directory when it has one: OpenSSL then reads the one CA a chain needs, not the whole
- * bundle (about 145 certificates parsed at every mint: 24 ms of TLS set-up instead of 3).
- * The directory is libcurl's own compiled-in one, never the environment's SSL_CERT_DIR or
- * SSL_CERT_FILE, so no variable can make another CA trusted. A libcurl without one keeps
- * its bundle. */
-static CURLcode
+ * directory when it has one and OpenSSL (or a sibling) reads it: OpenSSL then opens the one
+ * CA a chain needs, not the whole bundle (about 145 certificates parsed at every mint: 24 ms
+ * of TLS set-up instead of 3). Other TLS libraries load every file of a directory, which
+ * would cost more than the bundle. The directory is libcurl's own compiled-in one, never
+ * the environment's SSL_CERT_DIR or SSL_CERT_FILE, so no variable can make another CA
+ * trusted. Returns 1 when the directory alone is in use, 0 when libcurl's defaults are. */
+static int
 use_system_ca_directory(CURL *curl)
 {
+	static const char *const readers[] = { "OpenSSL/", "LibreSSL/", "BoringSSL", "quictls/",
+					       "AWS-LC/" };
 	const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
 	struct stat st;
+	size_t i;
+
+	if (info->age < CURLVERSION_SEVENTH || info->capath == NULL || info->ssl_version == NULL ||
+	    stat(info->capath, &st) != 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	for (i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+		if (strncmp(info->ssl_version, readers[i], strlen(readers[i])) == 0)
+			break;
+	}
+	if (i == sizeof(readers) / sizeof(readers[0]))
+		return 0;
+	/* the directory first: a TLS backend without it leaves the defaults as they are */
+	if (curl_easy_setopt(curl, CURLOPT_CAPATH, info->capath) != CURLE_OK)
+		return 0;
+	return curl_easy_setopt(curl, CURLOPT_CAINFO, NULL) == CURLE_OK;
+}
+
+/* Back to libcurl's compiled-in bundle and directory, for a directory whose hash links miss
+ * a CA of the bundle (one appended to it by hand, an image that copied the bundle alone). */
+static CURLcode
+use_system_ca_defaults(CURL *curl)
+{
+	const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
 	CURLcode rc = CURLE_OK;
 
-	if (info->age < CURLVERSION_SEVENTH || info->capath == NULL ||
-	    stat(info->capath, &st) != 0 || !S_ISDIR(st.st_mode))
-		return CURLE_OK;
-	rc |= curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
+	rc |= curl_easy_setopt(curl, CURLOPT_CAINFO, info->cainfo);
 	rc |= curl_easy_setopt(curl, CURLOPT_CAPATH, info->capath);
 	return rc;
 }
 
 /* The options that keep the secret where it belongs. Each is checked: a libcurl that
- * ignored one would fail open. ca holds the profile's CA file, or NULL. */
+ * ignored one would fail open. ca holds the profile's CA file, or NULL; *ca_directory says
+ * whether the system store is read as its directory alone. */
 static int
 restrict_transport(CURL *curl, const char *url, const struct url *endpoint,
-		   const struct ca_bundle *ca, struct error *err)
+		   const struct ca_bundle *ca, int *ca_directory, struct error *err)
 {
 	struct curl_blob blob;
 	CURLcode rc = CURLE_OK;
@@ -258,7 +282,7 @@ restrict_transport(CURL *curl, const char *url, const struct url *endpoint,
 		rc |= curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
 		rc |= curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
 	} else {
-		rc |= use_system_ca_directory(curl);
+		*ca_directory = use_system_ca_directory(curl);
 	}
 	if (url_host_is_loopback(endpoint->host))
 		rc |= curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
@@ -349,6 +373,7 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 	struct url endpoint;
 	CURL *curl = NULL;
 	CURLcode code;
+	int ca_directory = 0;
 	long connect_timeout_ms = timeout_ms < CONFIG_CONNECT_TIMEOUT * 1000L
 					  ? timeout_ms
 					  : CONFIG_CONNECT_TIMEOUT * 1000L;
@@ -378,7 +403,8 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 		goto out;
 	}
-	if (restrict_transport(curl, t->url, &endpoint, p->ca_file ? &ca_storage : NULL, err) != 0)
+	if (restrict_transport(curl, t->url, &endpoint, p->ca_file ? &ca_storage : NULL,
+			       &ca_directory, err) != 0)
 		goto out;
 	if (t->mtls != NULL && present_certificate(curl, t->mtls, err) != 0)
 		goto out;
@@ -403,6 +429,17 @@ http_request(const struct profile *p, const struct http_target *t, const struct 
 	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &slow);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	code = curl_easy_perform(curl);
+	if (code == CURLE_PEER_FAILED_VERIFICATION && ca_directory &&
+	    use_system_ca_defaults(curl) == CURLE_OK) {
+		/* nothing was sent to a peer not verified; the bundle decides once more */
+		error_debug("profile %s: the system CA directory did not verify %s: trying the "
+			    "system bundle",
+			    p->name, t->url);
+		body.len = 0;
+		body.overflowed = 0;
+		detail[0] = '\0';
+		code = curl_easy_perform(curl);
+	}
 	if (code != CURLE_OK) {
 		transport_error(code, detail, req != NULL ? &req->redaction : NULL, p, t, &body,
 				err);

@@ -55,7 +55,8 @@ const char *plugin_cut_mark(const char *value, size_t max);
 /* keybearer's own files are private (umask 077), but a command it runs (exec, curl, wget)
  * makes its files as its caller would: main notes the caller's umask, and
  * plugin_umask_for_command sets it for a command about to start, returning keybearer's own
- * to put back. */
+ * to put back. (A secret command runs in keybearer-fetch, under 077: it makes no file of
+ * the caller's.) */
 void plugin_note_caller_umask(mode_t mask);
 mode_t plugin_umask_for_command(void);
 
