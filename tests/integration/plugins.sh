@@ -73,6 +73,13 @@ echo "# the commands keybearer runs make their files under the caller's umask, n
 	umask 027
 	run_kb exec --token-file --profile main -- sh -c umask
 	expect_eq "$OUT" 0027 "the umask of keybearer exec --token-file's command"
+	umask 000 # keybearer's own files stay private whatever its caller's umask
+	"$KB" invalidate --profile main
+	run_kb exec --token-file --profile main -- sh -c 'stat -c %a "$KEYBEARER_TOKEN_FILE"'
+	expect_eq "$OUT" 600 "the token file's mode under umask 000"
+	[ -n "$(find "$XDG_RUNTIME_DIR/keybearer" -maxdepth 1 -name '*.json')" ] || fail "no cache file"
+	expect_eq "$(find "$XDG_RUNTIME_DIR/keybearer" -maxdepth 1 -type f -perm /077 | wc -l)" 0 \
+		"cache files others could read, under umask 000"
 )
 token=$(token_of main .access_token)
 server POST /_revoke "$token"
