@@ -1,4 +1,5 @@
 #include "config.h"
+#include "config_internal.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -99,25 +100,7 @@ static const struct key_rule key_rules[] = {
 	{ "inherit", KEY_SLOT(KEY_INHERIT, inherit), 0, 0, KEY_OWN },
 };
 
-/* The variables that describe the "env" profile, so CI needs no file. They touch no other
- * profile: a variable exported for one service must not redirect another's secret. */
-static const struct {
-	const char *variable;
-	const char *key;
-	int names_client; /* set alone, it makes the env profile exist */
-} env_profile_variables[] = {
-	{ "KEYBEARER_TOKEN_URL", "token_url", 1 }, { "KEYBEARER_ISSUER", "issuer", 1 },
-	{ "KEYBEARER_CLIENT_ID", "client_id", 1 }, { "KEYBEARER_SCOPE", "scope", 0 },
-	{ "KEYBEARER_CA_FILE", "ca_file", 0 },
-};
-
-#define ENV_VARIABLE_COUNT  (sizeof(env_profile_variables) / sizeof(env_profile_variables[0]))
-#define ENV_PROFILE_NAME    "env"
-#define ENV_SECRET_VARIABLE "KEYBEARER_CLIENT_SECRET"
-#define ENV_PRESET_VARIABLE "KEYBEARER_PRESET"
-#define ASPOSE_TOKEN_URL    "https://api.aspose.cloud/connect/token"
-#define ASPOSE_API_URL	    "https://api.aspose.cloud/"
-#define KEY_COUNT	    (sizeof(key_rules) / sizeof(key_rules[0]))
+#define KEY_COUNT (sizeof(key_rules) / sizeof(key_rules[0]))
 
 /* A [profile NAME] of the file, and the keys it gave already: a repeated key is an error,
  * not a surprise, even when the profile comes back in a later section. */
@@ -155,7 +138,6 @@ struct parse_state {
 	struct profile scratch;
 };
 
-static struct profile *profile_add(struct config *cfg, const char *name, struct error *err);
 static int valid_profile_name(const char *name);
 
 /* a bit per key rule in the sections' seen masks */
@@ -362,11 +344,11 @@ config_add_profile(struct config *cfg, const char *name, struct error *err)
 			  name, PROFILE_NAME_MAX);
 		return NULL;
 	}
-	return profile_add(cfg, name, err);
+	return config_profile_add(cfg, name, err);
 }
 
-static struct profile *
-profile_add(struct config *cfg, const char *name, struct error *err)
+struct profile *
+config_profile_add(struct config *cfg, const char *name, struct error *err)
 {
 	struct profile *grown, *p;
 
@@ -397,8 +379,8 @@ profile_add(struct config *cfg, const char *name, struct error *err)
 	return p;
 }
 
-static int
-replace_string(char **field, const char *value, struct error *err)
+int
+config_replace_string(char **field, const char *value, struct error *err)
 {
 	char *copy = NULL;
 
@@ -443,8 +425,8 @@ set_path(char **field, const char *value, const char *where, const char *key, st
 
 /* Sets (or, for an indented continuation line, extends) the urls list. */
 /* The list holds what the profile gives: a few prefixes, not room for CONFIG_MAX_URLS. */
-static int
-profile_add_url(struct profile *p, const char *url, struct error *err)
+int
+config_profile_add_url(struct profile *p, const char *url, struct error *err)
 {
 	char **grown = realloc(p->urls, (p->url_count + 1) * sizeof(*grown));
 
@@ -483,7 +465,7 @@ set_url_list(struct profile *p, const char *value, int append, const char *where
 				       "%s: urls lists more than %d prefixes — shorten the list",
 				       where, CONFIG_MAX_URLS);
 		} else {
-			rc = profile_add_url(p, token, err);
+			rc = config_profile_add_url(p, token, err);
 		}
 	}
 	free(copy);
@@ -507,7 +489,7 @@ set_source(enum secret_kind *kind, char **arg, int allow_env, const char *key, c
 				goto bad_env;
 		}
 		*kind = SECRET_ENV;
-		return replace_string(arg, name, err);
+		return config_replace_string(arg, name, err);
 	}
 	if (strncmp(value, "file:", 5) == 0) {
 		*kind = SECRET_FILE;
@@ -517,7 +499,7 @@ set_source(enum secret_kind *kind, char **arg, int allow_env, const char *key, c
 	}
 	if (strncmp(value, "command:", 8) == 0 && value[8 + strspn(value + 8, " \t")] != '\0') {
 		*kind = SECRET_COMMAND;
-		return replace_string(arg, value + 8 + strspn(value + 8, " \t"), err);
+		return config_replace_string(arg, value + 8 + strspn(value + 8, " \t"), err);
 	}
 	if (strcmp(value, "keyring") == 0) {
 		*kind = SECRET_KEYRING;
@@ -578,7 +560,7 @@ set_token_source(struct token_source *src, const struct key_rule *rule, const ch
 					 "env:NAME with letters, digits and _",
 					 where, value);
 		src->kind = TOKEN_SOURCE_ENV;
-		return replace_string(&src->arg, value + 4, err);
+		return config_replace_string(&src->arg, value + 4, err);
 	}
 	if (strncmp(value, "file:", 5) == 0) {
 		src->kind = TOKEN_SOURCE_FILE;
@@ -586,7 +568,7 @@ set_token_source(struct token_source *src, const struct key_rule *rule, const ch
 	}
 	if (strncmp(value, "command:", 8) == 0 && *command != '\0') {
 		src->kind = TOKEN_SOURCE_COMMAND;
-		return replace_string(&src->arg, command, err);
+		return config_replace_string(&src->arg, command, err);
 	}
 	return error_set(err, KB_EXIT_CONFIG,
 			 "%s: unknown %s source \"%s\" — use github-actions, env:VARIABLE, "
@@ -607,7 +589,7 @@ set_token_type(char **field, const struct key_rule *rule, const char *value, con
 		return error_set(err, KB_EXIT_CONFIG,
 				 "%s: %s \"%s\" is not a token type URI — use one such as %s",
 				 where, rule->name, value, TOKEN_TYPE_JWT);
-	return replace_string(field, value, err);
+	return config_replace_string(field, value, err);
 }
 
 static int
@@ -625,7 +607,7 @@ set_signing_alg(struct profile *p, const char *value, const char *where, struct 
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		if (strcmp(value, known[i]) == 0)
-			return replace_string(&p->signing_alg, value, err);
+			return config_replace_string(&p->signing_alg, value, err);
 	}
 	return error_set(err, KB_EXIT_CONFIG,
 			 "%s: unknown signing_alg \"%s\" — use RS256, PS256, ES256 or EdDSA (for "
@@ -718,12 +700,12 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 				 where, rule->name);
 	switch (rule->type) {
 	case KEY_STRING:
-		return replace_string((char **)(base + rule->offset), value, err);
+		return config_replace_string((char **)(base + rule->offset), value, err);
 	case KEY_ENDPOINT:
 		snprintf(what, sizeof(what), "%s: %s", where, rule->name);
 		if (url_check_endpoint(value, what, err) != 0)
 			return -1;
-		return replace_string((char **)(base + rule->offset), value, err);
+		return config_replace_string((char **)(base + rule->offset), value, err);
 	case KEY_PATH:
 		return set_path((char **)(base + rule->offset), value, where, rule->name, err);
 	case KEY_AUTH_METHOD:
@@ -764,7 +746,7 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 					 "%s: key_id is longer than %d characters — give the kid "
 					 "the provider has registered",
 					 where, CONFIG_KEY_ID_MAX);
-		return replace_string(&p->key_id, value, err);
+		return config_replace_string(&p->key_id, value, err);
 	/* mutual-TLS client authentication */
 	case KEY_CLIENT_CERT:
 		return set_client_cert(p, value, where, err);
@@ -777,7 +759,7 @@ profile_set(struct profile *p, const struct key_rule *rule, const char *value, c
 					 "%s: inherit \"%s\" is no profile name — name the "
 					 "[profile NAME] whose client this profile uses",
 					 where, value);
-		return replace_string(&p->inherit, value, err);
+		return config_replace_string(&p->inherit, value, err);
 	}
 	return 0;
 }
@@ -792,6 +774,14 @@ key_rule_find(const char *name)
 			return &key_rules[i];
 	}
 	return NULL;
+}
+
+unsigned long long
+config_key_bit(const char *key)
+{
+	const struct key_rule *rule = key_rule_find(key);
+
+	return rule != NULL ? key_bit(rule) : 0;
 }
 
 const char *
@@ -989,7 +979,7 @@ section_profile(struct parse_state *st, const struct section *sec)
 		return &st->scratch;
 	p = (struct profile *)config_find(st->cfg, sec->name);
 	if (p == NULL)
-		p = profile_add(st->cfg, sec->name, st->err);
+		p = config_profile_add(st->cfg, sec->name, st->err);
 	if (p != NULL)
 		p->in_file = 1;
 	return p;
@@ -1123,31 +1113,6 @@ text_reader(char *str, int num, void *stream)
 	str[take + 1] = '\0';
 	st->pos += line_len + (st->pos[line_len] == '\n');
 	return str;
-}
-
-/* Aspose Cloud's token endpoint and API: the built-in aspose profile, and the env profile
- * with KEYBEARER_PRESET=aspose. */
-static int
-apply_aspose_preset(struct profile *p, struct error *err)
-{
-	if (replace_string(&p->token_url, ASPOSE_TOKEN_URL, err) != 0)
-		return -1;
-	return profile_add_url(p, ASPOSE_API_URL, err);
-}
-
-static int
-add_builtin_profiles(struct config *cfg, struct error *err)
-{
-	struct profile *aspose;
-
-	if (config_find(cfg, "aspose") != NULL)
-		return 0;
-	aspose = profile_add(cfg, "aspose", err);
-	if (aspose == NULL)
-		return -1;
-	/* the preset gives them, as a file would: a profile that inherits aspose says so */
-	aspose->set_keys = key_bit(key_rule_find("token_url")) | key_bit(key_rule_find("urls"));
-	return apply_aspose_preset(aspose, err);
 }
 
 /* The names of the profiles a filtered load dropped, for "known profiles" in messages. */
@@ -1532,7 +1497,7 @@ config_load_text(struct config *cfg, const char *path, const char *text, const c
 	};
 	int rc;
 
-	if (cfg->count == 0 && add_builtin_profiles(cfg, err) != 0)
+	if (cfg->count == 0 && config_add_builtin_profiles(cfg, err) != 0)
 		return -1;
 	rc = parse_text(&st, text);
 	if (rc == 0)
@@ -1545,74 +1510,6 @@ config_load_text(struct config *cfg, const char *path, const char *text, const c
 		rc = out_of_memory(err);
 	free_sections(&st);
 	return rc;
-}
-
-static const char *
-getenv_nonempty(const char *name)
-{
-	const char *value = getenv(name);
-
-	return value != NULL && *value != '\0' ? value : NULL;
-}
-
-/* Any KEYBEARER_* variable that describes a client makes the "env" profile exist, its secret
- * from KEYBEARER_CLIENT_SECRET. No endpoint is implied: an exported secret goes to the
- * endpoint the variables name (KEYBEARER_TOKEN_URL, KEYBEARER_ISSUER), or to Aspose's only
- * when KEYBEARER_PRESET=aspose says so; else config_check_mintable refuses to mint. */
-static int
-add_env_profile(struct config *cfg, struct error *err)
-{
-	const char *preset = getenv_nonempty(ENV_PRESET_VARIABLE);
-	struct profile *p;
-	int wanted = preset != NULL;
-	size_t i;
-
-	for (i = 0; i < ENV_VARIABLE_COUNT; i++) {
-		if (env_profile_variables[i].names_client &&
-		    getenv_nonempty(env_profile_variables[i].variable) != NULL)
-			wanted = 1;
-	}
-	if (!wanted)
-		return 0;
-	p = profile_add(cfg, ENV_PROFILE_NAME, err);
-	if (p == NULL || replace_string(&p->secret_arg, ENV_SECRET_VARIABLE, err) != 0)
-		return -1;
-	p->secret_kind = SECRET_ENV;
-	if (preset != NULL && strcmp(preset, "aspose") != 0)
-		return error_set(err, KB_EXIT_CONFIG,
-				 "%s: unknown preset \"%.64s\" — the only preset is aspose (Aspose "
-				 "Cloud); for another provider set KEYBEARER_TOKEN_URL instead",
-				 ENV_PRESET_VARIABLE, preset);
-	if (preset != NULL && apply_aspose_preset(p, err) != 0)
-		return -1;
-	for (i = 0; i < ENV_VARIABLE_COUNT; i++) {
-		const char *value = getenv_nonempty(env_profile_variables[i].variable);
-		if (value != NULL &&
-		    profile_set(p, key_rule_find(env_profile_variables[i].key), value,
-				env_profile_variables[i].variable, err) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* A profile without urls may send its token only to its token endpoint's origin. */
-static int
-apply_default_urls(struct config *cfg, struct error *err)
-{
-	char origin[URL_HOST_MAX + 32];
-	size_t i;
-
-	for (i = 0; i < cfg->count; i++) {
-		struct profile *p = &cfg->profiles[i];
-		/* one client, many APIs: a profile that inherits claims only what it names,
-		 * or a base and its every child would claim the same origin */
-		if (p->url_count > 0 || p->inherit != NULL || config_endpoint_identity(p) == NULL ||
-		    url_origin(config_endpoint_identity(p), origin, sizeof(origin)) != 0)
-			continue;
-		if (profile_add_url(p, origin, err) != 0)
-			return -1;
-	}
-	return 0;
 }
 
 const char *
@@ -1752,7 +1649,7 @@ load(struct config *cfg, const char *only, struct error *err)
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (add_builtin_profiles(cfg, err) != 0)
+	if (config_add_builtin_profiles(cfg, err) != 0)
 		goto fail;
 	path = default_config_path();
 	if (path != NULL) {
@@ -1783,7 +1680,7 @@ load(struct config *cfg, const char *only, struct error *err)
 			free(path);
 		}
 	}
-	if (add_env_profile(cfg, err) != 0 || apply_default_urls(cfg, err) != 0)
+	if (config_add_env_profile(cfg, err) != 0 || config_apply_default_urls(cfg, err) != 0)
 		goto fail;
 	free(text);
 	return 0;
@@ -1813,502 +1710,6 @@ config_load_selected(struct config *cfg, const char *flag_name, struct error *er
 	if (name == NULL || *name == '\0')
 		name = getenv("KEYBEARER_PROFILE");
 	return load(cfg, name != NULL && *name != '\0' ? name : NULL, err);
-}
-
-static void
-append_profile_names(const struct config *cfg, char *out, size_t size, int only_file)
-{
-	size_t i, used = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < cfg->count; i++) {
-		int n;
-		if (only_file && !cfg->profiles[i].in_file)
-			continue;
-		n = snprintf(out + used, size - used, "%s%s", used ? ", " : "",
-			     cfg->profiles[i].name);
-		if (n < 0 || (size_t)n >= size - used)
-			return;
-		used += (size_t)n;
-	}
-	if (cfg->other_names != NULL && *cfg->other_names != '\0')
-		snprintf(out + used, size - used, "%s%s", used ? ", " : "", cfg->other_names);
-}
-
-const struct profile *
-config_select_why(const struct config *cfg, const char *flag_name, const char **why,
-		  struct error *err)
-{
-	const char *name = flag_name;
-	const struct profile *only = NULL;
-	char names[512];
-	size_t i, in_file = 0;
-
-	*why = flag_name != NULL && *flag_name != '\0' ? "chosen with --profile"
-						       : "named by KEYBEARER_PROFILE";
-	if (name == NULL || *name == '\0')
-		name = getenv("KEYBEARER_PROFILE");
-	if (name != NULL && *name != '\0') {
-		const struct profile *p = config_find(cfg, name);
-		if (p == NULL) {
-			append_profile_names(cfg, names, sizeof(names), 0);
-			error_set(err, KB_EXIT_CONFIG,
-				  "no profile named \"%.64s\" — known profiles: %s; add [profile "
-				  "%.64s] to %s",
-				  name, names, name, cfg->path ? cfg->path : "the config file");
-		}
-		return p;
-	}
-	*why = "the env profile: the KEYBEARER_* variables describe it";
-	if (config_find(cfg, ENV_PROFILE_NAME) != NULL)
-		return config_find(cfg, ENV_PROFILE_NAME);
-	for (i = 0; i < cfg->count; i++) {
-		if (cfg->profiles[i].in_file) {
-			in_file++;
-			only = &cfg->profiles[i];
-		}
-	}
-	*why = "the only profile of the config file";
-	if (in_file == 1)
-		return only;
-	*why = "the built-in default: the config file has no profile";
-	if (in_file == 0)
-		return config_find(cfg, "aspose");
-	append_profile_names(cfg, names, sizeof(names), 1);
-	error_set(err, KB_EXIT_CONFIG,
-		  "several profiles are configured (%s) — choose one with --profile NAME or "
-		  "KEYBEARER_PROFILE",
-		  names);
-	return NULL;
-}
-
-const struct profile *
-config_select(const struct config *cfg, const char *flag_name, struct error *err)
-{
-	const char *why;
-
-	return config_select_why(cfg, flag_name, &why, err);
-}
-
-static const char *
-path_or_root(const struct url *u)
-{
-	return u->path[0] == '/' ? u->path : "/";
-}
-
-/* Whether the urls entry prefix is on want's origin: the same scheme, host and port. */
-static int
-same_origin(const struct url *want, const struct url *prefix)
-{
-	return strcmp(want->scheme, prefix->scheme) == 0 && strcmp(want->host, prefix->host) == 0 &&
-	       want->port == prefix->port;
-}
-
-/* The length of p's longest urls prefix of want, or -1 when none matches; *entry is then
- * the index of that urls entry. */
-static long
-claim_length(const struct profile *p, const struct url *want, size_t *entry)
-{
-	struct url prefix;
-	long best = -1;
-	size_t j, len;
-
-	for (j = 0; j < p->url_count; j++) {
-		if (url_parse(p->urls[j], &prefix) != 0 || !same_origin(want, &prefix))
-			continue;
-		len = strlen(path_or_root(&prefix));
-		if (strncmp(path_or_root(want), path_or_root(&prefix), len) != 0) {
-			/* a claim written with its trailing slash claims the path without it:
-			 * urls = https://host/team/repo.git/ is meant for .../repo.git, which is
-			 * what git asks about */
-			if (len < 2 || path_or_root(&prefix)[len - 1] != '/' ||
-			    strncmp(path_or_root(want), path_or_root(&prefix), len - 1) != 0 ||
-			    strchr("?", path_or_root(want)[len - 1]) == NULL)
-				continue;
-			len--;
-		}
-		/* /api claims /api, /api/x and /api?q, but not /api-admin */
-		else if (path_or_root(&prefix)[len - 1] != '/' &&
-			 strchr("/?", path_or_root(want)[len]) == NULL)
-			continue;
-		if ((long)len > best) {
-			best = (long)len;
-			*entry = j;
-		}
-	}
-	return best;
-}
-
-const char *
-config_profile_claim(const struct profile *p, const char *url)
-{
-	struct url want;
-	size_t entry = 0;
-
-	if (url_parse(url, &want) != 0 || claim_length(p, &want, &entry) < 0)
-		return NULL;
-	return p->urls[entry];
-}
-
-const struct profile *
-config_claim_on_origin(const struct config *cfg, const char *url, const char **entry)
-{
-	struct url want, prefix;
-	size_t i, j;
-
-	if (url_parse(url, &want) != 0)
-		return NULL;
-	for (i = 0; i < cfg->count; i++) {
-		const struct profile *p = &cfg->profiles[i];
-		for (j = 0; j < p->url_count; j++) {
-			if (url_parse(p->urls[j], &prefix) == 0 &&
-			    strcmp(want.scheme, prefix.scheme) == 0 &&
-			    strcmp(want.host, prefix.host) == 0 && want.port == prefix.port) {
-				*entry = p->urls[j];
-				return p;
-			}
-		}
-	}
-	return NULL;
-}
-
-int
-config_profile_claims(const struct profile *p, const char *url)
-{
-	return config_profile_claim(p, url) != NULL;
-}
-
-const struct profile *
-config_match_url(const struct config *cfg, const char *url)
-{
-	const struct profile *best = NULL;
-	struct url want;
-	long best_len = -1, len;
-	size_t i, entry;
-
-	if (url_parse(url, &want) != 0)
-		return NULL;
-	for (i = 0; i < cfg->count; i++) {
-		len = claim_length(&cfg->profiles[i], &want, &entry);
-		if (len > best_len) {
-			best = &cfg->profiles[i];
-			best_len = len;
-		}
-	}
-	return best;
-}
-
-const struct profile *
-config_match_url_also(const struct config *cfg, const char *url, const struct profile *best)
-{
-	struct url want;
-	size_t i, entry;
-	long len;
-
-	if (url_parse(url, &want) != 0)
-		return NULL;
-	len = claim_length(best, &want, &entry);
-	for (i = 0; len >= 0 && i < cfg->count; i++) {
-		if (&cfg->profiles[i] != best &&
-		    claim_length(&cfg->profiles[i], &want, &entry) == len)
-			return &cfg->profiles[i];
-	}
-	return NULL;
-}
-
-/* A message built piece by piece: a piece that does not fit whole is left out whole, so
- * the text is never cut inside a name or a URL. */
-struct text {
-	char *buf;
-	size_t size, used;
-};
-
-static int __attribute__((format(printf, 2, 3))) text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->used >= t->size)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(t->buf + t->used, t->size - t->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= t->size - t->used) {
-		t->buf[t->used] = '\0';
-		return -1;
-	}
-	t->used += (size_t)n;
-	return 0;
-}
-
-#define QUOTE_MAX	  200 /* bytes of a URL quoted in a message */
-#define EXPLAIN_ROOM_TODO 360 /* kept for the what-to-do while the profiles are listed */
-#define EXPLAIN_ENTRY_MAX 300 /* a urls entry longer than this is not suggested */
-
-/* A URL as a message quotes it: up to QUOTE_MAX bytes (ending on a whole UTF-8
- * character), "…" marking a longer one, and '?' for a control byte, so that what a user
- * typed can neither end the line nor pass for more of the message. */
-static const char *
-quote(const char *url, char out[QUOTE_MAX + 4])
-{
-	size_t len = strlen(url), keep = len > QUOTE_MAX ? QUOTE_MAX : len, i;
-
-	while (keep < len && keep > 0 && ((unsigned char)url[keep] & 0xc0) == 0x80)
-		keep--;
-	for (i = 0; i < keep; i++)
-		out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f ? '?' : url[i];
-	if (keep < len) {
-		memcpy(out + keep, "…", 3);
-		keep += 3;
-	}
-	out[keep] = '\0';
-	return out;
-}
-
-/* The profile's urls, space-separated, as a urls line would list them; -1 when they do
- * not all fit. */
-static int
-add_urls(struct text *t, const struct profile *p)
-{
-	size_t used = t->used, i;
-
-	for (i = 0; i < p->url_count; i++) {
-		if (text_add(t, "%s%s", i ? " " : "", p->urls[i]) != 0) {
-			t->used = used;
-			t->buf[used] = '\0';
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* add_urls, when room bytes are left after them; else nothing (-1). */
-static int
-add_urls_leaving(struct text *t, const struct profile *p, size_t room)
-{
-	size_t used = t->used;
-
-	if (add_urls(t, p) == 0 && t->size - t->used >= room)
-		return 0;
-	t->used = used;
-	t->buf[used] = '\0';
-	return -1;
-}
-
-/* The profiles and what they claim, as many as fit before room is left for the advice:
- * "aspose https://api.aspose.cloud/; main https://h/api/"; with only_host, only the
- * profiles with a claim on that host. Returns how many profiles were listed. */
-static size_t
-add_claims(struct text *t, const struct config *cfg, const char *only_host, size_t room)
-{
-	size_t i, listed = 0, left_out = 0;
-	struct url prefix;
-
-	for (i = 0; i < cfg->count; i++) {
-		const struct profile *p = &cfg->profiles[i];
-		size_t j, used = t->used, on_host = 0;
-		for (j = 0; only_host != NULL && j < p->url_count; j++)
-			on_host += url_parse(p->urls[j], &prefix) == 0 &&
-				   strcmp(prefix.host, only_host) == 0;
-		if (only_host != NULL && on_host == 0)
-			continue;
-		if (text_add(t, "%s%s ", listed ? "; " : "", p->name) ||
-		    (p->url_count == 0 ? text_add(t, "(no urls)") : add_urls_leaving(t, p, room))) {
-			t->used = used;
-			t->buf[used] = '\0';
-			left_out++;
-			continue;
-		}
-		listed++;
-	}
-	if (left_out > 0)
-		text_add(t, "%s%zu more (keybearer status lists them)", listed ? "; and " : "",
-			 left_out);
-	return listed + left_out;
-}
-
-/* The urls entry that would claim url and little else: its origin and first path
- * segment ("https://h/api/" for https://h/api/v1/x). 0, or -1 when it does not fit. */
-static int
-suggested_entry(const char *url, char *out, size_t size)
-{
-	struct url want;
-	size_t used, segment;
-	const char *path;
-
-	if (url_parse(url, &want) != 0 || url_origin(url, out, size) != 0)
-		return -1;
-	path = path_or_root(&want) + 1;
-	segment = strcspn(path, "/?");
-	if (path[segment] == '/')
-		segment++;
-	used = strlen(out);
-	if (used + segment >= size || used + segment > EXPLAIN_ENTRY_MAX)
-		return -1;
-	memcpy(out + used, path, segment);
-	out[used + segment] = '\0';
-	return 0;
-}
-
-static int
-has_claim_on_host(const struct config *cfg, const char *host)
-{
-	struct url prefix;
-	size_t i, j;
-
-	for (i = 0; i < cfg->count; i++) {
-		for (j = 0; j < cfg->profiles[i].url_count; j++) {
-			if (url_parse(cfg->profiles[i].urls[j], &prefix) == 0 &&
-			    strcmp(prefix.host, host) == 0)
-				return 1;
-		}
-	}
-	return 0;
-}
-
-/* The one profile with a claim on host, or NULL (none, or several). */
-static const struct profile *
-only_profile_on_host(const struct config *cfg, const char *host)
-{
-	const struct profile *found = NULL;
-	struct url prefix;
-	size_t i, j;
-
-	for (i = 0; i < cfg->count; i++) {
-		for (j = 0; j < cfg->profiles[i].url_count; j++) {
-			if (url_parse(cfg->profiles[i].urls[j], &prefix) != 0 ||
-			    strcmp(prefix.host, host) != 0)
-				continue;
-			if (found != NULL && found != &cfg->profiles[i])
-				return NULL;
-			found = &cfg->profiles[i];
-		}
-	}
-	return found;
-}
-
-static const struct profile *
-only_file_profile(const struct config *cfg)
-{
-	const struct profile *found = NULL;
-	size_t i, count = 0;
-
-	for (i = 0; i < cfg->count; i++) {
-		if (cfg->profiles[i].in_file) {
-			found = &cfg->profiles[i];
-			count++;
-		}
-	}
-	return count == 1 ? found : NULL;
-}
-
-/* "— add ENTRY to the urls of profile P: urls = ... ENTRY in [profile P] of FILE". */
-static void
-add_advice(struct text *t, const struct config *cfg, const struct profile *target,
-	   const char *entry)
-{
-	char *path = NULL;
-	const char *file;
-	size_t used = t->used;
-
-	if (cfg->path == NULL)
-		config_default_path(&path);
-	file = cfg->path != NULL ? cfg->path : path != NULL ? path : "the config file";
-	if (target != NULL && !target->in_file && strcmp(target->name, ENV_PROFILE_NAME) == 0) {
-		if (text_add(t,
-			     " — the env profile claims only its token endpoint's origin: "
-			     "describe the client in a [profile NAME] of %s, with urls = %s",
-			     file, entry) != 0)
-			text_add(t, " — describe the client in a [profile NAME] of the config "
-				    "file, with urls that claim it");
-	} else if (target != NULL) {
-		if (text_add(t, " — add %s to the urls of profile %s: urls = ", entry,
-			     target->name) != 0 ||
-		    add_urls(t, target) != 0 ||
-		    text_add(t, "%s%s in [profile %s] of %s", target->url_count ? " " : "", entry,
-			     target->name, file) != 0) {
-			t->used = used;
-			t->buf[used] = '\0';
-			text_add(t, " — add %s to the urls of profile %s", entry, target->name);
-		}
-	} else if (text_add(t,
-			    " — add %s to the urls of the profile meant for it, in its "
-			    "[profile NAME] of %s (a urls line replaces what the profile "
-			    "claims by default: keep that in the line)",
-			    entry, file) != 0) {
-		text_add(t, " — add %s to the urls of the profile meant for it", entry);
-	}
-	free(path);
-}
-
-void
-config_explain_unclaimed(const struct config *cfg, const struct profile *chosen, const char *url,
-			 const char *as_given, char *out, size_t size)
-{
-	struct text t = { out, size, 0 };
-	const struct profile *claimer, *target;
-	const char *refusal, *advice;
-	char entry[EXPLAIN_ENTRY_MAX + 1], quoted[QUOTE_MAX + 4];
-	struct url want;
-
-	out[0] = '\0';
-	if (chosen != NULL)
-		text_add(&t, "profile %s does not claim %s", chosen->name, quote(url, quoted));
-	else
-		text_add(&t, "no profile claims %s", quote(url, quoted));
-	if (as_given != NULL && strcmp(as_given, url) != 0)
-		text_add(&t, " (%s has no scheme: read as http://, as curl reads it)",
-			 quote(as_given, quoted));
-	refusal = url_refusal(url, &advice);
-	if (refusal != NULL) {
-		text_add(&t, ": %s, and no profile claims such a URL — %s", refusal, advice);
-		return;
-	}
-	url_parse(url, &want);
-	if (strcmp(want.scheme, "http") == 0 && !url_host_is_loopback(want.host)) {
-		text_add(&t,
-			 ": it is plain http to %s, and the token would travel unencrypted: no "
-			 "profile may claim such a URL — use https://",
-			 want.host);
-		return;
-	}
-	claimer = config_match_url(cfg, url);
-	if (chosen != NULL) {
-		text_add(&t, ": it claims ");
-		if (chosen->url_count == 0)
-			text_add(&t, "nothing");
-		else if (add_urls_leaving(&t, chosen, EXPLAIN_ROOM_TODO) != 0)
-			text_add(&t, "%zu other prefixes (keybearer status lists them)",
-				 chosen->url_count);
-		if (claimer != NULL)
-			text_add(&t, "; profile %s claims it (with %s)", claimer->name,
-				 config_profile_claim(claimer, url));
-		target = chosen;
-	} else {
-		target = only_profile_on_host(cfg, want.host);
-		if (has_claim_on_host(cfg, want.host)) {
-			text_add(&t, ": the claims on %s: ", want.host);
-			add_claims(&t, cfg, want.host, EXPLAIN_ROOM_TODO);
-		} else {
-			text_add(&t, ": no profile's urls are on %s (the profiles: ", want.host);
-			if (add_claims(&t, cfg, NULL, EXPLAIN_ROOM_TODO) == 0)
-				text_add(&t, "none");
-			text_add(&t, ")");
-		}
-		if (target == NULL)
-			target = only_file_profile(cfg);
-	}
-	if (chosen != NULL && claimer != NULL) {
-		if (suggested_entry(url, entry, sizeof(entry)) == 0)
-			text_add(&t, " — use profile %s, or add %s to the urls of profile %s",
-				 claimer->name, entry, chosen->name);
-		else
-			text_add(&t, " — use profile %s", claimer->name);
-	} else if (suggested_entry(url, entry, sizeof(entry)) == 0) {
-		add_advice(&t, cfg, target, entry);
-	} else {
-		text_add(&t, " — add a prefix of it to the urls of the profile meant for it");
-	}
 }
 
 /* key-based client authentication: the keys of one method given to another would be
@@ -2440,110 +1841,4 @@ config_check_mintable(const struct config *cfg, const struct profile *p, struct 
 				 "client_cert = file:/path/to/cert.pem in [profile %s] in %s",
 				 p->name, config_auth_method_name(p->auth_method), section, file);
 	return 0;
-}
-
-static int
-same_name(const char *variable, const char *name, size_t len)
-{
-	return strlen(variable) == len && strncmp(variable, name, len) == 0;
-}
-
-/* Whether the profile reads the variable itself: its own commands may see it. */
-static int
-profile_reads_variable(const struct profile *p, const char *name)
-{
-	return (p->secret_kind == SECRET_ENV && strcmp(p->secret_arg, name) == 0) ||
-	       (p->assertion.kind == TOKEN_SOURCE_ENV && strcmp(p->assertion.arg, name) == 0) ||
-	       (p->subject_token.kind == TOKEN_SOURCE_ENV &&
-		strcmp(p->subject_token.arg, name) == 0) ||
-	       (strcmp(name, GITHUB_REQUEST_TOKEN_VARIABLE) == 0 &&
-		(p->assertion.kind == TOKEN_SOURCE_GITHUB_ACTIONS ||
-		 p->subject_token.kind == TOKEN_SOURCE_GITHUB_ACTIONS));
-}
-
-static void
-unset_unless_read(const struct profile *keep, const char *name)
-{
-	if (keep == NULL || !profile_reads_variable(keep, name))
-		unsetenv(name);
-}
-
-int
-config_is_secret_variable(const struct config *cfg, const char *name, size_t len)
-{
-	size_t i;
-
-	if (len == strlen(ENV_SECRET_VARIABLE) && strncmp(name, ENV_SECRET_VARIABLE, len) == 0)
-		return 1;
-	/* federated assertions and token exchange: the runner's key to its ID tokens */
-	if (len == strlen(GITHUB_REQUEST_TOKEN_VARIABLE) &&
-	    strncmp(name, GITHUB_REQUEST_TOKEN_VARIABLE, len) == 0)
-		return 1;
-	for (i = 0; i < cfg->count; i++) {
-		const struct profile *p = &cfg->profiles[i];
-		if ((p->secret_kind == SECRET_ENV && same_name(p->secret_arg, name, len)) ||
-		    (p->assertion.kind == TOKEN_SOURCE_ENV &&
-		     same_name(p->assertion.arg, name, len)) ||
-		    (p->subject_token.kind == TOKEN_SOURCE_ENV &&
-		     same_name(p->subject_token.arg, name, len)))
-			return 1;
-	}
-	return 0;
-}
-
-/* Variables that make a TLS library write the session keys to a file (curl's OpenSSL,
- * wolfSSL and rustls backends, NSS: SSLKEYLOGFILE; GnuTLS: GNUTLS_KEYLOGFILE too): with
- * them and a capture, the token is read as if sent in the clear. keybearer-fetch clears
- * SSLKEYLOGFILE for itself before libcurl starts. */
-static int
-is_key_log_variable(const char *name, size_t len)
-{
-	static const char *const names[] = { "SSLKEYLOGFILE", "GNUTLS_KEYLOGFILE" };
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-char **
-config_environment_without_secrets(const struct config *cfg)
-{
-	extern char **environ;
-	size_t i, n = 0, kept = 0, len;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	env = malloc((n + 1) * sizeof(*env));
-	if (env == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		len = strcspn(environ[i], "=");
-		if (!config_is_secret_variable(cfg, environ[i], len) &&
-		    !is_key_log_variable(environ[i], len))
-			env[kept++] = environ[i];
-	}
-	env[kept] = NULL;
-	return env;
-}
-
-void
-config_scrub_secret_variables(const struct config *cfg, const struct profile *keep)
-{
-	size_t i;
-
-	unset_unless_read(keep, ENV_SECRET_VARIABLE);
-	unset_unless_read(keep, GITHUB_REQUEST_TOKEN_VARIABLE);
-	for (i = 0; i < cfg->count; i++) {
-		const struct profile *p = &cfg->profiles[i];
-		if (p->secret_kind == SECRET_ENV)
-			unset_unless_read(keep, p->secret_arg);
-		if (p->assertion.kind == TOKEN_SOURCE_ENV)
-			unset_unless_read(keep, p->assertion.arg);
-		if (p->subject_token.kind == TOKEN_SOURCE_ENV)
-			unset_unless_read(keep, p->subject_token.arg);
-	}
 }
