@@ -18,7 +18,10 @@
 #include "safefile.h"
 #include "url.h"
 
-#define CONFIG_FILE_MAX (256 * 1024)
+/* A file is read in pieces of CONFIG_CHUNK bytes, so memory does not grow with its size: a
+ * generated config of ten thousand profiles (1.3 MiB) loads, and 8 MiB is a mistake. */
+#define CONFIG_FILE_MAX (8 * 1024 * 1024)
+#define CONFIG_CHUNK	(64 * 1024)
 /* inih keeps at most 49 characters of a section header: "profile " and 40 more. */
 #define SECTION_MAX	 49
 #define PROFILE_NAME_MAX 40
@@ -103,22 +106,31 @@ static const struct key_rule key_rules[] = {
 #define KEY_COUNT (sizeof(key_rules) / sizeof(key_rules[0]))
 
 /* A [profile NAME] of the file, and the keys it gave already: a repeated key is an error,
- * not a surprise, even when the profile comes back in a later section. */
+ * not a surprise, even when the profile comes back in a later section. Kept for every
+ * section of the file, so it stays small: its name is in parse_state's section_names at
+ * the same position. */
 struct section {
-	char *name;
 	unsigned long long seen; /* a bit per key rule */
 	/* one client, many APIs: checked once the whole file is read, since a base may come
 	 * after the profile that names it */
-	char *inherit;		  /* the value of its inherit line; NULL: none */
-	int inherit_line;	  /* the line of that inherit = */
-	const char *identity_key; /* the first identity key it sets, and its line */
-	int identity_line;
+	uint32_t inherit;	    /* position + 1 in inherit_names of its inherit line; 0: none */
+	int inherit_line;	    /* the line of that inherit = */
+	int identity_line;	    /* the line of the first identity key it sets */
+	unsigned char identity_key; /* that key's place in key_rules */
+	unsigned char dropped;	    /* keys of a visit went to scratch and were dropped */
 };
 
 struct parse_state {
 	struct config *cfg;
 	const char *path;
-	const char *pos; /* next unread byte of the text */
+	/* The text: all of it (config_load_text), or a window of the file refilled from fd. */
+	const char *text;      /* the whole text, or NULL for a file */
+	const char *pos, *end; /* next unread byte, and the end of what is read */
+	int fd;		       /* -1: the text is all there */
+	size_t file_size;      /* as fstat saw it: a file read beyond it changed */
+	char *chunk;	       /* the window, CONFIG_CHUNK bytes */
+	size_t file_read;      /* bytes of the file read so far */
+	int file_done;
 	int lineno;
 	int error_line;	    /* the line of the error in err; lines are read in order */
 	int continued;	    /* the line being parsed is indented: inih continues the last key */
@@ -126,19 +138,49 @@ struct parse_state {
 	struct error *err;
 	struct section *sections;
 	size_t section_count, section_cap;
-	struct name_index section_by_name; /* of sections[] */
-	struct section *current;	   /* the section of the last key */
-	/* Keep only the profiles named here (keep_all: every one). The keys of the others are
-	 * checked in scratch and dropped, so memory grows with one profile (and the bases it
-	 * inherits from), not with the file's count. */
+	struct name_set section_names; /* the name of sections[i] at position i */
+	struct name_set inherit_names; /* the values of inherit lines */
+	struct section *current;       /* the section of the last key */
+	/* Keep only the profiles named here, or those with a claim on want's origin, or
+	 * (keep_all) every one. The keys of the others are checked in scratch and dropped, so
+	 * memory grows with the profiles kept (and the bases they inherit from), not with
+	 * the file's count. */
 	int keep_all;
 	const char *const *keep;
 	size_t keep_count;
-	int skip_others; /* a second pass: the other sections were checked in the first */
+	const struct url *want; /* keep the profiles that may claim a URL of its origin */
+	int revisited_claim;	/* a kept claim came in a later visit of its section */
+	int skip_others;	/* a second pass: the other sections were checked in the first */
 	struct profile scratch;
+	int scratch_used; /* the current visit's keys are in scratch */
 };
 
 static int valid_profile_name(const char *name);
+static void profile_defaults(struct profile *p);
+
+/* "PATH:LINE", as every message about a line starts: written for every key line read, so
+ * without printf. */
+static void
+format_where(char *out, size_t size, const char *path, int line)
+{
+	size_t len = strlen(path), digits = 0;
+	char reversed[16];
+	unsigned value = line > 0 ? (unsigned)line : 0;
+
+	do {
+		reversed[digits++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value != 0 && digits < sizeof(reversed));
+	if (len + 1 + digits + 1 > size) {
+		snprintf(out, size, "%s:%d", path, line);
+		return;
+	}
+	memcpy(out, path, len);
+	out[len++] = ':';
+	while (digits > 0)
+		out[len++] = reversed[--digits];
+	out[len] = '\0';
+}
 
 /* a bit per key rule in the sections' seen masks */
 _Static_assert(sizeof(key_rules) / sizeof(key_rules[0]) <= 64, "more key rules than seen bits");
@@ -302,6 +344,7 @@ config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->other_names);
 	name_index_free(&cfg->by_name);
+	name_set_free(&cfg->dropped_variables);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -309,12 +352,6 @@ static const char *
 profile_name_at(const void *profiles, size_t position)
 {
 	return ((const struct profile *)profiles)[position].name;
-}
-
-static const char *
-section_name_at(const void *sections, size_t position)
-{
-	return ((const struct section *)sections)[position].name;
 }
 
 const struct profile *
@@ -371,10 +408,7 @@ config_profile_add(struct config *cfg, const char *name, struct error *err)
 		out_of_memory(err);
 		return NULL;
 	}
-	p->auth_method = AUTH_CLIENT_SECRET_POST;
-	p->timeout = CONFIG_DEFAULT_TIMEOUT;
-	p->refresh_margin = CONFIG_DEFAULT_REFRESH_MARGIN;
-	p->keyring_timeout = CONFIG_DEFAULT_KEYRING_TIMEOUT;
+	profile_defaults(p);
 	cfg->count++;
 	return p;
 }
@@ -770,7 +804,7 @@ key_rule_find(const char *name)
 	size_t i;
 
 	for (i = 0; i < KEY_COUNT; i++) {
-		if (strcmp(key_rules[i].name, name) == 0)
+		if (key_rules[i].name[0] == name[0] && strcmp(key_rules[i].name, name) == 0)
 			return &key_rules[i];
 	}
 	return NULL;
@@ -898,10 +932,11 @@ check_section_header(struct parse_state *st, const char *line, size_t len)
 	if (close == NULL)
 		return 0; /* inih reports the malformed line */
 	header_len = (size_t)(close - line - 1);
-	snprintf(header, sizeof(header), "%.*s%s",
-		 (int)(header_len > SECTION_MAX ? SECTION_MAX : header_len), line + 1,
-		 header_len > SECTION_MAX ? "..." : "");
-	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
+	/* read for every header: no printf */
+	memcpy(header, line + 1, header_len > SECTION_MAX ? SECTION_MAX : header_len);
+	strcpy(header + (header_len > SECTION_MAX ? SECTION_MAX : header_len),
+	       header_len > SECTION_MAX ? "..." : "");
+	format_where(where, sizeof(where), st->path, st->lineno);
 	if (strncmp(header, "profile", 7) != 0 || (header[7] != ' ' && header[7] != '\t'))
 		return error_set(st->err, KB_EXIT_CONFIG,
 				 "%s: unknown section [%s] — sections are written [profile NAME]",
@@ -921,38 +956,114 @@ check_section_header(struct parse_state *st, const char *line, size_t len)
 	return 0;
 }
 
+static const char *
+section_name(const struct parse_state *st, const struct section *sec)
+{
+	return name_set_at(&st->section_names, (size_t)(sec - st->sections));
+}
+
+/* one client, many APIs: the value of sec's inherit line, or NULL */
+static const char *
+section_inherit(const struct parse_state *st, const struct section *sec)
+{
+	return sec->inherit != 0 ? name_set_at(&st->inherit_names, sec->inherit - 1) : NULL;
+}
+
+static void
+profile_defaults(struct profile *p)
+{
+	p->auth_method = AUTH_CLIENT_SECRET_POST;
+	p->timeout = CONFIG_DEFAULT_TIMEOUT;
+	p->refresh_margin = CONFIG_DEFAULT_REFRESH_MARGIN;
+	p->keyring_timeout = CONFIG_DEFAULT_KEYRING_TIMEOUT;
+}
+
+/* The variables a dropped profile reads its secrets from: still secret variables, kept
+ * from children and scrubbed, though the profile is not kept. */
+static int
+note_dropped_variables(struct config *cfg, const struct profile *p)
+{
+	const char *names[3] = {
+		p->secret_kind == SECRET_ENV ? p->secret_arg : NULL,
+		p->assertion.kind == TOKEN_SOURCE_ENV ? p->assertion.arg : NULL,
+		p->subject_token.kind == TOKEN_SOURCE_ENV ? p->subject_token.arg : NULL,
+	};
+	size_t i;
+	int added;
+
+	for (i = 0; i < 3; i++) {
+		if (names[i] != NULL &&
+		    name_set_add(&cfg->dropped_variables, names[i], &added) == NAME_INDEX_NONE)
+			return -1;
+	}
+	return 0;
+}
+
+/* The end of a visit of the current section. Its keys in scratch are dropped, or, when the
+ * load keeps the claims on a URL's origin and they may claim it, become the profile. */
+static int
+section_leave(struct parse_state *st)
+{
+	struct section *sec = st->current;
+	struct profile *p;
+	char *name;
+
+	if (sec == NULL || st->scratch_used == 0)
+		goto out;
+	if (st->want == NULL || !config_profile_may_claim(&st->scratch, st->want)) {
+		sec->dropped = 1;
+		if (note_dropped_variables(st->cfg, &st->scratch) != 0)
+			return -1;
+		goto out;
+	}
+	if (sec->dropped)
+		st->revisited_claim = 1; /* its first visit is gone: read again, keeping all */
+	p = config_profile_add(st->cfg, section_name(st, sec), st->err);
+	if (p == NULL)
+		return -1;
+	name = p->name;
+	*p = st->scratch;
+	p->name = name;
+	p->in_file = 1;
+	memset(&st->scratch, 0, sizeof(st->scratch));
+out:
+	profile_free(&st->scratch);
+	profile_defaults(&st->scratch);
+	st->scratch_used = 0;
+	return 0;
+}
+
 /* The section of a header check_section_header has accepted: the one of the same name
- * read before, else a new one. */
+ * read before, else a new one. NULL when out of memory. */
 static struct section *
 section_enter(struct parse_state *st, const char *section)
 {
 	const char *name = section + 7;
 	struct section *grown;
 	size_t i;
+	int added;
 
 	name += strspn(name, " \t");
-	if (st->current != NULL && strcmp(st->current->name, name) == 0)
+	if (st->current != NULL && strcmp(section_name(st, st->current), name) == 0)
 		return st->current;
-	profile_free(&st->scratch); /* the last section of a dropped profile is checked */
-	i = name_index_find(&st->section_by_name, name, section_name_at, st->sections);
+	if (section_leave(st) != 0)
+		return NULL;
+	i = name_set_find(&st->section_names, name);
 	if (i != NAME_INDEX_NONE)
 		return st->current = &st->sections[i];
 	if (st->section_count == st->section_cap) {
-		st->section_cap = st->section_cap ? st->section_cap * 2 : 8;
-		grown = realloc(st->sections, st->section_cap * sizeof(*grown));
+		size_t cap = st->section_cap ? st->section_cap * 2 : 8;
+		grown = realloc(st->sections, cap * sizeof(*grown));
 		if (grown == NULL)
 			return NULL;
 		st->sections = grown;
+		st->section_cap = cap;
 	}
-	grown = &st->sections[st->section_count];
-	memset(grown, 0, sizeof(*grown));
-	grown->name = strdup(name);
-	if (grown->name == NULL ||
-	    name_index_add(&st->section_by_name, grown->name, st->section_count) != 0) {
-		free(grown->name);
-		grown->name = NULL;
+	i = name_set_add(&st->section_names, name, &added);
+	if (i == NAME_INDEX_NONE)
 		return NULL;
-	}
+	grown = &st->sections[i];
+	memset(grown, 0, sizeof(*grown));
 	st->section_count++;
 	return st->current = grown;
 }
@@ -973,13 +1084,22 @@ name_listed(const char *name, const char *const *names, size_t count)
 static struct profile *
 section_profile(struct parse_state *st, const struct section *sec)
 {
+	const char *name = section_name(st, sec);
 	struct profile *p;
 
-	if (!st->keep_all && !name_listed(sec->name, st->keep, st->keep_count))
+	if (st->want != NULL) {
+		/* a profile kept by an earlier visit (or built in) takes its keys */
+		p = (struct profile *)config_find(st->cfg, name);
+		if (p == NULL)
+			return &st->scratch;
+		p->in_file = 1;
+		return p;
+	}
+	if (!st->keep_all && !name_listed(name, st->keep, st->keep_count))
 		return &st->scratch;
-	p = (struct profile *)config_find(st->cfg, sec->name);
+	p = (struct profile *)config_find(st->cfg, name);
 	if (p == NULL)
-		p = config_profile_add(st->cfg, sec->name, st->err);
+		p = config_profile_add(st->cfg, name, st->err);
 	if (p != NULL)
 		p->in_file = 1;
 	return p;
@@ -995,7 +1115,7 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	unsigned long long bit;
 
 	if (*section == '\0') {
-		snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
+		format_where(where, sizeof(where), st->path, st->lineno);
 		error_set(st->err, KB_EXIT_CONFIG,
 			  "%s: \"%s\" is outside any section — put it under [profile NAME]", where,
 			  name);
@@ -1011,7 +1131,8 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 		return 0;
 	if (p == &st->scratch && st->skip_others)
 		return 1;
-	snprintf(where, sizeof(where), "%s:%d", st->path, st->lineno);
+	st->scratch_used |= p == &st->scratch;
+	format_where(where, sizeof(where), st->path, st->lineno);
 	rule = key_rule_find(name);
 	if (rule == NULL) {
 		const char *nearest = nearest_key(name);
@@ -1035,21 +1156,22 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	if (sec->seen & bit) {
 		error_set(st->err, KB_EXIT_CONFIG,
 			  "%s: %s is given twice for profile %s — keep one", where, name,
-			  sec->name);
+			  section_name(st, sec));
 		return 0;
 	}
 	sec->seen |= bit;
 	p->set_keys |= bit;
 	if (rule->type == KEY_INHERIT) {
-		free(sec->inherit);
-		sec->inherit = strdup(value);
-		sec->inherit_line = st->lineno;
-		if (sec->inherit == NULL) {
+		int added;
+		size_t at = name_set_add(&st->inherit_names, value, &added);
+		if (at == NAME_INDEX_NONE) {
 			out_of_memory(st->err);
 			return 0;
 		}
+		sec->inherit = (uint32_t)at + 1;
+		sec->inherit_line = st->lineno;
 	} else if (rule->cls == KEY_IDENTITY && sec->identity_line == 0) {
-		sec->identity_key = rule->name;
+		sec->identity_key = (unsigned char)(rule - key_rules);
 		sec->identity_line = st->lineno;
 	}
 	return profile_set(p, rule, value, where, st->err) == 0;
@@ -1070,17 +1192,55 @@ ini_on_key(void *user, const char *section, const char *name, const char *value)
 	return ok;
 }
 
-/* fgets over the in-memory text, counting lines, so errors can name them. */
+/* Moves what is left of the window to its start and reads the file on behind it, so that
+ * the next line is whole in it (or the file ends). 0, or -1 with err set. */
+static int
+window_refill(struct parse_state *st)
+{
+	size_t kept = (size_t)(st->end - st->pos);
+	ssize_t n;
+
+	if (st->fd < 0 || st->file_done)
+		return 0;
+	memmove(st->chunk, st->pos, kept);
+	st->pos = st->chunk;
+	st->end = st->chunk + kept;
+	n = safefile_read_up_to(st->fd, st->chunk + kept, CONFIG_CHUNK - kept);
+	if (n < 0)
+		return error_set(st->err, KB_EXIT_CONFIG,
+				 "cannot read config file %s: %s — check the file", st->path,
+				 strerror(errno));
+	st->file_done = (size_t)n < CONFIG_CHUNK - kept;
+	st->file_read += (size_t)n;
+	if (st->file_read > st->file_size)
+		return error_set(st->err, KB_EXIT_CONFIG,
+				 "config file %s changed while being read — try again", st->path);
+	if (memchr(st->end, '\0', (size_t)n) != NULL)
+		return error_set(st->err, KB_EXIT_CONFIG,
+				 "config file %s contains a NUL byte — save it as text", st->path);
+	st->end += n;
+	*(char *)st->end = '\0'; /* the window holds one byte more: the scans below stop here */
+	return 0;
+}
+
+/* fgets over the text, counting lines, so errors can name them. */
 static char *
 text_reader(char *str, int num, void *stream)
 {
 	struct parse_state *st = stream;
 	size_t line_len, take;
+	const char *newline;
 	char first;
 
-	if (*st->pos == '\0')
+	newline = memchr(st->pos, '\n', (size_t)(st->end - st->pos));
+	if (newline == NULL && window_refill(st) != 0) {
+		st->error_line = st->lineno + 1;
 		return NULL;
-	line_len = strcspn(st->pos, "\n");
+	}
+	if (st->pos == st->end)
+		return NULL;
+	newline = memchr(st->pos, '\n', (size_t)(st->end - st->pos));
+	line_len = newline != NULL ? (size_t)(newline - st->pos) : (size_t)(st->end - st->pos);
 	st->lineno++;
 	/* As inih sees it: an indented line continues the section's last key; after a
 	 * section header, with no key yet, it is a key line of its own. */
@@ -1111,7 +1271,7 @@ text_reader(char *str, int num, void *stream)
 	memcpy(str, st->pos, take);
 	str[take] = '\n';
 	str[take + 1] = '\0';
-	st->pos += line_len + (st->pos[line_len] == '\n');
+	st->pos += line_len + (newline != NULL);
 	return str;
 }
 
@@ -1122,7 +1282,7 @@ keep_other_names(struct config *cfg, const struct parse_state *st)
 	size_t i, len = 0, used = 0;
 
 	for (i = 0; i < st->section_count; i++)
-		len += strlen(st->sections[i].name) + 2;
+		len += strlen(section_name(st, &st->sections[i])) + 2;
 	if (len == 0)
 		return 0;
 	cfg->other_names = malloc(len + 1);
@@ -1130,10 +1290,10 @@ keep_other_names(struct config *cfg, const struct parse_state *st)
 		return -1;
 	cfg->other_names[0] = '\0';
 	for (i = 0; i < st->section_count; i++) {
-		if (config_find(cfg, st->sections[i].name) != NULL)
+		const char *name = section_name(st, &st->sections[i]);
+		if (config_find(cfg, name) != NULL)
 			continue; /* kept, or built in */
-		used += (size_t)sprintf(cfg->other_names + used, "%s%s", used ? ", " : "",
-					st->sections[i].name);
+		used += (size_t)sprintf(cfg->other_names + used, "%s%s", used ? ", " : "", name);
 	}
 	return 0;
 }
@@ -1142,7 +1302,7 @@ keep_other_names(struct config *cfg, const struct parse_state *st)
 static const struct section *
 section_named(const struct parse_state *st, const char *name)
 {
-	size_t i = name_index_find(&st->section_by_name, name, section_name_at, st->sections);
+	size_t i = name != NULL ? name_set_find(&st->section_names, name) : NAME_INDEX_NONE;
 
 	return i == NAME_INDEX_NONE ? NULL : &st->sections[i];
 }
@@ -1158,18 +1318,20 @@ describe_loop(const struct parse_state *st, const struct section *sec, char *out
 
 	out[0] = '\0';
 	do {
-		n = snprintf(out + used, size - used, "%s%s", used ? " → " : "", at->name);
+		n = snprintf(out + used, size - used, "%s%s", used ? " → " : "",
+			     section_name(st, at));
 		if (n < 0 || (size_t)n >= size - used)
 			break;
 		used += (size_t)n;
-		at = section_named(st, at->inherit);
+		at = section_named(st, section_inherit(st, at));
 		steps++;
 	} while (at != sec && steps <= st->section_count);
-	if (at == sec && snprintf(out + used, size - used, " → %s", sec->name) < (int)(size - used))
+	if (at == sec &&
+	    snprintf(out + used, size - used, " → %s", section_name(st, sec)) < (int)(size - used))
 		return;
-	for (steps = 1, at = section_named(st, sec->inherit); at != sec; steps++)
-		at = section_named(st, at->inherit);
-	snprintf(out, size, "a loop of %zu profiles through %s", steps, sec->name);
+	for (steps = 1, at = section_named(st, section_inherit(st, sec)); at != sec; steps++)
+		at = section_named(st, section_inherit(st, at));
+	snprintf(out, size, "a loop of %zu profiles through %s", steps, section_name(st, sec));
 }
 
 /* Whether sec's inherit chain comes back to sec. */
@@ -1180,7 +1342,8 @@ inherit_loops(const struct parse_state *st, const struct section *sec)
 	size_t steps;
 
 	for (steps = 0; steps <= st->section_count; steps++) {
-		at = at->inherit != NULL ? section_named(st, at->inherit) : NULL;
+		at = section_inherit(st, at) != 0 ? section_named(st, section_inherit(st, at))
+						  : NULL;
 		if (at == NULL)
 			return 0;
 		if (at == sec)
@@ -1195,34 +1358,36 @@ check_inherit_line(const struct parse_state *st, const struct section *sec, stru
 {
 	char where[WHERE_MAX], loop[1024];
 
-	snprintf(where, sizeof(where), "%s:%d", st->path, sec->inherit_line);
-	if (strcmp(sec->name, "aspose") == 0)
+	format_where(where, sizeof(where), st->path, sec->inherit_line);
+	if (strcmp(section_name(st, sec), "aspose") == 0)
 		error_set(err, KB_EXIT_CONFIG,
 			  "%s: the built-in profile aspose cannot inherit another — give this "
 			  "section a name of its own",
 			  where);
-	else if (strcmp(sec->inherit, sec->name) == 0)
+	else if (strcmp(section_inherit(st, sec), section_name(st, sec)) == 0)
 		error_set(err, KB_EXIT_CONFIG,
 			  "%s: profile %s inherits itself — inherit names the profile whose client "
 			  "this one uses",
-			  where, sec->name);
-	else if (strcmp(sec->inherit, ENV_PROFILE_NAME) == 0)
+			  where, section_name(st, sec));
+	else if (strcmp(section_inherit(st, sec), ENV_PROFILE_NAME) == 0)
 		error_set(err, KB_EXIT_CONFIG,
 			  "%s: profile %s cannot inherit env: the env profile is what the "
 			  "KEYBEARER_* variables describe, where they are set — inherit a [profile "
 			  "NAME] of this file (its secret may be env:KEYBEARER_CLIENT_SECRET)",
-			  where, sec->name);
-	else if (section_named(st, sec->inherit) == NULL && strcmp(sec->inherit, "aspose") != 0)
+			  where, section_name(st, sec));
+	else if (section_named(st, section_inherit(st, sec)) == NULL &&
+		 strcmp(section_inherit(st, sec), "aspose") != 0)
 		error_set(err, KB_EXIT_CONFIG,
 			  "%s: profile %s inherits %s, but there is no profile %s — add [profile "
 			  "%s] with the client's token_url, client_id and secret, or fix the name",
-			  where, sec->name, sec->inherit, sec->inherit, sec->inherit);
+			  where, section_name(st, sec), section_inherit(st, sec),
+			  section_inherit(st, sec), section_inherit(st, sec));
 	else if (inherit_loops(st, sec)) {
 		describe_loop(st, sec, loop, sizeof(loop));
 		error_set(err, KB_EXIT_CONFIG,
 			  "%s: inherit = %s makes a loop (%s) — a chain of inherit lines must end "
 			  "at a profile that inherits none",
-			  where, sec->inherit, loop);
+			  where, section_inherit(st, sec), loop);
 	} else
 		return 0;
 	return sec->inherit_line;
@@ -1240,7 +1405,7 @@ check_inheritance(const struct parse_state *st, struct error *err)
 
 	for (i = 0; i < st->section_count; i++) {
 		const struct section *sec = &st->sections[i];
-		if (sec->inherit == NULL)
+		if (section_inherit(st, sec) == 0)
 			continue;
 		memset(&candidate, 0, sizeof(candidate));
 		line = check_inherit_line(st, sec, &candidate);
@@ -1251,11 +1416,12 @@ check_inheritance(const struct parse_state *st, struct error *err)
 		if (sec->identity_line == 0 || (first != 0 && sec->identity_line > first))
 			continue;
 		memset(&candidate, 0, sizeof(candidate));
-		snprintf(where, sizeof(where), "%s:%d", st->path, sec->identity_line);
+		format_where(where, sizeof(where), st->path, sec->identity_line);
 		error_set(&candidate, KB_EXIT_CONFIG,
 			  "%s: %s comes from profile %s (inherit = %s) — remove it here or drop "
 			  "inherit",
-			  where, sec->identity_key, sec->inherit, sec->inherit);
+			  where, key_rules[sec->identity_key].name, section_inherit(st, sec),
+			  section_inherit(st, sec));
 		*err = candidate;
 		first = sec->identity_line;
 	}
@@ -1411,29 +1577,49 @@ config_refuse_inheriting(const struct profile *p, const char *command, const cha
 static void
 free_sections(struct parse_state *st)
 {
-	size_t i;
-
 	profile_free(&st->scratch);
-	for (i = 0; i < st->section_count; i++) {
-		free(st->sections[i].name);
-		free(st->sections[i].inherit);
-	}
 	free(st->sections);
 	st->sections = NULL;
-	st->section_count = 0;
-	name_index_free(&st->section_by_name);
+	st->section_count = st->section_cap = 0;
+	st->current = NULL;
+	name_set_free(&st->section_names);
+	name_set_free(&st->inherit_names);
+}
+
+/* To the start of the text, for one more pass. 0, or -1 with err set. */
+static int
+rewind_text(struct parse_state *st)
+{
+	st->lineno = 0;
+	st->key_in_section = 0;
+	if (st->fd < 0) {
+		st->pos = st->text;
+		st->end = st->text + strlen(st->text);
+		return 0;
+	}
+	if (lseek(st->fd, 0, SEEK_SET) != 0)
+		return error_set(st->err, KB_EXIT_CONFIG,
+				 "cannot read config file %s: %s — check the file", st->path,
+				 strerror(errno));
+	st->pos = st->end = st->chunk;
+	st->file_read = 0;
+	st->file_done = 0;
+	return 0;
 }
 
 /* One pass of inih over the text, keeping what st says; the first error in err. */
 static int
-parse_text(struct parse_state *st, const char *text)
+parse_text(struct parse_state *st)
 {
 	struct error *err = st->err;
 	int line;
 
-	st->pos = text;
-	st->lineno = 0;
+	if (rewind_text(st) != 0)
+		return -1;
+	profile_defaults(&st->scratch);
 	line = ini_parse_stream(text_reader, st, ini_on_key, st);
+	if (err->code == KB_EXIT_OK && section_leave(st) != 0 && err->code == KB_EXIT_OK)
+		out_of_memory(err);
 	/* inih returns the first line it took as an error, ours included: an earlier one is a
 	 * line it could not parse at all. */
 	if (line > 0 && (err->code == KB_EXIT_OK || line < st->error_line)) {
@@ -1450,36 +1636,90 @@ parse_text(struct parse_state *st, const char *text)
 	return 0;
 }
 
-/* A filtered load read only its profile: the bases of its inherit chain are read in a
- * second pass (only where there is a chain, so a plain profile's get costs what it did). */
+/* A filtered load read only the profiles it keeps: the bases of their inherit chains are read
+ * in a second pass (only where there is a chain, so a plain profile's get costs what it
+ * did). */
 static int
-load_bases(const struct parse_state *first, const char *text)
+load_bases(struct parse_state *first)
 {
 	struct parse_state st = {
 		.cfg = first->cfg,
 		.path = first->path,
 		.err = first->err,
+		.text = first->text,
+		.fd = first->fd,
+		.chunk = first->chunk,
+		.file_size = first->file_size,
+		.skip_others = 1,
 	};
-	const struct section *at = section_named(first, first->keep[0]);
+	struct config *cfg = first->cfg;
 	const char **chain;
-	size_t count = 0;
+	size_t count = 0, i;
 	int rc;
 
-	if (at == NULL || at->inherit == NULL)
-		return 0;
 	chain = malloc(first->section_count * sizeof(*chain) + sizeof(*chain));
 	if (chain == NULL)
 		return out_of_memory(first->err);
-	while (at != NULL && at->inherit != NULL && count <= first->section_count) {
-		chain[count++] = at->inherit;
-		at = section_named(first, at->inherit);
+	for (i = 0; i < cfg->count; i++) {
+		const struct section *at;
+		if (!cfg->profiles[i].in_file)
+			continue;
+		at = section_named(first, cfg->profiles[i].name);
+		/* check_inheritance has refused loops: every chain ends */
+		while (at != NULL && at->inherit != 0 && count < first->section_count) {
+			const char *base = section_inherit(first, at);
+			const struct profile *kept = config_find(cfg, base);
+			/* read whole in the first pass; the built-in aspose is not */
+			if ((kept != NULL && kept->in_file) || name_listed(base, chain, count))
+				break;
+			chain[count++] = base;
+			at = section_named(first, base);
+		}
 	}
-	st.keep = chain;
-	st.keep_count = count;
-	st.skip_others = 1;
-	rc = parse_text(&st, text);
-	free_sections(&st);
+	rc = 0;
+	if (count > 0) {
+		st.keep = chain;
+		st.keep_count = count;
+		rc = parse_text(&st);
+		free_sections(&st);
+	}
 	free(chain);
+	return rc;
+}
+
+/* The file's profiles st keeps, inheritance resolved; st says where the text is. */
+static int
+load_profiles(struct config *cfg, struct parse_state *st, const char *only)
+{
+	struct error *err = st->err;
+	int rc;
+
+	if (cfg->count == 0 && config_add_builtin_profiles(cfg, err) != 0)
+		return -1;
+	rc = parse_text(st);
+	if (rc == 0)
+		rc = check_inheritance(st, err);
+	if (rc == 0 && st->revisited_claim) {
+		/* A profile whose claim came in a later section of its name lost the keys of
+		 * the first: rare enough to read the file once more, keeping all. */
+		char *path = cfg->path;
+		cfg->path = NULL;
+		config_free(cfg);
+		cfg->path = path;
+		free_sections(st);
+		st->want = NULL;
+		st->keep_all = 1;
+		st->revisited_claim = 0;
+		return load_profiles(cfg, st, NULL);
+	}
+	if (rc == 0 && !st->keep_all)
+		rc = load_bases(st);
+	if (rc == 0)
+		rc = resolve_inheritance(cfg, err);
+	if (rc == 0 && only != NULL && keep_other_names(cfg, st) != 0)
+		rc = out_of_memory(err);
+	cfg->partial = rc == 0 && !st->keep_all;
+	free_sections(st);
 	return rc;
 }
 
@@ -1491,25 +1731,14 @@ config_load_text(struct config *cfg, const char *path, const char *text, const c
 		.cfg = cfg,
 		.path = path,
 		.err = err,
+		.text = text,
+		.fd = -1,
 		.keep_all = only == NULL,
 		.keep = &only,
 		.keep_count = only != NULL,
 	};
-	int rc;
 
-	if (cfg->count == 0 && config_add_builtin_profiles(cfg, err) != 0)
-		return -1;
-	rc = parse_text(&st, text);
-	if (rc == 0)
-		rc = check_inheritance(&st, err);
-	if (rc == 0 && only != NULL)
-		rc = load_bases(&st, text);
-	if (rc == 0)
-		rc = resolve_inheritance(cfg, err);
-	if (rc == 0 && only != NULL && keep_other_names(cfg, &st) != 0)
-		rc = out_of_memory(err);
-	free_sections(&st);
-	return rc;
+	return load_profiles(cfg, &st, only);
 }
 
 const char *
@@ -1630,7 +1859,7 @@ out:
 }
 
 static int
-load(struct config *cfg, const char *only, struct error *err)
+load(struct config *cfg, const char *only, const struct url *want, struct error *err)
 {
 	/* A writable config could redirect the secret to another endpoint: refuse one that
 	 * others can change. Symbolic links are fine: dotfile managers use them. */
@@ -1644,8 +1873,17 @@ load(struct config *cfg, const char *only, struct error *err)
 		.check_parents = 1,
 	};
 	const char *explicit_path = getenv("KEYBEARER_CONFIG");
-	char *path, *text = NULL;
-	size_t len;
+	struct parse_state st = {
+		.cfg = cfg,
+		.err = err,
+		.fd = -1,
+		.keep_all = only == NULL && want == NULL,
+		.keep = &only,
+		.keep_count = only != NULL,
+		.want = want,
+	};
+	struct stat file;
+	char *path;
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -1653,7 +1891,7 @@ load(struct config *cfg, const char *only, struct error *err)
 		goto fail;
 	path = default_config_path();
 	if (path != NULL) {
-		rc = safefile_read(AT_FDCWD, path, &rules, &text, &len, err);
+		rc = safefile_open(AT_FDCWD, path, &rules, &st.fd, &file, err);
 		if (rc < 0) {
 			free(path);
 			goto fail;
@@ -1668,24 +1906,30 @@ load(struct config *cfg, const char *only, struct error *err)
 		}
 		if (rc == 0) {
 			cfg->path = path;
-			if (memchr(text, '\0', len) != NULL) {
-				error_set(err, KB_EXIT_CONFIG,
-					  "config file %s contains a NUL byte — save it as text",
-					  path);
+			st.path = path;
+			st.file_size = (size_t)file.st_size;
+			st.chunk = malloc(CONFIG_CHUNK + 1);
+			if (st.chunk == NULL) {
+				out_of_memory(err);
 				goto fail;
 			}
-			if (config_load_text(cfg, path, text, only, err) != 0)
+			if (load_profiles(cfg, &st, only) != 0)
 				goto fail;
+			free(st.chunk);
+			st.chunk = NULL;
+			close(st.fd);
+			st.fd = -1;
 		} else {
 			free(path);
 		}
 	}
 	if (config_add_env_profile(cfg, err) != 0 || config_apply_default_urls(cfg, err) != 0)
 		goto fail;
-	free(text);
 	return 0;
 fail:
-	free(text);
+	free(st.chunk);
+	if (st.fd >= 0)
+		close(st.fd);
 	config_free(cfg);
 	return -1;
 }
@@ -1699,7 +1943,18 @@ config_endpoint_identity(const struct profile *p)
 int
 config_load(struct config *cfg, struct error *err)
 {
-	return load(cfg, NULL, err);
+	return load(cfg, NULL, NULL, err);
+}
+
+int
+config_load_for_url(struct config *cfg, const char *url, struct error *err)
+{
+	struct url want;
+
+	/* a URL no profile could claim is told why by the full load's rules */
+	if (url_parse(url, &want) != 0)
+		return load(cfg, NULL, NULL, err);
+	return load(cfg, NULL, &want, err);
 }
 
 int
@@ -1709,7 +1964,7 @@ config_load_selected(struct config *cfg, const char *flag_name, struct error *er
 
 	if (name == NULL || *name == '\0')
 		name = getenv("KEYBEARER_PROFILE");
-	return load(cfg, name != NULL && *name != '\0' ? name : NULL, err);
+	return load(cfg, name != NULL && *name != '\0' ? name : NULL, NULL, err);
 }
 
 /* key-based client authentication: the keys of one method given to another would be

@@ -125,6 +125,10 @@ struct config {
 	size_t count, capacity;
 	struct name_index by_name; /* of profiles[]: config_find costs the same at any count */
 	char *other_names;	   /* "a, b": profiles of the file config_load_selected dropped */
+	/* not every profile of the file is here: config_load_selected, config_load_for_url */
+	int partial;
+	/* the env:NAME variables of the profiles a filtered load dropped: secret all the same */
+	struct name_set dropped_variables;
 };
 
 /* The config file config_load reads: $KEYBEARER_CONFIG, else
@@ -149,6 +153,12 @@ const char *config_endpoint_identity(const struct profile *p);
  * variables, matching URLs or listing profiles). */
 int config_load_selected(struct config *cfg, const char *flag_name, struct error *err);
 
+/* config_load keeping only the profiles that may claim a URL of url's origin (and those they
+ * inherit from, and the built-in and env profiles): what config_match_url,
+ * config_match_url_also and config_claim_on_origin answer is as with config_load, and a
+ * git get costs the same with ten thousand profiles as with ten. Not for config_select;
+ * config_explain_unclaimed reads the whole file again. */
+int config_load_for_url(struct config *cfg, const char *url, struct error *err);
 /* Parses INI text as if it came from path, keeping only the profile named only (NULL: all);
  * for tests and for config_load. */
 int config_load_text(struct config *cfg, const char *path, const char *text, const char *only,

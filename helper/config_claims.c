@@ -45,6 +45,22 @@ same_origin(const struct url *want, const struct url *prefix)
 	       want->port == prefix->port;
 }
 
+int
+config_profile_may_claim(const struct profile *p, const struct url *want)
+{
+	const char *endpoint = config_endpoint_identity(p);
+	struct url entry;
+	size_t i;
+
+	for (i = 0; i < p->url_count; i++) {
+		if (url_parse(p->urls[i], &entry) == 0 && same_origin(want, &entry))
+			return 1;
+	}
+	/* without urls it claims its endpoint's origin (config_apply_default_urls) */
+	return p->url_count == 0 && p->inherit == NULL && endpoint != NULL &&
+	       url_parse(endpoint, &entry) == 0 && same_origin(want, &entry);
+}
+
 /* The length of p's longest urls prefix of want, or -1 when none matches; *entry is then
  * the index of that urls entry. */
 static long
@@ -392,6 +408,18 @@ config_explain_unclaimed(const struct config *cfg, const struct profile *chosen,
 	char entry[EXPLAIN_ENTRY_MAX + 1], quoted[QUOTE_MAX + 4];
 	struct url want;
 
+	if (cfg->partial) {
+		/* the claims elsewhere, or every profile, are told: of the whole file */
+		struct config whole;
+		struct error ignored = { 0 };
+		if (config_load(&whole, &ignored) == 0) {
+			config_explain_unclaimed(
+				&whole, chosen != NULL ? config_find(&whole, chosen->name) : NULL,
+				url, as_given, out, size);
+			config_free(&whole);
+			return;
+		}
+	}
 	out[0] = '\0';
 	if (chosen != NULL)
 		text_add(&t, "profile %s does not claim %s", chosen->name, quote(url, quoted));

@@ -33,6 +33,25 @@ unset_unless_read(const struct profile *keep, const char *name)
 		unsetenv(name);
 }
 
+/* Whether name (len bytes, not terminated) is a variable of a profile the load dropped. */
+static int
+dropped_variable(const struct config *cfg, const char *name, size_t len)
+{
+	char copy[256];
+
+	if (len >= sizeof(copy)) {
+		size_t i;
+		for (i = 0; i < cfg->dropped_variables.count; i++) {
+			if (same_name(name_set_at(&cfg->dropped_variables, i), name, len))
+				return 1;
+		}
+		return 0;
+	}
+	memcpy(copy, name, len);
+	copy[len] = '\0';
+	return name_set_find(&cfg->dropped_variables, copy) != NAME_INDEX_NONE;
+}
+
 int
 config_is_secret_variable(const struct config *cfg, const char *name, size_t len)
 {
@@ -43,6 +62,8 @@ config_is_secret_variable(const struct config *cfg, const char *name, size_t len
 	/* federated assertions and token exchange: the runner's key to its ID tokens */
 	if (len == strlen(GITHUB_REQUEST_TOKEN_VARIABLE) &&
 	    strncmp(name, GITHUB_REQUEST_TOKEN_VARIABLE, len) == 0)
+		return 1;
+	if (cfg->dropped_variables.count > 0 && dropped_variable(cfg, name, len))
 		return 1;
 	for (i = 0; i < cfg->count; i++) {
 		const struct profile *p = &cfg->profiles[i];
@@ -102,6 +123,8 @@ config_scrub_secret_variables(const struct config *cfg, const struct profile *ke
 
 	unset_unless_read(keep, ENV_SECRET_VARIABLE);
 	unset_unless_read(keep, GITHUB_REQUEST_TOKEN_VARIABLE);
+	for (i = 0; i < cfg->dropped_variables.count; i++)
+		unset_unless_read(keep, name_set_at(&cfg->dropped_variables, i));
 	for (i = 0; i < cfg->count; i++) {
 		const struct profile *p = &cfg->profiles[i];
 		if (p->secret_kind == SECRET_ENV)

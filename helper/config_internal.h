@@ -5,6 +5,7 @@
 #define KEYBEARER_CONFIG_INTERNAL_H
 
 #include "config.h"
+#include "url.h"
 
 #define ENV_PROFILE_NAME    "env"
 #define ENV_SECRET_VARIABLE "KEYBEARER_CLIENT_SECRET"
@@ -22,6 +23,9 @@ int config_add_env_profile(struct config *cfg, struct error *err);
 
 /* config_claims.c: a profile without urls claims its token endpoint's origin. */
 int config_apply_default_urls(struct config *cfg, struct error *err);
+/* Whether p may claim a URL of want's origin: an urls entry on it, or, with no urls and no
+ * inherit, its endpoint's origin. What a URL-filtered load keeps. */
+int config_profile_may_claim(const struct profile *p, const struct url *want);
 /* The one profile of the file, or NULL. */
 const struct profile *config_only_file_profile(const struct config *cfg);
 

@@ -33,4 +33,23 @@ size_t name_index_find(const struct name_index *ix, const char *name, name_index
 
 void name_index_free(struct name_index *ix);
 
+/* A set of names kept in one block of text, each at a position (0, 1, ... in the order
+ * added): ten thousand profile names cost their bytes, not ten thousand allocations. */
+struct name_set {
+	char *text;
+	size_t text_len, text_cap;
+	uint32_t *offsets; /* of each name in text, by position */
+	size_t count, offsets_cap;
+	struct name_index index;
+};
+
+/* The position of name: the one it had, or a new one (*added set). NAME_INDEX_NONE when
+ * out of memory (the set is then as before). */
+size_t name_set_add(struct name_set *set, const char *name, int *added);
+/* The position of name, or NAME_INDEX_NONE. */
+size_t name_set_find(const struct name_set *set, const char *name);
+/* The name at position; valid until the next name_set_add. */
+const char *name_set_at(const struct name_set *set, size_t position);
+void name_set_free(struct name_set *set);
+
 #endif

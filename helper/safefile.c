@@ -167,19 +167,14 @@ unreadable:
 }
 
 int
-safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, char **out,
-	      size_t *out_len, struct error *err)
+safefile_open(int dirfd, const char *path, const struct safefile_rules *rules, int *out_fd,
+	      struct stat *st, struct error *err)
 {
 	/* O_NONBLOCK: a FIFO in the file's place must not hang us before the type check. */
 	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
 		    (rules->refuse_symlink ? O_NOFOLLOW : 0);
-	struct stat st;
-	char *buf = NULL;
-	size_t cap, len = 0;
-	ssize_t n;
-	int fd, rc = -1;
+	int fd = openat(dirfd, path, flags);
 
-	fd = openat(dirfd, path, flags);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 1;
@@ -193,11 +188,30 @@ safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, c
 				 "its permissions",
 				 rules->what, path, strerror(errno));
 	}
-	if (safefile_check(fd, path, rules, &st, err) != 0)
-		goto out;
-	if (rules->check_parents && dirfd == AT_FDCWD &&
-	    safefile_check_parents(path, rules, err) != 0)
-		goto out;
+	if (safefile_check(fd, path, rules, st, err) != 0 ||
+	    (rules->check_parents && dirfd == AT_FDCWD &&
+	     safefile_check_parents(path, rules, err) != 0)) {
+		close(fd);
+		return -1;
+	}
+	*out_fd = fd;
+	return 0;
+}
+
+int
+safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, char **out,
+	      size_t *out_len, struct error *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	ssize_t n;
+	int fd, rc;
+
+	rc = safefile_open(dirfd, path, rules, &fd, &st, err);
+	if (rc != 0)
+		return rc;
+	rc = -1;
 	/* One byte beyond the size seen by fstat tells a file that grew meanwhile. */
 	cap = (size_t)st.st_size + 1;
 	buf = malloc(cap + 1);

@@ -28,6 +28,11 @@ struct safefile_rules {
 int safefile_read(int dirfd, const char *path, const struct safefile_rules *rules, char **out,
 		  size_t *out_len, struct error *err);
 
+/* safefile_read's open and checks, for a file read in pieces: 0 with *fd open for reading
+ * and *st its status, 1 when the file does not exist (err untouched), -1 with err set. */
+int safefile_open(int dirfd, const char *path, const struct safefile_rules *rules, int *fd,
+		  struct stat *st, struct error *err);
+
 /* Checks an open descriptor against the rules, leaving its status in st; -1 with err set
  * when refused. */
 int safefile_check(int fd, const char *path, const struct safefile_rules *rules, struct stat *st,

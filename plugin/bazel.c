@@ -70,7 +70,7 @@ plugin_bazel(int argc, char **argv, struct error *err)
 		return -1;
 	if (bazel_parse_request(input, len, &uri, err) != 0)
 		goto out;
-	if (config_load(&cfg, err) != 0)
+	if (config_load_for_url(&cfg, uri, err) != 0)
 		goto out;
 	found = plugin_token_for_url(&cfg, uri, NULL, &p, &rec, err);
 	if (found == 1) {

@@ -151,7 +151,7 @@ plugin_git(int argc, char **argv, struct error *err)
 		rc = 0; /* not ours to answer */
 		goto out;
 	}
-	if (config_load(&cfg, err) != 0)
+	if (config_load_for_url(&cfg, url, err) != 0)
 		goto out;
 	found = plugin_match_url(&cfg, url, NULL, &p, err);
 	if (found == 1 && req.path == NULL && strcmp(argv[1], "get") == 0)

@@ -97,7 +97,10 @@ plugin_kubectl(int argc, char **argv, struct error *err)
 	if (kubectl_parse_exec_info(getenv("KUBERNETES_EXEC_INFO"), &api_version, &server, err) !=
 	    0)
 		return -1;
-	if (config_load(&cfg, err) != 0)
+	/* only what answers: the profile named, else those that may claim the server */
+	if ((profile_flag != NULL ? config_load_selected(&cfg, profile_flag, err)
+	     : server != NULL	  ? config_load_for_url(&cfg, server, err)
+				  : config_load(&cfg, err)) != 0)
 		goto out;
 	/* With provideClusterInfo the server is known, and must be one the profile claims. */
 	found = server != NULL ? plugin_token_for_url(&cfg, server, profile_flag, &p, &rec, err)

@@ -58,7 +58,7 @@ plugin_terraform(int argc, char **argv, struct error *err)
 				 "\"%.*s%s\" is not a host name — Terraform "
 				 "passes one",
 				 PLUGIN_QUOTE(argv[2], 200));
-	if (config_load(&cfg, err) != 0)
+	if (config_load_for_url(&cfg, url, err) != 0)
 		goto out;
 	if (strcmp(argv[1], "forget") == 0) {
 		found = plugin_match_url(&cfg, url, NULL, &p, err);

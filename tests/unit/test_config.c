@@ -2054,6 +2054,190 @@ test_config_refuse_inheriting(void **state)
 	config_free(&cfg);
 }
 
+/* config_load_for_url keeps fewer profiles, never another answer: for each file and URL,
+ * config_match_url, config_match_url_also and config_claim_on_origin name the same profile
+ * (and entry) as after a full load, and the dropped profiles' env:NAME stay secret. */
+static const struct {
+	const char *name, *file, *url;
+} for_url_cases[] = {
+	{ "longest prefix wins",
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\nsecret = env:SA\n"
+	  "urls = https://api.example/\n"
+	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\nsecret = env:SB\n"
+	  "urls = https://api.example/v2/\n"
+	  "[profile c]\ntoken_url = https://id.example/t\nclient_id = c\nsecret = env:SC\n"
+	  "urls = https://other.example/\n",
+	  "https://api.example/v2/x" },
+	{ "a tie: the first in the file, and the other named",
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\nurls = "
+	  "https://api.example/\n"
+	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\nurls = "
+	  "https://api.example/\n",
+	  "https://api.example/x" },
+	{ "no urls: the token endpoint's origin",
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\n"
+	  "[profile b]\ntoken_url = https://api.example/t\nclient_id = b\n",
+	  "https://api.example/x" },
+	{ "the claim in a later section of the name",
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\n"
+	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\nurls = "
+	  "https://b.example/\n"
+	  "[profile a]\nurls = https://api.example/\nscope = s\n",
+	  "https://api.example/x" },
+	{ "a kept profile comes back in a later section",
+	  "[profile a]\nurls = https://api.example/\n"
+	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\n"
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\nscope = s\n",
+	  "https://api.example/x" },
+	{ "the claimer inherits a base defined after it",
+	  "[profile child]\ninherit = base\nurls = https://api.example/\nscope = s\n"
+	  "[profile other]\ntoken_url = https://id.example/t\nclient_id = o\n"
+	  "[profile base]\ntoken_url = https://id.example/t\nclient_id = b\nsecret = env:SB\n",
+	  "https://api.example/x" },
+	{ "a chain of two bases, one before, one after",
+	  "[profile root]\ntoken_url = https://id.example/t\nclient_id = r\nsecret = env:SR\n"
+	  "[profile child]\ninherit = middle\nurls = https://api.example/\n"
+	  "[profile middle]\ninherit = root\nurls = https://mid.example/\n",
+	  "https://api.example/x" },
+	{ "aspose's section changes the built-in",
+	  "[profile aspose]\nurls = https://api.aspose.cloud/v4.0/\nclient_id = x\n"
+	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\n",
+	  "https://api.aspose.cloud/v4.0/words" },
+	{ "nothing claims the URL's path, something its origin",
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\nurls = "
+	  "https://api.example/v1/\n",
+	  "https://api.example/v2/x" },
+	{ "no claim on the host at all",
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\nurls = "
+	  "https://api.example/\n",
+	  "https://elsewhere.example/" },
+	{ "default ports spelled and not",
+	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\n"
+	  "urls = https://api.example:443/\n",
+	  "https://api.example/x" },
+};
+
+static const char *
+name_or_dash(const struct profile *p)
+{
+	return p != NULL ? p->name : "-";
+}
+
+static void
+test_config_load_for_url_answers_as_full_load(void **state)
+{
+	static const char *const variables[] = { "SA", "SB", "SC", "SR", "NOT_SECRET" };
+	char path[4096];
+	size_t i, v;
+
+	(void)state;
+	for (i = 0; i < sizeof(for_url_cases) / sizeof(for_url_cases[0]); i++) {
+		struct config full, part;
+		struct error err;
+		const struct profile *a, *b;
+		const char *entry_a = NULL, *entry_b = NULL;
+
+		print_message("%s\n", for_url_cases[i].name);
+		assert_int_equal(load_file(for_url_cases[i].file, &full, &err, path, sizeof(path)),
+				 0);
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(config_load_for_url(&part, for_url_cases[i].url, &err), 0);
+		assert_true(part.partial || part.count == full.count); /* or read whole again */
+		assert_true(part.count <= full.count);
+		a = config_match_url(&full, for_url_cases[i].url);
+		b = config_match_url(&part, for_url_cases[i].url);
+		assert_string_equal(name_or_dash(b), name_or_dash(a));
+		if (a != NULL) {
+			char da[4096], db[4096];
+			describe_profile(a, da, sizeof(da));
+			describe_profile(b, db, sizeof(db));
+			assert_string_equal(db, da);
+			assert_string_equal(
+				name_or_dash(config_match_url_also(&part, for_url_cases[i].url, b)),
+				name_or_dash(
+					config_match_url_also(&full, for_url_cases[i].url, a)));
+		}
+		a = config_claim_on_origin(&full, for_url_cases[i].url, &entry_a);
+		b = config_claim_on_origin(&part, for_url_cases[i].url, &entry_b);
+		assert_string_equal(name_or_dash(b), name_or_dash(a));
+		if (a != NULL)
+			assert_string_equal(entry_b, entry_a);
+		for (v = 0; v < sizeof(variables) / sizeof(variables[0]); v++)
+			assert_int_equal(config_is_secret_variable(&part, variables[v],
+								   strlen(variables[v])),
+					 config_is_secret_variable(&full, variables[v],
+								   strlen(variables[v])));
+		/* why a URL got nothing is told from the whole file */
+		{
+			char why_full[1024], why_part[1024];
+			config_explain_unclaimed(&full, NULL, "https://nowhere.example/", NULL,
+						 why_full, sizeof(why_full));
+			config_explain_unclaimed(&part, NULL, "https://nowhere.example/", NULL,
+						 why_part, sizeof(why_part));
+			assert_string_equal(why_part, why_full);
+		}
+		config_free(&full);
+		config_free(&part);
+	}
+}
+
+/* A file is read in 64 KiB pieces: lines across the seams, the last profile of a file of
+ * thousands, and a NUL byte far into it (refused) all come out as from one buffer. */
+static void
+test_config_reads_file_in_pieces(void **state)
+{
+	size_t count = 4000, i, used = 0, cap = count * 160 + 1024;
+	char *text = malloc(cap), path[4096], name[64];
+	struct config cfg, whole;
+	struct error err;
+	const struct profile *p;
+
+	(void)state;
+	assert_non_null(text);
+	for (i = 0; i < count; i++)
+		used += (size_t)snprintf(text + used, cap - used,
+					 "[profile p%zu]\ntoken_url = https://id.example/t?%zu\n"
+					 "client_id = client-%zu\nsecret = env:S%zu\n"
+					 "urls = https://p%zu.example/\n\n",
+					 i, i, i, i, i);
+	assert_true(used > 4 * 64 * 1024);
+	write_file("config", text, used, 0600, path, sizeof(path));
+	setenv("KEYBEARER_CONFIG", path, 1);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load(&whole, &err), 0);
+	assert_int_equal(whole.count, count + 1); /* and aspose */
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load_selected(&cfg, "p3999", &err), 0);
+	p = config_find(&cfg, "p3999");
+	assert_non_null(p);
+	assert_string_equal(p->client_id, "client-3999");
+	assert_string_equal(p->token_url, "https://id.example/t?3999");
+	/* every dropped profile's env:NAME is still a secret variable */
+	assert_true(config_is_secret_variable(&cfg, "S17", 3));
+	assert_false(config_is_secret_variable(&cfg, "S4000", 5));
+	config_free(&cfg);
+	for (i = 0; i < count; i += 997) {
+		snprintf(name, sizeof(name), "https://p%zu.example/x", i);
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(config_load_for_url(&cfg, name, &err), 0);
+		assert_int_equal(cfg.count, 2); /* aspose and the claimer */
+		p = config_match_url(&cfg, name);
+		assert_non_null(p);
+		snprintf(name, sizeof(name), "p%zu", i);
+		assert_string_equal(p->name, name);
+		config_free(&cfg);
+	}
+	config_free(&whole);
+	/* a NUL byte in the third piece */
+	text[3 * 64 * 1024 + 10] = '\0';
+	write_file("config", text, used, 0600, path, sizeof(path));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load(&cfg, &err), -1);
+	assert_int_equal(err.code, KB_EXIT_CONFIG);
+	assert_non_null(strstr(err.message, "contains a NUL byte — save it as text"));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -2063,6 +2247,8 @@ main(void)
 		ENV_TEST(test_config_file_overrides_aspose),
 		ENV_TEST(test_config_error_table),
 		ENV_TEST(test_config_load_keeps_one_profile),
+		ENV_TEST(test_config_load_for_url_answers_as_full_load),
+		ENV_TEST(test_config_reads_file_in_pieces),
 		ENV_TEST(test_config_line_length_limit),
 		ENV_TEST(test_config_profile_name_length_limit),
 		ENV_TEST(test_config_reports_first_error_first),
