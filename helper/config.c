@@ -1,5 +1,6 @@
 #include "config.h"
 #include "config_internal.h"
+#include "config_index.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -118,6 +119,13 @@ struct section {
 	int identity_line;	    /* the line of the first identity key it sets */
 	unsigned char identity_key; /* that key's place in key_rules */
 	unsigned char dropped;	    /* keys of a visit went to scratch and were dropped */
+	unsigned char indexed;	    /* a visit of it is in the index being written */
+};
+
+/* A string that grows, for what the index says of a visit. */
+struct words {
+	char *text;
+	size_t len, cap;
 };
 
 struct parse_state {
@@ -153,6 +161,12 @@ struct parse_state {
 	int skip_others;	/* a second pass: the other sections were checked in the first */
 	struct profile scratch;
 	int scratch_used; /* the current visit's keys are in scratch */
+	/* The index written as the file is read (config_index.h): the visit being read, from
+	 * its header line on, and what it may claim and the variables it reads. */
+	struct config_index_writer *index;
+	long long visit_start;
+	struct section *visit_section;
+	struct words visit_claims, visit_variables;
 };
 
 static int valid_profile_name(const char *name);
@@ -1033,6 +1047,115 @@ out:
 	return 0;
 }
 
+static int
+words_add(struct words *w, const char *word)
+{
+	size_t len = strlen(word);
+
+	if (w->len + len + 2 > w->cap) {
+		size_t cap = (w->len + len + 2) * 2;
+		char *grown = realloc(w->text, cap);
+		if (grown == NULL)
+			return -1;
+		w->text = grown;
+		w->cap = cap;
+	}
+	w->text[w->len++] = ' ';
+	memcpy(w->text + w->len, word, len + 1);
+	w->len += len;
+	return 0;
+}
+
+static const char *
+words_text(const struct words *w)
+{
+	return w->len > 0 ? w->text : "";
+}
+
+/* The visit being read ends at offset (the next header, or the end of the file). */
+static void
+visit_end(struct parse_state *st, long long offset)
+{
+	struct section *sec = st->visit_section;
+
+	if (st->index != NULL && sec != NULL) {
+		config_index_writer_visit(
+			st->index, st->visit_start, (size_t)(offset - st->visit_start),
+			section_name(st, sec), !sec->indexed, section_inherit(st, sec),
+			words_text(&st->visit_claims), words_text(&st->visit_variables));
+		sec->indexed = 1;
+	}
+	st->visit_section = NULL;
+	st->visit_start = offset;
+	st->visit_claims.len = st->visit_variables.len = 0;
+}
+
+/* An urls entry's origin, or (endpoint) "d:" and the token endpoint's: the default claim
+ * of a profile that turns out to have no urls and no inherit. */
+static int
+add_claim(struct parse_state *st, const char *url, int endpoint)
+{
+	char origin[URL_HOST_MAX + 34];
+	struct url u;
+
+	if (url == NULL || url_parse(url, &u) != 0)
+		return 0;
+	strcpy(origin, endpoint ? "d:" : "");
+	config_index_origin(&u, origin + strlen(origin), sizeof(origin) - strlen(origin));
+	return words_add(&st->visit_claims, origin);
+}
+
+/* The end of the index's visits: the sections whose default claims hold. */
+static void
+index_default_claimers(struct parse_state *st)
+{
+	unsigned long long urls = key_bit(key_rule_find("urls"));
+	size_t i;
+
+	for (i = 0; st->index != NULL && i < st->section_count; i++) {
+		if (!(st->sections[i].seen & urls) && st->sections[i].inherit == 0)
+			config_index_writer_default_claimer(st->index,
+							    section_name(st, &st->sections[i]));
+	}
+}
+
+/* What the key just set in p tells the index: a claim, a variable that holds a secret.
+ * urls_before: p's url count before the line. */
+static int
+visit_note(struct parse_state *st, const struct profile *p, const struct key_rule *rule,
+	   size_t urls_before)
+{
+	const struct token_source *src;
+	size_t i;
+
+	if (st->index == NULL)
+		return 0;
+	switch (rule->type) {
+	case KEY_URL_LIST:
+		for (i = urls_before; i < p->url_count; i++) {
+			if (add_claim(st, p->urls[i], 0) != 0)
+				return -1;
+		}
+		return 0;
+	case KEY_ENDPOINT:
+		/* a profile without urls claims its endpoint's origin */
+		if (rule->offset == offsetof(struct profile, token_url))
+			return add_claim(st, p->token_url, 1);
+		if (rule->offset == offsetof(struct profile, issuer))
+			return add_claim(st, p->issuer, 1);
+		return 0;
+	case KEY_SECRET:
+		return p->secret_kind == SECRET_ENV ? words_add(&st->visit_variables, p->secret_arg)
+						    : 0;
+	case KEY_TOKEN_SOURCE:
+		src = (const struct token_source *)((const char *)p + rule->offset);
+		return src->kind == TOKEN_SOURCE_ENV ? words_add(&st->visit_variables, src->arg)
+						     : 0;
+	default:
+		return 0;
+	}
+}
+
 /* The section of a header check_section_header has accepted: the one of the same name
  * read before, else a new one. NULL when out of memory. */
 static struct section *
@@ -1113,6 +1236,7 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	struct section *sec;
 	struct profile *p;
 	unsigned long long bit;
+	size_t urls_before;
 
 	if (*section == '\0') {
 		format_where(where, sizeof(where), st->path, st->lineno);
@@ -1144,8 +1268,13 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 		return 0;
 	}
 	bit = key_bit(rule);
-	if ((sec->seen & bit) && st->continued && rule->type == KEY_URL_LIST)
-		return set_url_list(p, value, 1, where, st->err) == 0;
+	urls_before = p->url_count;
+	st->visit_section = sec;
+	if ((sec->seen & bit) && st->continued && rule->type == KEY_URL_LIST) {
+		if (set_url_list(p, value, 1, where, st->err) != 0)
+			return 0;
+		return visit_note(st, p, rule, urls_before) == 0 || out_of_memory(st->err) == 0;
+	}
 	if ((sec->seen & bit) && st->continued) {
 		error_set(st->err, KB_EXIT_CONFIG,
 			  "%s: an indented line continues %s, which takes one value — write it on "
@@ -1174,7 +1303,9 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 		sec->identity_key = (unsigned char)(rule - key_rules);
 		sec->identity_line = st->lineno;
 	}
-	return profile_set(p, rule, value, where, st->err) == 0;
+	if (profile_set(p, rule, value, where, st->err) != 0)
+		return 0;
+	return visit_note(st, p, rule, urls_before) == 0 || out_of_memory(st->err) == 0;
 }
 
 /* inih calls this for every key; returning 0 marks the line as an error. */
@@ -1223,6 +1354,15 @@ window_refill(struct parse_state *st)
 	return 0;
 }
 
+/* The offset in the file (or text) of the next unread byte. */
+static long long
+text_offset(const struct parse_state *st)
+{
+	if (st->fd < 0)
+		return (long long)(st->pos - st->text);
+	return (long long)st->file_read - (long long)(st->end - st->pos);
+}
+
 /* fgets over the text, counting lines, so errors can name them. */
 static char *
 text_reader(char *str, int num, void *stream)
@@ -1237,8 +1377,10 @@ text_reader(char *str, int num, void *stream)
 		st->error_line = st->lineno + 1;
 		return NULL;
 	}
-	if (st->pos == st->end)
+	if (st->pos == st->end) {
+		visit_end(st, text_offset(st));
 		return NULL;
+	}
 	newline = memchr(st->pos, '\n', (size_t)(st->end - st->pos));
 	line_len = newline != NULL ? (size_t)(newline - st->pos) : (size_t)(st->end - st->pos);
 	st->lineno++;
@@ -1248,10 +1390,12 @@ text_reader(char *str, int num, void *stream)
 			st->pos[strspn(st->pos, " \t\r")] != '\n' &&
 			st->pos[strspn(st->pos, " \t\r")] != '\0' && st->key_in_section;
 	first = st->pos[strspn(st->pos, " \t")];
-	if (first == '[')
+	if (first == '[') {
 		st->key_in_section = 0;
-	else if (!st->continued && first != ';' && first != '#' && first != '\n' && first != '\r' &&
-		 first != '\0')
+		if (!st->continued) /* inih reads an indented [ after a key as more of its value */
+			visit_end(st, text_offset(st));
+	} else if (!st->continued && first != ';' && first != '#' && first != '\n' &&
+		   first != '\r' && first != '\0')
 		st->key_in_section = 1;
 	take = line_len;
 	if (st->err->code == KB_EXIT_OK) {
@@ -1584,6 +1728,10 @@ free_sections(struct parse_state *st)
 	st->current = NULL;
 	name_set_free(&st->section_names);
 	name_set_free(&st->inherit_names);
+	free(st->visit_claims.text);
+	free(st->visit_variables.text);
+	memset(&st->visit_claims, 0, sizeof(st->visit_claims));
+	memset(&st->visit_variables, 0, sizeof(st->visit_variables));
 }
 
 /* To the start of the text, for one more pass. 0, or -1 with err set. */
@@ -1620,6 +1768,8 @@ parse_text(struct parse_state *st)
 	line = ini_parse_stream(text_reader, st, ini_on_key, st);
 	if (err->code == KB_EXIT_OK && section_leave(st) != 0 && err->code == KB_EXIT_OK)
 		out_of_memory(err);
+	if (err->code == KB_EXIT_OK && line == 0)
+		index_default_claimers(st);
 	/* inih returns the first line it took as an error, ours included: an earlier one is a
 	 * line it could not parse at all. */
 	if (line > 0 && (err->code == KB_EXIT_OK || line < st->error_line)) {
@@ -1710,6 +1860,7 @@ load_profiles(struct config *cfg, struct parse_state *st, const char *only)
 		st->want = NULL;
 		st->keep_all = 1;
 		st->revisited_claim = 0;
+		st->index = NULL; /* the first pass gave it every visit */
 		return load_profiles(cfg, st, NULL);
 	}
 	if (rc == 0 && !st->keep_all)
@@ -1858,6 +2009,43 @@ out:
 	return rc;
 }
 
+/* A load that keeps one profile, or the claimers of a URL, from the sections a current
+ * index picks: 0, or 1 to read the file whole (no current index; err untouched). */
+static int
+load_picked(struct config *cfg, const struct parse_state *file_st, const struct stat *file,
+	    const char *only, const struct url *want, struct error *err)
+{
+	struct config_index_pick pick;
+	struct parse_state st = {
+		.cfg = cfg,
+		.path = file_st->path,
+		.err = err,
+		.fd = -1,
+		.keep_all = 1,
+	};
+	int rc;
+
+	if (config_index_pick(file_st->path, file_st->fd, file, only, want, &pick) != 0)
+		return 1;
+	st.text = pick.text;
+	rc = load_profiles(cfg, &st, NULL);
+	if (rc == 0) {
+		cfg->partial = 1;
+		cfg->dropped_variables = pick.variables; /* every env:NAME of the file */
+		memset(&pick.variables, 0, sizeof(pick.variables));
+	} else {
+		/* not what the file held when indexed after all: read it whole */
+		char *path = cfg->path;
+		cfg->path = NULL;
+		config_free(cfg);
+		cfg->path = path;
+		memset(err, 0, sizeof(*err));
+		rc = 1;
+	}
+	config_index_pick_free(&pick);
+	return rc;
+}
+
 static int
 load(struct config *cfg, const char *only, const struct url *want, struct error *err)
 {
@@ -1882,6 +2070,7 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 		.keep_count = only != NULL,
 		.want = want,
 	};
+	struct config_index_writer writer = { .dirfd = -1 };
 	struct stat file;
 	char *path;
 	int rc;
@@ -1908,13 +2097,22 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 			cfg->path = path;
 			st.path = path;
 			st.file_size = (size_t)file.st_size;
+			if ((only != NULL || want != NULL) &&
+			    load_picked(cfg, &st, &file, only, want, err) == 0)
+				goto loaded;
 			st.chunk = malloc(CONFIG_CHUNK + 1);
 			if (st.chunk == NULL) {
 				out_of_memory(err);
 				goto fail;
 			}
-			if (load_profiles(cfg, &st, only) != 0)
+			if (config_index_writer_open(&writer, path, &file) == 0)
+				st.index = &writer;
+			if (load_profiles(cfg, &st, only) != 0) {
+				config_index_writer_abort(&writer);
 				goto fail;
+			}
+			config_index_writer_commit(&writer);
+		loaded:
 			free(st.chunk);
 			st.chunk = NULL;
 			close(st.fd);

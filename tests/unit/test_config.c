@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 static const char *const touched_variables[] = {
 	"KEYBEARER_PROFILE", "KEYBEARER_TOKEN_URL", "KEYBEARER_CLIENT_ID", "KEYBEARER_SCOPE",
 	"KEYBEARER_CA_FILE", "KEYBEARER_CONFIG",    "XDG_CONFIG_HOME",	   "HOME",
-	"KEYBEARER_ISSUER",  "KEYBEARER_PRESET",
+	"KEYBEARER_ISSUER",  "KEYBEARER_PRESET",    "XDG_RUNTIME_DIR",	   "XDG_CACHE_HOME",
 };
 #define TOUCHED_COUNT (sizeof(touched_variables) / sizeof(touched_variables[0]))
 static char *saved_values[TOUCHED_COUNT];
@@ -2238,6 +2239,103 @@ test_config_reads_file_in_pieces(void **state)
 	free(text);
 }
 
+/* The index a load writes once a file has settled, and what a later load picks with it:
+ * for every case file, config_load_selected of each profile and config_load_for_url give
+ * what a full load gives, from the index (a load that read the file names the profiles it
+ * dropped in other_names; one from the index does not) — and a file changed since is read
+ * whole. */
+static void
+test_config_index_picks_as_full_load(void **state)
+{
+	size_t count = sizeof(for_url_cases) / sizeof(for_url_cases[0]), i, k;
+	char path[4096], run[3000], name[64], index_path[4096];
+	struct config full, part;
+	struct error err;
+	struct stat st;
+
+	(void)state;
+	snprintf(run, sizeof(run), "%s/cache", scratch_dir);
+	setenv("XDG_CACHE_HOME", run, 1); /* made 0700 by the first index */
+	for (i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "case-%zu", i);
+		write_file(name, for_url_cases[i].file, strlen(for_url_cases[i].file), 0600, path,
+			   sizeof(path));
+	}
+	sleep(3); /* an index is written for a file that has not changed for 2 s */
+	for (i = 0; i < count; i++) {
+		print_message("%s\n", for_url_cases[i].name);
+		snprintf(path, sizeof(path), "%s/case-%zu", scratch_dir, i);
+		setenv("KEYBEARER_CONFIG", path, 1);
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(config_load(&full, &err), 0); /* writes the index */
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(config_load_for_url(&part, for_url_cases[i].url, &err), 0);
+		assert_true(part.partial);
+		assert_string_equal(name_or_dash(config_match_url(&part, for_url_cases[i].url)),
+				    name_or_dash(config_match_url(&full, for_url_cases[i].url)));
+		config_free(&part);
+		for (k = 0; k < full.count; k++) {
+			const struct profile *want = &full.profiles[k], *got;
+			char dw[4096], dg[4096];
+			if (!want->in_file)
+				continue;
+			memset(&err, 0, sizeof(err));
+			assert_int_equal(config_load_selected(&part, want->name, &err), 0);
+			got = config_find(&part, want->name);
+			assert_non_null(got);
+			assert_null(part.other_names); /* picked by the index */
+			describe_profile(want, dw, sizeof(dw));
+			describe_profile(got, dg, sizeof(dg));
+			assert_string_equal(dg, dw);
+			assert_true(config_is_secret_variable(&part, "SB", 2) ==
+				    config_is_secret_variable(&full, "SB", 2));
+			config_free(&part);
+		}
+		config_free(&full);
+	}
+	/* one index per config path, private */
+	{
+		DIR *dir = opendir(run);
+		struct dirent *e;
+		size_t indexes = 0;
+		assert_non_null(dir);
+		snprintf(run, sizeof(run), "%s/cache/keybearer/config-index", scratch_dir);
+		closedir(dir);
+		assert_int_equal(stat(run, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0700);
+		dir = opendir(run);
+		assert_non_null(dir);
+		while ((e = readdir(dir)) != NULL) {
+			if (strncmp(e->d_name, "config-", 7) != 0)
+				continue;
+			snprintf(index_path, sizeof(index_path), "%s/%s", run, e->d_name);
+			assert_int_equal(stat(index_path, &st), 0);
+			assert_int_equal(st.st_mode & 0777, 0600);
+			assert_non_null(strstr(e->d_name, ".index"));
+			assert_null(strstr(e->d_name, ".tmp"));
+			indexes++;
+		}
+		closedir(dir);
+		assert_int_equal(indexes, count);
+	}
+	/* a byte changed in place, same size: the index is not the file's any more */
+	snprintf(path, sizeof(path), "%s/case-0", scratch_dir);
+	setenv("KEYBEARER_CONFIG", path, 1);
+	{
+		int fd = open(path, O_WRONLY);
+		const char *file = for_url_cases[0].file;
+		const char *at = strstr(file, "client_id = a");
+		assert_true(fd >= 0 && at != NULL);
+		assert_int_equal(pwrite(fd, "z", 1, (off_t)(at - file) + 12), 1);
+		close(fd);
+	}
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load_selected(&part, "a", &err), 0);
+	assert_string_equal(config_find(&part, "a")->client_id, "z");
+	assert_non_null(part.other_names); /* read whole */
+	config_free(&part);
+}
+
 int
 main(void)
 {
@@ -2249,6 +2347,7 @@ main(void)
 		ENV_TEST(test_config_load_keeps_one_profile),
 		ENV_TEST(test_config_load_for_url_answers_as_full_load),
 		ENV_TEST(test_config_reads_file_in_pieces),
+		ENV_TEST(test_config_index_picks_as_full_load),
 		ENV_TEST(test_config_line_length_limit),
 		ENV_TEST(test_config_profile_name_length_limit),
 		ENV_TEST(test_config_reports_first_error_first),
