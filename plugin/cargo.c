@@ -293,28 +293,49 @@ answer_account(const struct config *cfg, const struct cargo_request *req, struct
 	return rc;
 }
 
+/* The profiles a request needs: the one it names, else those that may claim its index (a
+ * get), or all (login and logout say which profile would answer). */
 static int
-answer(const struct config *cfg, const char *line, struct error *err)
+load_for_request(struct config *cfg, const struct cargo_request *req, struct error *err)
+{
+	if (req->kind == CARGO_GET && req->profile != NULL)
+		return config_load_selected(cfg, req->profile, err);
+	if (req->kind == CARGO_GET)
+		return config_load_for_url(cfg, req->index_url, err);
+	return config_load(cfg, err);
+}
+
+/* One request's answer. A config that cannot be read is the answer's message, and kept in
+ * config_err for the exit status. */
+static int
+answer(const char *line, struct error *config_err, struct error *err)
 {
 	struct cargo_request req;
 	struct cache_record rec = { 0 };
 	struct error token_err = { 0 };
+	struct config cfg = { 0 };
 	const struct profile *p;
-	int rc, found;
+	int rc, found, loaded = 0;
 
 	if (cargo_parse_request(line, &req) != 0) {
 		rc = send_error("other", req.problem, err);
 		goto out;
 	}
-	if (req.kind == CARGO_LOGIN || req.kind == CARGO_LOGOUT) {
-		rc = answer_account(cfg, &req, err);
-		goto out;
-	}
-	if (req.kind != CARGO_GET) {
+	if (req.kind != CARGO_GET && req.kind != CARGO_LOGIN && req.kind != CARGO_LOGOUT) {
 		rc = send_error("operation-not-supported", NULL, err);
 		goto out;
 	}
-	found = plugin_token_for_url(cfg, req.index_url, req.profile, &p, &rec, &token_err);
+	if (load_for_request(&cfg, &req, config_err) != 0) {
+		/* still the protocol's answer: cargo shows it to the user */
+		rc = send_error("other", config_err->message, err);
+		goto out;
+	}
+	loaded = 1;
+	if (req.kind == CARGO_LOGIN || req.kind == CARGO_LOGOUT) {
+		rc = answer_account(&cfg, &req, err);
+		goto out;
+	}
+	found = plugin_token_for_url(&cfg, req.index_url, req.profile, &p, &rec, &token_err);
 	if (found == 1)
 		rc = send_error("url-not-supported", NULL, err);
 	else if (found == 0)
@@ -328,6 +349,8 @@ answer(const struct config *cfg, const char *line, struct error *err)
 out:
 	cache_record_free(&rec);
 	cargo_request_free(&req);
+	if (loaded)
+		config_free(&cfg);
 	return rc;
 }
 
@@ -349,16 +372,16 @@ answer_too_long(struct error *err)
 }
 
 static int
-answer_line(const struct config *cfg, const char *line, long len, struct error *err)
+answer_line(const char *line, long len, struct error *config_err, struct error *err)
 {
-	return len == LINE_TOO_LONG ? answer_too_long(err) : answer(cfg, line, err);
+	return len == LINE_TOO_LONG ? answer_too_long(err) : answer(line, config_err, err);
 }
 
 int
 plugin_cargo(int argc, char **argv, struct error *err)
 {
 	struct line_reader reader = { 0 };
-	struct config cfg;
+	struct error config_err = { 0 };
 	char *line;
 	long len;
 	int rc = 0;
@@ -369,16 +392,12 @@ plugin_cargo(int argc, char **argv, struct error *err)
 				 "--cargo-plugin — see keybearer cargo --help");
 	if (output_answer("{\"v\":[1]}\n", err) != 0)
 		return -1;
-	if (config_load(&cfg, err) != 0) {
-		/* still the protocol's answer: cargo shows it to the user */
-		while (read_request_line(&reader, &line) != LINE_END && rc == 0)
-			rc = send_error("other", err->message, err);
-		free(reader.buf);
+	while (rc == 0 && (len = read_request_line(&reader, &line)) != LINE_END)
+		rc = answer_line(line, len, &config_err, err);
+	free(reader.buf);
+	if (rc == 0 && config_err.code != KB_EXIT_OK) {
+		*err = config_err; /* the exit status says the config was refused */
 		return -1;
 	}
-	while (rc == 0 && (len = read_request_line(&reader, &line)) != LINE_END)
-		rc = answer_line(&cfg, line, len, err);
-	config_free(&cfg);
-	free(reader.buf);
 	return rc;
 }

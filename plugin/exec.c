@@ -87,7 +87,8 @@ plugin_exec(int argc, char **argv, struct error *err)
 				 "exec arguments: \"%.*s%s\" is not a variable "
 				 "name — use letters, digits and _",
 				 PLUGIN_QUOTE(variable, 64));
-	if (config_load(&cfg, err) != 0)
+	/* the profile named (flag, KEYBEARER_PROFILE) alone, and the variables the others read */
+	if (config_load_selected(&cfg, profile_flag, err) != 0)
 		return -1;
 	if (plugin_token_for_profile(&cfg, profile_flag, &p, &rec, err) != 0) {
 		config_free(&cfg);

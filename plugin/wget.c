@@ -346,7 +346,9 @@ plugin_wget(int argc, char **argv, struct error *err)
 	if (argc - first > WGET_MAX_ARGS)
 		return error_set(err, KB_EXIT_USAGE, "too many wget arguments (at most %d)",
 				 WGET_MAX_ARGS);
-	if (config_load(&cfg, err) != 0)
+	/* with --profile, that profile alone (and the variables the others read) */
+	if ((profile_flag != NULL ? config_load_selected(&cfg, profile_flag, err)
+				  : config_load(&cfg, err)) != 0)
 		return -1;
 	if (scan_arguments(&cfg, profile_flag, argv + first, argc - first, &p, &scan, err) != 0 ||
 	    obtain_token(&cfg, p, -1, &rec, err) != 0 ||
