@@ -136,7 +136,8 @@ struct parse_state {
 	const char *pos, *end; /* next unread byte, and the end of what is read */
 	int fd;		       /* -1: the text is all there */
 	size_t file_size;      /* as fstat saw it: a file read beyond it changed */
-	char *chunk;	       /* the window, CONFIG_CHUNK bytes */
+	char *chunk;	       /* the window, chunk_size bytes (and one for a NUL) */
+	size_t chunk_size;     /* CONFIG_CHUNK, or less for a smaller file */
 	size_t file_read;      /* bytes of the file read so far */
 	int file_done;
 	int lineno;
@@ -1336,12 +1337,12 @@ window_refill(struct parse_state *st)
 	memmove(st->chunk, st->pos, kept);
 	st->pos = st->chunk;
 	st->end = st->chunk + kept;
-	n = safefile_read_up_to(st->fd, st->chunk + kept, CONFIG_CHUNK - kept);
+	n = safefile_read_up_to(st->fd, st->chunk + kept, st->chunk_size - kept);
 	if (n < 0)
 		return error_set(st->err, KB_EXIT_CONFIG,
 				 "cannot read config file %s: %s — check the file", st->path,
 				 strerror(errno));
-	st->file_done = (size_t)n < CONFIG_CHUNK - kept;
+	st->file_done = (size_t)n < st->chunk_size - kept;
 	st->file_read += (size_t)n;
 	if (st->file_read > st->file_size)
 		return error_set(st->err, KB_EXIT_CONFIG,
@@ -1799,6 +1800,7 @@ load_bases(struct parse_state *first)
 		.text = first->text,
 		.fd = first->fd,
 		.chunk = first->chunk,
+		.chunk_size = first->chunk_size,
 		.file_size = first->file_size,
 		.skip_others = 1,
 	};
@@ -2025,7 +2027,7 @@ load_picked(struct config *cfg, const struct parse_state *file_st, const struct 
 	};
 	int rc;
 
-	if (config_index_pick(file_st->path, file_st->fd, file, only, want, &pick) != 0)
+	if (config_index_pick(file_st->fd, file, only, want, &pick) != 0)
 		return 1;
 	st.text = pick.text;
 	rc = load_profiles(cfg, &st, NULL);
@@ -2100,12 +2102,15 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 			if ((only != NULL || want != NULL) &&
 			    load_picked(cfg, &st, &file, only, want, err) == 0)
 				goto loaded;
-			st.chunk = malloc(CONFIG_CHUNK + 1);
+			/* a small file in one piece: one byte more than fstat says tells growth */
+			st.chunk_size =
+				st.file_size < CONFIG_CHUNK ? st.file_size + 1 : CONFIG_CHUNK;
+			st.chunk = malloc(st.chunk_size + 1);
 			if (st.chunk == NULL) {
 				out_of_memory(err);
 				goto fail;
 			}
-			if (config_index_writer_open(&writer, path, &file) == 0)
+			if (config_index_writer_open(&writer, &file) == 0)
 				st.index = &writer;
 			if (load_profiles(cfg, &st, only) != 0) {
 				config_index_writer_abort(&writer);

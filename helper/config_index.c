@@ -20,15 +20,19 @@
 #define IDENTITY_MAX	   256
 #define STALE_TEMP_SECONDS 30
 
+/* Named after the file, not its path: a config behind a symbolic link that is switched
+ * between files keeps an index for each. */
 static void
-index_name(const char *path, char out[64])
+index_name(const struct stat *file, char out[64])
 {
 	unsigned char digest[SHA256_DIGEST_SIZE];
-	char hex[2 * SHA256_DIGEST_SIZE + 1];
+	char hex[2 * SHA256_DIGEST_SIZE + 1], id[64];
 	struct sha256 ctx;
 
+	snprintf(id, sizeof(id), "%llu:%llu", (unsigned long long)file->st_dev,
+		 (unsigned long long)file->st_ino);
 	sha256_init(&ctx);
-	sha256_update(&ctx, path, strlen(path));
+	sha256_update(&ctx, id, strlen(id));
 	sha256_final(&ctx, digest);
 	sha256_hex(digest, 16, hex);
 	snprintf(out, 64, "config-%.32s.index", hex);
@@ -95,7 +99,7 @@ open_index_dir(int create)
 
 /* The index of path, open for reading when it is ours and private; NULL otherwise. */
 static FILE *
-open_index(const char *path)
+open_index(const struct stat *file)
 {
 	int dirfd = open_index_dir(0), fd;
 	struct stat st;
@@ -104,7 +108,7 @@ open_index(const char *path)
 
 	if (dirfd < 0)
 		return NULL;
-	index_name(path, name);
+	index_name(file, name);
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	close(dirfd);
 	if (fd < 0)
@@ -141,7 +145,7 @@ create_temp(int dirfd, const char *name, const struct timespec *now)
 }
 
 int
-config_index_writer_open(struct config_index_writer *w, const char *path, const struct stat *st)
+config_index_writer_open(struct config_index_writer *w, const struct stat *st)
 {
 	char identity[IDENTITY_MAX];
 	struct timespec now;
@@ -154,7 +158,7 @@ config_index_writer_open(struct config_index_writer *w, const char *path, const 
 	if (now.tv_sec - st->st_mtim.tv_sec < SETTLED_SECONDS ||
 	    now.tv_sec - st->st_ctim.tv_sec < SETTLED_SECONDS)
 		return -1;
-	current = open_index(path);
+	current = open_index(st);
 	if (current != NULL) {
 		int is_current = index_is_current(current, st);
 		fclose(current);
@@ -164,7 +168,7 @@ config_index_writer_open(struct config_index_writer *w, const char *path, const 
 	w->dirfd = open_index_dir(1);
 	if (w->dirfd < 0)
 		return -1;
-	index_name(path, w->name);
+	index_name(st, w->name);
 	/* One temp name per index: two writers at once, and the second writes none; one killed
 	 * mid-way leaves a file the next writer takes for stale after a while. */
 	snprintf(w->tmp_name, sizeof(w->tmp_name), ".%s.tmp", w->name);
@@ -418,14 +422,14 @@ fail:
 }
 
 int
-config_index_pick(const char *path, int fd, const struct stat *st, const char *only,
-		  const struct url *want, struct config_index_pick *pick)
+config_index_pick(int fd, const struct stat *st, const char *only, const struct url *want,
+		  struct config_index_pick *pick)
 {
 	struct name_set selected = { 0 };
 	struct range *ranges = NULL;
 	size_t range_count = 0, range_cap = 0, passes;
 	char origin[URL_HOST_MAX + 32] = "";
-	FILE *in = open_index(path);
+	FILE *in = open_index(st);
 	long data_start;
 	int again, added, rc = 1;
 

@@ -14,16 +14,15 @@
 struct config_index_writer {
 	FILE *out;
 	int dirfd;
-	char name[64];	   /* config-<32 hex digits of the config path's SHA-256>.index */
+	char name[64];	   /* config-<32 hex digits of a SHA-256 of its device and inode>.index */
 	char tmp_name[96]; /* the file being written, renamed to name once whole */
 	size_t visits;
 };
 
-/* Starts the index of the config file at path (st: its fstat) when it needs one: none is
+/* Starts the index of the config file whose fstat is st when it needs one: none is
  * current, the file has not changed for a while, and the cache directory is there or can
  * be made. 0 with w open, or -1: no index is written (never an error for the load). */
-int config_index_writer_open(struct config_index_writer *w, const char *path,
-			     const struct stat *st);
+int config_index_writer_open(struct config_index_writer *w, const struct stat *st);
 
 /* One visit of a section: length bytes at offset, from its header line on. first: the
  * first visit of that name in the file. claims: " ORIGIN ..." (scheme://host:port) of its
@@ -49,8 +48,8 @@ struct config_index_pick {
 
 /* 0 with pick filled from the open config file (fd, st); 1 when there is no current index
  * for it, or it does not know only: the caller reads the file. */
-int config_index_pick(const char *path, int fd, const struct stat *st, const char *only,
-		      const struct url *want, struct config_index_pick *pick);
+int config_index_pick(int fd, const struct stat *st, const char *only, const struct url *want,
+		      struct config_index_pick *pick);
 void config_index_pick_free(struct config_index_pick *pick);
 
 /* "scheme://host:port" of u, as claims are written. */
