@@ -113,9 +113,11 @@ module_load(const struct profile *p, enum credential_item item, struct error *er
 	m = dlsym(handle, KEYRING_MODULE_SYMBOL);
 	if (m == NULL || m->abi != KEYRING_MODULE_ABI || m->version == NULL ||
 	    strcmp(m->version, KEYBEARER_VERSION) != 0) {
+		/* only a table of this layout is read further than its abi */
+		const char *version = m != NULL && m->abi == KEYRING_MODULE_ABI ? m->version : NULL;
 		snprintf(why, sizeof(why), "it is not the module of keybearer-fetch %s%s%s",
-			 KEYBEARER_VERSION, m != NULL && m->version != NULL ? " but of " : "",
-			 m != NULL && m->version != NULL ? m->version : "");
+			 KEYBEARER_VERSION, version != NULL ? " but of " : "",
+			 version != NULL ? version : "");
 		refuse(p, item, path, why, err);
 		/* GLib cannot be unloaded: the handle stays, unused */
 		return NULL;
