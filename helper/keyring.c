@@ -1,373 +1,166 @@
+/* keyring.h over the keyring module (keyring_module.h), loaded the first time a keyring item
+ * is needed: a profile whose credentials are elsewhere never maps libsecret or GLib, which
+ * used to be a third of every keybearer-fetch start. The module is looked for only beside
+ * the running keybearer-fetch, and checked like a file we trust before it is loaded. */
 #include "keyring.h"
 
-#include "notice.h"
-
-#include <libsecret/secret.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* How long a cancelled call may take to notice before we stop waiting for it. */
-#define KEYRING_GRACE_US (1000 * 1000)
+#include "keyring_module.h"
+#include "monotonic.h"
+#include "notice.h"
+#include "safefile.h"
 
-/* Each credential is an item of its own schema: libsecret matches the schema's name too, so
- * a search for the secret never finds the key, nor the other way round. */
-#define ITEM_ATTRIBUTES                                                                            \
-	{                                                                                          \
-		{ "profile", SECRET_SCHEMA_ATTRIBUTE_STRING },                                     \
-			{ "token_url", SECRET_SCHEMA_ATTRIBUTE_STRING },                           \
-			{ "client_id", SECRET_SCHEMA_ATTRIBUTE_STRING }, { NULL, 0 },              \
-	}
+/* far above the module's size, even sanitized; a bound on what is mapped, nothing more */
+#define MODULE_MAX_SIZE (64L * 1024 * 1024)
 
-static const struct {
-	SecretSchema schema;
-	const char *what;  /* in messages */
-	const char *label; /* of the item, as a keyring manager lists it */
-	const char *mime;
-} item_kinds[] = {
-	[CREDENTIAL_SECRET] = { { .name = KEYRING_SCHEMA,
-				  .flags = SECRET_SCHEMA_NONE,
-				  .attributes = ITEM_ATTRIBUTES },
-				"secret",
-				"",
-				"text/plain" },
-	/* key-based client authentication */
-	[CREDENTIAL_PRIVATE_KEY] = { { .name = KEYRING_KEY_SCHEMA,
-				       .flags = SECRET_SCHEMA_NONE,
-				       .attributes = ITEM_ATTRIBUTES },
-				     "private key",
-				     " private key",
-				     "application/x-pem-file" },
-	/* mutual-TLS client authentication */
-	[CREDENTIAL_CLIENT_KEY] = { { .name = KEYRING_CLIENT_KEY_SCHEMA,
-				      .flags = SECRET_SCHEMA_NONE,
-				      .attributes = ITEM_ATTRIBUTES },
-				    "client key",
-				    " client key",
-				    "application/x-pem-file" },
-};
+static const struct keyring_module *loaded;
 
-/* One conversation with the Secret Service, under one deadline. */
-struct keyring_call {
-	const struct profile *p;
-	enum credential_item item;
-	const SecretSchema *schema;
-	GCancellable *cancel;
-	GSource *deadline; /* cancels the call when it fires */
-	GSource *slow;	   /* says, once, that the call is taking long */
-	int seconds;
-	gint64 started;
-	SecretService *service;
-};
-
-/* An async operation's result, once its callback has run. */
-struct pending {
-	GAsyncResult *result;
-};
-
-static void
-on_ready(GObject *source, GAsyncResult *result, gpointer user)
-{
-	(void)source;
-	((struct pending *)user)->result = g_object_ref(result);
-}
-
-static gboolean
-cancel_call(gpointer cancel)
-{
-	g_cancellable_cancel(cancel);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean
-say_slow(gpointer user)
-{
-	const struct keyring_call *call = user;
-	gint64 left = (gint64)call->seconds * 1000000 - (g_get_monotonic_time() - call->started);
-
-	notice_say(NOTICE_KEYRING, "the Secret Service (profile %s; at most %lld s more)",
-		   call->p->name, (long long)(left > 0 ? (left + 999999) / 1000000 : 0));
-	return G_SOURCE_REMOVE;
-}
-
-static void
-drop_source(GSource **source)
-{
-	if (*source != NULL) {
-		g_source_destroy(*source);
-		g_source_unref(*source);
-		*source = NULL;
-	}
-}
-
-static void
-deadline_start(struct keyring_call *call, int seconds)
-{
-	drop_source(&call->deadline);
-	drop_source(&call->slow);
-	call->seconds = seconds;
-	call->started = g_get_monotonic_time();
-	call->deadline = g_timeout_source_new((guint)seconds * 1000);
-	g_source_set_callback(call->deadline, cancel_call, call->cancel, NULL);
-	g_source_attach(call->deadline, NULL);
-	call->slow = g_timeout_source_new(NOTICE_AFTER_MS);
-	g_source_set_callback(call->slow, say_slow, call, NULL);
-	g_source_attach(call->slow, NULL);
-}
-
-static void
-call_begin(struct keyring_call *call, const struct profile *p, enum credential_item item)
-{
-	memset(call, 0, sizeof(*call));
-	call->p = p;
-	call->item = item;
-	call->schema = &item_kinds[item].schema;
-	call->cancel = g_cancellable_new();
-	deadline_start(call, p->keyring_timeout);
-}
-
-static void
-call_end(struct keyring_call *call)
-{
-	drop_source(&call->deadline);
-	drop_source(&call->slow);
-	g_clear_object(&call->service);
-	g_clear_object(&call->cancel);
-}
-
+/* What a module that cannot be used tells: why, and what to do instead. */
 static int
-timed_out(const struct keyring_call *call, struct error *err)
-{
-	return error_set(err, KB_EXIT_TRANSIENT,
-			 "the Secret Service did not answer within %d s (profile %s) — is the "
-			 "keyring daemon stuck? restart it, or raise keyring_timeout",
-			 call->seconds, call->p->name);
-}
-
-/* Runs the main loop until the pending operation finishes or the deadline has cancelled
- * it; a call that ignores its cancellation is abandoned after a short grace. */
-static int
-await(struct keyring_call *call, struct pending *pending, struct error *err)
-{
-	gint64 give_up = 0;
-
-	while (pending->result == NULL) {
-		if (!g_cancellable_is_cancelled(call->cancel)) {
-			g_main_context_iteration(NULL, TRUE);
-			continue;
-		}
-		if (give_up == 0)
-			give_up = g_get_monotonic_time() + KEYRING_GRACE_US;
-		if (g_get_monotonic_time() >= give_up)
-			return timed_out(call, err);
-		if (!g_main_context_iteration(NULL, FALSE))
-			g_usleep(10 * 1000);
-	}
-	return 0;
-}
-
-static int
-service_failed(const struct keyring_call *call, const GError *gerr, const char *doing,
-	       struct error *err)
-{
-	if (g_cancellable_is_cancelled(call->cancel))
-		return timed_out(call, err);
-	return error_set(err, KB_EXIT_TRANSIENT,
-			 "%s for profile %s failed: %s — check that your keyring (GNOME Keyring, "
-			 "KWallet, KeePassXC) is running",
-			 doing, call->p->name, gerr != NULL ? gerr->message : "unknown error");
-}
-
-static int
-no_service(const struct profile *p, const char *why, struct error *err)
-{
-	return error_set(
-		err, KB_EXIT_CONFIG,
-		"no Secret Service available for profile %s (%s) — for headless use, set "
-		"secret = file:PATH, env:NAME or command:CMD in [profile %s], or use the "
-		"env profile (KEYBEARER_TOKEN_URL, KEYBEARER_CLIENT_ID, KEYBEARER_CLIENT_SECRET)",
-		p->name, why, p->name);
-}
-
-/* Without a session bus address GLib would try to autolaunch one through X11; a helper
- * in CI or over SSH must fail at once instead. $XDG_RUNTIME_DIR/bus is the systemd user
- * bus, which GLib would use anyway. */
-static int
-session_bus_check(const struct profile *p, struct error *err)
-{
-	const char *address = getenv("DBUS_SESSION_BUS_ADDRESS");
-	const char *runtime = getenv("XDG_RUNTIME_DIR");
-	char path[4200], *escaped, *value;
-	struct stat st;
-
-	if (address != NULL && *address != '\0')
-		return 0;
-	if (runtime != NULL && *runtime == '/') {
-		snprintf(path, sizeof(path), "%s/bus", runtime);
-		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			escaped = g_dbus_address_escape_value(path);
-			value = g_strconcat("unix:path=", escaped, NULL);
-			setenv("DBUS_SESSION_BUS_ADDRESS", value, 1);
-			g_free(value);
-			g_free(escaped);
-			return 0;
-		}
-	}
-	return no_service(p, "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set", err);
-}
-
-static int
-service_connect(struct keyring_call *call, SecretServiceFlags flags, struct error *err)
-{
-	struct pending pending = { NULL };
-	GError *gerr = NULL;
-	int rc = -1;
-
-	if (session_bus_check(call->p, err) != 0)
-		return -1;
-	secret_service_get(flags, call->cancel, on_ready, &pending);
-	if (await(call, &pending, err) != 0)
-		goto out;
-	call->service = secret_service_get_finish(pending.result, &gerr);
-	if (call->service != NULL)
-		rc = 0;
-	else if (g_cancellable_is_cancelled(call->cancel))
-		timed_out(call, err);
-	else
-		no_service(call->p, gerr != NULL ? gerr->message : "unknown error", err);
-out:
-	g_clear_error(&gerr);
-	g_clear_object(&pending.result);
-	return rc;
-}
-
-static GHashTable *
-item_attributes(const struct keyring_call *call)
-{
-	const struct profile *p = call->p;
-
-	/* one client, many APIs: a profile that inherits uses its base's item */
-	return secret_attributes_build(call->schema, "profile", config_keyring_profile(p),
-				       "token_url", config_endpoint_identity(p), "client_id",
-				       p->client_id, NULL);
-}
-
-static int
-search(struct keyring_call *call, GHashTable *attributes, SecretSearchFlags flags, GList **items,
+refuse(const struct profile *p, enum credential_item item, const char *path, const char *why,
        struct error *err)
 {
-	struct pending pending = { NULL };
-	GError *gerr = NULL;
-	int rc = -1;
+	struct credential_source src;
 
-	*items = NULL;
-	secret_service_search(call->service, call->schema, attributes, flags, call->cancel,
-			      on_ready, &pending);
-	if (await(call, &pending, err) != 0)
-		goto out;
-	*items = secret_service_search_finish(call->service, pending.result, &gerr);
-	if (gerr != NULL)
-		service_failed(call, gerr, "searching the keyring", err);
-	else
-		rc = 0;
-out:
-	g_clear_error(&gerr);
-	g_clear_object(&pending.result);
-	return rc;
+	credential_source_of(p, item, &src);
+	return error_set(err, KB_EXIT_INTERNAL,
+			 "cannot load the keyring module %s: %s — reinstall keybearer (the module "
+			 "belongs beside keybearer-fetch), or set %s = file:PATH or command:CMD in "
+			 "[profile %s] to keep the %s out of the keyring",
+			 path, why, src.key, p->name, src.what);
 }
 
+/* DIR/keybearer-keyring.so, DIR the directory of the running executable as the kernel
+ * resolved it: no search path, no environment variable, no relative name. */
 static int
-has_display(void)
+module_path(char *out, size_t size)
 {
-	const char *x11 = getenv("DISPLAY"), *wayland = getenv("WAYLAND_DISPLAY");
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	int n;
 
-	return (x11 != NULL && *x11 != '\0') || (wayland != NULL && *wayland != '\0');
+	if (len <= 0 || (size_t)len >= sizeof(exe) - 1 || exe[0] != '/')
+		return -1;
+	exe[len] = '\0';
+	/* " (deleted)" after an upgrade replaced it is part of the last component only */
+	slash = strrchr(exe, '/');
+	*slash = '\0';
+	n = snprintf(out, size, "%s/%s", exe, KEYRING_MODULE_FILE);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-static int
-locked_headless(const struct profile *p, struct error *err)
+/* The module, loaded once: a regular file of root's or ours that only its owner may write,
+ * in directories only root or we may change (safefile.h's check_parents), loaded from the
+ * descriptor that was checked, so that what was checked is what is loaded. */
+static const struct keyring_module *
+module_load(const struct profile *p, enum credential_item item, struct error *err)
 {
-	return error_set(err, KB_EXIT_CONFIG,
-			 "the keyring holding the secret of profile %s is locked and there is no "
-			 "display to ask for its password — unlock it (log in to the desktop, or "
-			 "gnome-keyring-daemon --unlock), or use secret = file:, env: or command: "
-			 "for headless use",
-			 p->name);
+	static const struct safefile_rules rules = {
+		.what = "keyring module",
+		.refuse_symlink = 1,
+		.allow_root_owner = 1,
+		.forbidden = 022,
+		.max_size = MODULE_MAX_SIZE,
+		.code = KB_EXIT_INTERNAL,
+		.check_parents = 1,
+	};
+	const struct keyring_module *m;
+	long long started = monotonic_us();
+	char path[PATH_MAX + 32], by_fd[64], why[600];
+	struct stat st;
+	void *handle;
+	int fd;
+
+	if (loaded != NULL)
+		return loaded;
+	if (module_path(path, sizeof(path)) != 0) {
+		refuse(p, item, KEYRING_MODULE_FILE,
+		       "the directory of keybearer-fetch is unknown (is /proc mounted?)", err);
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0) {
+		refuse(p, item, path, errno == ELOOP ? "it is a symbolic link" : strerror(errno),
+		       err);
+		return NULL;
+	}
+	if (safefile_check(fd, path, &rules, &st, err) != 0 ||
+	    safefile_check_parents(path, &rules, err) != 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", fd);
+	handle = dlopen(by_fd, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
+	if (handle == NULL) {
+		const char *said = dlerror(), *prefix = strstr(said, by_fd);
+		/* "/proc/self/fd/N: invalid ELF header": the path is already in the message */
+		if (prefix == said && strncmp(said + strlen(by_fd), ": ", 2) == 0)
+			said += strlen(by_fd) + 2;
+		snprintf(why, sizeof(why), "%s", said);
+		refuse(p, item, path, why, err);
+		return NULL;
+	}
+	m = dlsym(handle, KEYRING_MODULE_SYMBOL);
+	if (m == NULL || m->abi != KEYRING_MODULE_ABI || m->version == NULL ||
+	    strcmp(m->version, KEYBEARER_VERSION) != 0) {
+		/* only a table of this layout is read further than its abi */
+		const char *version = m != NULL && m->abi == KEYRING_MODULE_ABI ? m->version : NULL;
+		snprintf(why, sizeof(why), "it is not the module of keybearer-fetch %s%s%s",
+			 KEYBEARER_VERSION, version != NULL ? " but of " : "",
+			 version != NULL ? version : "");
+		refuse(p, item, path, why, err);
+		/* GLib cannot be unloaded: the handle stays, unused */
+		return NULL;
+	}
+	error_debug("timing: keyring module %s loaded in %.3f ms", path,
+		    (monotonic_us() - started) / 1000.0);
+	loaded = m;
+	return loaded;
 }
 
-/* Asks the service to unlock objects with its own prompt; the deadline allows for a
- * person typing a password. */
-static int
-unlock(struct keyring_call *call, GList *objects, struct error *err)
+static void
+say_waiting(const char *what)
 {
-	struct pending pending = { NULL };
-	GError *gerr = NULL;
-	int rc = -1;
-
-	if (!has_display())
-		return locked_headless(call->p, err);
-	deadline_start(call, CONFIG_KEYRING_PROMPT_SECONDS);
-	/* a person is asked: that wait is long from the start */
-	notice_say(NOTICE_KEYRING, "the keyring's unlock prompt (profile %s; at most %d s)",
-		   call->p->name, CONFIG_KEYRING_PROMPT_SECONDS);
-	secret_service_unlock(call->service, objects, call->cancel, on_ready, &pending);
-	if (await(call, &pending, err) != 0)
-		goto out;
-	if (secret_service_unlock_finish(call->service, pending.result, NULL, &gerr) > 0)
-		rc = 0;
-	else if (gerr != NULL)
-		service_failed(call, gerr, "unlocking the keyring", err);
-	else
-		error_set(err, KB_EXIT_CONFIG,
-			  "the keyring holding the secret of profile %s stayed locked (the unlock "
-			  "prompt was dismissed) — unlock it and try again",
-			  call->p->name);
-out:
-	deadline_start(call, call->p->keyring_timeout);
-	g_clear_error(&gerr);
-	g_clear_object(&pending.result);
-	return rc;
+	notice_say(NOTICE_KEYRING, "%s", what);
 }
 
-static int
-load_secret(struct keyring_call *call, SecretItem *item, struct error *err)
+static void
+subject_of(const struct profile *p, enum credential_item item, struct keyring_subject *s)
 {
-	struct pending pending = { NULL };
-	GError *gerr = NULL;
-	int rc = -1;
-
-	secret_item_load_secret(item, call->cancel, on_ready, &pending);
-	if (await(call, &pending, err) != 0)
-		goto out;
-	if (secret_item_load_secret_finish(item, pending.result, &gerr))
-		rc = 0;
-	else
-		service_failed(call, gerr, "reading the keyring", err);
-out:
-	g_clear_error(&gerr);
-	g_clear_object(&pending.result);
-	return rc;
+	memset(s, 0, sizeof(*s));
+	s->name = p->name;
+	/* one client, many APIs: a profile that inherits uses its base's item */
+	s->item_profile = config_keyring_profile(p);
+	s->token_url = config_endpoint_identity(p);
+	s->client_id = p->client_id;
+	s->item = item;
+	s->timeout_seconds = p->keyring_timeout;
+	s->prompt_timeout_seconds = CONFIG_KEYRING_PROMPT_SECONDS;
+	s->notice = say_waiting;
 }
 
-static int
-missing(const struct keyring_call *call, struct error *err)
-{
-	const char *name = call->p->name;
+struct taking {
+	struct secret *out;
+	const struct profile *p;
+	const struct credential_source *src;
+};
 
-	if (call->item == CREDENTIAL_CLIENT_KEY)
-		return error_set(err, KB_EXIT_CONFIG,
-				 "no client key stored for profile %s — run keybearer login "
-				 "--client-key FILE --profile %s, or set client_key = file:/path",
-				 name, name);
-	if (call->item == CREDENTIAL_PRIVATE_KEY)
-		return error_set(err, KB_EXIT_CONFIG,
-				 "no private key stored for profile %s — run keybearer keygen "
-				 "--profile %s, or keybearer login --private-key FILE --profile %s",
-				 name, name, name);
-	return error_set(err, KB_EXIT_CONFIG,
-			 "no secret stored for profile %s — run keybearer login --profile %s", name,
-			 name);
+static int
+take(void *ctx, const char *bytes, size_t len, struct error *err)
+{
+	const struct taking *t = ctx;
+
+	return credential_take(t->out, bytes, len, t->p, t->src, "the keyring", err);
 }
 
 int
@@ -383,115 +176,14 @@ int
 keyring_lookup_item(const struct profile *p, const struct credential_source *src,
 		    struct secret *out, struct error *err)
 {
-	struct keyring_call call;
-	GHashTable *attributes;
-	GList *found = NULL;
-	SecretItem *item;
-	SecretValue *value = NULL;
-	const gchar *bytes;
-	gsize len;
-	int rc = -1;
+	const struct keyring_module *m = module_load(p, src->item, err);
+	struct taking t = { out, p, src };
+	struct keyring_subject s;
 
-	call_begin(&call, p, src->item);
-	attributes = item_attributes(&call);
-	/* Search without unlocking: a locked item comes back without its secret, which
-	 * tells "locked" from "missing" (a plain lookup cannot). */
-	if (service_connect(&call, SECRET_SERVICE_OPEN_SESSION, err) != 0 ||
-	    search(&call, attributes, SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, &found,
-		   err) != 0)
-		goto out;
-	if (found == NULL) {
-		missing(&call, err);
-		goto out;
-	}
-	item = found->data;
-	if (secret_item_get_locked(item) &&
-	    (unlock(&call, found, err) != 0 || load_secret(&call, item, err) != 0))
-		goto out;
-	value = secret_item_get_secret(item);
-	if (value == NULL && load_secret(&call, item, err) == 0)
-		value = secret_item_get_secret(item);
-	if (value == NULL) {
-		if (err->code == KB_EXIT_OK)
-			service_failed(&call, NULL, "reading the keyring", err);
-		goto out;
-	}
-	bytes = secret_value_get(value, &len);
-	rc = credential_take(out, bytes, len, p, src, "the keyring", err);
-out:
-	if (value != NULL)
-		secret_value_unref(value);
-	g_list_free_full(found, g_object_unref);
-	g_hash_table_unref(attributes);
-	call_end(&call);
-	return rc;
-}
-
-static int
-default_collection_unlocked(struct keyring_call *call, struct error *err)
-{
-	struct pending pending = { NULL };
-	SecretCollection *collection = NULL;
-	GError *gerr = NULL;
-	GList *objects;
-	int rc = -1;
-
-	secret_collection_for_alias(call->service, SECRET_COLLECTION_DEFAULT,
-				    SECRET_COLLECTION_NONE, call->cancel, on_ready, &pending);
-	if (await(call, &pending, err) != 0)
-		goto out;
-	collection = secret_collection_for_alias_finish(pending.result, &gerr);
-	if (gerr != NULL) {
-		service_failed(call, gerr, "opening the default keyring", err);
-		goto out;
-	}
-	if (collection == NULL || !secret_collection_get_locked(collection)) {
-		rc = 0; /* none yet: the service makes one when we store */
-		goto out;
-	}
-	objects = g_list_append(NULL, collection);
-	rc = unlock(call, objects, err);
-	g_list_free(objects);
-out:
-	g_clear_object(&collection);
-	g_clear_error(&gerr);
-	g_clear_object(&pending.result);
-	return rc;
-}
-
-static int
-clear_items(struct keyring_call *call, int *removed, struct error *err)
-{
-	/* Only this profile's item for this token endpoint and client: another config file
-	 * may have a profile of the same name. */
-	GHashTable *attributes =
-		config_endpoint_identity(call->p) != NULL && call->p->client_id != NULL
-			? item_attributes(call)
-			: secret_attributes_build(call->schema, "profile",
-						  config_keyring_profile(call->p), NULL);
-	struct pending pending = { NULL };
-	GError *gerr = NULL;
-	int rc = -1;
-
-	*removed = 0;
-	secret_service_clear(call->service, call->schema, attributes, call->cancel, on_ready,
-			     &pending);
-	if (await(call, &pending, err) != 0)
-		goto out;
-	*removed = secret_service_clear_finish(call->service, pending.result, &gerr);
-	if (gerr != NULL)
-		service_failed(call, gerr,
-			       call->item == CREDENTIAL_SECRET
-				       ? "removing the old secret from the keyring"
-				       : "removing the old private key from the keyring",
-			       err);
-	else
-		rc = 0;
-out:
-	g_clear_error(&gerr);
-	g_clear_object(&pending.result);
-	g_hash_table_unref(attributes);
-	return rc;
+	if (m == NULL)
+		return -1;
+	subject_of(p, src->item, &s);
+	return m->lookup(&s, take, &t, err);
 }
 
 int
@@ -501,44 +193,16 @@ keyring_store(const struct profile *p, const char *secret, struct error *err)
 }
 
 int
-keyring_store_item(const struct profile *p, enum credential_item item, const char *secret,
+keyring_store_item(const struct profile *p, enum credential_item item, const char *value,
 		   struct error *err)
 {
-	struct keyring_call call;
-	struct pending pending = { NULL };
-	GHashTable *attributes;
-	SecretValue *value = secret_value_new(secret, -1, item_kinds[item].mime);
-	GError *gerr = NULL;
-	char *label = g_strdup_printf("keybearer%s: %s (%s)", item_kinds[item].label, p->name,
-				      p->client_id);
-	int rc = -1;
+	const struct keyring_module *m = module_load(p, item, err);
+	struct keyring_subject s;
 
-	call_begin(&call, p, item);
-	attributes = item_attributes(&call);
-	/* Rotation: the service replaces an item with the same attributes, so the old secret
-	 * stays until the new one is safely stored. */
-	if (service_connect(&call, SECRET_SERVICE_OPEN_SESSION, err) != 0 ||
-	    default_collection_unlocked(&call, err) != 0)
-		goto out;
-	secret_service_store(call.service, call.schema, attributes, SECRET_COLLECTION_DEFAULT,
-			     label, value, call.cancel, on_ready, &pending);
-	if (await(&call, &pending, err) != 0)
-		goto out;
-	if (secret_service_store_finish(call.service, pending.result, &gerr))
-		rc = 0;
-	else
-		service_failed(&call, gerr,
-			       item == CREDENTIAL_SECRET ? "storing the secret in the keyring"
-							 : "storing the private key in the keyring",
-			       err);
-out:
-	g_clear_error(&gerr);
-	g_clear_object(&pending.result);
-	g_free(label);
-	secret_value_unref(value);
-	g_hash_table_unref(attributes);
-	call_end(&call);
-	return rc;
+	if (m == NULL)
+		return -1;
+	subject_of(p, item, &s);
+	return m->store(&s, value, err);
 }
 
 int
@@ -551,17 +215,14 @@ int
 keyring_clear_item(const struct profile *p, enum credential_item item, int *removed,
 		   struct error *err)
 {
-	struct keyring_call call;
-	int rc;
+	const struct keyring_module *m = module_load(p, item, err);
+	struct keyring_subject s;
 
-	call_begin(&call, p, item);
-	rc = service_connect(&call, SECRET_SERVICE_NONE, err);
-	if (rc == 0)
-		rc = default_collection_unlocked(&call, err);
-	if (rc == 0)
-		rc = clear_items(&call, removed, err);
-	call_end(&call);
-	return rc;
+	*removed = 0;
+	if (m == NULL)
+		return -1;
+	subject_of(p, item, &s);
+	return m->clear(&s, removed, err);
 }
 
 int
@@ -571,28 +232,14 @@ keyring_probe(const struct profile *p, enum keyring_state *state, struct error *
 }
 
 int
-keyring_probe_item(const struct profile *p, enum credential_item which, enum keyring_state *state,
+keyring_probe_item(const struct profile *p, enum credential_item item, enum keyring_state *state,
 		   struct error *err)
 {
-	struct keyring_call call;
-	GHashTable *attributes;
-	GList *found = NULL, *item;
-	int rc = -1;
+	const struct keyring_module *m = module_load(p, item, err);
+	struct keyring_subject s;
 
-	call_begin(&call, p, which);
-	attributes = item_attributes(&call);
-	if (service_connect(&call, SECRET_SERVICE_NONE, err) != 0 ||
-	    search(&call, attributes, SECRET_SEARCH_ALL, &found, err) != 0)
-		goto out;
-	*state = found == NULL ? KEYRING_MISSING : KEYRING_LOCKED;
-	for (item = found; item != NULL; item = item->next) {
-		if (!secret_item_get_locked(item->data))
-			*state = KEYRING_STORED;
-	}
-	rc = 0;
-out:
-	g_list_free_full(found, g_object_unref);
-	g_hash_table_unref(attributes);
-	call_end(&call);
-	return rc;
+	if (m == NULL)
+		return -1;
+	subject_of(p, item, &s);
+	return m->probe(&s, state, err);
 }

@@ -1,6 +1,8 @@
 /* The client secret in the OS keyring, through the Secret Service API (libsecret): GNOME
- * Keyring, KWallet >= 5.97, KeePassXC. Only keybearer-fetch links this. Every call is
- * bounded by the profile's keyring_timeout, never D-Bus's own 25 s per call. */
+ * Keyring, KWallet >= 5.97, KeePassXC. Only keybearer-fetch has this, and libsecret only in
+ * the keyring module (keyring_module.h), loaded by the first of these calls: a failure to
+ * load it is these calls' error (exit 70). Every call is bounded by the profile's
+ * keyring_timeout, never D-Bus's own 25 s per call. */
 #ifndef KEYBEARER_KEYRING_H
 #define KEYBEARER_KEYRING_H
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # After `apt-get install ./dist/keybearer_*.deb` (CI does it): the installed package works
 # where a distribution puts it: --version, git finding its credential helper, a cold and a
-# cached get through /usr/libexec/keybearer/keybearer-fetch, the man pages and completions,
-# HTTPie finding the auth plugin.
+# cached get through /usr/libexec/keybearer/keybearer-fetch, its keyring module, the man
+# pages and completions, HTTPie finding the auth plugin.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export KB_STAGE=/usr KB_SOURCE="$root"
@@ -22,6 +22,16 @@ KEYBEARER_FETCH=/bin/false run_kb get --profile main --format token
 expect_rc 0 "cached get from the package"
 expect_eq "$OUT" "$token" "the cached token"
 expect_eq "$(requests ok)" 1 "token requests"
+
+# the keyring module beside keybearer-fetch: root's, writable by no one else, and loaded
+# for a keyring profile (without a session bus, the module itself says there is none)
+module=/usr/libexec/keybearer/keybearer-keyring.so
+[ -f "$module" ] || fail "no $module"
+expect_eq "$(stat -c %U "$module")" root "the owner of $module"
+[ $((0$(stat -c %a "$module") & 022)) = 0 ] || fail "$module is writable by group or others"
+write_profile kr ok "secret = keyring"
+expect_match "$(/usr/libexec/keybearer/keybearer-fetch keyring-status --profile kr)" \
+	"^unavailable: no Secret Service available for profile kr" "keyring-status from the package"
 
 # the README a newcomer looks for, where Debian keeps package documentation
 [ -s /usr/share/doc/keybearer/README.md ] || [ -s /usr/share/doc/keybearer/README.md.gz ] ||

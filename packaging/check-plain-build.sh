@@ -25,5 +25,7 @@ cmake --build "$work/build" -j"$(nproc)" >/dev/null
 cmake --install "$work/build" --prefix "$work/prefix" >/dev/null
 "$work/prefix/bin/keybearer" --version
 "$work/prefix/libexec/keybearer/keybearer-fetch" --version
+[ -f "$work/prefix/libexec/keybearer/keybearer-keyring.so" ] ||
+	{ echo "FAIL: no keyring module beside keybearer-fetch" >&2; exit 1; }
 [ ! -e "$work/build/tests" ] || { echo "FAIL: tests configured without cmocka" >&2; exit 1; }
 echo "plain build without cmocka: all passed"

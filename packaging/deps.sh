@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libcurl4-openssl-dev libjson-c-dev libinih-dev # the two binaries
-	libsecret-1-dev                                # keybearer-fetch's keyring access
+	libsecret-1-dev                                # keybearer-fetch's keyring module
 	libssl-dev                                     # inspect --verify (libcurl's OpenSSL)
 	scdoc                                          # man pages
 	python3 openssl curl ca-certificates           # the demo

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The installed binaries carry the hardening the build asks for, as readelf sees it: PIE,
-# full RELRO, a non-executable stack, the stack protector and fortified libc calls.
+# full RELRO, a non-executable stack, the stack protector and fortified libc calls; the
+# keyring module the same but PIE, which a shared object is anyway.
 . "$(dirname "$0")/lib.sh"
 
 for binary in "$KB_STAGE/bin/keybearer" "$KB_STAGE/libexec/keybearer/keybearer-fetch"; do
@@ -18,6 +19,18 @@ for binary in "$KB_STAGE/bin/keybearer" "$KB_STAGE/libexec/keybearer/keybearer-f
 	expect_match "$symbols" " __[a-z]+_chk(@|$)" "$name: fortified libc calls"
 	echo "ok $name: PIE, full RELRO, NX stack, stack protector, FORTIFY"
 done
+# keybearer-fetch's keyring module, loaded into it: bind-now, RELRO, NX stack, the stack
+# protector and FORTIFY too
+module="$KB_STAGE/libexec/keybearer/keybearer-keyring.so"
+expect_match "$(readelf -h "$module")" "Type: +DYN \(Shared object file\)" "the keyring module: a shared object"
+expect_match "$(readelf -d "$module")" "\(FLAGS\) +BIND_NOW" "the keyring module: BIND_NOW"
+segments=$(readelf -lW "$module")
+expect_match "$segments" "GNU_RELRO" "the keyring module: RELRO segment"
+expect_match "$segments" "GNU_STACK +0x0+ 0x0+ 0x0+ 0x0+ 0x0+ RW " "the keyring module: non-executable stack"
+symbols=$(readelf -s -W "$module")
+expect_match "$symbols" "__stack_chk_fail" "the keyring module: stack protector"
+expect_match "$symbols" " __[a-z]+_chk(@|$)" "the keyring module: fortified libc calls"
+echo "ok keybearer-keyring.so: full RELRO, NX stack, stack protector, FORTIFY"
 # The hot path loads nothing but libc (no libcurl, libsecret, GLib or json-c); built as a
 # static PIE (the default), not even that.
 libraries=$(readelf -d "$KB_STAGE/bin/keybearer" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
