@@ -3,8 +3,9 @@
 
   measure.py heap [--stdin FILE] -- CMD...         peak heap of CMD (valgrind massif)
   measure.py crowd N -- CMD...                     N copies of CMD started at once
-  measure.py cold RUNS PROFILE -- KEYBEARER        cold gets, with KEYBEARER_DEBUG timings
+  measure.py cold RUNS PROFILE... -- KEYBEARER     cold gets, with KEYBEARER_DEBUG timings
   measure.py percentiles JSON                      p50/p99/max per hyperfine command
+  measure.py capath                                libcurl's CA directory and bundle
 """
 
 import json
@@ -67,33 +68,38 @@ PART = re.compile(r"(.+) ([0-9]+(?:\.[0-9]+)?) ms")
 
 
 def cold(args):
+    """Medians of each phase of RUNS cold gets of each PROFILE, by profile. The profiles take
+    turns, so what else the machine does weighs on each alike."""
     opts, cmd = split_command(args)
-    runs, profile = int(opts[0]), opts[1]
+    runs, profiles = int(opts[0]), opts[1:]
     keybearer = cmd[0]
     env = dict(os.environ, KEYBEARER_DEBUG="1")
-    parts = {}
+    parts = {profile: {} for profile in profiles}
     for _ in range(runs):
-        subprocess.run([keybearer, "invalidate", "--profile", profile], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        start = time.monotonic()
-        proc = subprocess.run([keybearer, "get", "--profile", profile], env=env,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-        wall = (time.monotonic() - start) * 1000
-        if proc.returncode != 0:
-            sys.exit("measure.py: a cold get failed: " + proc.stderr)
-        seen = {"wall": wall}
-        for line in proc.stderr.splitlines():
-            m = TIMING.search(line)
-            if m:
-                for part in m.group(1).split(", "):
-                    # a line another writer cut into (a wait notice) is not a timing
-                    t = PART.fullmatch(part)
-                    if t:
-                        seen[t.group(1)] = float(t.group(2))
-        for name, value in seen.items():
-            parts.setdefault(name, []).append(value)
-    return {name: statistics.median(values) for name, values in parts.items()}
+        for profile in profiles:
+            subprocess.run([keybearer, "invalidate", "--profile", profile], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            start = time.monotonic()
+            proc = subprocess.run([keybearer, "get", "--profile", profile], env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            wall = (time.monotonic() - start) * 1000
+            if proc.returncode != 0:
+                sys.exit("measure.py: a cold get of profile %s failed: %s"
+                         % (profile, proc.stderr))
+            seen = {"wall": wall}
+            for line in proc.stderr.splitlines():
+                m = TIMING.search(line)
+                if m:
+                    for part in m.group(1).split(", "):
+                        # a line another writer cut into (a wait notice) is not a timing
+                        t = PART.fullmatch(part)
+                        if t:
+                            seen[t.group(1)] = float(t.group(2))
+            for name, value in seen.items():
+                parts[profile].setdefault(name, []).append(value)
+    return {profile: {name: statistics.median(values) for name, values in phases.items()}
+            for profile, phases in parts.items()}
 
 
 def percentiles(args):
@@ -109,8 +115,34 @@ def percentiles(args):
     return answer
 
 
+def capath(args):
+    """Where this machine's libcurl finds the system's CAs: its hashed directory and its
+    bundle (curl_version_info's capath and cainfo; empty when it has none)."""
+    import ctypes
+
+    class Info(ctypes.Structure):
+        _fields_ = [("age", ctypes.c_int), ("version", ctypes.c_char_p),
+                    ("version_num", ctypes.c_uint), ("host", ctypes.c_char_p),
+                    ("features", ctypes.c_int), ("ssl_version", ctypes.c_char_p),
+                    ("ssl_version_num", ctypes.c_long), ("libz_version", ctypes.c_char_p),
+                    ("protocols", ctypes.c_void_p), ("ares", ctypes.c_char_p),
+                    ("ares_num", ctypes.c_int), ("libidn", ctypes.c_char_p),
+                    ("iconv_ver_num", ctypes.c_int), ("libssh_version", ctypes.c_char_p),
+                    ("brotli_ver_num", ctypes.c_uint), ("brotli_version", ctypes.c_char_p),
+                    ("nghttp2_ver_num", ctypes.c_uint), ("nghttp2_version", ctypes.c_char_p),
+                    ("quic_version", ctypes.c_char_p), ("cainfo", ctypes.c_char_p),
+                    ("capath", ctypes.c_char_p)]
+
+    curl = ctypes.CDLL("libcurl.so.4")
+    curl.curl_version_info.restype = ctypes.POINTER(Info)
+    info = curl.curl_version_info(9).contents  # CURLVERSION_TENTH: the layout above
+    known = info.age >= 6  # capath and cainfo came with the seventh
+    return {"capath": (info.capath or b"").decode() if known else "",
+            "cainfo": (info.cainfo or b"").decode() if known else ""}
+
+
 COMMANDS = {"heap": heap, "crowd": crowd, "cold": cold,
-            "percentiles": percentiles}
+            "percentiles": percentiles, "capath": capath}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
