@@ -130,8 +130,10 @@ rss_kib=$(cat "$WORK"/rss-1 "$WORK"/rss-git-1 "$WORK"/rss-1001 | sort -n | tail 
 echo "# get and git get at 1, 1000 and 10000 profiles"
 # Each count a config file of its own: the other profiles first, main (as above) last, where
 # a lookup that stops at its match finds it last. One hyperfine run times them all, each
-# command's --prepare linking its file in as the config (so that get needs no wrapper; git
-# get runs behind feed, as above). A link, not a copy: no data written before a timed run.
+# command's --prepare pointing the config (a symbolic link) at its file (so that get needs
+# no wrapper; git get runs behind feed, as above). A link, not a copy: no data written
+# before a timed run, and the file itself untouched, so the index keybearer keeps of it
+# (written once the file has not changed for 2 s) stays its.
 scale_counts=(1 1000 10000)
 scale_args=() scale_refused=() scale_ratio=()
 for n in "${scale_counts[@]}"; do
@@ -141,13 +143,16 @@ for n in "${scale_counts[@]}"; do
 	} >"$WORK/scale-$n"
 	chmod 600 "$WORK/scale-$n"
 	scale_kib[n]=$(($(stat -c %s "$WORK/scale-$n") / 1024))
-	ln -f "$WORK/scale-$n" "$CONFIG"
+done
+sleep 2.5
+for n in "${scale_counts[@]}"; do
+	ln -sfn "$WORK/scale-$n" "$CONFIG"
 	for what in get "git get"; do
 		command="$KB get --profile main"
 		[ "$what" = get ] || command="$WORK/feed $WORK/git.in $KB_BIN/git-credential-keybearer get"
 		# shellcheck disable=SC2086 # the command is words, as hyperfine -N splits it
 		if answer=$($command 2>&1) && grep -q -F -- "$token" <<<"$answer"; then
-			scale_args+=(-p "ln -f $WORK/scale-$n $CONFIG" -n "$what, $n" "$command")
+			scale_args+=(-p "ln -sfn $WORK/scale-$n $CONFIG" -n "$what, $n" "$command")
 		else
 			# (a config larger than keybearer reads is refused: say so, and go on)
 			scale_refused+=("$what at $n profiles (a config file of ${scale_kib[n]} KiB) did not answer with the cached token: $answer")
@@ -156,8 +161,8 @@ for n in "${scale_counts[@]}"; do
 done
 requests_before=$(requests ok)
 hyperfine -N --warmup 20 --runs "$runs" --export-json "$WORK/scale.json" \
-	-p "ln -f $WORK/scale-1 $CONFIG" -n noop "$WORK/noop" \
-	-p "ln -f $WORK/scale-1 $CONFIG" -n "feed noop" "$WORK/feed $WORK/git.in $WORK/noop" \
+	-p "ln -sfn $WORK/scale-1 $CONFIG" -n noop "$WORK/noop" \
+	-p "ln -sfn $WORK/scale-1 $CONFIG" -n "feed noop" "$WORK/feed $WORK/git.in $WORK/noop" \
 	"${scale_args[@]}" >/dev/null
 scale_requests=$(($(requests ok) - requests_before))
 rm "$CONFIG" # (a link: what is appended to it later must not reach the file it names)
@@ -202,9 +207,8 @@ done
 
 echo "# system calls of a cached get"
 strace -f -c -o "$WORK/strace.txt" "$KB" get --profile main >/dev/null
-syscalls=$(awk '$NF == "total" { print $(NF - 1) }' "$WORK/strace.txt")
-# (with errors the total line has one column more; calls is then the third from the end)
-[[ "$syscalls" =~ ^[0-9]+$ ]] || syscalls=$(awk '$NF == "total" { print $4 }' "$WORK/strace.txt")
+# (calls is the fourth column, with or without the errors column before "total")
+syscalls=$(awk '$NF == "total" { print $4 }' "$WORK/strace.txt")
 
 echo "# background refresh: $paced paced gets of 30 s tokens from an endpoint that takes 2 s"
 write_profile slow short-slow "timeout = 5"

@@ -2099,7 +2099,8 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 			cfg->path = path;
 			st.path = path;
 			st.file_size = (size_t)file.st_size;
-			if ((only != NULL || want != NULL) &&
+			/* a file of one piece is read faster than an index */
+			if (st.file_size > CONFIG_CHUNK && (only != NULL || want != NULL) &&
 			    load_picked(cfg, &st, &file, only, want, err) == 0)
 				goto loaded;
 			/* a small file in one piece: one byte more than fstat says tells growth */
@@ -2110,7 +2111,8 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 				out_of_memory(err);
 				goto fail;
 			}
-			if (config_index_writer_open(&writer, &file) == 0)
+			if (st.file_size > CONFIG_CHUNK &&
+			    config_index_writer_open(&writer, &file) == 0)
 				st.index = &writer;
 			if (load_profiles(cfg, &st, only) != 0) {
 				config_index_writer_abort(&writer);

@@ -2244,11 +2244,13 @@ test_config_reads_file_in_pieces(void **state)
  * what a full load gives, from the index (a load that read the file names the profiles it
  * dropped in other_names; one from the index does not) — and a file changed since is read
  * whole. */
+#define PADDING 72000 /* whole lines of 100 bytes */
+
 static void
 test_config_index_picks_as_full_load(void **state)
 {
 	size_t count = sizeof(for_url_cases) / sizeof(for_url_cases[0]), i, k;
-	char path[4096], run[3000], name[64], index_path[4096];
+	char path[4096], run[3000], name[64], index_path[4096], *padded;
 	struct config full, part;
 	struct error err;
 	struct stat st;
@@ -2256,10 +2258,19 @@ test_config_index_picks_as_full_load(void **state)
 	(void)state;
 	snprintf(run, sizeof(run), "%s/cache", scratch_dir);
 	setenv("XDG_CACHE_HOME", run, 1); /* made 0700 by the first index */
+	/* a file of one read is not indexed: each case behind 72 kB of comments */
+	padded = malloc(PADDING + 4096);
+	assert_non_null(padded);
+	for (k = 0; k < PADDING; k += 100)
+		memcpy(padded + k,
+		       "; a comment of a hundred bytes, to make the file one an index is kept "
+		       "for .........................\n",
+		       100);
 	for (i = 0; i < count; i++) {
 		snprintf(name, sizeof(name), "case-%zu", i);
-		write_file(name, for_url_cases[i].file, strlen(for_url_cases[i].file), 0600, path,
-			   sizeof(path));
+		assert_true(strlen(for_url_cases[i].file) < 4096);
+		strcpy(padded + PADDING, for_url_cases[i].file);
+		write_file(name, padded, strlen(padded), 0600, path, sizeof(path));
 	}
 	sleep(3); /* an index is written for a file that has not changed for 2 s */
 	for (i = 0; i < count; i++) {
@@ -2326,7 +2337,7 @@ test_config_index_picks_as_full_load(void **state)
 		const char *file = for_url_cases[0].file;
 		const char *at = strstr(file, "client_id = a");
 		assert_true(fd >= 0 && at != NULL);
-		assert_int_equal(pwrite(fd, "z", 1, (off_t)(at - file) + 12), 1);
+		assert_int_equal(pwrite(fd, "z", 1, PADDING + (off_t)(at - file) + 12), 1);
 		close(fd);
 	}
 	memset(&err, 0, sizeof(err));
@@ -2334,6 +2345,18 @@ test_config_index_picks_as_full_load(void **state)
 	assert_string_equal(config_find(&part, "a")->client_id, "z");
 	assert_non_null(part.other_names); /* read whole */
 	config_free(&part);
+	/* and a file of one read has none */
+	write_file("small", for_url_cases[0].file, strlen(for_url_cases[0].file), 0600, path,
+		   sizeof(path));
+	setenv("KEYBEARER_CONFIG", path, 1);
+	sleep(3);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load(&full, &err), 0);
+	config_free(&full);
+	assert_int_equal(config_load_selected(&part, "a", &err), 0);
+	assert_non_null(part.other_names); /* read whole */
+	config_free(&part);
+	free(padded);
 }
 
 int
