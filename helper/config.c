@@ -1291,6 +1291,7 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 	}
 	sec->seen |= bit;
 	p->set_keys |= bit;
+	urls_before = 0; /* an urls line replaces the list (the built-in aspose has one) */
 	if (rule->type == KEY_INHERIT) {
 		int added;
 		size_t at = name_set_add(&st->inherit_names, value, &added);
