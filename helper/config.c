@@ -120,6 +120,7 @@ struct section {
 	unsigned char identity_key; /* that key's place in key_rules */
 	unsigned char dropped;	    /* keys of a visit went to scratch and were dropped */
 	unsigned char indexed;	    /* a visit of it is in the index being written */
+	unsigned char has_urls;	    /* its urls line listed an entry (kept for the index) */
 };
 
 /* A string that grows, for what the index says of a visit. */
@@ -1106,15 +1107,16 @@ add_claim(struct parse_state *st, const char *url, int endpoint)
 	return words_add(&st->visit_claims, origin);
 }
 
-/* The end of the index's visits: the sections whose default claims hold. */
+/* The end of the index's visits: the sections whose default claims hold. Their urls
+ * entries count, not the key: "urls = ," lists none, and config_apply_default_urls gives
+ * such a profile its endpoint's origin. */
 static void
 index_default_claimers(struct parse_state *st)
 {
-	unsigned long long urls = key_bit(key_rule_find("urls"));
 	size_t i;
 
 	for (i = 0; st->index != NULL && i < st->section_count; i++) {
-		if (!(st->sections[i].seen & urls) && st->sections[i].inherit == 0)
+		if (!st->sections[i].has_urls && st->sections[i].inherit == 0)
 			config_index_writer_default_claimer(st->index,
 							    section_name(st, &st->sections[i]));
 	}
@@ -1136,6 +1138,7 @@ visit_note(struct parse_state *st, const struct profile *p, const struct key_rul
 		for (i = urls_before; i < p->url_count; i++) {
 			if (add_claim(st, p->urls[i], 0) != 0)
 				return -1;
+			st->visit_section->has_urls = 1;
 		}
 		return 0;
 	case KEY_ENDPOINT:

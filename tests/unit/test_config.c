@@ -2116,6 +2116,10 @@ static const struct {
 	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\n"
 	  "urls = https://api.example:443/\n",
 	  "https://api.example/x" },
+	{ "an urls line of no entry: still the token endpoint's origin",
+	  "[profile a]\ntoken_url = https://api.example/t\nclient_id = a\nurls = ,\n"
+	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\n",
+	  "https://api.example/x" },
 };
 
 static const char *
