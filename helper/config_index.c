@@ -442,6 +442,11 @@ config_index_pick(int fd, const struct stat *st, const char *only, const struct 
 		config_index_origin(want, origin, sizeof(origin));
 	if (only != NULL && name_set_add(&selected, only, &added) == NAME_INDEX_NONE)
 		goto out;
+	/* A load for a URL keeps the built-in aspose whatever it claims, and its section's
+	 * keys with it (config.c's section_profile): [profile aspose] with a client_id only
+	 * changes what answers for its built-in urls. */
+	if (want != NULL && name_set_add(&selected, "aspose", &added) == NAME_INDEX_NONE)
+		goto out;
 	/* every pass that gains a name that may have come before goes again; a chain of
 	 * inherit lines gains one a pass, and loops were refused before the index was written */
 	for (passes = 0;; passes++) {

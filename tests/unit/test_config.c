@@ -2116,6 +2116,10 @@ static const struct {
 	  "[profile a]\ntoken_url = https://id.example/t\nclient_id = a\n"
 	  "urls = https://api.example:443/\n",
 	  "https://api.example/x" },
+	{ "aspose's section without urls changes the built-in",
+	  "[profile aspose]\nclient_id = mine\nscope = s\n"
+	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\n",
+	  "https://api.aspose.cloud/v4.0/words" },
 	{ "an urls line of no entry: still the token endpoint's origin",
 	  "[profile a]\ntoken_url = https://api.example/t\nclient_id = a\nurls = ,\n"
 	  "[profile b]\ntoken_url = https://id.example/t\nclient_id = b\n",
