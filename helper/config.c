@@ -1249,6 +1249,14 @@ parse_key(struct parse_state *st, const char *section, const char *name, const c
 			  name);
 		return 0;
 	}
+	if (strncmp(section, "profile", 7) != 0 || (section[7] != ' ' && section[7] != '\t')) {
+		/* check_section_header has refused every other header: not reached */
+		format_where(where, sizeof(where), st->path, st->lineno);
+		error_set(st->err, KB_EXIT_CONFIG,
+			  "%s: unknown section [%s] — sections are written [profile NAME]", where,
+			  section);
+		return 0;
+	}
 	sec = section_enter(st, section);
 	if (sec == NULL) {
 		out_of_memory(st->err);
@@ -1328,6 +1336,9 @@ ini_on_key(void *user, const char *section, const char *name, const char *value)
 	return ok;
 }
 
+/* What inih's isspace() skips at a line's start, but the newline that ends it. */
+#define LINE_BLANKS " \t\v\f\r"
+
 /* Moves what is left of the window to its start and reads the file on behind it, so that
  * the next line is whole in it (or the file ends). 0, or -1 with err set. */
 static int
@@ -1374,7 +1385,7 @@ text_reader(char *str, int num, void *stream)
 {
 	struct parse_state *st = stream;
 	size_t line_len, take;
-	const char *newline;
+	const char *newline, *line, *start;
 	char first;
 
 	newline = memchr(st->pos, '\n', (size_t)(st->end - st->pos));
@@ -1389,12 +1400,16 @@ text_reader(char *str, int num, void *stream)
 	newline = memchr(st->pos, '\n', (size_t)(st->end - st->pos));
 	line_len = newline != NULL ? (size_t)(newline - st->pos) : (size_t)(st->end - st->pos);
 	st->lineno++;
-	/* As inih sees it: an indented line continues the section's last key; after a
-	 * section header, with no key yet, it is a key line of its own. */
-	st->continued = (st->pos[0] == ' ' || st->pos[0] == '\t') &&
-			st->pos[strspn(st->pos, " \t\r")] != '\n' &&
-			st->pos[strspn(st->pos, " \t\r")] != '\0' && st->key_in_section;
-	first = st->pos[strspn(st->pos, " \t")];
+	/* As inih sees it (a BOM skipped on the first line, isspace() for blanks): an indented
+	 * line continues the section's last key; after a section header, with no key yet, it
+	 * is a key line of its own. */
+	line = st->pos;
+	if (st->lineno == 1 && st->end - line >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+		line += 3;
+	start = line + strspn(line, LINE_BLANKS);
+	st->continued = line[0] != '\0' && strchr(LINE_BLANKS, line[0]) != NULL && *start != '\n' &&
+			*start != '\0' && st->key_in_section;
+	first = *start;
 	if (first == '[') {
 		st->key_in_section = 0;
 		if (!st->continued) /* inih reads an indented [ after a key as more of its value */
@@ -1404,7 +1419,6 @@ text_reader(char *str, int num, void *stream)
 		st->key_in_section = 1;
 	take = line_len;
 	if (st->err->code == KB_EXIT_OK) {
-		const char *start = st->pos + strspn(st->pos, " \t");
 		/* A cut line would be read as a shorter value, or a second line: refuse it. */
 		if (take > (size_t)num - 2)
 			error_set(st->err, KB_EXIT_CONFIG,

@@ -15,7 +15,8 @@
 
 #include "sha256.h"
 
-#define INDEX_FORMAT	   "keybearer-config-index 1"
+/* the version too: another keybearer may check the file by other rules */
+#define INDEX_FORMAT	   "keybearer-config-index 1 " KEYBEARER_VERSION
 #define SETTLED_SECONDS	   2
 #define IDENTITY_MAX	   256
 #define STALE_TEMP_SECONDS 30
@@ -407,8 +408,10 @@ read_ranges(int fd, const struct stat *st, const struct range *ranges, size_t co
 		if (pread(fd, text + used, ranges[i].length, ranges[i].offset) !=
 		    (ssize_t)ranges[i].length)
 			goto fail;
-		start = text + used + strspn(text + used, " \t");
-		if (start >= text + used + ranges[i].length || *start != '[')
+		start = text + used;
+		while (start < text + used + ranges[i].length && (*start == ' ' || *start == '\t'))
+			start++;
+		if (start == text + used + ranges[i].length || *start != '[')
 			goto fail;
 		used += ranges[i].length;
 	}

@@ -2377,6 +2377,48 @@ test_config_index_picks_as_full_load(void **state)
 	free(padded);
 }
 
+/* inih skips a BOM on the first line and every isspace() character before a header: so do
+ * the checks of a header, which no such character gets past. */
+static void
+test_config_header_after_bom_or_blanks_is_checked(void **state)
+{
+	static const struct {
+		const char *text, *message; /* NULL: loads */
+	} cases[] = {
+		{ "\xEF\xBB\xBF[profile env]\nclient_id = a\n",
+		  PATH ":1: the profile name env is reserved for the profile the KEYBEARER_* "
+		       "variables describe — rename the section" },
+		{ "\xEF\xBB\xBF[x]\nclient_id = a\n",
+		  PATH ":1: unknown section [x] — sections are written [profile NAME]" },
+		{ "\f[profile x y]\nclient_id = b\n",
+		  PATH ":1: bad profile name \"x y\" — use up to 40 letters, digits, '.', '_' or "
+		       "'-'" },
+		{ "\v[q]\nclient_id = b\n",
+		  PATH ":1: unknown section [q] — sections are written [profile NAME]" },
+		{ "\xEF\xBB\xBF[profile a]\nclient_id = a\n", NULL },
+		{ "[profile a]\nurls = https://a.example/\n\f https://b.example/\nclient_id = a\n",
+		  NULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct error err;
+		int rc = load_text(cases[i].text, &cfg, &err);
+
+		print_message("case %zu\n", i);
+		if (cases[i].message == NULL) {
+			assert_int_equal(rc, 0);
+			assert_non_null(config_find(&cfg, "a"));
+		} else {
+			assert_int_equal(rc, -1);
+			assert_string_equal(err.message, cases[i].message);
+		}
+		config_free(&cfg);
+	}
+}
+
 int
 main(void)
 {
@@ -2388,6 +2430,7 @@ main(void)
 		ENV_TEST(test_config_load_keeps_one_profile),
 		ENV_TEST(test_config_load_for_url_answers_as_full_load),
 		ENV_TEST(test_config_reads_file_in_pieces),
+		ENV_TEST(test_config_header_after_bom_or_blanks_is_checked),
 		ENV_TEST(test_config_index_picks_as_full_load),
 		ENV_TEST(test_config_line_length_limit),
 		ENV_TEST(test_config_profile_name_length_limit),
