@@ -389,7 +389,7 @@ else
 	row "cold get, file secret" "$(ms "$file_ms")" "1.00×" "(every run mints)"
 	row "cold get, keyring profile" "$(ms "$keyring_ms")" "$(ratio_of "$keyring_ms" "$file_ms")" "(Secret Service)"
 fi
-printf '| keybearer-fetch --version     | %s |        | (libcurl, libsecret) |\n' "$(ms "$(median_ms "$WORK/load.json" "keybearer-fetch --version")")"
+printf '| keybearer-fetch --version     | %s |        | (libcurl)          |\n' "$(ms "$(median_ms "$WORK/load.json" "keybearer-fetch --version")")"
 printf '| 100 parallel cold: slowest    | %s |        |                    |\n' "$(ms "$(jq -r .slowest_ms "$WORK/crowd.json")")"
 printf '| 100 parallel cold: requests   | %6d     |        | exactly 1          |\n' "$crowd_requests"
 printf '| by hand: curl, jq per call    | %s | %5.1f× | keybearer faster   |\n' "$(ms "$hand_ms")" "$(awk -v a="$hand_ms" -v b="$kb_ms" 'BEGIN { print a / b }')"
