@@ -363,7 +363,8 @@ run_mint(const struct mint_job *job, struct error *err)
 	struct cache c = { .dirfd = -1 };
 	int lock_fd = -1, rc = -1;
 
-	if (config_load(&cfg, err) != 0)
+	/* the profile alone (and its bases): the others' secret variables are still known */
+	if (config_load_selected(&cfg, job->profile_name, err) != 0)
 		return -1;
 	/* the config is our own: discovery fills in an issuer's token endpoint */
 	p = (struct profile *)config_select(&cfg, job->profile_name, err);

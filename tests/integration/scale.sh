@@ -90,6 +90,16 @@ SECRET_P7777=hidden run "$KB" exec --profile main -- /usr/bin/env
 expect_rc 0 "exec"
 [[ "$OUT" != *SECRET_P7777* ]] || fail "a dropped profile's secret variable reached the child"
 
+echo "# nor that of a secret command keybearer-fetch runs to mint"
+printf '#!/bin/sh\nenv >"%s"\ncat "%s"\n' "$WORK/cmd-env" "$WORK/secret" >"$WORK/secret-cmd"
+chmod 700 "$WORK/secret-cmd"
+printf '[profile cmd]\ntoken_url = %s/ok/token?cmd\nclient_id = %s\nsecret = command:%s\nca_file = %s\n' \
+	"$BASE" "$CLIENT_ID" "$WORK/secret-cmd" "$CA" >>"$CONFIG"
+SECRET_P7777=hidden SECRET_P1=hidden2 run "$KB" get --profile cmd --format token
+expect_rc 0 "get by a secret command"
+[ -s "$WORK/cmd-env" ] || fail "the secret command did not run"
+! grep '^SECRET_P' "$WORK/cmd-env" || fail "a profile's secret variable reached the secret command"
+
 echo "# a repeated key in a profile no command uses is an error for every command"
 sleep 2.5 # the edited file settles and is indexed again
 answers "indexed again" "$late"
