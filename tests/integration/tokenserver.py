@@ -1245,6 +1245,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.scheme, fmt % args))
 
 
+def drain_and_close(tls):
+    """Closes a socket whose TLS handshake failed without a RST: its send side
+    first, then what the peer still sends is read (raw, not as TLS) until it
+    closes or 2 s pass."""
+    try:
+        socket.socket.shutdown(tls, socket.SHUT_WR)
+        tls.settimeout(2)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and socket.socket.recv(tls, 4096):
+            pass
+    except OSError:
+        pass
+    tls.close()
+
+
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -1273,7 +1288,18 @@ class Server(http.server.ThreadingHTTPServer):
         # listening socket: there it would run in the accept loop and one
         # silent client would stall every other connection.
         request.settimeout(Handler.timeout)
-        tls = self.tls_context.wrap_socket(request, server_side=True)
+        tls = self.tls_context.wrap_socket(request, server_side=True,
+                                           do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+        except (ssl.SSLError, OSError):
+            # A refused client certificate: OpenSSL has sent its alert.  Closed
+            # with the client's last flight unread, the socket would send a RST,
+            # and the client could lose the alert before reading it (and fail
+            # with "connection reset" instead of the refusal): read what is left,
+            # briefly, then close.
+            drain_and_close(tls)
+            raise
         try:
             super().finish_request(tls, client_address)
         finally:
