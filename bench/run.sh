@@ -245,19 +245,9 @@ elif [ -z "$capath" ] || [ ! -d "$capath" ]; then
 	sysca_skip="skipped (no CA directory)"
 else
 	sysca_skip=""
-	mkdir "$WORK/store"
-	cp -a "$capath/." "$WORK/store/"
-	cp "$CA" "$WORK/store/keybearer-test-ca.pem"
-	ca_hash=$(openssl x509 -hash -noout -in "$CA")
-	n=0
-	while [ -e "$WORK/store/$ca_hash.$n" ]; do n=$((n + 1)); done
-	ln -s keybearer-test-ca.pem "$WORK/store/$ca_hash.$n"
-	case $cainfo in
-	"$capath"/*)
-		rm -f "$WORK/store/${cainfo##*/}" # (it may be a link out of the directory)
-		cat "$cainfo" "$CA" >"$WORK/store/${cainfo##*/}"
-		;;
-	esac
+	system_store_copy "$WORK/store" "$capath"
+	system_store_add_hash_link "$WORK/store"
+	system_store_add_to_bundle "$WORK/store" "$capath" "$cainfo" || true
 	write_profile sysca ok "token_url = $BASE/ok/token?sysca" "ca_file = "
 	cold_profiles+=(sysca)
 	# shellcheck disable=SC2016 # the inner shell expands them

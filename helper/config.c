@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -2091,6 +2092,7 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 		.want = want,
 	};
 	struct config_index_writer writer = { .dirfd = -1 };
+	struct timespec before_open;
 	struct stat file;
 	char *path;
 	int rc;
@@ -2100,6 +2102,7 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 		goto fail;
 	path = default_config_path();
 	if (path != NULL) {
+		clock_gettime(CLOCK_REALTIME, &before_open);
 		rc = safefile_open(AT_FDCWD, path, &rules, &st.fd, &file, err);
 		if (rc < 0) {
 			free(path);
@@ -2130,13 +2133,13 @@ load(struct config *cfg, const char *only, const struct url *want, struct error 
 				goto fail;
 			}
 			if (st.file_size > CONFIG_CHUNK &&
-			    config_index_writer_open(&writer, &file) == 0)
+			    config_index_writer_open(&writer, &file, &before_open) == 0)
 				st.index = &writer;
 			if (load_profiles(cfg, &st, only) != 0) {
 				config_index_writer_abort(&writer);
 				goto fail;
 			}
-			config_index_writer_commit(&writer);
+			config_index_writer_commit(&writer, st.fd);
 		loaded:
 			free(st.chunk);
 			st.chunk = NULL;

@@ -1,9 +1,11 @@
 /* The config file's index (config_index.h). It is trusted only for the very file it was
  * written for: device, inode, size, mtime and ctime to the nanosecond, and HOME (a ~/ path
- * reads differently with another). It is written only once the file has not changed for
- * SETTLED_SECONDS, so that an edit within the clock's granularity cannot pass for the
- * indexed version. Anything unexpected in it (a torn write, another format) and the file is
- * read whole, as without an index: an index makes a load faster, never different. */
+ * reads differently with another). It is written only when the file had not changed for
+ * SETTLED_SECONDS before it was opened, so that any later edit bears a later time (file
+ * systems stamp to 2 s or finer) and cannot pass for the indexed version; one made while it
+ * was read is caught by a second fstat. Only a clock set back can defeat this. Anything
+ * unexpected in the index (a torn write, another format) and the file is read whole, as
+ * without an index: an index makes a load faster, never different. */
 #include "config_index.h"
 
 #include <errno.h>
@@ -145,8 +147,27 @@ create_temp(int dirfd, const char *name, const struct timespec *now)
 	return fd;
 }
 
+/* Whether t was SETTLED_SECONDS or more before now, to the nanosecond. */
+static int
+settled_before(const struct timespec *t, const struct timespec *now)
+{
+	long long seconds = (long long)now->tv_sec - (long long)t->tv_sec;
+
+	return seconds > SETTLED_SECONDS ||
+	       (seconds == SETTLED_SECONDS && now->tv_nsec >= t->tv_nsec);
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 int
-config_index_writer_open(struct config_index_writer *w, const struct stat *st)
+config_index_writer_open(struct config_index_writer *w, const struct stat *st,
+			 const struct timespec *before_open)
 {
 	char identity[IDENTITY_MAX];
 	struct timespec now;
@@ -155,10 +176,11 @@ config_index_writer_open(struct config_index_writer *w, const struct stat *st)
 
 	memset(w, 0, sizeof(*w));
 	w->dirfd = -1;
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - st->st_mtim.tv_sec < SETTLED_SECONDS ||
-	    now.tv_sec - st->st_ctim.tv_sec < SETTLED_SECONDS)
+	if (!settled_before(&st->st_mtim, before_open) ||
+	    !settled_before(&st->st_ctim, before_open))
 		return -1;
+	w->file = *st;
+	clock_gettime(CLOCK_REALTIME, &now);
 	current = open_index(st);
 	if (current != NULL) {
 		int is_current = index_is_current(current, st);
@@ -221,11 +243,13 @@ config_index_writer_abort(struct config_index_writer *w)
 }
 
 void
-config_index_writer_commit(struct config_index_writer *w)
+config_index_writer_commit(struct config_index_writer *w, int config_fd)
 {
+	struct stat now;
 	int failed;
 
-	if (w->out == NULL) {
+	/* changed while it was read, even within one tick: the index would be of neither */
+	if (w->out == NULL || fstat(config_fd, &now) != 0 || !same_file(&now, &w->file)) {
 		config_index_writer_abort(w);
 		return;
 	}

@@ -17,12 +17,15 @@ struct config_index_writer {
 	char name[64];	   /* config-<32 hex digits of a SHA-256 of its device and inode>.index */
 	char tmp_name[96]; /* the file being written, renamed to name once whole */
 	size_t visits;
+	struct stat file; /* the config file as it was opened: it must be so still at commit */
 };
 
 /* Starts the index of the config file whose fstat is st when it needs one: none is
- * current, the file has not changed for a while, and the cache directory is there or can
- * be made. 0 with w open, or -1: no index is written (never an error for the load). */
-int config_index_writer_open(struct config_index_writer *w, const struct stat *st);
+ * current, the file had not changed for a while when the clock read before_open (taken
+ * before the file was opened), and the cache directory is there or can be made. 0 with w
+ * open, or -1: no index is written (never an error for the load). */
+int config_index_writer_open(struct config_index_writer *w, const struct stat *st,
+			     const struct timespec *before_open);
 
 /* One visit of a section: length bytes at offset, from its header line on. first: the
  * first visit of that name in the file. claims: " ORIGIN ..." (scheme://host:port) of its
@@ -34,8 +37,9 @@ void config_index_writer_visit(struct config_index_writer *w, long long offset, 
 /* A section with neither urls nor inherit: its "d:" claims (its endpoint's) hold. */
 void config_index_writer_default_claimer(struct config_index_writer *w, const char *name);
 
-/* Makes the index the current one (renamed into place whole), or drops it. */
-void config_index_writer_commit(struct config_index_writer *w);
+/* Makes the index the current one (renamed into place whole) when the config file, open
+ * as config_fd, is still the one it was opened as; drops it otherwise. */
+void config_index_writer_commit(struct config_index_writer *w, int config_fd);
 void config_index_writer_abort(struct config_index_writer *w);
 
 /* What a current index picks from the file for a load that keeps one profile (only) or the

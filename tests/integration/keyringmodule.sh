@@ -27,15 +27,7 @@ traced() {
 	local trace=$1
 	shift
 	ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
-		run_kb_with strace -f -qq -e trace=open,openat -o "$trace" "$KB" "$@"
-}
-run_kb_with() {
-	set +e
-	"$@" <"${KB_STDIN:-/dev/null}" >"$WORK/out" 2>"$WORK/err"
-	RC=$?
-	set -e
-	OUT=$(cat "$WORK/out")
-	ERR=$(cat "$WORK/err")
+		run_with strace -f -qq -e trace=open,openat -o "$trace" "$KB" "$@"
 }
 opened() { grep -Eo '"[^"]*"' "$1" | tr -d '"' | grep -E "$2" || true; }
 

@@ -204,13 +204,46 @@ write_profile() {
 
 # run_kb ARGS...: runs keybearer with stdin from $KB_STDIN (default empty); sets
 # RC, OUT and ERR.
-run_kb() {
+# A copy of the system CA store for tests and the benchmark to bind-mount over the real one
+# (which is never touched). system_store_copy DIR CAPATH: DIR holds the files of CAPATH.
+system_store_copy() {
+	mkdir "$1"
+	cp -a "$2/." "$1/"
+}
+
+# system_store_add_hash_link DIR: the test CA in DIR under its subject hash, as CA_HASH_LINK
+system_store_add_hash_link() {
+	local hash n=0
+	cp "$CA" "$1/keybearer-test-ca.pem"
+	hash=$(openssl x509 -hash -noout -in "$CA")
+	while [ -e "$1/$hash.$n" ]; do n=$((n + 1)); done
+	ln -s keybearer-test-ca.pem "$1/$hash.$n"
+	CA_HASH_LINK=$hash.$n
+}
+
+# system_store_add_to_bundle DIR CAPATH CAINFO: the test CA appended to DIR's copy of the
+# bundle; 1 when the bundle CAINFO is not in CAPATH (nothing to append to)
+system_store_add_to_bundle() {
+	case $3 in
+	"$2"/*) ;;
+	*) return 1 ;;
+	esac
+	rm -f "$1/${3##*/}" # (it may be a link out of the directory)
+	cat "$3" "$CA" >"$1/${3##*/}"
+}
+
+# run_with PROGRAM ARGS...: runs it with stdin from KB_STDIN (or /dev/null); RC, OUT, ERR
+run_with() {
 	set +e
-	"$KB" "$@" <"${KB_STDIN:-/dev/null}" >"$WORK/out" 2>"$WORK/err"
+	"$@" <"${KB_STDIN:-/dev/null}" >"$WORK/out" 2>"$WORK/err"
 	RC=$?
 	set -e
 	OUT=$(cat "$WORK/out")
 	ERR=$(cat "$WORK/err")
+}
+
+run_kb() {
+	run_with "$KB" "$@"
 }
 
 expect_rc() {

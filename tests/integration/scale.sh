@@ -5,16 +5,6 @@
 # twice in a profile no command uses is still refused by every command.
 . "$(dirname "$0")/lib.sh"
 
-# run PROGRAM ARGS...: run_kb for any program (the host tools' links)
-run() {
-	set +e
-	"$@" <"${KB_STDIN:-/dev/null}" >"$WORK/out" 2>"$WORK/err"
-	RC=$?
-	set -e
-	OUT=$(cat "$WORK/out")
-	ERR=$(cat "$WORK/err")
-}
-
 start_server
 write_profile main ok "urls = $BASE/api/ $BASE/git/ $BASE/registry/"
 token=$("$KB" get --profile main --format token)
@@ -31,6 +21,8 @@ EOF
 { generate 1 5000 && cat "$CONFIG" && generate 5000 10000; } >"$WORK/config.new"
 mv "$WORK/config.new" "$CONFIG"
 chmod 600 "$CONFIG"
+# stamped a minute ahead: however slow the reads below, the file has not settled for them
+touch -m -d "@$(($(date +%s) + 60))" "$CONFIG"
 expect_eq "$(grep -c '^\[profile' "$CONFIG")" 10000 "profiles in the file"
 [ "$(stat -c %s "$CONFIG")" -gt $((1024 * 1024)) ] || fail "the generated file is under 1 MiB"
 
@@ -39,21 +31,21 @@ printf '{"uri":"%s/api/artifacts/a.tar.gz"}\n' "$BASE" >"$WORK/bazel.in"
 printf '{"v":1,"kind":"get","operation":"read","registry":{"index-url":"sparse+%s/registry/","name":"corp"},"args":[]}\n' \
 	"$BASE" >"$WORK/cargo.in"
 answers() { # WHAT [GIT_TOKEN]: each host tool answers with main's cached token (git: or this)
-	run "$KB" get --profile main --format token
+	run_with "$KB" get --profile main --format token
 	expect_rc 0 "$1: get"
 	expect_eq "$OUT" "$token" "$1: get"
-	KB_STDIN="$WORK/git.in" run "$KB_BIN/git-credential-keybearer" get
+	KB_STDIN="$WORK/git.in" run_with "$KB_BIN/git-credential-keybearer" get
 	expect_rc 0 "$1: git get"
 	expect_eq "$(sed -n 's/^password=//p' <<<"$OUT")" "${2:-$token}" "$1: git get"
-	KB_STDIN="$WORK/bazel.in" run "$KB_BIN/keybearer-bazel" get
+	KB_STDIN="$WORK/bazel.in" run_with "$KB_BIN/keybearer-bazel" get
 	expect_rc 0 "$1: bazel get"
 	expect_eq "$(jq -r '.headers.Authorization[0]' <<<"$OUT")" "Bearer $token" "$1: bazel get"
-	KB_STDIN="$WORK/cargo.in" run "$KB_BIN/cargo-credential-keybearer" --cargo-plugin
+	KB_STDIN="$WORK/cargo.in" run_with "$KB_BIN/cargo-credential-keybearer" --cargo-plugin
 	expect_rc 0 "$1: cargo get"
 	expect_eq "$(sed -n 2p <<<"$OUT" | jq -r .Ok.token)" "Bearer $token" "$1: cargo get"
 	# another profile's host is that profile's (whose secret variable is not set)
 	printf 'protocol=https\nhost=p9999.example\n\n' >"$WORK/other.in"
-	KB_STDIN="$WORK/other.in" run "$KB_BIN/git-credential-keybearer" get
+	KB_STDIN="$WORK/other.in" run_with "$KB_BIN/git-credential-keybearer" get
 	expect_rc 78 "$1: git get for p9999"
 	expect_eq "$OUT" "" "$1: git get for p9999"
 	expect_match "$ERR" "no client secret for profile p9999: environment variable SECRET_P9999" \
@@ -66,7 +58,8 @@ index_dir="$XDG_CACHE_HOME/keybearer/config-index"
 [ ! -d "$index_dir" ] || [ -z "$(ls -A "$index_dir")" ] || fail "an index of a file not settled"
 
 echo "# once the file has settled: written once, then read"
-sleep 2.5
+touch -m -d "@$(($(date +%s) - 60))" "$CONFIG"
+sleep 2.5 # and so has its ctime, which that touch set
 answers "writing the index"
 expect_eq "$(stat -c %a "$index_dir")" 700 "index directory mode"
 expect_eq "$(find "$index_dir" -type f -printf '%m %f\n' | sed 's/config-[0-9a-f]*\.index/INDEX/')" \
@@ -79,14 +72,14 @@ expect_eq "$(requests ok)" 1 "token requests (main's one mint)"
 echo "# an edit takes effect at once: a new profile claims the git path"
 printf '[profile late]\ntoken_url = %s/ok/token?late\nclient_id = %s\nsecret = file:%s\nca_file = %s\nurls = %s/git/repo.git\n' \
 	"$BASE" "$CLIENT_ID" "$WORK/secret" "$CA" "$BASE" >>"$CONFIG"
-KB_STDIN="$WORK/git.in" run "$KB_BIN/git-credential-keybearer" get
+KB_STDIN="$WORK/git.in" run_with "$KB_BIN/git-credential-keybearer" get
 expect_rc 0 "git get after the edit"
 late=$(sed -n 's/^password=//p' <<<"$OUT")
 [ -n "$late" ] && [ "$late" != "$token" ] || fail "the new, longer claim did not answer: $OUT"
 expect_eq "$(requests ok)" 2 "token requests (late's mint)"
 
 echo "# the secret variables of every profile stay out of a child's environment"
-SECRET_P7777=hidden run "$KB" exec --profile main -- /usr/bin/env
+SECRET_P7777=hidden run_with "$KB" exec --profile main -- /usr/bin/env
 expect_rc 0 "exec"
 [[ "$OUT" != *SECRET_P7777* ]] || fail "a dropped profile's secret variable reached the child"
 
@@ -95,7 +88,7 @@ printf '#!/bin/sh\nenv >"%s"\ncat "%s"\n' "$WORK/cmd-env" "$WORK/secret" >"$WORK
 chmod 700 "$WORK/secret-cmd"
 printf '[profile cmd]\ntoken_url = %s/ok/token?cmd\nclient_id = %s\nsecret = command:%s\nca_file = %s\n' \
 	"$BASE" "$CLIENT_ID" "$WORK/secret-cmd" "$CA" >>"$CONFIG"
-SECRET_P7777=hidden SECRET_P1=hidden2 run "$KB" get --profile cmd --format token
+SECRET_P7777=hidden SECRET_P1=hidden2 run_with "$KB" get --profile cmd --format token
 expect_rc 0 "get by a secret command"
 [ -s "$WORK/cmd-env" ] || fail "the secret command did not run"
 ! grep '^SECRET_P' "$WORK/cmd-env" || fail "a profile's secret variable reached the secret command"
@@ -104,9 +97,9 @@ echo "# a repeated key in a profile no command uses is an error for every comman
 sleep 2.5 # the edited file settles and is indexed again
 answers "indexed again" "$late"
 printf '[profile p42]\nscope = x\n[profile p42]\nscope = y\n' >>"$CONFIG"
-run "$KB" get --profile main
+run_with "$KB" get --profile main
 expect_rc 78 "get with a broken p42"
 expect_match "$ERR" "scope is given twice for profile p42" "get with a broken p42"
-KB_STDIN="$WORK/git.in" run "$KB_BIN/git-credential-keybearer" get
+KB_STDIN="$WORK/git.in" run_with "$KB_BIN/git-credential-keybearer" get
 expect_rc 78 "git get with a broken p42"
 echo "ok"

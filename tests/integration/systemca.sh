@@ -53,13 +53,8 @@ fi
 
 start_server
 # the machine's store, and the test CA in its directory under its subject hash
-mkdir "$WORK/store"
-cp -a "$capath/." "$WORK/store/"
-cp "$CA" "$WORK/store/keybearer-test-ca.pem"
-hash=$(openssl x509 -hash -noout -in "$CA")
-n=0
-while [ -e "$WORK/store/$hash.$n" ]; do n=$((n + 1)); done
-ln -s keybearer-test-ca.pem "$WORK/store/$hash.$n"
+system_store_copy "$WORK/store" "$capath"
+system_store_add_hash_link "$WORK/store"
 
 # in_store COMMAND...: runs COMMAND with the store above as the system's
 in_store() {
@@ -67,12 +62,7 @@ in_store() {
 		in_store "${STORE:-$WORK/store}" "$capath" -- "$@"
 }
 run_in_store() {
-	set +e
-	in_store "$@" </dev/null >"$WORK/out" 2>"$WORK/err"
-	RC=$?
-	set -e
-	OUT=$(cat "$WORK/out")
-	ERR=$(cat "$WORK/err")
+	run_with in_store "$@"
 }
 
 write_profile system ok "ca_file = "
@@ -92,22 +82,19 @@ ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
 expect_rc 0 "get under strace"
 expect_eq "$(requests ok)" 2 "token requests"
 expect_eq "$(grep -cF "\"$cainfo\"" "$WORK/trace" || true)" 0 "opens of the CA bundle $cainfo"
-expect_match "$(grep "$capath/$hash\.$n" "$WORK/trace" || true)" "$hash\\.$n" "an open of the test CA by its hash"
+expect_match "$(grep -F "$capath/$CA_HASH_LINK" "$WORK/trace" || true)" "${CA_HASH_LINK//./\\.}" \
+	"an open of the test CA by its hash"
 
 echo "# a CA appended to the bundle alone, with no hash link: the bundle decides after all"
-case $cainfo in
-"$capath"/*)
-	mkdir "$WORK/store2"
-	cp -a "$capath/." "$WORK/store2/"
-	rm -f "$WORK/store2/${cainfo##*/}"
-	cat "$cainfo" "$CA" >"$WORK/store2/${cainfo##*/}"
+system_store_copy "$WORK/store2" "$capath"
+if system_store_add_to_bundle "$WORK/store2" "$capath" "$cainfo"; then
 	"$KB" invalidate --profile system
 	STORE="$WORK/store2" run_in_store "$KB" get --profile system --format token
 	expect_rc 0 "get with the test CA in the bundle alone"
 	expect_eq "$(requests ok)" 3 "token requests"
-	;;
-*) echo "(skipped: the bundle $cainfo is not in $capath)" ;;
-esac
+else
+	echo "(skipped: the bundle $cainfo is not in $capath)"
+fi
 
 echo "# ca_file replaces the system store"
 "$KB" invalidate --profile own # the same client as system's: one cached token

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -2377,6 +2378,87 @@ test_config_index_picks_as_full_load(void **state)
 	free(padded);
 }
 
+/* Files in dir whose names start with config- (the indexes). */
+static size_t
+count_indexes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, "config-", 7) == 0;
+	closedir(d);
+	return n;
+}
+
+static void
+sleep_until(const struct timespec *t)
+{
+	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, t, NULL) != 0)
+		;
+}
+
+/* The settle rule is 2 s to the nanosecond, not two changes of the seconds digit: a file
+ * written at X.85 s is not settled at X+2.15 s (1.3 s later), and is at X+2.95. */
+static void
+test_config_index_waits_two_whole_seconds(void **state)
+{
+	char path[4096], cache[3000], index_dir[4096], *text;
+	struct timespec now, at;
+	struct config cfg;
+	struct error err;
+	size_t k;
+
+	(void)state;
+	snprintf(cache, sizeof(cache), "%s/settle-cache", scratch_dir);
+	snprintf(index_dir, sizeof(index_dir), "%s/keybearer/config-index", cache);
+	setenv("XDG_CACHE_HOME", cache, 1);
+	text = malloc(PADDING + 64);
+	assert_non_null(text);
+	for (k = 0; k < PADDING; k += 100)
+		memcpy(text + k,
+		       "; a comment of a hundred bytes, to make the file one an index is kept "
+		       "for .........................\n",
+		       100);
+	strcpy(text + PADDING, "[profile a]\nclient_id = a\n");
+	clock_gettime(CLOCK_REALTIME, &now);
+	at.tv_sec = now.tv_sec + (now.tv_nsec > 850000000L);
+	at.tv_nsec = 850000000L;
+	sleep_until(&at);
+	write_file("settle", text, strlen(text), 0600, path, sizeof(path));
+	setenv("KEYBEARER_CONFIG", path, 1);
+	at.tv_sec += 2;
+	at.tv_nsec = 150000000L;
+	sleep_until(&at);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_load(&cfg, &err), 0);
+	config_free(&cfg);
+	assert_int_equal(count_indexes(index_dir), 0);
+	at.tv_nsec = 950000000L;
+	sleep_until(&at);
+	assert_int_equal(config_load(&cfg, &err), 0);
+	config_free(&cfg);
+	assert_int_equal(count_indexes(index_dir), 1);
+	/* a file stamped in the future (a clock set back since) is not settled either */
+	{
+		struct timespec times[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+		clock_gettime(CLOCK_REALTIME, &times[1]);
+		times[1].tv_sec += 60;
+		assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+		at.tv_sec += 3;
+		sleep_until(&at); /* its ctime (now) has settled; its mtime has not */
+		assert_int_equal(config_load(&cfg, &err), 0);
+		config_free(&cfg);
+		assert_int_equal(config_load_selected(&cfg, "a", &err), 0);
+		assert_non_null(cfg.other_names); /* read whole: the index is of the old times */
+		config_free(&cfg);
+	}
+	free(text);
+}
+
 /* inih skips a BOM on the first line and every isspace() character before a header: so do
  * the checks of a header, which no such character gets past. */
 static void
@@ -2432,6 +2514,7 @@ main(void)
 		ENV_TEST(test_config_reads_file_in_pieces),
 		ENV_TEST(test_config_header_after_bom_or_blanks_is_checked),
 		ENV_TEST(test_config_index_picks_as_full_load),
+		ENV_TEST(test_config_index_waits_two_whole_seconds),
 		ENV_TEST(test_config_line_length_limit),
 		ENV_TEST(test_config_profile_name_length_limit),
 		ENV_TEST(test_config_reports_first_error_first),
