@@ -69,14 +69,18 @@ PART = re.compile(r"(.+) ([0-9]+(?:\.[0-9]+)?) ms")
 
 def cold(args):
     """Medians of each phase of RUNS cold gets of each PROFILE, by profile. The profiles take
-    turns, so what else the machine does weighs on each alike."""
+    turns, so what else the machine does weighs on each alike. PROFILE@LABEL=PATH: that
+    profile's cold get by the keybearer at PATH, reported as PROFILE@LABEL."""
     opts, cmd = split_command(args)
-    runs, profiles = int(opts[0]), opts[1:]
-    keybearer = cmd[0]
+    runs, specs = int(opts[0]), opts[1:]
     env = dict(os.environ, KEYBEARER_DEBUG="1")
-    parts = {profile: {} for profile in profiles}
+    callers = {}
+    for spec in specs:
+        key, _, path = spec.partition("=")
+        callers[key] = (key.partition("@")[0], path or cmd[0])
+    parts = {key: {} for key in callers}
     for _ in range(runs):
-        for profile in profiles:
+        for key, (profile, keybearer) in callers.items():
             subprocess.run([keybearer, "invalidate", "--profile", profile], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             start = time.monotonic()
@@ -97,9 +101,9 @@ def cold(args):
                         if t:
                             seen[t.group(1)] = float(t.group(2))
             for name, value in seen.items():
-                parts[profile].setdefault(name, []).append(value)
-    return {profile: {name: statistics.median(values) for name, values in phases.items()}
-            for profile, phases in parts.items()}
+                parts[key].setdefault(name, []).append(value)
+    return {key: {name: statistics.median(values) for name, values in phases.items()}
+            for key, phases in parts.items()}
 
 
 def percentiles(args):

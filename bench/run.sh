@@ -10,6 +10,10 @@
 #                      answers, no failures) but no timing goal; CI runs this so the script
 #                      cannot rot
 #
+# keybearer-fetch links the HTTP(S)-only libcurl of packaging/libcurl-https.sh (in
+# KEYBEARER_LIBCURL_PREFIX, default build-libcurl), as the .deb does; the full run also
+# builds one with the system's libcurl and times its cold get and start beside.
+#
 # The rows of the system CA store need root (a mount namespace), those of the keyring a
 # headless Secret Service (dbus-run-session, gnome-keyring-daemon): without, they say
 # "skipped".
@@ -31,9 +35,19 @@ if [ -z "${BENCH_IN_SESSION:-}" ] && command -v dbus-run-session >/dev/null &&
 fi
 session_bus=${BENCH_IN_SESSION:+${DBUS_SESSION_BUS_ADDRESS:-}}
 build=${KEYBEARER_BENCH_BUILD:-$root/build-bench}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
-cmake --install "$build" --prefix "$build/stage" >/dev/null
+libcurl=${KEYBEARER_LIBCURL_PREFIX:-$root/build-libcurl}
+bash packaging/libcurl-https.sh "$libcurl"
+build_and_stage() { # BUILD-DIR LIBCURL-PREFIX (empty: the system's libcurl)
+	cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release -DKEYBEARER_LIBCURL_PREFIX="$2" >/dev/null
+	cmake --build "$1" -j"$(nproc)" >/dev/null
+	cmake --install "$1" --prefix "$1/stage" >/dev/null
+}
+build_and_stage "$build" "$libcurl"
+system_libcurl_kb=
+if [ -z "$quick" ]; then
+	build_and_stage "$build-system-libcurl" ""
+	system_libcurl_kb=$build-system-libcurl/stage/bin/keybearer
+fi
 export KB_STAGE="$build/stage" KB_SOURCE="$root"
 . tests/integration/lib.sh
 MEASURE=("$PY" "$root/bench/measure.py")
@@ -232,6 +246,8 @@ echo "# cold path"
 write_profile cold ok "token_url = $BASE/ok/token?cold"
 cold_runs=$([ -n "$quick" ] && echo 5 || echo 50)
 cold_profiles=(cold) in_store=()
+# the same profile with keybearer-fetch linking the system's libcurl
+[ -z "$system_libcurl_kb" ] || cold_profiles+=("cold@system-libcurl=$system_libcurl_kb")
 # The system store: a copy of this machine's with the test CA added (a hash link in the
 # directory, appended to the bundle), bind-mounted over it in a mount namespace of the
 # measurement's own (as tests/integration/systemca.sh does): the machine's store is never
@@ -265,9 +281,12 @@ cold_ratio=$(awk -v w="$(cold wall)" -v h="$(handshake cold)" 'BEGIN { printf "%
 	sysca_ratio=$(awk -v w="$(cold wall sysca)" -v h="$(handshake sysca)" 'BEGIN { printf "%.2f", w / h }')
 fetch_exec=$(awk -v a="$(cold "keybearer-fetch spawn to exit")" \
 	-v b="$(cold "keybearer-fetch main to exit")" 'BEGIN { print a - b }')
+load_commands=(-n noop "$WORK/noop" -n "keybearer-fetch --version"
+	"$KB_STAGE/libexec/keybearer/keybearer-fetch --version")
+[ -z "$system_libcurl_kb" ] || load_commands+=(-n "system libcurl"
+	"${system_libcurl_kb%/bin/keybearer}/libexec/keybearer/keybearer-fetch --version")
 hyperfine -N --warmup 20 --runs "$((runs / 5 + 10))" --export-json "$WORK/load.json" \
-	-n noop "$WORK/noop" -n "keybearer-fetch --version" \
-	"$KB_STAGE/libexec/keybearer/keybearer-fetch --version" >/dev/null
+	"${load_commands[@]}" >/dev/null
 
 echo "# cold get: a keyring profile and a file secret"
 # Every run mints: its --prepare drops the profile's cached token.
@@ -379,7 +398,17 @@ else
 	row "cold get, file secret" "$(ms "$file_ms")" "1.00×" "(every run mints)"
 	row "cold get, keyring profile" "$(ms "$keyring_ms")" "$(ratio_of "$keyring_ms" "$file_ms")" "(Secret Service)"
 fi
-printf '| keybearer-fetch --version     | %s |        | (libcurl)          |\n' "$(ms "$(median_ms "$WORK/load.json" "keybearer-fetch --version")")"
+fetch_start=$(median_ms "$WORK/load.json" "keybearer-fetch --version")
+row "keybearer-fetch --version" "$(ms "$fetch_start")" "" "(HTTP(S) libcurl)"
+if [ -n "$system_libcurl_kb" ]; then
+	system_start=$(median_ms "$WORK/load.json" "system libcurl")
+	row "  linking the system's libcurl" "$(ms "$system_start")" "$(ratio_of "$system_start" "$fetch_start")" \
+		"(same run)"
+	system_cold=cold@system-libcurl
+	row "cold get, system's libcurl" "$(ms "$(cold wall "$system_cold")")" \
+		"$(awk -v w="$(cold wall "$system_cold")" -v h="$(handshake "$system_cold")" 'BEGIN { printf "%.2f×", w / h }')" \
+		"÷ its TLS + RTT"
+fi
 printf '| 100 parallel cold: slowest    | %s |        |                    |\n' "$(ms "$(jq -r .slowest_ms "$WORK/crowd.json")")"
 printf '| 100 parallel cold: requests   | %6d     |        | exactly 1          |\n' "$crowd_requests"
 printf '| by hand: curl, jq per call    | %s | %5.1f× | keybearer faster   |\n' "$(ms "$hand_ms")" "$(awk -v a="$hand_ms" -v b="$kb_ms" 'BEGIN { print a / b }')"

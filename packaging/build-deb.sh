@@ -8,6 +8,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist}
 bash "$root/packaging/deps.sh"
+# keybearer-fetch's libcurl (debian/rules says why), built once beside the tree
+export KEYBEARER_LIBCURL_PREFIX=${KEYBEARER_LIBCURL_PREFIX:-$root/build-libcurl}
+bash "$root/packaging/libcurl-https.sh" "$KEYBEARER_LIBCURL_PREFIX"
 
 version=$(sed -n '1s/^keybearer (\([^)]*\)).*/\1/p' "$root/packaging/debian/changelog")
 work=$(mktemp -d)

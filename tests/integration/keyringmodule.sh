@@ -49,7 +49,7 @@ start_server --http
 write_profile file ok "ca_file = "
 traced "$WORK/trace.file" get --profile file --format token
 expect_rc 0 "cold get from a file, traced"
-expect_match "$(opened "$WORK/trace.file" 'libcurl\.so')" libcurl "libcurl in the trace (strace saw keybearer-fetch)"
+expect_match "$(opened "$WORK/trace.file" 'libssl\.so')" libssl "libssl in the trace (strace saw keybearer-fetch)"
 expect_eq "$(opened "$WORK/trace.file" "$GLIB")" "" "libsecret, GLib or the module opened by a cold get from a file"
 expect_eq "$(requests ok)" 1 "token requests"
 # keybearer-fetch's other work without a keyring item: --version, a check
