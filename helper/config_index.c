@@ -157,12 +157,15 @@ settled_before(const struct timespec *t, const struct timespec *now)
 	       (seconds == SETTLED_SECONDS && now->tv_nsec >= t->tv_nsec);
 }
 
+/* Whether a and b are the same version of a file, by what an index is checked against. */
 static int
-same_file(const struct stat *a, const struct stat *b)
+same_identity(const struct stat *a, const struct stat *b)
 {
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+	char line_a[IDENTITY_MAX], line_b[IDENTITY_MAX];
+
+	identity_line(a, line_a);
+	identity_line(b, line_b);
+	return strcmp(line_a, line_b) == 0;
 }
 
 int
@@ -249,7 +252,7 @@ config_index_writer_commit(struct config_index_writer *w, int config_fd)
 	int failed;
 
 	/* changed while it was read, even within one tick: the index would be of neither */
-	if (w->out == NULL || fstat(config_fd, &now) != 0 || !same_file(&now, &w->file)) {
+	if (w->out == NULL || fstat(config_fd, &now) != 0 || !same_identity(&now, &w->file)) {
 		config_index_writer_abort(w);
 		return;
 	}

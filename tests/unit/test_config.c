@@ -2255,6 +2255,23 @@ test_config_reads_file_in_pieces(void **state)
  * whole. */
 #define PADDING 72000 /* whole lines of 100 bytes */
 
+/* PADDING bytes of comment lines, then room for a 4 KiB case: a file of more than one read,
+ * which gets an index. */
+static char *
+padded_config(void)
+{
+	char *padded = malloc(PADDING + 4096);
+	size_t k;
+
+	assert_non_null(padded);
+	for (k = 0; k < PADDING; k += 100)
+		memcpy(padded + k,
+		       "; a comment of a hundred bytes, to make the file one an index is kept "
+		       "for .........................\n",
+		       100);
+	return padded;
+}
+
 static void
 test_config_index_picks_as_full_load(void **state)
 {
@@ -2268,13 +2285,7 @@ test_config_index_picks_as_full_load(void **state)
 	snprintf(run, sizeof(run), "%s/cache", scratch_dir);
 	setenv("XDG_CACHE_HOME", run, 1); /* made 0700 by the first index */
 	/* a file of one read is not indexed: each case behind 72 kB of comments */
-	padded = malloc(PADDING + 4096);
-	assert_non_null(padded);
-	for (k = 0; k < PADDING; k += 100)
-		memcpy(padded + k,
-		       "; a comment of a hundred bytes, to make the file one an index is kept "
-		       "for .........................\n",
-		       100);
+	padded = padded_config();
 	for (i = 0; i < count; i++) {
 		snprintf(name, sizeof(name), "case-%zu", i);
 		assert_true(strlen(for_url_cases[i].file) < 4096);
@@ -2410,19 +2421,12 @@ test_config_index_waits_two_whole_seconds(void **state)
 	struct timespec now, at;
 	struct config cfg;
 	struct error err;
-	size_t k;
 
 	(void)state;
 	snprintf(cache, sizeof(cache), "%s/settle-cache", scratch_dir);
 	snprintf(index_dir, sizeof(index_dir), "%s/keybearer/config-index", cache);
 	setenv("XDG_CACHE_HOME", cache, 1);
-	text = malloc(PADDING + 64);
-	assert_non_null(text);
-	for (k = 0; k < PADDING; k += 100)
-		memcpy(text + k,
-		       "; a comment of a hundred bytes, to make the file one an index is kept "
-		       "for .........................\n",
-		       100);
+	text = padded_config();
 	strcpy(text + PADDING, "[profile a]\nclient_id = a\n");
 	clock_gettime(CLOCK_REALTIME, &now);
 	at.tv_sec = now.tv_sec + (now.tv_nsec > 850000000L);
