@@ -485,7 +485,12 @@ cache_write_file(const struct cache *c, const char *name, const char *text, stru
 			  c->dir, strerror(errno));
 		goto out;
 	}
-	if (output_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	/* No fsync, of the file or the directory: a crash can lose the newest copy (the next
+	 * call fetches it again) or leave an empty or zero-filled file under the new name,
+	 * which fails to parse and so is a miss. Running processes see the old file or the
+	 * new one whole, by the rename. The fsyncs cost a millisecond of every mint on a disk
+	 * (the runtime directory is a tmpfs on most desktops, but not in CI). */
+	if (output_write_all(fd, text, strlen(text)) != 0) {
 		error_set(err, KB_EXIT_IO,
 			  "cannot write the token cache in %s: %s — check free "
 			  "space",
@@ -508,7 +513,6 @@ cache_write_file(const struct cache *c, const char *name, const char *text, stru
 			  c->dir, strerror(errno));
 		goto out;
 	}
-	fsync(c->dirfd); /* the rename survives a crash; a failure here loses nothing */
 	rc = 0;
 out:
 	if (fd >= 0)

@@ -550,10 +550,10 @@ main(int argc, char **argv)
 	output_keep_standard_fds();
 	signal(SIGCHLD, SIG_DFL); /* or an ignored one reaps a secret command before waitpid */
 	forbid_core_dumps();
-	/* OpenSSL's copies of a private key's numbers (private_key_jwt, mTLS) from a locked
-	 * heap of their own; where the memlock limit forbids one, from the usual heap, which
-	 * OpenSSL wipes as it frees it. */
-	CRYPTO_secure_malloc_init(64 * 1024, 32);
+	/* OpenSSL's exit handler frees each of its tables one by one: half a millisecond of
+	 * every mint, for memory the kernel takes back anyway. Key material is wiped as it
+	 * is freed, before the exit. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("keybearer-fetch %s\n", KEYBEARER_VERSION);
 		return 0;

@@ -122,12 +122,16 @@ check_validity(const struct profile *p, X509 *cert, struct error *err)
 static int
 key_of_cert(X509 *cert, const char *key, size_t len)
 {
-	BIO *bio = BIO_new_mem_buf(key, (int)len);
-	EVP_PKEY *pkey =
-		bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
-	int rc = pkey == NULL				   ? MTLS_PAIR_NO_KEY
-		 : X509_check_private_key(cert, pkey) != 1 ? MTLS_PAIR_OTHER_KEY
-							   : MTLS_PAIR_OK;
+	BIO *bio;
+	EVP_PKEY *pkey;
+	int rc;
+
+	signkey_secure_heap();
+	bio = BIO_new_mem_buf(key, (int)len);
+	pkey = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+	rc = pkey == NULL			       ? MTLS_PAIR_NO_KEY
+	     : X509_check_private_key(cert, pkey) != 1 ? MTLS_PAIR_OTHER_KEY
+						       : MTLS_PAIR_OK;
 
 	/* OpenSSL wipes a private key's numbers as it frees them */
 	EVP_PKEY_free(pkey);

@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -158,6 +159,15 @@ check_pair(struct signkey *k, const char *origin, struct error *err)
 	return 0;
 }
 
+void
+signkey_secure_heap(void)
+{
+	/* Where the memlock limit forbids the locked heap, OpenSSL takes the usual one, and
+	 * wipes a key's numbers as it frees them. */
+	if (!CRYPTO_secure_malloc_initialized())
+		CRYPTO_secure_malloc_init(64 * 1024, 32);
+}
+
 int
 signkey_load_pem(const char *pem, size_t len, const char *origin, struct signkey *k,
 		 struct error *err)
@@ -165,6 +175,7 @@ signkey_load_pem(const char *pem, size_t len, const char *origin, struct signkey
 	BIO *bio;
 
 	memset(k, 0, sizeof(*k));
+	signkey_secure_heap();
 	if (len == 0 || len > 64 * 1024 || memmem(pem, len, "-----BEGIN ", 11) == NULL)
 		return not_a_key(origin, "it is not PEM", err);
 	if (memmem(pem, len, "ENCRYPTED", 9) != NULL)
@@ -501,6 +512,7 @@ int
 signkey_generate(const char *type, struct signkey *k, struct error *err)
 {
 	memset(k, 0, sizeof(*k));
+	signkey_secure_heap();
 	if (strcmp(type, "ec") == 0)
 		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	else if (strcmp(type, "rsa") == 0)

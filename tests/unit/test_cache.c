@@ -617,15 +617,21 @@ sandbox_path(const struct sandbox *sb, const char *name, char *out, size_t size)
 }
 
 static void
-write_file(const char *path, const char *text, mode_t mode)
+write_bytes(const char *path, const char *data, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	/* fchmod, because open's mode is filtered through the umask. */
 	assert_int_equal(fchmod(fd, mode), 0);
 	close(fd);
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	write_bytes(path, text, strlen(text), mode);
 }
 
 /* The names in the cache directory, comma-separated and sorted. */
@@ -796,22 +802,32 @@ test_cache_remove(void **state)
 	assert_int_equal(err.code, KB_EXIT_OK);
 }
 
-/* Anything unreadable in a private file is a miss: the caller fetches a new token. */
+/* Anything unreadable in a private file is a miss: the caller fetches a new token. The
+ * writer does not fsync, so what a crash leaves (an empty file, zeros where the data was
+ * not yet written back) must be a miss too. */
 static void
 test_cache_read_miss_table(void **state)
 {
 	static const struct {
 		const char *name, *content;
+		size_t zeros; /* NUL bytes after content */
 	} misses[] = {
-		{ "not JSON", "garbage\n" },
-		{ "empty", "" },
-		{ "truncated", "{\"format\":\"keybearer-cache/1\",\"key\":\"" KEY "\",\"acc" },
+		{ "not JSON", "garbage\n", 0 },
+		{ "empty", "", 0 },
+		{ "truncated", "{\"format\":\"keybearer-cache/1\",\"key\":\"" KEY "\",\"acc", 0 },
 		{ "another profile's record",
 		  RECORD(GOOD_FORMAT,
 			 "\"0000000000000000000000000000000000000000000000000000000000000000\"",
-			 GOOD_TOKEN, "1", "2") },
-		{ "bad token", RECORD(GOOD_FORMAT, GOOD_KEY, "\"a b\"", "1", "2") },
+			 GOOD_TOKEN, "1", "2"),
+		  0 },
+		{ "bad token", RECORD(GOOD_FORMAT, GOOD_KEY, "\"a b\"", "1", "2"), 0 },
+		{ "zero-filled", "", 536 },
+		{ "a record's head, then zeros", "{\"format\":\"keybearer-cache/1\",\"key\":\"" KEY,
+		  400 },
+		{ "a whole record, then zeros", RECORD(GOOD_FORMAT, GOOD_KEY, GOOD_TOKEN, "1", "2"),
+		  64 },
 	};
+	char data[1024];
 	struct sandbox *sb = *state;
 	struct error err = { 0 };
 	char path[400];
@@ -823,7 +839,12 @@ test_cache_read_miss_table(void **state)
 	for (i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
 		struct cache_record rec;
 
-		write_file(path, misses[i].content, 0600);
+		size_t len = strlen(misses[i].content);
+
+		assert_true(len + misses[i].zeros <= sizeof(data));
+		memcpy(data, misses[i].content, len);
+		memset(data + len, 0, misses[i].zeros);
+		write_bytes(path, data, len + misses[i].zeros, 0600);
 		failures += mismatch_int(misses[i].name, "cache_read",
 					 cache_read(&sb->cache, &rec, &err), 1);
 		failures += mismatch_int(misses[i].name, "exit code", err.code, KB_EXIT_OK);
