@@ -3,7 +3,8 @@
 
   measure.py heap [--stdin FILE] -- CMD...         peak heap of CMD (valgrind massif)
   measure.py crowd N -- CMD...                     N copies of CMD started at once
-  measure.py cold RUNS PROFILE... -- KEYBEARER     cold gets, with KEYBEARER_DEBUG timings
+  measure.py cold RUNS [--one-post PATH URL CA FORM] PROFILE... -- KEYBEARER
+                                                   cold gets, with KEYBEARER_DEBUG timings
   measure.py percentiles JSON                      p50/p99/max per hyperfine command
   measure.py capath                                libcurl's CA directory and bundle
 """
@@ -70,27 +71,35 @@ PART = re.compile(r"(.+) ([0-9]+(?:\.[0-9]+)?) ms")
 def cold(args):
     """Medians of each phase of RUNS cold gets of each PROFILE, by profile. The profiles take
     turns, so what else the machine does weighs on each alike. PROFILE@LABEL=PATH: that
-    profile's cold get by the keybearer at PATH, reported as PROFILE@LABEL."""
+    profile's cold get by the keybearer at PATH, reported as PROFILE@LABEL. --one-post: the
+    bench's bare client (one_post.c) takes its turn too, POSTing FORM to URL, as one-post."""
     opts, cmd = split_command(args)
     runs, specs = int(opts[0]), opts[1:]
     env = dict(os.environ, KEYBEARER_DEBUG="1")
     callers = {}
+    if specs[:1] == ["--one-post"]:
+        path, url, ca, form = specs[1:5]
+        callers["one-post"] = ([path, url, ca], form, None)
+        specs = specs[5:]
     for spec in specs:
         key, _, path = spec.partition("=")
-        callers[key] = (key.partition("@")[0], path or cmd[0])
+        profile = key.partition("@")[0]
+        callers[key] = ([path or cmd[0], "get", "--profile", profile], None, profile)
     parts = {key: {} for key in callers}
     for _ in range(runs):
-        for key, (profile, keybearer) in callers.items():
-            subprocess.run([keybearer, "invalidate", "--profile", profile], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for key, (argv, form, profile) in callers.items():
+            if profile is not None:
+                subprocess.run([argv[0], "invalidate", "--profile", profile], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdin = open(form, "rb") if form else subprocess.DEVNULL
             start = time.monotonic()
-            proc = subprocess.run([keybearer, "get", "--profile", profile], env=env,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            proc = subprocess.run(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
             wall = (time.monotonic() - start) * 1000
+            if form:
+                stdin.close()
             if proc.returncode != 0:
-                sys.exit("measure.py: a cold get of profile %s failed: %s"
-                         % (profile, proc.stderr))
+                sys.exit("measure.py: a cold get of %s failed: %s" % (key, proc.stderr))
             seen = {"wall": wall}
             for line in proc.stderr.splitlines():
                 m = TIMING.search(line)

@@ -324,33 +324,45 @@ curl_scan_free(struct curl_scan *scan)
 	memset(scan, 0, sizeof(*scan));
 }
 
-/* Reads curl's arguments, and checks every URL against the profile (picked by the first
- * URL when no --profile was given). */
+/* Reads curl's arguments: its URLs and uploads, checked as words. */
 static int
-scan_arguments(const struct config *cfg, const char *profile_flag, char **args, int nargs,
-	       const struct profile **p, struct curl_scan *scan, struct error *err)
+scan_arguments(char **args, int nargs, struct curl_scan *scan, struct error *err)
+{
+	size_t i;
+
+	memset(scan, 0, sizeof(*scan));
+	scan->urls = calloc((size_t)nargs + 1, sizeof(*scan->urls));
+	scan->uploads = calloc((size_t)nargs + 1, sizeof(*scan->uploads));
+	if (scan->urls == NULL || scan->uploads == NULL)
+		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
+	if (scan_options(args, nargs, scan, err) != 0)
+		return -1;
+	for (i = 0; i < scan->upload_count; i++) {
+		if (check_upload(scan->uploads[i], scan, err) != 0)
+			return -1;
+	}
+	if (scan->url_count == 0)
+		return error_set(err, KB_EXIT_USAGE, "no URL among the curl arguments — give one");
+	return 0;
+}
+
+/* Loads the config and checks every URL against the profile (picked by the first URL when
+ * no --profile was given). */
+static int
+check_urls(struct config *cfg, const char *profile_flag, struct curl_scan *scan,
+	   const struct profile **p, struct error *err)
 {
 	char *url = malloc(CURL_URL_MAX);
 	size_t i;
 	int rc = -1;
 
-	memset(scan, 0, sizeof(*scan));
-	scan->urls = calloc((size_t)nargs + 1, sizeof(*scan->urls));
-	scan->uploads = calloc((size_t)nargs + 1, sizeof(*scan->uploads));
-	if (url == NULL || scan->urls == NULL || scan->uploads == NULL) {
+	if (url == NULL) {
 		error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
 		goto out;
 	}
-	if (scan_options(args, nargs, scan, err) != 0)
+	if (effective_url(scan->urls[0], url, err) != 0 ||
+	    wrapped_load_config(cfg, profile_flag, url, err) != 0)
 		goto out;
-	for (i = 0; i < scan->upload_count; i++) {
-		if (check_upload(scan->uploads[i], scan, err) != 0)
-			goto out;
-	}
-	if (scan->url_count == 0) {
-		error_set(err, KB_EXIT_USAGE, "no URL among the curl arguments — give one");
-		goto out;
-	}
 	*p = profile_flag != NULL ? config_select(cfg, profile_flag, err) : NULL;
 	if (profile_flag != NULL && *p == NULL)
 		goto out;
@@ -362,8 +374,6 @@ scan_arguments(const struct config *cfg, const char *profile_flag, char **args, 
 	rc = 0;
 out:
 	free(url);
-	if (rc != 0)
-		curl_scan_free(scan);
 	return rc;
 }
 
@@ -454,18 +464,15 @@ plugin_curl(int argc, char **argv, struct error *err)
 	struct curl_scan scan = { 0 };
 	struct wrapped_run run = { 0 };
 	struct wrapped_cert cert = { .fd = -1 };
-	struct config cfg;
+	struct config cfg = { 0 };
 	int first, rc = -1, retry;
 
 	first = wrapped_leading_options(argc, argv, &profile_flag);
 	if (argc - first > CURL_MAX_ARGS)
 		return error_set(err, KB_EXIT_USAGE, "too many curl arguments (at most %d)",
 				 CURL_MAX_ARGS);
-	/* with --profile, that profile alone (and the variables the others read) */
-	if ((profile_flag != NULL ? config_load_selected(&cfg, profile_flag, err)
-				  : config_load(&cfg, err)) != 0)
-		return -1;
-	if (scan_arguments(&cfg, profile_flag, argv + first, argc - first, &p, &scan, err) != 0 ||
+	if (scan_arguments(argv + first, argc - first, &scan, err) != 0 ||
+	    check_urls(&cfg, profile_flag, &scan, &p, err) != 0 ||
 	    obtain_token(&cfg, p, -1, &rec, err) != 0 || wrapped_client_cert(p, &cert, err) != 0 ||
 	    run_curl(&cfg, rec.access_token, &cert, argv + first, argc - first, &scan, 1, &run,
 		     err) != 0)

@@ -44,7 +44,7 @@ answer(const char *profile_flag, struct error *err)
 	char *text = NULL;
 	int rc = -1;
 
-	if (config_load(&cfg, err) != 0)
+	if (config_load_selected(&cfg, profile_flag, err) != 0)
 		return -1;
 	if (plugin_token_for_profile(&cfg, profile_flag, &p, &rec, err) != 0)
 		goto out;

@@ -250,11 +250,9 @@ has_scheme(const char *word)
 	return len > 0 && strncmp(word + len, "://", 3) == 0;
 }
 
-/* Reads wget's arguments, and checks every URL against the profile (picked by the first
- * URL when no --profile was given). */
+/* Reads wget's arguments: its URLs, each of which must say its scheme. */
 static int
-scan_arguments(const struct config *cfg, const char *profile_flag, char **args, int nargs,
-	       const struct profile **p, struct wget_scan *scan, struct error *err)
+scan_arguments(char **args, int nargs, struct wget_scan *scan, struct error *err)
 {
 	size_t i, len;
 
@@ -266,9 +264,6 @@ scan_arguments(const struct config *cfg, const char *profile_flag, char **args, 
 		return -1;
 	if (scan->url_count == 0)
 		return error_set(err, KB_EXIT_USAGE, "no URL among the wget arguments — give one");
-	*p = profile_flag != NULL ? config_select(cfg, profile_flag, err) : NULL;
-	if (profile_flag != NULL && *p == NULL)
-		return -1;
 	for (i = 0; i < scan->url_count; i++) {
 		len = strlen(scan->urls[i]);
 		if (!has_scheme(scan->urls[i]))
@@ -276,6 +271,24 @@ scan_arguments(const struct config *cfg, const char *profile_flag, char **args, 
 					 "the wget URL %.*s%s has no scheme, and wget would guess "
 					 "one — write it whole, with https://",
 					 WRAPPED_SHOWN(len, scan->urls[i]));
+	}
+	return 0;
+}
+
+/* Loads the config and checks every URL against the profile (picked by the first URL when
+ * no --profile was given). */
+static int
+check_urls(struct config *cfg, const char *profile_flag, struct wget_scan *scan,
+	   const struct profile **p, struct error *err)
+{
+	size_t i;
+
+	if (wrapped_load_config(cfg, profile_flag, scan->urls[0], err) != 0)
+		return -1;
+	*p = profile_flag != NULL ? config_select(cfg, profile_flag, err) : NULL;
+	if (profile_flag != NULL && *p == NULL)
+		return -1;
+	for (i = 0; i < scan->url_count; i++) {
 		if (wrapped_check_url(cfg, p, scan->urls[i], scan->urls[i], NULL, &scan->plain_http,
 				      err) != 0)
 			return -1;
@@ -339,18 +352,15 @@ plugin_wget(int argc, char **argv, struct error *err)
 	const struct profile *p;
 	struct wget_scan scan = { 0 };
 	struct wrapped_run run = { 0 };
-	struct config cfg;
+	struct config cfg = { 0 };
 	int first, rc = -1, retry;
 
 	first = wrapped_leading_options(argc, argv, &profile_flag);
 	if (argc - first > WGET_MAX_ARGS)
 		return error_set(err, KB_EXIT_USAGE, "too many wget arguments (at most %d)",
 				 WGET_MAX_ARGS);
-	/* with --profile, that profile alone (and the variables the others read) */
-	if ((profile_flag != NULL ? config_load_selected(&cfg, profile_flag, err)
-				  : config_load(&cfg, err)) != 0)
-		return -1;
-	if (scan_arguments(&cfg, profile_flag, argv + first, argc - first, &p, &scan, err) != 0 ||
+	if (scan_arguments(argv + first, argc - first, &scan, err) != 0 ||
+	    check_urls(&cfg, profile_flag, &scan, &p, err) != 0 ||
 	    obtain_token(&cfg, p, -1, &rec, err) != 0 ||
 	    run_wget(&cfg, rec.access_token, argv + first, argc - first, &scan, 1, &run, err) != 0)
 		goto out;

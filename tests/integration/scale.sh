@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Ten thousand profiles: the file loads (1.3 MiB), every host tool's cached answer is the
-# token of the profile that claims its URL, read through the config index once the file has
-# settled; an edit takes effect at once (the index is the file's no more), and a key given
-# twice in a profile no command uses is still refused by every command.
+# Ten thousand profiles: the file loads (1.3 MiB), every host tool's cached answer (and
+# keybearer curl's request) is the token of the profile that claims its URL, read through
+# the config index once the file has settled; an edit takes effect at once (the index is
+# the file's no more), and a key given twice in a profile no command uses is still refused
+# by every command.
 . "$(dirname "$0")/lib.sh"
 
 start_server
@@ -43,6 +44,10 @@ answers() { # WHAT [GIT_TOKEN]: each host tool answers with main's cached token 
 	KB_STDIN="$WORK/cargo.in" run_with "$KB_BIN/cargo-credential-keybearer" --cargo-plugin
 	expect_rc 0 "$1: cargo get"
 	expect_eq "$(sed -n 2p <<<"$OUT" | jq -r .Ok.token)" "Bearer $token" "$1: cargo get"
+	# keybearer curl picks the profile by its URL too: main's token reaches the API
+	CURL_CA_BUNDLE="$CA" run_with "$KB" curl -sS "$BASE/api/hello"
+	expect_rc 0 "$1: keybearer curl"
+	expect_eq "$OUT" '{"hello": "world", "client_id": "kb-test-client"}' "$1: keybearer curl"
 	# another profile's host is that profile's (whose secret variable is not set)
 	printf 'protocol=https\nhost=p9999.example\n\n' >"$WORK/other.in"
 	KB_STDIN="$WORK/other.in" run_with "$KB_BIN/git-credential-keybearer" get
