@@ -12,7 +12,10 @@ closed_port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1",
 setup() {
 	case "$1" in
 	wrong-port)
-		write_profile wrong ok "token_url = https://127.0.0.1:$closed_port/token" "timeout = 3"
+		# 5 s: the retries' pauses (random halves of 250 ms, 500 ms, 1 s, 2 s...) pass a
+		# second before they run out, however the noise falls; with 3 s they could end
+		# after 0.9 s of waiting, rightly without a word
+		write_profile wrong ok "token_url = https://127.0.0.1:$closed_port/token" "timeout = 5"
 		;;
 	stopped-server)
 		# a second token server, stopped: the kernel accepts connections, nobody answers

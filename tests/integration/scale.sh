@@ -44,6 +44,12 @@ answers() { # WHAT [GIT_TOKEN]: each host tool answers with main's cached token 
 	KB_STDIN="$WORK/cargo.in" run_with "$KB_BIN/cargo-credential-keybearer" --cargo-plugin
 	expect_rc 0 "$1: cargo get"
 	expect_eq "$(sed -n 2p <<<"$OUT" | jq -r .Ok.token)" "Bearer $token" "$1: cargo get"
+	run_with "$KB" get --url "$BASE/api/v1/x" --format token
+	expect_rc 0 "$1: get --url"
+	expect_eq "$OUT" "$token" "$1: get --url"
+	run_with "$KB" which "$BASE/api/v1/x"
+	expect_rc 0 "$1: which"
+	expect_eq "$OUT" "main $BASE/api/" "$1: which"
 	# keybearer curl picks the profile by its URL too: main's token reaches the API
 	CURL_CA_BUNDLE="$CA" run_with "$KB" curl -sS "$BASE/api/hello"
 	expect_rc 0 "$1: keybearer curl"
