@@ -2193,6 +2193,14 @@ config_load_selected(struct config *cfg, const char *flag_name, struct error *er
 	return load(cfg, name != NULL && *name != '\0' ? name : NULL, NULL, err);
 }
 
+int
+config_load_named_or_for_url(struct config *cfg, const char *name, const char *url,
+			     struct error *err)
+{
+	return name != NULL ? config_load_selected(cfg, name, err)
+			    : config_load_for_url(cfg, url, err);
+}
+
 /* key-based client authentication: the keys of one method given to another would be
  * ignored without a word, so they are refused. */
 static int

@@ -159,6 +159,10 @@ int config_load_selected(struct config *cfg, const char *flag_name, struct error
  * git get costs the same with ten thousand profiles as with ten. Not for config_select;
  * config_explain_unclaimed reads the whole file again. */
 int config_load_for_url(struct config *cfg, const char *url, struct error *err);
+/* What a request that may name its profile needs: config_load_selected when name is given
+ * (not NULL), else config_load_for_url. */
+int config_load_named_or_for_url(struct config *cfg, const char *name, const char *url,
+				 struct error *err);
 /* Parses INI text as if it came from path, keeping only the profile named only (NULL: all);
  * for tests and for config_load. */
 int config_load_text(struct config *cfg, const char *path, const char *text, const char *only,

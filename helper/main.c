@@ -226,9 +226,7 @@ profile_for_url(const struct cli_options *opts, struct config *cfg, const struct
 	url = url_with_default_scheme(opts->url, &added);
 	if (url == NULL)
 		return error_set(err, KB_EXIT_INTERNAL, "out of memory — free some memory");
-	/* the named profile alone, else the claimers of the URL (through the config index) */
-	if ((opts->profile != NULL ? config_load_selected(cfg, opts->profile, err)
-				   : config_load_for_url(cfg, url, err)) != 0) {
+	if (config_load_named_or_for_url(cfg, opts->profile, url, err) != 0) {
 		free(url);
 		return -1;
 	}

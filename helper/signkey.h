@@ -45,15 +45,15 @@ const char *signkey_alg_name(enum sign_alg alg);
 /* The alg of a name as JOSE spells it (case matters); SIGN_NONE when unknown. */
 enum sign_alg signkey_alg_from_name(const char *name);
 
+/* OpenSSL's locked heap for a private key's numbers: started before the first key is read
+ * or made, and only then (it costs a mint that uses no key a third of a millisecond). */
+void signkey_secure_heap(void);
+
 /* Reads a private key from PEM text: PKCS#8 ("PRIVATE KEY") or traditional ("RSA PRIVATE
  * KEY", "EC PRIVATE KEY"); an encrypted one is refused (nothing asks for a passphrase).
  * origin names the source in messages ("file /x", "the keyring"). Exit 78 for what is not
  * a usable private key: not PEM, a public key or certificate, another curve, RSA below
  * 2048 bits. */
-/* OpenSSL's locked heap for a private key's numbers: started before the first key is read
- * or made, and only then (it costs a mint that uses no key a third of a millisecond). */
-void signkey_secure_heap(void);
-
 int signkey_load_pem(const char *pem, size_t len, const char *origin, struct signkey *k,
 		     struct error *err);
 

@@ -153,9 +153,7 @@ plugin_httpie(int argc, char **argv, struct error *err)
 			  "httpie get: the request on stdin holds a token — only erase takes one");
 		goto out;
 	}
-	/* the named profile alone, else the claimers of the URL */
-	if ((req.profile != NULL ? config_load_selected(&cfg, req.profile, err)
-				 : config_load_for_url(&cfg, req.url, err)) != 0)
+	if (config_load_named_or_for_url(&cfg, req.profile, req.url, err) != 0)
 		goto out;
 	rc = strcmp(argv[1], "get") == 0 ? httpie_get(&cfg, &req, err)
 					 : httpie_erase(&cfg, &req, err);

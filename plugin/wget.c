@@ -275,15 +275,15 @@ scan_arguments(char **args, int nargs, struct wget_scan *scan, struct error *err
 	return 0;
 }
 
-/* Loads the config and checks every URL against the profile (picked by the first URL when
- * no --profile was given). */
+/* Loads the config (with --profile, that profile alone; else the claimers of the first URL,
+ * which picks the profile) and checks every URL against the profile. */
 static int
 check_urls(struct config *cfg, const char *profile_flag, struct wget_scan *scan,
 	   const struct profile **p, struct error *err)
 {
 	size_t i;
 
-	if (wrapped_load_config(cfg, profile_flag, scan->urls[0], err) != 0)
+	if (config_load_named_or_for_url(cfg, profile_flag, scan->urls[0], err) != 0)
 		return -1;
 	*p = profile_flag != NULL ? config_select(cfg, profile_flag, err) : NULL;
 	if (profile_flag != NULL && *p == NULL)

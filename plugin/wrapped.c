@@ -76,16 +76,6 @@ wrapped_leading_options(int argc, char **argv, const char **profile_flag)
 }
 
 int
-wrapped_load_config(struct config *cfg, const char *profile_flag, const char *url,
-		    struct error *err)
-{
-	/* with --profile, that profile alone (and the variables the others read) */
-	if (profile_flag != NULL)
-		return config_load_selected(cfg, profile_flag, err);
-	return config_load_for_url(cfg, url, err);
-}
-
-int
 wrapped_check_url(const struct config *cfg, const struct profile **p, const char *word,
 		  const char *url, const char *whole_origin, int *plain_http, struct error *err)
 {

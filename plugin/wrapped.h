@@ -45,11 +45,6 @@ int wrapped_leading_options(int argc, char **argv, const char **profile_flag);
  * profile claims; when whole_origin names an option (curl's "-L", which follows redirects
  * on the same origin), the whole origin must be claimed. A plain-http URL, which a profile
  * claims only on loopback, sets *plain_http: no proxy may see it. */
-/* The config a wrapped tool's run needs: with --profile that profile alone, else the
- * profiles that claim url, the first URL (what picks the profile), through the config
- * index at any size. */
-int wrapped_load_config(struct config *cfg, const char *profile_flag, const char *url,
-			struct error *err);
 int wrapped_check_url(const struct config *cfg, const struct profile **p, const char *word,
 		      const char *url, const char *whole_origin, int *plain_http,
 		      struct error *err);
