@@ -93,7 +93,8 @@ int cache_read(const struct cache *c, struct cache_record *rec, struct error *er
  * 0 with rec filled, 1 for a miss (no directory either), -1 with err set. */
 int cache_lookup(const struct profile *p, struct cache_record *rec, struct error *err);
 
-/* Temp file, fsync, rename: a reader sees the old record or the new one, never half. */
+/* Temp file, rename (no fsync: see cache_write_file): a reader sees the old record or the
+ * new one, never half. */
 int cache_write(const struct cache *c, const struct cache_record *rec, struct error *err);
 
 /* The same for another file of the cache directory (an issuer's discovery document), and

@@ -265,6 +265,15 @@ external_token_read(const struct profile *p, const struct external_use *use, str
 	return error_set(err, KB_EXIT_INTERNAL, "no %s source — report this bug", use->what);
 }
 
+/* base64url's alphabet and the dots between a JWS's three parts (RFC 7515, 3.1 and 2:
+ * no padding) */
+static int
+is_jwt_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
 static int
 is_jwt(const char *token)
 {
@@ -316,8 +325,8 @@ github_reply_parse(const struct token_reply *reply, const struct redaction *reda
 	}
 	token = json_object_get_string(member);
 	len = (size_t)json_object_get_string_len(member);
-	/* a JWT is base64url and dots: anything else is no ID token */
-	for (i = 0; i < len && (is_token_char(token[i])); i++)
+	/* a JWT is base64url and dots: anything else (a '=' of padding, say) is no ID token */
+	for (i = 0; i < len && is_jwt_char(token[i]); i++)
 		;
 	if (len == 0 || len > ASSERTION_MAX || i != len || !is_jwt(token)) {
 		error_set(err, KB_EXIT_PROTOCOL,

@@ -538,6 +538,16 @@ static const struct {
 	{ "client-cert", run_client_cert_command },
 };
 
+/* Whether AddressSanitizer is on: gcc says so by __SANITIZE_ADDRESS__, clang (before
+ * 2025) only by __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KEYBEARER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KEYBEARER_ASAN 1
+#endif
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -555,7 +565,7 @@ main(int argc, char **argv)
 	 * is freed, before the exit. (LeakSanitizer does not look into the locked heap's
 	 * pages, where the only pointers to some of OpenSSL's objects are: under it, the
 	 * handler frees them.) */
-#ifndef __SANITIZE_ADDRESS__
+#ifndef KEYBEARER_ASAN
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 #endif
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {

@@ -162,8 +162,9 @@ check_pair(struct signkey *k, const char *origin, struct error *err)
 void
 signkey_secure_heap(void)
 {
-	/* Where the memlock limit forbids the locked heap, OpenSSL takes the usual one, and
-	 * wipes a key's numbers as it frees them. */
+	/* Where the memlock limit refuses the lock, OpenSSL keeps the heap unlocked (and
+	 * where it cannot map one, takes the usual heap); either way it wipes a key's numbers
+	 * as it frees them. */
 	if (!CRYPTO_secure_malloc_initialized())
 		CRYPTO_secure_malloc_init(64 * 1024, 32);
 }

@@ -63,8 +63,28 @@ answers() { # WHAT [GIT_TOKEN]: each host tool answers with main's cached token 
 		"$1: git get for p9999"
 }
 
+# keybearer curl and wget keep only the claimers of their URL, and still keep every other
+# profile's secret variable from the tool they run (a shim that saves its environment)
+mkdir "$WORK/shims"
+for tool in curl wget; do
+	printf '#!/bin/sh\nenv >"%s/shim-env.%s"\n' "$WORK" "$tool" >"$WORK/shims/$tool"
+	chmod 755 "$WORK/shims/$tool"
+done
+no_variables_reach_tools() { # WHAT
+	local tool
+	for tool in curl wget; do
+		rm -f "$WORK/shim-env.$tool"
+		SECRET_P7777=hidden PATH="$WORK/shims:$PATH" run_with "$KB" "$tool" "$BASE/api/hello"
+		expect_rc 0 "$1: keybearer $tool, a shim"
+		grep -q '^PATH=' "$WORK/shim-env.$tool" || fail "$1: the $tool shim did not run"
+		! grep -q '^SECRET_P7777=' "$WORK/shim-env.$tool" ||
+			fail "$1: another profile's secret variable reached $tool"
+	done
+}
+
 echo "# 10000 profiles, read whole (the file is new: no index yet)"
 answers "read whole"
+no_variables_reach_tools "read whole"
 index_dir="$XDG_CACHE_HOME/keybearer/config-index"
 [ ! -d "$index_dir" ] || [ -z "$(ls -A "$index_dir")" ] || fail "an index of a file not settled"
 
@@ -78,6 +98,7 @@ expect_eq "$(find "$index_dir" -type f -printf '%m %f\n' | sed 's/config-[0-9a-f
 grep -q -F -- "$token" "$index_dir"/*.index && fail "the token is in the index"
 grep -q -F -- "$SECRET" "$index_dir"/*.index && fail "the secret is in the index"
 answers "from the index"
+no_variables_reach_tools "from the index"
 expect_eq "$(requests ok)" 1 "token requests (main's one mint)"
 
 echo "# an edit takes effect at once: a new profile claims the git path"
