@@ -99,6 +99,15 @@ grep -q -F -- "$token" "$index_dir"/*.index && fail "the token is in the index"
 grep -q -F -- "$SECRET" "$index_dir"/*.index && fail "the secret is in the index"
 answers "from the index"
 no_variables_reach_tools "from the index"
+# Only the claimers of the first URL are loaded: a second URL that another profile claims
+# must still be refused before the tool runs, so main's token never goes to p9999's host.
+for tool in curl wget; do
+	rm -f "$WORK/shim-env.$tool"
+	PATH="$WORK/shims:$PATH" run_with "$KB" "$tool" "$BASE/api/hello" "https://p9999.example/x"
+	expect_rc 78 "keybearer $tool with a URL of another profile's"
+	[ ! -e "$WORK/shim-env.$tool" ] || fail "keybearer $tool ran $tool with a URL main does not claim"
+	expect_match "$ERR" "p9999\.example" "keybearer $tool with a URL of another profile's"
+done
 expect_eq "$(requests ok)" 1 "token requests (main's one mint)"
 
 echo "# an edit takes effect at once: a new profile claims the git path"
